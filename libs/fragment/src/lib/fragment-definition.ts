@@ -1,0 +1,99 @@
+import { z } from 'zod';
+
+/**
+ * A fragment definition is the contract shared by the gateway (which resolves and enqueues) and the
+ * worker (which builds). It carries no domain code: builders live in the domain libs.
+ */
+
+/** `public`: one copy for everyone (a user's public profile); `viewer`: one copy per viewer (a feed). */
+export type FragmentScope = 'public' | 'viewer';
+
+/** What the gateway knows about the request when it turns raw query params into canonical params. */
+export interface FragmentRequestContext {
+  /** The authenticated viewer (the JWT's `sub`), never a value taken from the query string. */
+  readonly viewerId: number;
+}
+
+/** Raw params as they arrive from a query string or a job payload. */
+export type RawFragmentParams = Readonly<Record<string, unknown>>;
+
+export interface FragmentSpec<P extends Record<string, unknown>> {
+  /** Lower-case name used in URLs, keys, metrics and queue job names: `^[a-z][a-z0-9-]{0,39}$`. */
+  readonly name: string;
+  /** The Bull queue whose workers build this fragment. */
+  readonly queue: string;
+  readonly scope: FragmentScope;
+  /** Schema version; part of the key, so a new shape never reads an old cached copy. */
+  readonly version: number;
+  /**
+   * Validates and canonicalises raw params (strings from a query string, or values from a job).
+   * Must be a strict object schema: an unknown param is an error, never silently part of a key.
+   */
+  readonly params: z.ZodType<P>;
+  /** Raw defaults derived from the viewer, applied under the request's own params (profile: `userId`). */
+  readonly defaults?: (ctx: FragmentRequestContext) => Record<string, string>;
+  /** How long a built copy is fresh. */
+  readonly ttlMs: number;
+  /** How long past its ttl a copy is still served (as `stale`) while a rebuild runs. */
+  readonly staleMs?: number;
+  /** How long a pending marker (lease) lives before another request may enqueue again. */
+  readonly leaseMs?: number;
+  /** A build running longer than this is aborted and counts as a failed attempt. */
+  readonly buildTimeoutMs?: number;
+  /** Total build attempts (first try included) before the fragment is marked `failed`. */
+  readonly attempts?: number;
+  /** Base delay of the exponential backoff between attempts. */
+  readonly backoffMs?: number;
+  /** How long a permanent failure is served as `failed` before a request may try again. */
+  readonly failedTtlMs?: number;
+}
+
+export type FragmentDefinition<P extends Record<string, unknown> = Record<string, unknown>> = Required<
+  Omit<FragmentSpec<P>, 'defaults'>
+> &
+  Pick<FragmentSpec<P>, 'defaults'>;
+
+/** The params type of a definition. */
+export type FragmentParamsOf<F> = F extends FragmentDefinition<infer P> ? P : never;
+
+const NAME = /^[a-z][a-z0-9-]{0,39}$/;
+
+const specSchema = z.object({
+  name: z.string().regex(NAME, 'must match ^[a-z][a-z0-9-]{0,39}$'),
+  queue: z.string().regex(NAME, 'must match ^[a-z][a-z0-9-]{0,39}$'),
+  scope: z.enum(['public', 'viewer']),
+  version: z.number().int().positive(),
+  ttlMs: z.number().int().positive(),
+  staleMs: z.number().int().nonnegative(),
+  leaseMs: z.number().int().positive(),
+  buildTimeoutMs: z.number().int().positive(),
+  attempts: z.number().int().min(1).max(20),
+  backoffMs: z.number().int().nonnegative(),
+  failedTtlMs: z.number().int().positive(),
+});
+
+/**
+ * Fills the defaults and checks the numbers once, at import time, so a bad definition fails at
+ * start-up rather than on the first request. The lease must outlive a build plus its retries, or a
+ * slow build would let a second request enqueue a duplicate.
+ */
+export function defineFragment<P extends Record<string, unknown>>(spec: FragmentSpec<P>): FragmentDefinition<P> {
+  const buildTimeoutMs = spec.buildTimeoutMs ?? 10_000;
+  const definition: FragmentDefinition<P> = {
+    staleMs: spec.ttlMs * 10,
+    leaseMs: Math.max(30_000, buildTimeoutMs * 3),
+    buildTimeoutMs,
+    attempts: 3,
+    backoffMs: 500,
+    failedTtlMs: 5_000,
+    ...spec,
+  };
+  const checked = specSchema.safeParse(definition);
+  if (!checked.success) {
+    throw new Error(`Invalid fragment definition "${spec.name}": ${z.prettifyError(checked.error)}`);
+  }
+  if (definition.leaseMs <= definition.buildTimeoutMs) {
+    throw new Error(`Invalid fragment definition "${spec.name}": leaseMs must exceed buildTimeoutMs`);
+  }
+  return Object.freeze(definition);
+}
