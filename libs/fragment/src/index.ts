@@ -1,1 +1,4 @@
-export * from './lib/fragment-key';
+export * from './lib/fragment-builder';
+export * from './lib/fragment-definition';
+export * from './lib/fragment-errors';
+export * from './lib/fragment-params';
