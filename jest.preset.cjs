@@ -14,6 +14,7 @@ module.exports = {
   testEnvironment: 'node',
   moduleFileExtensions: ['ts', 'js', 'json'],
   moduleNameMapper,
+  setupFiles: [path.join(__dirname, 'tools/jest/quiet-nest-logs.cjs')],
   transform: {
     '^.+\\.ts$': [
       '@swc/jest',

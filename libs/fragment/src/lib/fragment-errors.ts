@@ -6,7 +6,7 @@ export class PermanentFragmentError extends Error {
   constructor(
     message: string,
     /** Machine-readable reason, surfaced to clients in `F.error` next to the message. */
-    readonly code: string = 'permanent',
+    readonly code = 'permanent',
   ) {
     super(message);
     this.name = new.target.name;
@@ -29,5 +29,13 @@ export class FragmentParamsError extends Error {
   ) {
     super(param ? `invalid parameter "${param}" for fragment "${fragment}": ${reason}` : `invalid parameters for fragment "${fragment}": ${reason}`);
     this.name = 'FragmentParamsError';
+  }
+}
+
+/** Redis (the fragment store or the queues) could not be reached: the HTTP layer answers 503. */
+export class FragmentStoreUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super(`fragment store unavailable: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'FragmentStoreUnavailableError';
   }
 }

@@ -1,0 +1,169 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { FragmentBuilder } from './fragment-builder';
+import type { FragmentDefinition } from './fragment-definition';
+import { PermanentFragmentError } from './fragment-errors';
+import { fragmentId, fragmentKey } from './fragment-key';
+import { fragmentJobSchema, retryLeaseMs, type FragmentJobData } from './fragment-job';
+import { FragmentBuildMetrics } from './fragment-metrics';
+import type { FragmentModuleOptions } from './fragment-options';
+import { FragmentStore } from './fragment-store';
+import { FRAGMENT_OPTIONS, WORKER_BUILDER, WORKER_FRAGMENT } from './fragment.tokens';
+
+/** One attempt at a job, as plain data: the Bull `Job` stays in the queue consumer. */
+export interface BuildAttempt {
+  readonly payload: unknown;
+  /** 1 for the first try. */
+  readonly attempt: number;
+  readonly maxAttempts: number;
+}
+
+export type BuildOutcome = 'built' | 'discarded' | 'superseded';
+
+/** A failed attempt. `retry` false means Bull must not try again (permanent or final failure). */
+export class FragmentAttemptError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+    readonly retry: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'FragmentAttemptError';
+  }
+}
+
+class BuildTimeoutError extends Error {
+  constructor(ms: number) {
+    super(`build timed out after ${ms} ms`);
+  }
+}
+
+const MAX_ERROR_LENGTH = 300;
+
+/**
+ * The worker-side harness around a builder: validate the payload, skip superseded work, run the
+ * builder under a timeout, write the result with its ttl (generation-guarded), clear the lease and
+ * announce readiness; on failure, keep the lease for a retry or record `failed` for a while.
+ */
+@Injectable()
+export class FragmentBuildRunner {
+  private readonly logger = new Logger(FragmentBuildRunner.name);
+
+  constructor(
+    private readonly store: FragmentStore,
+    private readonly metrics: FragmentBuildMetrics,
+    @Inject(WORKER_FRAGMENT) private readonly definition: FragmentDefinition,
+    @Inject(WORKER_BUILDER) private readonly builder: FragmentBuilder,
+    @Inject(FRAGMENT_OPTIONS) private readonly options: FragmentModuleOptions,
+  ) {}
+
+  async run(attempt: BuildAttempt): Promise<BuildOutcome> {
+    const { definition } = this;
+    const job = this.validate(attempt.payload);
+    const labels = { fragment: definition.name };
+    if (attempt.attempt === 1) this.metrics.queueLatencySeconds.observe(labels, Math.max(0, Date.now() - job.enqueuedAt) / 1000);
+
+    if ((await this.store.claim(job.key, job.generation, retryLeaseMs(definition, attempt.attempt))) === 'superseded') {
+      this.metrics.builds.inc({ ...labels, outcome: 'superseded' });
+      return 'superseded';
+    }
+
+    const stopTimer = this.metrics.buildSeconds.startTimer(labels);
+    let dataJson: string;
+    try {
+      const data = await this.buildWithTimeout(job, attempt.attempt);
+      dataJson = JSON.stringify(data ?? null);
+    } catch (error) {
+      stopTimer();
+      throw await this.recordFailure(job, attempt, error);
+    }
+    stopTimer();
+
+    const written = await this.store.complete(
+      job.key,
+      job.generation,
+      dataJson,
+      new Date().toISOString(),
+      definition.ttlMs,
+      definition.staleMs,
+    );
+    const outcome: BuildOutcome = written ? 'built' : 'discarded';
+    this.metrics.builds.inc({ ...labels, outcome });
+    return outcome;
+  }
+
+  /** A payload that does not match this worker's fragment exactly is refused, never built. */
+  private validate(payload: unknown): FragmentJobData {
+    const parsed = fragmentJobSchema.safeParse(payload);
+    const reject = (reason: string): never => {
+      this.metrics.builds.inc({ fragment: this.definition.name, outcome: 'invalid' });
+      throw new FragmentAttemptError(`invalid job payload: ${reason}`, 'invalid_job', false);
+    };
+    if (!parsed.success) return reject(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+    const job = parsed.data as FragmentJobData;
+    if (job.fragment !== this.definition.name) return reject(`fragment "${job.fragment}" is not built here`);
+    const params = this.definition.params.safeParse(job.params);
+    if (!params.success) return reject('params do not validate');
+    let key: string;
+    try {
+      key = fragmentKey(this.options.keyPrefix, fragmentId(this.definition, job.viewerId, params.data));
+    } catch (error) {
+      return reject((error as Error).message);
+    }
+    // The key is recomputed from validated params: a forged or stale-format job cannot write elsewhere.
+    if (key !== job.key) return reject('key does not match its params');
+    return { ...job, params: params.data };
+  }
+
+  private async buildWithTimeout(job: FragmentJobData, attempt: number): Promise<unknown> {
+    const controller = new AbortController();
+    const timeoutMs = this.definition.buildTimeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const error = new BuildTimeoutError(timeoutMs);
+        controller.abort(error);
+        reject(error);
+      }, timeoutMs);
+    });
+    try {
+      return await Promise.race([
+        this.builder.build(job.params, { viewerId: job.viewerId, signal: controller.signal, attempt }),
+        timeout,
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async recordFailure(job: FragmentJobData, attempt: BuildAttempt, error: unknown): Promise<FragmentAttemptError> {
+    const permanent = error instanceof PermanentFragmentError;
+    const final = permanent || attempt.attempt >= attempt.maxAttempts;
+    const code = permanent ? error.code : error instanceof BuildTimeoutError ? 'timeout' : 'build_failed';
+    const detail = error instanceof Error ? error.message : String(error);
+    // Builders word permanent errors for users; anything else may carry internals (SQL), so clients
+    // get a generic message and the log gets the detail.
+    const message = permanent
+      ? truncate(detail)
+      : `${code === 'timeout' ? 'build timed out' : 'build failed'} after ${attempt.attempt} attempt${attempt.attempt > 1 ? 's' : ''}`;
+    const result = await this.store.fail(
+      job.key,
+      job.generation,
+      { message, code },
+      final,
+      this.definition.failedTtlMs,
+      retryLeaseMs(this.definition, attempt.attempt + 1),
+    );
+    const outcome = final ? 'failed' : 'retry';
+    this.metrics.builds.inc({ fragment: this.definition.name, outcome });
+    const log = `${this.definition.name} ${job.key} gen ${job.generation} attempt ${attempt.attempt}/${attempt.maxAttempts}: ${detail} (${outcome}, ${result})`;
+    if (permanent) this.logger.warn(log);
+    else this.logger.error(log, error instanceof Error ? error.stack : undefined);
+    return new FragmentAttemptError(message, code, !final, { cause: error });
+  }
+}
+
+function truncate(text: string): string {
+  const line = text.replace(/\s+/g, ' ');
+  return line.length > MAX_ERROR_LENGTH ? `${line.slice(0, MAX_ERROR_LENGTH - 3)}...` : line;
+}

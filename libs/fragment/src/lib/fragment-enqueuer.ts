@@ -1,0 +1,64 @@
+import { getQueueToken } from '@nestjs/bull';
+import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import type { Queue } from 'bull';
+import type { FragmentDefinition } from './fragment-definition';
+import { createJobData, createJobOptions } from './fragment-job';
+import type { FragmentTarget } from './fragment-target';
+import { FRAGMENT_BUILD_JOB, FRAGMENT_CATALOG } from './fragment.tokens';
+import { QueueDepthCollector } from './queue-depth.collector';
+
+export interface LeasedBuild {
+  readonly target: FragmentTarget;
+  readonly generation: number;
+}
+
+/**
+ * Turns the leases a resolve took into Bull jobs: one `addBulk` per queue involved. The job id
+ * carries key and generation, so even a duplicate add is a no-op in Bull.
+ */
+@Injectable()
+export class FragmentEnqueuer implements OnModuleInit {
+  private readonly queues = new Map<string, Queue>();
+
+  constructor(
+    private readonly moduleRef: ModuleRef,
+    @Inject(FRAGMENT_CATALOG) private readonly catalog: readonly FragmentDefinition[],
+    private readonly depth: QueueDepthCollector,
+  ) {}
+
+  onModuleInit(): void {
+    for (const definition of this.catalog) {
+      if (this.queues.has(definition.queue)) continue;
+      const queue = this.moduleRef.get<Queue>(getQueueToken(definition.queue), { strict: false });
+      this.queues.set(definition.queue, queue);
+      this.depth.track(queue);
+    }
+  }
+
+  async enqueue(builds: readonly LeasedBuild[], requestId?: string): Promise<void> {
+    const byQueue = new Map<string, LeasedBuild[]>();
+    for (const build of builds) {
+      const list = byQueue.get(build.target.definition.queue);
+      if (list) list.push(build);
+      else byQueue.set(build.target.definition.queue, [build]);
+    }
+    await Promise.all(
+      [...byQueue].map(([queueName, list]) =>
+        this.queue(queueName).addBulk(
+          list.map(({ target, generation }) => ({
+            name: FRAGMENT_BUILD_JOB,
+            data: createJobData(target, generation, requestId),
+            opts: createJobOptions(target.definition, target.key, generation),
+          })),
+        ),
+      ),
+    );
+  }
+
+  private queue(name: string): Queue {
+    const queue = this.queues.get(name);
+    if (!queue) throw new Error(`no queue registered for "${name}"`);
+    return queue;
+  }
+}

@@ -1,0 +1,58 @@
+import type { JobOptions } from 'bull';
+import { z } from 'zod';
+import type { FragmentDefinition } from './fragment-definition';
+import { buildJobId } from './fragment-key';
+import type { FragmentTarget } from './fragment-target';
+
+/** The payload of a build job: plain data, so the harness can be tested without Bull. */
+export interface FragmentJobData {
+  readonly fragment: string;
+  readonly key: string;
+  readonly generation: number;
+  readonly viewerId: number | null;
+  readonly params: Record<string, unknown>;
+  /** The id of the request that caused the build, carried into the worker's log lines. */
+  readonly requestId?: string;
+  readonly enqueuedAt: number;
+}
+
+export const fragmentJobSchema = z
+  .object({
+    fragment: z.string().min(1).max(40),
+    key: z.string().min(1).max(4096),
+    generation: z.number().int().positive(),
+    viewerId: z.number().int().positive().nullable(),
+    params: z.record(z.string(), z.unknown()),
+    requestId: z.string().max(128).optional(),
+    enqueuedAt: z.number().int().nonnegative(),
+  })
+  .strict();
+
+export function createJobData(target: FragmentTarget, generation: number, requestId?: string): FragmentJobData {
+  return {
+    fragment: target.definition.name,
+    key: target.key,
+    generation,
+    viewerId: target.viewerId,
+    params: target.params,
+    requestId,
+    enqueuedAt: Date.now(),
+  };
+}
+
+/** Bull options of one build: retries with exponential backoff, bounded history, a per-generation id. */
+export function createJobOptions(definition: FragmentDefinition, key: string, generation: number): JobOptions {
+  return {
+    jobId: buildJobId(definition.name, key, generation),
+    attempts: definition.attempts,
+    backoff: { type: 'exponential', delay: definition.backoffMs },
+    removeOnComplete: { age: 3600, count: 1000 },
+    removeOnFail: { age: 24 * 3600, count: 5000 },
+  };
+}
+
+/** How long a lease must last to cover the wait before attempt `attempt + 1` and that attempt itself. */
+export function retryLeaseMs(definition: FragmentDefinition, attempt: number): number {
+  const backoff = definition.backoffMs * 2 ** Math.max(0, attempt - 1);
+  return Math.max(definition.leaseMs, backoff + definition.buildTimeoutMs * 2);
+}

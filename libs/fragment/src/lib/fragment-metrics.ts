@@ -1,0 +1,55 @@
+import { Counter, Histogram, type Registry, register } from 'prom-client';
+
+/**
+ * Metric names are part of the contract (ARCHITECTURE.md): dashboards and the autoscaler read them.
+ * Metrics are registered idempotently on prom-client's default registry, which the platform's
+ * /metrics serves, so a Nest module created twice in one process (tests) does not throw.
+ */
+function counter<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[]): Counter<L> {
+  const existing = registry.getSingleMetric(name);
+  if (existing) return existing as Counter<L>;
+  return new Counter({ name, help, labelNames, registers: [registry] });
+}
+
+function histogram<L extends string>(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: readonly L[],
+  buckets: number[],
+): Histogram<L> {
+  const existing = registry.getSingleMetric(name);
+  if (existing) return existing as Histogram<L>;
+  return new Histogram({ name, help, labelNames, buckets, registers: [registry] });
+}
+
+/** Gateway side: what requests saw and what they enqueued. */
+export class FragmentRequestMetrics {
+  readonly requests = counter(register, 'fragment_requests_total', 'Fragments resolved, by status seen', ['fragment', 'status']);
+  readonly enqueues = counter(register, 'fragment_enqueues_total', 'Build jobs enqueued (one per lease taken)', ['fragment']);
+  readonly waits = counter(
+    register,
+    'fragment_waits_total',
+    'Pending fragments a request waited for (waitMs), by how the wait ended',
+    ['fragment', 'outcome'],
+  );
+}
+
+/** Worker side: what builds did and how long they took. */
+export class FragmentBuildMetrics {
+  readonly builds = counter(register, 'fragment_builds_total', 'Build attempts by outcome', ['fragment', 'outcome']);
+  readonly buildSeconds = histogram(
+    register,
+    'fragment_build_seconds',
+    'Time spent in the builder per attempt',
+    ['fragment'],
+    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+  );
+  readonly queueLatencySeconds = histogram(
+    register,
+    'fragment_queue_wait_seconds',
+    'Time from enqueue to the start of the first attempt',
+    ['fragment'],
+    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+  );
+}

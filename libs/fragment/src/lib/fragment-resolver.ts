@@ -1,0 +1,160 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { FragmentDefinition, FragmentRequestContext, RawFragmentParams } from './fragment-definition';
+import { FragmentStoreUnavailableError } from './fragment-errors';
+import { FragmentEnqueuer, type LeasedBuild } from './fragment-enqueuer';
+import { FragmentEvents } from './fragment-events';
+import { FragmentRequestMetrics } from './fragment-metrics';
+import type { FragmentModuleOptions } from './fragment-options';
+import type { FragmentState } from './fragment-state';
+import { FragmentStore, type StoredFragment } from './fragment-store';
+import { createFragmentTarget, type FragmentTarget } from './fragment-target';
+import { FRAGMENT_OPTIONS } from './fragment.tokens';
+
+export interface ResolveOptions {
+  /** Wait up to this long for pending fragments before answering (0: answer at once). */
+  readonly waitMs?: number;
+  readonly requestId?: string;
+}
+
+/** A polling client's hint while a fragment is pending, bounded to something sensible. */
+const PENDING_RETRY_MS = 500;
+
+/**
+ * The gateway's read path: one Redis round trip reads every fragment of a page and leases the
+ * missing ones, then one `addBulk` per queue enqueues exactly those leases. No SQL, no builder.
+ */
+@Injectable()
+export class FragmentResolver {
+  private readonly logger = new Logger(FragmentResolver.name);
+
+  constructor(
+    private readonly store: FragmentStore,
+    private readonly enqueuer: FragmentEnqueuer,
+    private readonly events: FragmentEvents,
+    private readonly metrics: FragmentRequestMetrics,
+    @Inject(FRAGMENT_OPTIONS) private readonly options: FragmentModuleOptions,
+  ) {}
+
+  /** Validates raw params for one fragment (throws `FragmentParamsError`) and derives its key. */
+  target<P extends Record<string, unknown>>(
+    definition: FragmentDefinition<P>,
+    raw: RawFragmentParams,
+    ctx: FragmentRequestContext,
+  ): FragmentTarget<P> {
+    return createFragmentTarget(definition, raw, ctx, this.options.keyPrefix);
+  }
+
+  /**
+   * Resolves fragments, enqueueing builds for the ones it leased. Redis errors surface as
+   * `FragmentStoreUnavailableError`, so the HTTP layer can answer 503 instead of 500.
+   */
+  async resolve(targets: readonly FragmentTarget[], options: ResolveOptions = {}): Promise<FragmentState[]> {
+    try {
+      return await this.resolveOrThrow(targets, options);
+    } catch (error) {
+      // Only a lost connection means "unavailable"; anything else is a bug and stays a 500.
+      if (error instanceof FragmentStoreUnavailableError || this.store.connected()) throw error;
+      throw new FragmentStoreUnavailableError(error);
+    }
+  }
+
+  private async resolveOrThrow(targets: readonly FragmentTarget[], options: ResolveOptions): Promise<FragmentState[]> {
+    const stored = await this.store.read(
+      targets.map((t) => ({ key: t.key, leaseMs: t.definition.leaseMs })),
+      true,
+    );
+    const leased: LeasedBuild[] = [];
+    stored.forEach((s, i) => {
+      if (s.takenGeneration > 0) leased.push({ target: targets[i], generation: s.takenGeneration });
+    });
+    if (leased.length > 0) await this.enqueue(leased, options.requestId);
+
+    const waitMs = options.waitMs ?? 0;
+    const final = waitMs > 0 && stored.some((s) => s.status === 'pending') ? await this.waitForPending(targets, stored, waitMs) : stored;
+
+    return final.map((s, i) => {
+      const name = targets[i].definition.name;
+      this.metrics.requests.inc({ fragment: name, status: s.status });
+      return toState(s);
+    });
+  }
+
+  private async enqueue(leased: LeasedBuild[], requestId: string | undefined): Promise<void> {
+    try {
+      await this.enqueuer.enqueue(leased, requestId);
+      for (const { target } of leased) this.metrics.enqueues.inc({ fragment: target.definition.name });
+    } catch (error) {
+      // Give the leases back, or these fragments would look pending until the leases expire.
+      await Promise.all(leased.map((b) => this.store.release(b.target.key, b.generation).catch(() => false)));
+      this.logger.error(`enqueue failed, leases released: ${(error as Error).message}`);
+      throw error;
+    }
+  }
+
+  /**
+   * Waits on readiness events (no polling) for the pending fragments, up to `waitMs`. Subscribes
+   * first and then reads again, so a build that finished in between is never missed.
+   */
+  private async waitForPending(
+    targets: readonly FragmentTarget[],
+    stored: StoredFragment[],
+    waitMs: number,
+  ): Promise<StoredFragment[]> {
+    const result = [...stored];
+    const pending = new Map<string, number>();
+    stored.forEach((s, i) => {
+      if (s.status === 'pending') pending.set(targets[i].key, i);
+    });
+    const outstanding = new Set(pending.keys());
+    let wake: () => void = () => undefined;
+    const woken = new Promise<void>((resolve) => {
+      wake = resolve;
+    });
+    const unsubscribe = [...pending.keys()].map((key) =>
+      this.events.on(key, () => {
+        outstanding.delete(key);
+        if (outstanding.size === 0) wake();
+      }),
+    );
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await this.reread(targets, pending, result);
+      for (const [key, i] of pending) if (result[i].status !== 'pending') outstanding.delete(key);
+      if (outstanding.size > 0) {
+        await Promise.race([woken, new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)))]);
+        await this.reread(targets, pending, result);
+      }
+    } finally {
+      clearTimeout(timer);
+      for (const off of unsubscribe) off();
+    }
+    for (const i of pending.values()) {
+      const outcome = result[i].status === 'pending' ? 'timeout' : 'resolved';
+      this.metrics.waits.inc({ fragment: targets[i].definition.name, outcome });
+    }
+    return result;
+  }
+
+  private async reread(targets: readonly FragmentTarget[], indexes: Map<string, number>, into: StoredFragment[]): Promise<void> {
+    const order = [...indexes.values()];
+    const fresh = await this.store.read(
+      order.map((i) => ({ key: targets[i].key, leaseMs: targets[i].definition.leaseMs })),
+      false,
+    );
+    fresh.forEach((s, j) => {
+      into[order[j]] = s;
+    });
+  }
+}
+
+function toState(s: StoredFragment): FragmentState {
+  switch (s.status) {
+    case 'ready':
+    case 'stale':
+      return { status: s.status, dataJson: s.dataJson, builtAt: s.builtAt };
+    case 'pending':
+      return { status: 'pending', retryAfterMs: Math.min(PENDING_RETRY_MS, Math.max(s.waitMs, 100)) };
+    case 'failed':
+      return { status: 'failed', retryAfterMs: s.waitMs, error: s.error, errorCode: s.errorCode };
+  }
+}

@@ -1,0 +1,30 @@
+/** What a client sees for one fragment. */
+export type FragmentStatus = 'ready' | 'stale' | 'pending' | 'failed';
+
+export interface FragmentState {
+  readonly status: FragmentStatus;
+  /** The data exactly as the worker serialised it; spliced into responses without a parse. */
+  readonly dataJson?: string;
+  /** ISO time the data was built. */
+  readonly builtAt?: string;
+  /** For `pending` and `failed`: when asking again is worthwhile. */
+  readonly retryAfterMs?: number;
+  /** For `failed`: what went wrong, and a machine-readable code (`not_found`, `build_failed`, …). */
+  readonly error?: string;
+  readonly errorCode?: string;
+}
+
+/**
+ * Renders the contract's `F` object. Built by concatenation so warm responses never parse and
+ * re-serialise the (possibly large) data.
+ */
+export function renderFragmentJson(state: FragmentState, extra?: string): string {
+  let json = `{"status":"${state.status}"`;
+  if (extra !== undefined) json += `,${extra}`;
+  if (state.dataJson !== undefined) json += `,"data":${state.dataJson}`;
+  if (state.builtAt !== undefined) json += `,"builtAt":${JSON.stringify(state.builtAt)}`;
+  if (state.retryAfterMs !== undefined) json += `,"retryAfterMs":${state.retryAfterMs}`;
+  if (state.error !== undefined) json += `,"error":${JSON.stringify(state.error)}`;
+  if (state.errorCode !== undefined) json += `,"errorCode":${JSON.stringify(state.errorCode)}`;
+  return `${json}}`;
+}

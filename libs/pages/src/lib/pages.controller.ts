@@ -1,0 +1,43 @@
+import { Controller, Get, NotFoundException, Param, Query, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
+import { ViewerGuard, ViewerId } from '@worker-pattern/auth';
+import { FragmentResolver } from '@worker-pattern/fragment';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { FragmentErrorsFilter } from './fragment-errors.filter';
+import { renderPageJson, sendJson } from './fragment-http';
+import { PAGES, type PageDefinition } from './page-definition';
+import { refuseUnknownParams, takeWaitMs, type RawQuery } from './request-query';
+
+/** `GET /api/pages/:page`: every fragment of a page in one Redis round trip. */
+@Controller('api/pages')
+@UseGuards(ViewerGuard)
+@UseFilters(FragmentErrorsFilter)
+export class PagesController {
+  private readonly pages = new Map<string, PageDefinition>(PAGES.map((p) => [p.name, p]));
+
+  constructor(private readonly resolver: FragmentResolver) {}
+
+  @Get(':page')
+  async page(
+    @Param('page') name: string,
+    @Query() query: RawQuery,
+    @ViewerId() viewerId: number,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    const page = this.pages.get(name);
+    if (!page) throw new NotFoundException(`unknown page "${name.slice(0, 64)}"`);
+    const { waitMs, rest } = takeWaitMs(query);
+    refuseUnknownParams(rest, page.name);
+    const targets = page.fragments.map((f) => this.resolver.target(f, {}, { viewerId }));
+    const states = await this.resolver.resolve(targets, { waitMs, requestId: request.id });
+    sendJson(
+      reply,
+      200,
+      renderPageJson(
+        page.name,
+        page.fragments.map((f) => f.name),
+        states,
+      ),
+    );
+  }
+}
