@@ -30,7 +30,8 @@ module.exports = function nodeApp({ name, appRoot }) {
     externals: [nodeExternals({ modulesDir: path.join(workspaceRoot, 'node_modules') })],
     resolve: {
       extensions: ['.ts', '.js', '.json'],
-      plugins: [new TsconfigPathsPlugin({ configFile: tsconfig })],
+      // The aliases live in the base config; resolving them from there keeps their paths root-relative.
+      plugins: [new TsconfigPathsPlugin({ configFile: path.join(workspaceRoot, 'tsconfig.base.json') })],
     },
     module: {
       rules: [

@@ -1,0 +1,2 @@
+export * from './lib/feed.fragment';
+export * from './lib/feed.builder';

@@ -1,0 +1,2 @@
+export * from './lib/profile.fragment';
+export * from './lib/profile.builder';

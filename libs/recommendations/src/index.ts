@@ -1,0 +1,2 @@
+export * from './lib/recommendations.fragment';
+export * from './lib/recommendations.builder';

@@ -18,3 +18,31 @@ export interface FragmentWorkerOptions {
   /** How often Bull looks for jobs whose worker died (stalled-job recovery). */
   readonly stalledIntervalMs: number;
 }
+
+/** The environment variables the engine reads (validated by the app's config schema). */
+export interface FragmentEnv {
+  readonly REDIS_URL: string;
+  readonly REDIS_KEY_PREFIX: string;
+  readonly BULL_PREFIX: string;
+}
+
+export interface FragmentWorkerEnv {
+  readonly WORKER_CONCURRENCY: number;
+  readonly BULL_LOCK_DURATION_MS: number;
+  readonly BULL_STALLED_INTERVAL_MS: number;
+}
+
+export function fragmentOptionsFromEnv(
+  env: FragmentEnv & Partial<FragmentWorkerEnv>,
+  connectionName: string,
+): FragmentModuleOptions {
+  const worker =
+    env.WORKER_CONCURRENCY === undefined
+      ? undefined
+      : {
+          concurrency: env.WORKER_CONCURRENCY,
+          lockDurationMs: env.BULL_LOCK_DURATION_MS ?? 30_000,
+          stalledIntervalMs: env.BULL_STALLED_INTERVAL_MS ?? 15_000,
+        };
+  return { redisUrl: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX, bullPrefix: env.BULL_PREFIX, connectionName, worker };
+}

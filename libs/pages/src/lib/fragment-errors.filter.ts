@@ -1,4 +1,4 @@
-import { type ArgumentsHost, Catch, type ExceptionFilter, HttpStatus } from '@nestjs/common';
+import { type ArgumentsHost, BadRequestException, Catch, type ExceptionFilter, ServiceUnavailableException } from '@nestjs/common';
 import { FragmentParamsError, FragmentStoreUnavailableError } from '@worker-pattern/fragment';
 import type { FastifyReply } from 'fastify';
 import { sendJson } from './fragment-http';
@@ -8,11 +8,12 @@ import { sendJson } from './fragment-http';
 export class FragmentErrorsFilter implements ExceptionFilter {
   catch(error: FragmentParamsError | FragmentStoreUnavailableError, host: ArgumentsHost): void {
     const reply = host.switchToHttp().getResponse<FastifyReply>();
+    // Same body shape as Nest's own HttpExceptions, so every 4xx/5xx of the API looks alike.
     if (error instanceof FragmentParamsError) {
-      sendJson(reply, HttpStatus.BAD_REQUEST, JSON.stringify({ statusCode: 400, error: 'Bad Request', message: error.message }));
+      sendJson(reply, 400, JSON.stringify(new BadRequestException(error.message).getResponse()));
       return;
     }
-    const body = { statusCode: 503, error: 'Service Unavailable', message: 'fragment store unavailable, retry shortly' };
-    sendJson(reply, HttpStatus.SERVICE_UNAVAILABLE, JSON.stringify(body), 1000);
+    const unavailable = new ServiceUnavailableException('fragment store unavailable, retry shortly');
+    sendJson(reply, 503, JSON.stringify(unavailable.getResponse()), 1000);
   }
 }

@@ -1,0 +1,155 @@
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { Client } from 'pg';
+import { deleteKeysWithPrefix, TEST_REDIS_URL } from '@worker-pattern/fragment/testing';
+import { AppProcess, freePort, runToCompletion, waitForHttpOk } from './processes';
+
+export const WORKER_APPS = ['profile-worker', 'feed-worker', 'recommendations-worker'] as const;
+export type AppName = 'gateway' | (typeof WORKER_APPS)[number];
+
+const ADMIN_DATABASE_URL = process.env['TEST_DATABASE_ADMIN_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const JWT_SECRET = 'e2e-secret-0123456789abcdef0123456789abcdef';
+
+export interface StackOptions {
+  /** Demo users to seed (the other tables scale with it). */
+  readonly users?: number;
+  /** Extra environment for every app, e.g. short Bull intervals for fault tests. */
+  readonly env?: Record<string, string>;
+}
+
+/**
+ * The whole system as separate processes, exactly as `npm start` runs it: db-cli migrates and seeds
+ * a database of its own, then the gateway and the three workers start against it and against a Redis
+ * key prefix no other run uses. The gateway gets no DATABASE_URL at all: it must never need one.
+ */
+export class Stack {
+  readonly apps = new Map<AppName, AppProcess>();
+  readonly ports = new Map<AppName, number>();
+  readonly redis: Redis;
+
+  private constructor(
+    readonly databaseUrl: string,
+    readonly databaseName: string,
+    readonly keyPrefix: string,
+    private readonly env: Record<string, string>,
+  ) {
+    this.redis = new Redis(TEST_REDIS_URL);
+  }
+
+  static async start(options: StackOptions = {}): Promise<Stack> {
+    const id = randomBytes(4).toString('hex');
+    const databaseName = `wp_e2e_${id}`;
+    const databaseUrl = new URL(ADMIN_DATABASE_URL);
+    databaseUrl.pathname = `/${databaseName}`;
+    const keyPrefix = `e2e:${id}:`;
+    const env = {
+      NODE_ENV: 'test',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      REDIS_URL: TEST_REDIS_URL,
+      REDIS_KEY_PREFIX: keyPrefix,
+      BULL_PREFIX: `e2e:${id}:bull`,
+      ...options.env,
+    };
+    const stack = new Stack(databaseUrl.toString(), databaseName, keyPrefix, env);
+    try {
+      await runToCompletion('db-cli', { DATABASE_URL: stack.databaseUrl }, ['seed', '--users', String(options.users ?? 1000)]);
+      await Promise.all((['gateway', ...WORKER_APPS] as AppName[]).map((name) => stack.startApp(name)));
+    } catch (error) {
+      await stack.stop();
+      throw error;
+    }
+    return stack;
+  }
+
+  /** Starts (or restarts) one app on its port and waits until it is ready. */
+  async startApp(name: AppName, extraEnv: Record<string, string> = {}): Promise<AppProcess> {
+    const port = this.ports.get(name) ?? (await freePort());
+    this.ports.set(name, port);
+    const env: Record<string, string> = { ...this.env, PORT: String(port), ...extraEnv };
+    if (name === 'gateway') env['JWT_SECRET'] = JWT_SECRET;
+    else env['DATABASE_URL'] = this.databaseUrl;
+    const app = AppProcess.start(name, env);
+    this.apps.set(name, app);
+    await waitForHttpOk(`${this.url(name)}/health/ready`, app);
+    return app;
+  }
+
+  url(name: AppName = 'gateway'): string {
+    const port = this.ports.get(name);
+    if (!port) throw new Error(`${name} has no port`);
+    return `http://127.0.0.1:${port}`;
+  }
+
+  app(name: AppName): AppProcess {
+    const app = this.apps.get(name);
+    if (!app) throw new Error(`${name} is not running`);
+    return app;
+  }
+
+  async login(userId: number): Promise<string> {
+    const response = await fetch(`${this.url()}/api/auth/dev-login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ userId }),
+    });
+    if (response.status !== 200) throw new Error(`dev-login ${response.status}: ${await response.text()}`);
+    return ((await response.json()) as { token: string }).token;
+  }
+
+  /** GET on the gateway with the viewer's token. */
+  get(path: string, token?: string, name: AppName = 'gateway'): Promise<Response> {
+    return fetch(`${this.url(name)}${path}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+  }
+
+  /** The value of one Prometheus sample of an app's /metrics (0 when absent). */
+  async metric(name: AppName, metric: string, labels: Record<string, string>): Promise<number> {
+    const text = await (await fetch(`${this.url(name)}/metrics`)).text();
+    for (const line of text.split('\n')) {
+      if (!line.startsWith(`${metric}{`)) continue;
+      if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) return Number(line.split(' ').pop());
+    }
+    return 0;
+  }
+
+  /** Every job Bull holds for the stack, in any state (a job moving between states counts once). */
+  async jobCount(): Promise<number> {
+    let total = 0;
+    for (const queue of ['profile', 'feed', 'recommendations']) {
+      const base = `${this.env['BULL_PREFIX']}:${queue}`;
+      const [wait, active, delayed, completed, failed] = await Promise.all([
+        this.redis.llen(`${base}:wait`),
+        this.redis.llen(`${base}:active`),
+        this.redis.zcard(`${base}:delayed`),
+        this.redis.zcard(`${base}:completed`),
+        this.redis.zcard(`${base}:failed`),
+      ]);
+      total += wait + active + delayed + completed + failed;
+    }
+    return total;
+  }
+
+  /** Runs SQL against the stack's database (for assertions only). */
+  async query<T extends Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> {
+    const client = new Client({ connectionString: this.databaseUrl });
+    await client.connect();
+    try {
+      return (await client.query<T>(sql, params)).rows;
+    } finally {
+      await client.end();
+    }
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.apps.values()].map((app) => app.stop().catch(() => undefined)));
+    await deleteKeysWithPrefix(this.redis, this.keyPrefix).catch(() => undefined);
+    await this.redis.quit().catch(() => undefined);
+    const admin = new Client({ connectionString: ADMIN_DATABASE_URL });
+    await admin.connect();
+    try {
+      await admin.query(`DROP DATABASE IF EXISTS "${this.databaseName}" WITH (FORCE)`);
+    } finally {
+      await admin.end();
+    }
+  }
+}

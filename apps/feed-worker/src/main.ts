@@ -1,0 +1,5 @@
+import 'reflect-metadata';
+import { bootstrapHttpApp } from '@worker-pattern/platform';
+import { FeedWorkerModule } from './feed-worker.module';
+
+void bootstrapHttpApp(FeedWorkerModule, { service: 'feed-worker' });

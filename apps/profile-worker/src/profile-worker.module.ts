@@ -1,0 +1,17 @@
+import { Module } from '@nestjs/common';
+import { ProfileBuilder, profileFragment } from '@worker-pattern/profile';
+import { WorkerHostModule } from '@worker-pattern/worker-host';
+
+/** Builds `profile` fragments from its own queue; scaled on that queue's backlog. */
+@Module({
+  imports: [
+    WorkerHostModule.register({
+      service: 'profile-worker',
+      defaultPort: 3001,
+      defaultConcurrency: 16,
+      fragment: profileFragment,
+      builder: ProfileBuilder,
+    }),
+  ],
+})
+export class ProfileWorkerModule {}

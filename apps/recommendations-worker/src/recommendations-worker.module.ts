@@ -1,0 +1,17 @@
+import { Module } from '@nestjs/common';
+import { RecommendationsBuilder, recommendationsFragment } from '@worker-pattern/recommendations';
+import { WorkerHostModule } from '@worker-pattern/worker-host';
+
+/** Builds `recommendations` fragments from its own queue; scaled on that queue's backlog. */
+@Module({
+  imports: [
+    WorkerHostModule.register({
+      service: 'recommendations-worker',
+      defaultPort: 3003,
+      defaultConcurrency: 4,
+      fragment: recommendationsFragment,
+      builder: RecommendationsBuilder,
+    }),
+  ],
+})
+export class RecommendationsWorkerModule {}

@@ -1,0 +1,61 @@
+import { createHmac } from 'node:crypto';
+import { JwtService } from '@nestjs/jwt';
+import { authOptionsFromEnv } from './auth-env.schema';
+import { InvalidTokenError, ViewerTokens } from './viewer-tokens';
+
+const secret = 's'.repeat(40);
+const tokens = new ViewerTokens(new JwtService({}), { secret, ttlSeconds: 60, devLogin: true });
+
+const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+function sign(payload: object, header: object = { alg: 'HS256', typ: 'JWT' }, key = secret): string {
+  const head = `${b64(header)}.${b64(payload)}`;
+  return `${head}.${createHmac('sha256', key).update(head).digest('base64url')}`;
+}
+const inAMinute = () => Math.floor(Date.now() / 1000) + 60;
+
+describe('ViewerTokens', () => {
+  it('round-trips a viewer id', () => {
+    expect(tokens.verify(tokens.issue(42).token)).toBe(42);
+  });
+
+  it.each([
+    ['another secret', sign({ sub: '1', exp: inAMinute() }, undefined, 'x'.repeat(40))],
+    ['alg none', `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub: '1', exp: inAMinute() })}.`],
+    ['HS512 (algorithm not pinned)', `${b64({ alg: 'HS512', typ: 'JWT' })}.${b64({ sub: '1', exp: inAMinute() })}.x`],
+    ['no expiry', sign({ sub: '1' })],
+    ['an expired token', sign({ sub: '1', exp: Math.floor(Date.now() / 1000) - 10 })],
+    ['a non-numeric subject', sign({ sub: 'admin', exp: inAMinute() })],
+    ['a numeric (not string) subject', sign({ sub: 1, exp: inAMinute() })],
+    ['a subject out of range', sign({ sub: '2147483648', exp: inAMinute() })],
+    ['a subject with leading zeros', sign({ sub: '007', exp: inAMinute() })],
+    ['garbage', 'not.a.token'],
+  ])('refuses %s', (_name, token) => {
+    expect(() => tokens.verify(token)).toThrow(InvalidTokenError);
+  });
+
+  it('stops accepting a cached token once it expires', async () => {
+    const token = sign({ sub: '5', exp: Math.floor(Date.now() / 1000) + 1 });
+    expect(tokens.verify(token)).toBe(5);
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(() => tokens.verify(token)).toThrow(InvalidTokenError);
+  });
+});
+
+describe('authOptionsFromEnv', () => {
+  const env = { NODE_ENV: 'development', JWT_TTL_SECONDS: 3600 };
+
+  it('enables dev login with a development secret outside production', () => {
+    expect(authOptionsFromEnv(env)).toMatchObject({ devLogin: true, ttlSeconds: 3600 });
+  });
+
+  it('disables dev login in production and requires a secret', () => {
+    expect(() => authOptionsFromEnv({ ...env, NODE_ENV: 'production' })).toThrow(/JWT_SECRET is required/);
+    expect(authOptionsFromEnv({ ...env, NODE_ENV: 'production', JWT_SECRET: secret })).toMatchObject({ devLogin: false, secret });
+  });
+
+  it('refuses dev login forced on in production', () => {
+    expect(() => authOptionsFromEnv({ ...env, NODE_ENV: 'production', JWT_SECRET: secret, DEV_LOGIN: 'true' })).toThrow(
+      /DEV_LOGIN cannot be enabled when NODE_ENV=production/,
+    );
+  });
+});

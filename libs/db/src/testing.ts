@@ -1,0 +1,52 @@
+import { randomBytes } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { createDataSourceOptions } from './lib/data-source-options';
+import { dropDatabase, quoteIdentifier, urlForDatabase, withMaintenanceClient } from './lib/database-admin';
+import { runMigrations } from './lib/schema-admin';
+import { seed, SeedResult } from './lib/seed/seed';
+import { SeedOptions } from './lib/seed/seed-options';
+
+/**
+ * Test helpers only (`@worker-pattern/db/testing`): a throwaway, migrated database per test file on
+ * the server at `TEST_DATABASE_ADMIN_URL`, so tests run against real Postgres and in parallel
+ * without seeing each other's rows.
+ */
+export const DEFAULT_TEST_DATABASE_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
+
+export interface TestDatabase {
+  readonly url: string;
+  readonly name: string;
+  readonly dataSource: DataSource;
+  /** What the seed wrote, when the database was seeded. */
+  readonly seeded: SeedResult | null;
+  /** Closes the data source and drops the database, even if clients are still connected. */
+  drop(): Promise<void>;
+}
+
+export interface CreateTestDatabaseOptions {
+  /** Seed after migrating (`{}` for the default sizes); default: no seed. */
+  readonly seed?: SeedOptions | false;
+}
+
+export async function createTestDatabase(options: CreateTestDatabaseOptions = {}): Promise<TestDatabase> {
+  const adminUrl = process.env['TEST_DATABASE_ADMIN_URL'] || DEFAULT_TEST_DATABASE_ADMIN_URL;
+  const name = `wp_test_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const url = urlForDatabase(adminUrl, name);
+  await withMaintenanceClient(adminUrl, (client) => client.query(`CREATE DATABASE ${quoteIdentifier(name)}`));
+  const dataSource = new DataSource(createDataSourceOptions({ url, poolSize: 4, applicationName: 'worker-pattern-test' }));
+  const drop = async (): Promise<void> => {
+    if (dataSource.isInitialized) {
+      await dataSource.destroy();
+    }
+    await dropDatabase(url);
+  };
+  try {
+    await dataSource.initialize();
+    await runMigrations(dataSource);
+    const seeded = options.seed ? await seed(dataSource, options.seed) : null;
+    return { url, name, dataSource, seeded, drop };
+  } catch (error) {
+    await drop();
+    throw error;
+  }
+}

@@ -1,0 +1,73 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { FragmentBuildContext, FragmentBuilder, FragmentNotFoundError, PermanentFragmentError } from '@worker-pattern/fragment';
+import { DataSource } from 'typeorm';
+import { FEED_SIZE, FeedData, FeedParams, FeedPost } from './feed.fragment';
+
+interface FeedRow {
+  id: string;
+  body: string;
+  created_at: Date;
+  author_id: number;
+  handle: string;
+  display_name: string;
+}
+
+/**
+ * Fan-in on read: for each followee, take at most FEED_SIZE of their newest posts straight off
+ * the (author_id, created_at DESC, id DESC) index, then merge. The cost grows with the number of
+ * followees, never with how much they have ever posted. `id` breaks ties between equal timestamps.
+ */
+const FEED_SQL = `
+  SELECT p.id, p.body, p.created_at, u.id AS author_id, u.handle, u.display_name
+    FROM follows f
+   CROSS JOIN LATERAL (
+           SELECT p.id, p.author_id, p.body, p.created_at
+             FROM posts p
+            WHERE p.author_id = f.followee_id
+            ORDER BY p.created_at DESC, p.id DESC
+            LIMIT $2
+         ) AS p
+    JOIN users u ON u.id = p.author_id
+   WHERE f.follower_id = $1
+   ORDER BY p.created_at DESC, p.id DESC
+   LIMIT $2`;
+
+/** Builds the viewer's feed: the newest posts of the people they follow. */
+@Injectable()
+export class FeedBuilder implements FragmentBuilder<FeedParams, FeedData> {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  async build(_params: FeedParams, ctx: FragmentBuildContext): Promise<FeedData> {
+    const viewerId = requireViewer(ctx);
+    ctx.signal.throwIfAborted();
+    const rows: FeedRow[] = await this.dataSource.query(FEED_SQL, [viewerId, FEED_SIZE]);
+    // Only an empty feed costs the extra lookup that tells "follows nobody" from "no such user".
+    if (rows.length === 0 && !(await this.userExists(viewerId))) {
+      throw new FragmentNotFoundError(`user ${viewerId} not found`);
+    }
+    return { posts: rows.map(toFeedPost) };
+  }
+
+  private async userExists(id: number): Promise<boolean> {
+    const rows: unknown[] = await this.dataSource.query('SELECT 1 FROM users WHERE id = $1', [id]);
+    return rows.length > 0;
+  }
+}
+
+/** The engine always passes the viewer for a viewer-scoped fragment; without one no retry can help. */
+function requireViewer(ctx: FragmentBuildContext): number {
+  if (ctx.viewerId === null) {
+    throw new PermanentFragmentError('the feed is viewer-scoped but the build has no viewer', 'no_viewer');
+  }
+  return ctx.viewerId;
+}
+
+function toFeedPost(row: FeedRow): FeedPost {
+  return {
+    id: row.id,
+    body: row.body,
+    createdAt: row.created_at.toISOString(),
+    author: { id: row.author_id, handle: row.handle, displayName: row.display_name },
+  };
+}

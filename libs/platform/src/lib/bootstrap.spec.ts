@@ -1,0 +1,76 @@
+import { createServer } from 'node:net';
+import { PassThrough } from 'node:stream';
+import { Module } from '@nestjs/common';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { bootstrapHttpApp } from './bootstrap';
+import { baseEnvSchema } from './config/env.schema';
+import { PlatformModule } from './platform.module';
+
+function appModule(env: Record<string, string>) {
+  @Module({ imports: [PlatformModule.forRoot({ service: 'bootstrap-spec', envSchema: baseEnvSchema, defaultPort: 3999, env }) ] })
+  class BootstrapSpecModule {}
+  return BootstrapSpecModule;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+describe('bootstrapHttpApp', () => {
+  const signals = ['SIGTERM', 'SIGINT'] as const;
+  let before: Map<NodeJS.Signals, unknown[]>;
+
+  beforeEach(() => {
+    before = new Map(signals.map((s) => [s, process.listeners(s)]));
+  });
+  afterEach(() => {
+    // The shutdown watchdog stays armed for the life of a real process; not for the test runner's.
+    for (const signal of signals) {
+      process.listeners(signal).filter((l) => !before.get(signal)?.includes(l)).forEach((l) => process.removeListener(signal, l));
+    }
+    jest.restoreAllMocks();
+  });
+
+  it('listens on HOST:PORT from the validated config and arms the shutdown watchdog', async () => {
+    const port = await freePort();
+    const app: NestFastifyApplication = await bootstrapHttpApp(appModule({ PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'silent' }), {
+      service: 'bootstrap-spec',
+    });
+    try {
+      expect(await app.getUrl()).toBe(`http://127.0.0.1:${port}`);
+      const res = await fetch(`http://127.0.0.1:${port}/health/live`);
+      expect(res.status).toBe(200);
+      // Nest's shutdown hook and our watchdog both listen for each signal.
+      for (const signal of signals) expect(process.listenerCount(signal) - (before.get(signal)?.length ?? 0)).toBeGreaterThanOrEqual(2);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('logs the failure as JSON lines and exits 1 when the app cannot start', async () => {
+    const exit = jest.spyOn(process, 'exit').mockImplementation((() => undefined) as () => never);
+    const output = new PassThrough();
+    const chunks: string[] = [];
+    output.on('data', (chunk: Buffer) => chunks.push(chunk.toString()));
+    await bootstrapHttpApp(appModule({ PORT: 'not-a-port', LOG_LEVEL: 'silent' }), {
+      service: 'bootstrap-spec',
+      startupLogDestination: output,
+    });
+    expect(exit).toHaveBeenCalledWith(1);
+    const lines = chunks.join('').trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    // Every line is JSON with the service: Nest's own report of the error, then ours.
+    expect(lines.every((line) => line['service'] === 'bootstrap-spec')).toBe(true);
+    expect(lines.at(-1)).toMatchObject({
+      level: 'fatal',
+      context: 'Bootstrap',
+      msg: 'bootstrap-spec failed to start',
+      err: { type: 'EnvValidationError', message: expect.stringContaining('PORT: must be an integer between 1 and 65535 (got "not-a-port")') },
+    });
+    expect(lines.find((line) => line['context'] === 'ExceptionHandler')).toMatchObject({ level: 'error', err: { type: 'EnvValidationError' } });
+  });
+});

@@ -1,0 +1,89 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { type DynamicModule, Logger as NestLogger, type Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Logger } from 'nestjs-pino';
+import { AppConfig } from './config/app-config.service';
+import type { BaseEnv } from './config/env.schema';
+import { REQUEST_ID_HEADER, resolveRequestId } from './logging/request-id';
+import { StartupLogger } from './logging/startup.logger';
+import { installShutdownWatchdog } from './shutdown.watchdog';
+
+export type RootModule = Type<unknown> | DynamicModule;
+
+export interface CreateHttpAppOptions {
+  /** Same name as given to `PlatformModule.forRoot`, for the lines logged before its logger exists. */
+  service?: string;
+  /** Where those early lines go; stdout by default. */
+  startupLogDestination?: NodeJS.WritableStream;
+}
+
+export interface BootstrapOptions extends CreateHttpAppOptions {
+  service: string;
+}
+
+// Our requests are small JSON bodies; a large one is a mistake or an attack.
+const BODY_LIMIT_BYTES = 64 * 1024;
+
+/**
+ * The app exactly as `bootstrapHttpApp` runs it, without listening: tests build on this (then
+ * `app.init()` and `app.inject(...)`, or `app.listen(0, '127.0.0.1')`) so they exercise the real setup.
+ */
+export async function createHttpApp(rootModule: RootModule, options: CreateHttpAppOptions = {}): Promise<NestFastifyApplication> {
+  const app = await NestFactory.create<NestFastifyApplication>(
+    rootModule,
+    new FastifyAdapter({
+      // The client address and protocol come from the ingress' X-Forwarded-* headers.
+      trustProxy: true,
+      bodyLimit: BODY_LIMIT_BYTES,
+      // Fastify owns the request id: middie hands it to pino-http, so request logs and every line
+      // logged while serving the request carry it.
+      genReqId: (req: { headers: IncomingHttpHeaders }) => resolveRequestId(req.headers[REQUEST_ID_HEADER]),
+    }),
+    // Start-up lines wait for the app's logger; if start-up fails first they go out through the
+    // StartupLogger, as JSON too. A failure throws here instead of aborting the process.
+    { bufferLogs: true, abortOnError: false, logger: new StartupLogger(options.service, options.startupLogDestination) },
+  );
+  app.useLogger(app.get(Logger));
+  // Nest flushes the buffer on listen(); flush now so an app that is only init()ed (tests) logs too.
+  app.flushLogs();
+  // Echoed on every response, 404s included, so a caller can quote it when reporting a problem.
+  app
+    .getHttpAdapter()
+    .getInstance()
+    .addHook('onRequest', async (request, reply) => {
+      reply.header(REQUEST_ID_HEADER, request.id);
+    });
+  // Required: @nestjs/bull closes queues and waits for active jobs only from shutdown hooks.
+  app.enableShutdownHooks();
+  return app;
+}
+
+/**
+ * `main.ts` of every app: create, listen on HOST:PORT from the validated config, bound the shutdown.
+ * A failure to start (bad config, port taken, …) is logged as JSON and ends the process with exit 1.
+ */
+export async function bootstrapHttpApp(rootModule: RootModule, options: BootstrapOptions): Promise<NestFastifyApplication> {
+  const { service } = options;
+  try {
+    const app = await createHttpApp(rootModule, options);
+    const config = app.get<AppConfig<BaseEnv>>(AppConfig);
+    const logger = new NestLogger('Bootstrap');
+
+    installShutdownWatchdog({
+      timeoutMs: config.get('SHUTDOWN_TIMEOUT_MS', { infer: true }),
+      onTimeout: (signal, timeoutMs) => {
+        logger.error(`${service} did not shut down within ${timeoutMs} ms of ${signal}; exiting`);
+        process.exit(1);
+      },
+    });
+
+    await app.listen(config.get('PORT', { infer: true }), config.get('HOST', { infer: true }));
+    logger.log(`${service} listening on ${await app.getUrl()}`);
+    return app;
+  } catch (error) {
+    // The app's logger may not exist yet (config is what failed, say).
+    new StartupLogger(service, options.startupLogDestination).fatal({ err: error, msg: `${service} failed to start` }, 'Bootstrap');
+    process.exit(1);
+  }
+}

@@ -1,0 +1,117 @@
+import { baseEnvSchema, databaseEnvSchema, workerEnvSchema } from './env.schema';
+import { EnvValidationError, validateEnv } from './env.validation';
+
+const workerSchema = baseEnvSchema.extend(databaseEnvSchema.shape).extend(workerEnvSchema.shape);
+
+function problemsOf(run: () => unknown): Record<string, string> {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof EnvValidationError) return Object.fromEntries(error.problems.map((p) => [p.variable, p.problem]));
+    throw error;
+  }
+  throw new Error('expected an EnvValidationError');
+}
+
+describe('baseEnvSchema', () => {
+  it('fills every default and types the values', () => {
+    expect(validateEnv(baseEnvSchema, { env: { PORT: '3000' } })).toEqual({
+      NODE_ENV: 'development',
+      HOST: '127.0.0.1',
+      PORT: 3000,
+      LOG_LEVEL: 'info',
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      REDIS_KEY_PREFIX: 'wp:',
+      BULL_PREFIX: 'bull',
+      SHUTDOWN_TIMEOUT_MS: 25_000,
+    });
+  });
+
+  it('takes the values given', () => {
+    const env = validateEnv(baseEnvSchema, {
+      env: {
+        NODE_ENV: 'production',
+        HOST: '0.0.0.0',
+        PORT: '65535',
+        LOG_LEVEL: 'silent',
+        REDIS_URL: 'rediss://:pw@redis.internal:6380/2',
+        REDIS_KEY_PREFIX: 'app:',
+        BULL_PREFIX: '{bull}',
+        SHUTDOWN_TIMEOUT_MS: '5000',
+      },
+    });
+    expect(env).toMatchObject({ NODE_ENV: 'production', HOST: '0.0.0.0', PORT: 65535, LOG_LEVEL: 'silent', SHUTDOWN_TIMEOUT_MS: 5000 });
+    expect(env.REDIS_URL).toBe('rediss://:pw@redis.internal:6380/2');
+    expect(env.BULL_PREFIX).toBe('{bull}');
+  });
+
+  it('drops variables the schema does not know', () => {
+    expect(validateEnv(baseEnvSchema, { env: { PORT: '1', PATH: '/usr/bin' } })).not.toHaveProperty('PATH');
+  });
+
+  it.each(['abc', '12abc', '1e3', '0x10', '-1', '1.5', ' 80', '80 ', '0', '65536', '99999999999999999999'])(
+    'rejects PORT=%j',
+    (port) => {
+      expect(problemsOf(() => validateEnv(baseEnvSchema, { env: { PORT: port } }))).toEqual({
+        PORT: `must be an integer between 1 and 65535 (got ${JSON.stringify(port)})`,
+      });
+    },
+  );
+
+  it('accepts the edges of a range', () => {
+    expect(validateEnv(baseEnvSchema, { env: { PORT: '1' } }).PORT).toBe(1);
+    expect(validateEnv(baseEnvSchema, { env: { PORT: '65535' } }).PORT).toBe(65535);
+  });
+
+  it('wants the Redis key prefix to end with ":"', () => {
+    expect(problemsOf(() => validateEnv(baseEnvSchema, { env: { PORT: '1', REDIS_KEY_PREFIX: 'wp' } }))).toEqual({
+      REDIS_KEY_PREFIX: 'must end with ":" and contain no spaces (got "wp")',
+    });
+  });
+
+  it('checks enums and URL schemes', () => {
+    expect(
+      problemsOf(() =>
+        validateEnv(baseEnvSchema, { env: { PORT: '1', NODE_ENV: 'prod', LOG_LEVEL: 'INFO', REDIS_URL: 'http://127.0.0.1:6379' } }),
+      ),
+    ).toEqual({
+      NODE_ENV: 'must be one of development, test, production (got "prod")',
+      LOG_LEVEL: 'must be one of fatal, error, warn, info, debug, trace, silent (got "INFO")',
+      REDIS_URL: 'must be a URL starting with redis:// or rediss:// (got "http://127.0.0.1:6379")',
+    });
+  });
+
+  it('has no PORT of its own: the app must give one', () => {
+    expect(problemsOf(() => validateEnv(baseEnvSchema, { env: {} }))).toEqual({ PORT: 'is required' });
+  });
+});
+
+describe('databaseEnvSchema and workerEnvSchema', () => {
+  it('compose with the base schema and fill their defaults', () => {
+    const env = validateEnv(workerSchema, { env: {}, defaults: { PORT: 3002, WORKER_CONCURRENCY: 4 } });
+    expect(env).toMatchObject({
+      PORT: 3002,
+      DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/worker_pattern',
+      DATABASE_POOL_SIZE: 10,
+      DATABASE_STATEMENT_TIMEOUT_MS: 15_000,
+      WORKER_CONCURRENCY: 4,
+      BULL_LOCK_DURATION_MS: 30_000,
+      BULL_STALLED_INTERVAL_MS: 15_000,
+    });
+  });
+
+  it('bounds WORKER_CONCURRENCY to 1..256 and needs it set', () => {
+    expect(problemsOf(() => validateEnv(workerSchema, { env: { PORT: '1', WORKER_CONCURRENCY: '257' } }))).toEqual({
+      WORKER_CONCURRENCY: 'must be an integer between 1 and 256 (got "257")',
+    });
+    expect(problemsOf(() => validateEnv(workerSchema, { env: { PORT: '1' } }))).toEqual({ WORKER_CONCURRENCY: 'is required' });
+  });
+
+  it('accepts postgres:// and postgresql:// only', () => {
+    const env = { PORT: '1', WORKER_CONCURRENCY: '1' };
+    expect(validateEnv(workerSchema, { env: { ...env, DATABASE_URL: 'postgresql://u@db:5432/x' } }).DATABASE_URL).toBe('postgresql://u@db:5432/x');
+    expect(problemsOf(() => validateEnv(workerSchema, { env: { ...env, DATABASE_URL: 'mysql://db/x' } }))).toEqual({
+      DATABASE_URL: 'must be a URL starting with postgres:// or postgresql:// (got "mysql://db/x")',
+    });
+  });
+});

@@ -1,0 +1,51 @@
+import { z } from 'zod';
+import { envEnum, envInt, envString, envUrl } from './env.fields';
+
+/**
+ * The environment every process of the platform reads. Apps compose what they need, for example
+ * `baseEnvSchema.extend(databaseEnvSchema.shape).extend(workerEnvSchema.shape)`, and pass the result to
+ * `PlatformModule.forRoot`. Values that differ per app (PORT, WORKER_CONCURRENCY) have no default here:
+ * the app passes its own (`defaultPort`, `envDefaults`), so a forgotten default fails at start.
+ */
+
+export const NODE_ENVS = ['development', 'test', 'production'] as const;
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const ONE_HOUR_MS = 3_600_000;
+
+export const baseEnvSchema = z.object({
+  NODE_ENV: envEnum(NODE_ENVS).default('development'),
+  HOST: envString().default('127.0.0.1'),
+  PORT: envInt(1, 65535),
+  LOG_LEVEL: envEnum(LOG_LEVELS).default('info'),
+  REDIS_URL: envUrl(['redis', 'rediss']).default('redis://127.0.0.1:6379'),
+  // Every key of ours starts with this prefix; the trailing ':' keeps `wp:x` and `wpx` apart.
+  REDIS_KEY_PREFIX: envString(/^\S*:$/, 'must end with ":" and contain no spaces').default('wp:'),
+  BULL_PREFIX: envString(/^\S+$/, 'must be a non-empty string without spaces').default('bull'),
+  // Below the orchestrator's grace period (Kubernetes: 30 s), so we exit on our own terms.
+  SHUTDOWN_TIMEOUT_MS: envInt(1, ONE_HOUR_MS).default(25_000),
+});
+
+export const databaseEnvSchema = z.object({
+  DATABASE_URL: envUrl(['postgres', 'postgresql']).default('postgres://postgres@127.0.0.1:5432/worker_pattern'),
+  DATABASE_POOL_SIZE: envInt(1, 1000).default(10),
+  // 0 disables Postgres' statement_timeout, as in Postgres itself.
+  DATABASE_STATEMENT_TIMEOUT_MS: envInt(0, ONE_HOUR_MS).default(15_000),
+});
+
+export const workerEnvSchema = z.object({
+  // Per pod and per queue: Bull adds up the concurrency of every handler on a queue.
+  WORKER_CONCURRENCY: envInt(1, 256),
+  // Must stay above the longest build step, or Bull declares the job stalled and runs it twice.
+  BULL_LOCK_DURATION_MS: envInt(1000, ONE_HOUR_MS).default(30_000),
+  BULL_STALLED_INTERVAL_MS: envInt(1000, ONE_HOUR_MS).default(15_000),
+});
+
+export type NodeEnv = (typeof NODE_ENVS)[number];
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export type BaseEnv = z.output<typeof baseEnvSchema>;
+export type DatabaseEnv = z.output<typeof databaseEnvSchema>;
+export type WorkerEnv = z.output<typeof workerEnvSchema>;
+
+/** Any schema whose parsed output carries at least the base variables the platform itself reads. */
+export type EnvSchema = z.ZodType<BaseEnv>;

@@ -1,0 +1,66 @@
+// Line prefixing for child output: `[name]   <line as the child wrote it>`. Pure apart from the
+// `write` callback it is given.
+import { StringDecoder } from 'node:string_decoder';
+
+export const COLORS = {
+  gateway: 36, // cyan
+  'profile-worker': 35, // magenta
+  'feed-worker': 32, // green
+  'recommendations-worker': 33, // yellow
+  'db-cli': 34, // blue
+  redis: 31, // red
+  postgres: 94, // bright blue
+  start: 1, // bold
+};
+
+/** Should coloured prefixes be used for this stream? NO_COLOR wins, then FORCE_COLOR, then TTY. */
+export function shouldUseColor(stream, env) {
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
+  if (env.FORCE_COLOR !== undefined) return env.FORCE_COLOR !== '0' && env.FORCE_COLOR !== 'false';
+  return Boolean(stream && stream.isTTY) && env.TERM !== 'dumb';
+}
+
+/**
+ * `[name]` padded with spaces to `width` + 2 columns (so every app's text starts in the same
+ * column), coloured when `color` is an SGR code. Ends with one space.
+ */
+export function formatPrefix(name, width, color) {
+  const label = `[${name}]`;
+  const pad = ' '.repeat(Math.max(0, width + 2 - label.length));
+  return color ? `\x1b[${color}m${label}\x1b[0m${pad} ` : `${label}${pad} `;
+}
+
+/**
+ * Splits a byte or string stream into lines and hands each complete line, without its line
+ * ending ("\n" or "\r\n"), to `onLine`. UTF-8 sequences split across chunks are kept whole.
+ * `flush()` emits a last line that had no newline.
+ */
+export function createLineSplitter(onLine) {
+  const decoder = new StringDecoder('utf8');
+  let pending = '';
+  const emit = (line) => onLine(line.endsWith('\r') ? line.slice(0, -1) : line);
+  return {
+    push(chunk) {
+      pending += typeof chunk === 'string' ? chunk : decoder.write(chunk);
+      if (!pending.includes('\n')) return;
+      const lines = pending.split('\n');
+      pending = lines.pop();
+      for (const line of lines) emit(line);
+    },
+    flush() {
+      pending += decoder.end();
+      if (pending !== '') emit(pending);
+      pending = '';
+    },
+  };
+}
+
+/**
+ * A sink that writes every line of a child's stream to `write` with the prefix in front. The
+ * line itself is passed through byte for byte, so a JSON log line stays valid JSON after the
+ * prefix.
+ */
+export function createPrefixer({ name, width, color, write }) {
+  const prefix = formatPrefix(name, width, color);
+  return createLineSplitter((line) => write(`${prefix}${line}\n`));
+}

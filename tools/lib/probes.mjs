@@ -1,0 +1,166 @@
+// Short-timeout reachability probes for Redis (ioredis) and Postgres (pg).
+//
+// A probe resolves, never rejects:
+//   { ok: true }
+//   { ok: false, reachable: false, reason }  nothing answered (refused, timed out, unknown host)
+//   { ok: false, reachable: true,  reason }  a server answered but refused us (auth, TLS, ...)
+import { maintenanceDatabaseUrl } from './config.mjs';
+
+/** For errors and callbacks that are deliberately ignored. */
+const ignore = () => undefined;
+
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EADDRNOTAVAIL',
+  'ENOENT', // unix socket path missing
+  'EPIPE',
+]);
+
+function describe(err) {
+  if (!err) return 'unknown error';
+  if (err instanceof AggregateError && err.errors?.length) return describe(err.errors[0]);
+  return err.message || err.code || String(err);
+}
+
+/** Is this pg error a "nothing answered" rather than "a server answered and said no"? */
+export function isPgUnreachable(err) {
+  if (!err) return false;
+  if (err instanceof AggregateError) return err.errors.every(isPgUnreachable);
+  if (NETWORK_CODES.has(err.code)) return true;
+  const msg = String(err.message ?? '');
+  return (
+    err.code === 'PROBE_TIMEOUT' ||
+    /timeout expired|Connection terminated unexpectedly|connection timeout/i.test(msg)
+  );
+}
+
+/** Is this ioredis error a "nothing answered"? Reply errors (NOAUTH, WRONGPASS) mean it did. */
+export function isRedisUnreachable(err) {
+  if (!err) return false;
+  if (err.name === 'ReplyError') return false;
+  if (err instanceof AggregateError) return err.errors.every(isRedisUnreachable);
+  if (NETWORK_CODES.has(err.code)) return true;
+  return err.code === 'PROBE_TIMEOUT' || /Connection is closed|connect ETIMEDOUT|timeout/i.test(String(err.message));
+}
+
+function withDeadline(promise, ms, what) {
+  let timer;
+  const deadline = new Promise((_, reject) => {
+    timer = setTimeout(() => {
+      const e = new Error(`${what} did not answer within ${ms} ms`);
+      e.code = 'PROBE_TIMEOUT';
+      reject(e);
+    }, ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+let ioredisModule;
+async function loadRedis() {
+  ioredisModule ??= await import('ioredis');
+  return ioredisModule.Redis ?? ioredisModule.default;
+}
+
+let pgModule;
+async function loadPg() {
+  pgModule ??= await import('pg');
+  return pgModule.default ?? pgModule;
+}
+
+/** Connects to Redis at `url` and sends PING, without retries. */
+export async function probeRedis(url, { timeoutMs = 1500 } = {}) {
+  const Redis = await loadRedis();
+  let client;
+  try {
+    client = new Redis(url, {
+      lazyConnect: true,
+      connectTimeout: timeoutMs,
+      maxRetriesPerRequest: 0,
+      enableOfflineQueue: false,
+      retryStrategy: () => null,
+      reconnectOnError: () => false,
+      enableReadyCheck: false,
+      connectionName: 'wp-start-probe',
+    });
+  } catch (err) {
+    return { ok: false, reachable: false, reason: describe(err) };
+  }
+  // ioredis reports the socket error (ECONNREFUSED, ...) as an event and then rejects connect()
+  // with a bare "Connection is closed."; keep the event's error, it says more.
+  let socketError;
+  client.on('error', (err) => {
+    socketError ??= err;
+  });
+  try {
+    await withDeadline(
+      (async () => {
+        await client.connect();
+        const pong = await client.ping();
+        if (pong !== 'PONG') throw Object.assign(new Error(`unexpected PING reply ${pong}`), { name: 'ReplyError' });
+      })(),
+      timeoutMs + 500,
+      'Redis',
+    );
+    return { ok: true };
+  } catch (caught) {
+    const err = socketError && /Connection is closed/i.test(String(caught?.message)) ? socketError : caught;
+    return { ok: false, reachable: !isRedisUnreachable(err), reason: describe(err) };
+  } finally {
+    client.disconnect();
+  }
+}
+
+/**
+ * Connects to the server of `databaseUrl`, but to its `postgres` maintenance database (the
+ * target database may not exist yet; db-cli creates it), and runs SELECT 1.
+ */
+export async function probePostgres(databaseUrl, { timeoutMs = 1500 } = {}) {
+  const pg = await loadPg();
+  let connectionString;
+  try {
+    connectionString = maintenanceDatabaseUrl(databaseUrl);
+  } catch (err) {
+    return { ok: false, reachable: false, reason: `invalid URL: ${describe(err)}` };
+  }
+  const client = new pg.Client({
+    connectionString,
+    connectionTimeoutMillis: timeoutMs,
+    query_timeout: timeoutMs,
+    application_name: 'wp-start-probe',
+  });
+  client.on('error', ignore);
+  try {
+    await withDeadline(
+      (async () => {
+        await client.connect();
+        await client.query('SELECT 1');
+      })(),
+      timeoutMs + 500,
+      'Postgres',
+    );
+    return { ok: true };
+  } catch (err) {
+    return { ok: false, reachable: !isPgUnreachable(err), reason: describe(err) };
+  } finally {
+    client.end().catch(ignore);
+  }
+}
+
+/** Probes repeatedly until ok, until `shouldStop()` says so, or until `timeoutMs` has passed. */
+export async function waitUntilReachable(probe, { timeoutMs, intervalMs = 200, shouldStop = () => false }) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < deadline) {
+    if (shouldStop()) return { ok: false, reachable: false, reason: 'stopped', stopped: true };
+    last = await probe();
+    if (last.ok) return last;
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  return last ?? { ok: false, reachable: false, reason: 'timed out' };
+}
