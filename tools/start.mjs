@@ -373,9 +373,7 @@ async function printBanner(portBase, urls, t0) {
   say(
     [
       rule,
-      bold(`Gateway: http://127.0.0.1:${portBase}   (try the API: see README "Quick start")`),
-      `  curl -s -XPOST http://127.0.0.1:${portBase}/api/auth/dev-login -H 'content-type: application/json' -d '{"userId":1}'`,
-      `  curl -s 'http://127.0.0.1:${portBase}/api/pages/dashboard?waitMs=2000' -H 'authorization: Bearer <token>'`,
+      bold(`Open http://127.0.0.1:${portBase}/?userId=1`),
       '',
       ...APPS.map(
         (app, i) =>

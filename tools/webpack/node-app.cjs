@@ -21,11 +21,14 @@ module.exports = function nodeApp({ name, appRoot }) {
     output: {
       path: path.join(workspaceRoot, 'dist/apps', name),
       filename: '[name].js',
-      clean: true,
+      // The browser bundle (if any) lands in assets/ from its own compiler: leave it alone.
+      clean: { keep: /^assets[\\/]/ },
       devtoolModuleFilenameTemplate: '[absolute-resource-path]',
     },
     devtool: 'source-map',
     optimization: { minimize: false, nodeEnv: false },
+    // Real __dirname at run time: apps find files (assets/) next to main.js.
+    node: { __dirname: false, __filename: false },
     externalsPresets: { node: true },
     externals: [nodeExternals({ modulesDir: path.join(workspaceRoot, 'node_modules') })],
     resolve: {

@@ -34,14 +34,15 @@ export class AppProcess {
     this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
   }
 
-  static start(name: string, env: Record<string, string>, args: string[] = []): AppProcess {
-    const main = path.join(WORKSPACE_ROOT, 'dist/apps', name, 'main.js');
+  /** Runs `dist/apps/<app>/main.js`; `label` tells replicas of one app apart in messages. */
+  static start(app: string, env: Record<string, string>, args: string[] = [], label = app): AppProcess {
+    const main = path.join(WORKSPACE_ROOT, 'dist/apps', app, 'main.js');
     const child = spawn(process.execPath, ['--enable-source-maps', main, ...args], {
       cwd: WORKSPACE_ROOT,
       env: { PATH: process.env['PATH'] ?? '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    return new AppProcess(name, child);
+    return new AppProcess(label, child);
   }
 
   get running(): boolean {

@@ -5,7 +5,8 @@ import { deleteKeysWithPrefix, TEST_REDIS_URL } from '@worker-pattern/fragment/t
 import { AppProcess, freePort, runToCompletion, waitForHttpOk } from './processes';
 
 export const WORKER_APPS = ['profile-worker', 'feed-worker', 'recommendations-worker'] as const;
-export type AppName = 'gateway' | (typeof WORKER_APPS)[number];
+/** `gateway-2`…: extra gateway replicas behind the same Redis. */
+export type AppName = 'gateway' | `gateway-${number}` | (typeof WORKER_APPS)[number];
 
 const ADMIN_DATABASE_URL = process.env['TEST_DATABASE_ADMIN_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const JWT_SECRET = 'e2e-secret-0123456789abcdef0123456789abcdef';
@@ -67,9 +68,10 @@ export class Stack {
     const port = this.ports.get(name) ?? (await freePort());
     this.ports.set(name, port);
     const env: Record<string, string> = { ...this.env, PORT: String(port), ...extraEnv };
-    if (name === 'gateway') env['JWT_SECRET'] = JWT_SECRET;
+    const gateway = name.startsWith('gateway');
+    if (gateway) env['JWT_SECRET'] = JWT_SECRET;
     else env['DATABASE_URL'] = this.databaseUrl;
-    const app = AppProcess.start(name, env);
+    const app = AppProcess.start(gateway ? 'gateway' : name, env, [], name);
     this.apps.set(name, app);
     await waitForHttpOk(`${this.url(name)}/health/ready`, app);
     return app;

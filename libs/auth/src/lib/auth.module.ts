@@ -2,7 +2,8 @@ import { type DynamicModule, type InjectionToken, type ModuleMetadata, Module, t
 import { JwtModule } from '@nestjs/jwt';
 import { AUTH_OPTIONS, type AuthModuleOptions } from './auth-options';
 import { DevLoginController } from './dev-login.controller';
-import { ViewerGuard } from './viewer.guard';
+import { StreamTicketController } from './stream-ticket.controller';
+import { StreamViewerGuard, ViewerGuard } from './viewer.guard';
 import { ViewerTokens } from './viewer-tokens';
 
 export interface AuthModuleAsyncOptions {
@@ -19,9 +20,9 @@ export class AuthModule {
       module: AuthModule,
       global: true,
       imports: [...(options.imports ?? []), JwtModule.register({})],
-      controllers: [DevLoginController],
-      providers: [{ provide: AUTH_OPTIONS, useFactory: options.useFactory, inject: options.inject ?? [] }, ViewerTokens, ViewerGuard],
-      exports: [AUTH_OPTIONS, ViewerTokens, ViewerGuard],
+      controllers: [DevLoginController, StreamTicketController],
+      providers: [{ provide: AUTH_OPTIONS, useFactory: options.useFactory, inject: options.inject ?? [] }, ViewerTokens, ViewerGuard, StreamViewerGuard],
+      exports: [AUTH_OPTIONS, ViewerTokens, ViewerGuard, StreamViewerGuard],
     };
   }
 }

@@ -33,6 +33,13 @@ describe('ViewerTokens', () => {
     expect(() => tokens.verify(token)).toThrow(InvalidTokenError);
   });
 
+  it('keeps stream tickets and API tokens apart', () => {
+    const { ticket } = tokens.issueTicket(9);
+    expect(tokens.verifyTicket(ticket)).toBe(9);
+    expect(() => tokens.verify(ticket)).toThrow(/not an API token/);
+    expect(() => tokens.verifyTicket(tokens.issue(9).token)).toThrow(InvalidTokenError);
+  });
+
   it('stops accepting a cached token once it expires', async () => {
     const token = sign({ sub: '5', exp: Math.floor(Date.now() / 1000) + 1 });
     expect(tokens.verify(token)).toBe(5);

@@ -3,6 +3,9 @@ import { JwtService } from '@nestjs/jwt';
 import { AUTH_OPTIONS, type AuthModuleOptions } from './auth-options';
 
 const ALGORITHM = 'HS256';
+/** Audience of stream tickets: they open an event stream and nothing else. */
+const TICKET_AUDIENCE = 'fragment-stream';
+export const TICKET_TTL_SECONDS = 60;
 const CACHE_LIMIT = 10_000;
 const SUB = /^[1-9][0-9]{0,9}$/;
 
@@ -27,26 +30,50 @@ export class ViewerTokens {
     return { token, expiresIn: ttlSeconds };
   }
 
-  /** The viewer id of a valid token; throws `InvalidTokenError` saying why not. */
+  /**
+   * A short-lived ticket for `EventSource`, which cannot send an Authorization header: it goes in
+   * the stream's URL, so it must be worthless elsewhere (its own audience) and soon (a minute).
+   */
+  issueTicket(viewerId: number): { ticket: string; expiresIn: number } {
+    const ticket = this.jwt.sign(
+      {},
+      { subject: String(viewerId), audience: TICKET_AUDIENCE, expiresIn: TICKET_TTL_SECONDS, algorithm: ALGORITHM, secret: this.options.secret },
+    );
+    return { ticket, expiresIn: TICKET_TTL_SECONDS };
+  }
+
+  /** The viewer id of a valid stream ticket. */
+  verifyTicket(ticket: string): number {
+    return this.verifyWith(ticket, TICKET_AUDIENCE);
+  }
+
+  /** The viewer id of a valid API token; throws `InvalidTokenError` saying why not. */
   verify(token: string): number {
-    const cached = this.verified.get(token);
+    return this.verifyWith(token, undefined);
+  }
+
+  private verifyWith(token: string, audience: string | undefined): number {
+    const cacheKey = audience ? `${audience}:${token}` : token;
+    const cached = this.verified.get(cacheKey);
     if (cached) {
       if (cached.expiresAtMs > Date.now()) return cached.viewerId;
-      this.verified.delete(token);
+      this.verified.delete(cacheKey);
     }
-    let payload: { sub?: unknown; exp?: unknown };
+    let payload: { sub?: unknown; exp?: unknown; aud?: unknown };
     try {
-      payload = this.jwt.verify(token, { algorithms: [ALGORITHM], secret: this.options.secret });
+      payload = this.jwt.verify(token, { algorithms: [ALGORITHM], secret: this.options.secret, audience });
     } catch (error) {
       throw new InvalidTokenError((error as Error).message);
     }
+    // A ticket (it has an audience) is no API token, and an API token is no ticket.
+    if (!audience && payload.aud !== undefined) throw new InvalidTokenError('a stream ticket is not an API token');
     if (typeof payload.exp !== 'number') throw new InvalidTokenError('token has no expiry');
     if (typeof payload.sub !== 'string' || !SUB.test(payload.sub) || Number(payload.sub) > 2_147_483_647) {
       throw new InvalidTokenError('token subject is not a user id');
     }
     const viewerId = Number(payload.sub);
     if (this.verified.size >= CACHE_LIMIT) this.verified.clear();
-    this.verified.set(token, { viewerId, expiresAtMs: payload.exp * 1000 });
+    this.verified.set(cacheKey, { viewerId, expiresAtMs: payload.exp * 1000 });
     return viewerId;
   }
 }

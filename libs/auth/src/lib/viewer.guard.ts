@@ -10,10 +10,15 @@ export interface ViewerRequest extends FastifyRequest {
 /** Requires `Authorization: Bearer <token>` and records the token's viewer on the request. */
 @Injectable()
 export class ViewerGuard implements CanActivate {
-  constructor(private readonly tokens: ViewerTokens) {}
+  constructor(protected readonly tokens: ViewerTokens) {}
 
   canActivate(context: ExecutionContext): boolean {
     const request = context.switchToHttp().getRequest<ViewerRequest>();
+    this.authenticate(request);
+    return true;
+  }
+
+  protected authenticate(request: ViewerRequest): void {
     const header = request.headers.authorization;
     if (!header) throw new UnauthorizedException('missing Authorization header (expected "Bearer <token>")');
     const match = /^Bearer ([A-Za-z0-9_.-]+)$/.exec(header);
@@ -22,6 +27,30 @@ export class ViewerGuard implements CanActivate {
       request.viewerId = this.tokens.verify(match[1] ?? '');
     } catch (error) {
       if (error instanceof InvalidTokenError) throw new UnauthorizedException(`invalid token: ${error.message}`);
+      throw error;
+    }
+  }
+}
+
+/**
+ * For event streams: an `Authorization` header (any client that can set one), or else a
+ * `?ticket=` from `POST /api/auth/stream-ticket` (browsers' EventSource cannot set headers). Never
+ * the long-lived token in a URL.
+ */
+@Injectable()
+export class StreamViewerGuard extends ViewerGuard {
+  override canActivate(context: ExecutionContext): boolean {
+    const request = context.switchToHttp().getRequest<ViewerRequest>();
+    const ticket = (request.query as Record<string, unknown> | undefined)?.['ticket'];
+    if (request.headers.authorization || ticket === undefined) {
+      this.authenticate(request);
+      return true;
+    }
+    if (typeof ticket !== 'string') throw new UnauthorizedException('invalid ticket: give one "ticket" parameter');
+    try {
+      request.viewerId = this.tokens.verifyTicket(ticket);
+    } catch (error) {
+      if (error instanceof InvalidTokenError) throw new UnauthorizedException(`invalid ticket: ${error.message}`);
       throw error;
     }
     return true;

@@ -3,6 +3,7 @@ import { FragmentAttemptError, FragmentBuildRunner } from './fragment-build-runn
 import { defineFragment } from './fragment-definition';
 import { FragmentNotFoundError } from './fragment-errors';
 import { fragmentId, fragmentKey } from './fragment-key';
+import type { FragmentBuildStats } from './fragment-build-stats';
 import { FragmentBuildMetrics } from './fragment-metrics';
 import type { FragmentStore } from './fragment-store';
 import { testProfileFragment } from './testing/test-fragments';
@@ -32,6 +33,7 @@ function runner(builder: FragmentBuilder, store = fakeStore(), definition = test
   const instance = new FragmentBuildRunner(
     store as unknown as FragmentStore,
     new FragmentBuildMetrics(),
+    { record: jest.fn() } as unknown as FragmentBuildStats,
     definition,
     builder,
     { redisUrl: 'redis://unused', keyPrefix: prefix, bullPrefix: 'bull' },

@@ -4,6 +4,7 @@ import type { FragmentDefinition } from './fragment-definition';
 import { PermanentFragmentError } from './fragment-errors';
 import { fragmentId, fragmentKey } from './fragment-key';
 import { fragmentJobSchema, retryLeaseMs, type FragmentJobData } from './fragment-job';
+import { FragmentBuildStats } from './fragment-build-stats';
 import { FragmentBuildMetrics } from './fragment-metrics';
 import type { FragmentModuleOptions } from './fragment-options';
 import { FragmentStore } from './fragment-store';
@@ -52,6 +53,7 @@ export class FragmentBuildRunner {
   constructor(
     private readonly store: FragmentStore,
     private readonly metrics: FragmentBuildMetrics,
+    private readonly stats: FragmentBuildStats,
     @Inject(WORKER_FRAGMENT) private readonly definition: FragmentDefinition,
     @Inject(WORKER_BUILDER) private readonly builder: FragmentBuilder,
     @Inject(FRAGMENT_OPTIONS) private readonly options: FragmentModuleOptions,
@@ -77,7 +79,7 @@ export class FragmentBuildRunner {
       stopTimer();
       throw await this.recordFailure(job, attempt, error);
     }
-    stopTimer();
+    this.stats.record(definition.name, stopTimer() * 1000);
 
     const written = await this.store.complete(
       job.key,

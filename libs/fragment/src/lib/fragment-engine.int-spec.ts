@@ -1,11 +1,13 @@
 import { getQueueToken } from '@nestjs/bull';
 import { Injectable, type INestApplicationContext, type Type } from '@nestjs/common';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import type { Queue } from 'bull';
 import { Redis } from 'ioredis';
 import { register } from 'prom-client';
 import type { FragmentBuildContext, FragmentBuilder } from './fragment-builder';
 import { FragmentNotFoundError } from './fragment-errors';
+import { connectFragmentEvents } from './fragment-events.transport';
 import { FragmentGatewayModule } from './fragment-gateway.module';
 import type { FragmentModuleOptions } from './fragment-options';
 import { FragmentResolver } from './fragment-resolver';
@@ -49,7 +51,10 @@ async function start(imports: Array<Type | ReturnType<typeof FragmentWorkerModul
   const moduleRef = await Test.createTestingModule({
     imports: [FragmentModule.forRootAsync({ useFactory: () => options }), ...imports],
   }).compile();
-  return moduleRef.init();
+  const app = moduleRef.createNestApplication(new FastifyAdapter(), { logger: false });
+  connectFragmentEvents(app);
+  await app.startAllMicroservices();
+  return app.init();
 }
 
 async function metricValue(name: string, labels: Record<string, string>): Promise<number> {
@@ -99,9 +104,11 @@ describe('fragment engine end to end (real Redis, real Bull)', () => {
     expect(CountingProfileBuilder.builds.get(1)).toBe(1);
   });
 
-  it('waits on the readiness event for a cold fragment within waitMs', async () => {
+  it('waits on the readiness event (not the deadline) for a cold fragment within waitMs', async () => {
+    const before = await metricValue('fragment_waits_total', { fragment: 'test-profile', outcome: 'event' });
     const [state] = await resolver.resolve([profile(2)], { waitMs: 2000 });
     expect(state!.status).toBe('ready');
+    expect(await metricValue('fragment_waits_total', { fragment: 'test-profile', outcome: 'event' })).toBe(before + 1);
   });
 
   it('marks a fragment failed at once for a permanent error, without retries', async () => {

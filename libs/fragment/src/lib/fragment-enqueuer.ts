@@ -45,7 +45,7 @@ export class FragmentEnqueuer implements OnModuleInit {
     }
     await Promise.all(
       [...byQueue].map(([queueName, list]) =>
-        this.queue(queueName).addBulk(
+        this.queueByName(queueName).addBulk(
           list.map(({ target, generation }) => ({
             name: FRAGMENT_BUILD_JOB,
             data: createJobData(target, generation, requestId),
@@ -56,7 +56,7 @@ export class FragmentEnqueuer implements OnModuleInit {
     );
   }
 
-  private queue(name: string): Queue {
+  queueByName(name: string): Queue {
     const queue = this.queues.get(name);
     if (!queue) throw new Error(`no queue registered for "${name}"`);
     return queue;

@@ -1,8 +1,6 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import type { Redis } from 'ioredis';
-import { fragmentEventsChannel } from './fragment-key';
-import type { FragmentModuleOptions } from './fragment-options';
-import { FRAGMENT_OPTIONS, FRAGMENT_REDIS } from './fragment.tokens';
+import { Injectable, Logger } from '@nestjs/common';
+import { z } from 'zod';
+import { registerListenerGauge } from './fragment-metrics';
 
 export interface FragmentEvent {
   readonly status: 'ready' | 'failed';
@@ -12,52 +10,31 @@ export interface FragmentEvent {
 
 export type FragmentEventListener = (event: FragmentEvent) => void;
 
-/** Parses `<status> <generation> <key>`; the key comes last because it may contain spaces. */
-export function parseFragmentEvent(message: string): FragmentEvent | null {
-  const first = message.indexOf(' ');
-  const second = message.indexOf(' ', first + 1);
-  if (first < 0 || second < 0) return null;
-  const status = message.slice(0, first);
-  const generation = Number(message.slice(first + 1, second));
-  if ((status !== 'ready' && status !== 'failed') || !Number.isSafeInteger(generation)) return null;
-  return { status, generation, key: message.slice(second + 1) };
+const eventSchema = z.object({
+  status: z.enum(['ready', 'failed']),
+  generation: z.string().regex(/^[1-9][0-9]{0,15}$/).transform(Number),
+  key: z.string().min(1).max(4096),
+});
+
+/** Validates an event's payload as the workers' scripts publish it; anything else is ignored. */
+export function parseFragmentEvent(data: unknown): FragmentEvent | null {
+  const parsed = eventSchema.safeParse(data);
+  return parsed.success ? parsed.data : null;
 }
 
 /**
- * Readiness events of the whole system, received once per gateway process over one Redis
- * subscription and fanned out in memory to whoever waits for a key (waitMs, SSE streams): nothing
- * per request touches Redis. Listeners are plain callbacks and must be removed by the caller.
+ * Readiness events of the whole system, fanned out in memory to whoever waits for a key (waitMs,
+ * SSE streams). Events arrive once per gateway process over the Nest Redis transport (one
+ * subscription, see `FragmentEventsController`); nothing per request touches Redis. Listeners are
+ * plain callbacks and must be removed by the caller.
  */
 @Injectable()
-export class FragmentEvents implements OnModuleInit, OnApplicationShutdown {
+export class FragmentEvents {
   private readonly logger = new Logger(FragmentEvents.name);
   private readonly listeners = new Map<string, Set<FragmentEventListener>>();
-  private readonly channel: string;
-  private subscriber?: Redis;
 
-  constructor(
-    @Inject(FRAGMENT_REDIS) private readonly redis: Redis,
-    @Inject(FRAGMENT_OPTIONS) options: FragmentModuleOptions,
-  ) {
-    this.channel = fragmentEventsChannel(options.keyPrefix);
-  }
-
-  async onModuleInit(): Promise<void> {
-    // A subscriber may queue commands while reconnecting: ioredis re-subscribes by itself.
-    const subscriber = this.redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, lazyConnect: false });
-    subscriber.on('error', (error: Error) => this.logger.warn(`events subscriber: ${error.message}`));
-    subscriber.on('message', (channel: string, message: string) => {
-      if (channel !== this.channel) return;
-      const event = parseFragmentEvent(message);
-      if (event) this.emit(event);
-    });
-    await subscriber.subscribe(this.channel);
-    this.subscriber = subscriber;
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    this.listeners.clear();
-    await this.subscriber?.quit().catch(() => undefined);
+  constructor() {
+    registerListenerGauge(() => this.listenerCount());
   }
 
   /** Calls `listener` for every event of `key` until the returned function is called. */
@@ -68,7 +45,10 @@ export class FragmentEvents implements OnModuleInit, OnApplicationShutdown {
       this.listeners.set(key, set);
     }
     set.add(listener);
+    let removed = false;
     return () => {
+      if (removed) return;
+      removed = true;
       const current = this.listeners.get(key);
       if (!current) return;
       current.delete(listener);
@@ -83,7 +63,7 @@ export class FragmentEvents implements OnModuleInit, OnApplicationShutdown {
     return count;
   }
 
-  private emit(event: FragmentEvent): void {
+  dispatch(event: FragmentEvent): void {
     const set = this.listeners.get(event.key);
     if (!set) return;
     for (const listener of [...set]) {

@@ -3,8 +3,11 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import type { FragmentDefinition } from './fragment-definition';
 import { FragmentEnqueuer } from './fragment-enqueuer';
 import { FragmentEvents } from './fragment-events';
+import { FragmentEventsController } from './fragment-events.controller';
 import { FragmentRequestMetrics } from './fragment-metrics';
 import { FragmentResolver } from './fragment-resolver';
+import { FragmentRetryAdvisor } from './fragment-retry-advisor';
+import { FragmentWatcher } from './fragment-watcher';
 import { FRAGMENT_CATALOG } from './fragment.tokens';
 
 export interface FragmentGatewayOptions {
@@ -13,7 +16,8 @@ export interface FragmentGatewayOptions {
 }
 
 /**
- * The gateway side: resolve, enqueue once, wait on readiness events. It registers queues but never
+ * The gateway side: resolve, enqueue once, wait on readiness events (the app must also call
+ * `connectFragmentEvents(app)` to receive them). It registers queues but never
  * a processor, so a gateway process never builds (any module with a processor makes its process a
  * consumer).
  */
@@ -29,14 +33,17 @@ export class FragmentGatewayModule {
     return {
       module: FragmentGatewayModule,
       imports: [BullModule.registerQueue(...queues.map((name) => ({ name })))],
+      controllers: [FragmentEventsController],
       providers: [
         { provide: FRAGMENT_CATALOG, useValue: options.fragments },
         FragmentRequestMetrics,
         FragmentEnqueuer,
         FragmentEvents,
+        FragmentRetryAdvisor,
         FragmentResolver,
+        FragmentWatcher,
       ],
-      exports: [FRAGMENT_CATALOG, FragmentResolver, FragmentEvents],
+      exports: [FRAGMENT_CATALOG, FragmentResolver, FragmentEvents, FragmentWatcher],
     };
   }
 }

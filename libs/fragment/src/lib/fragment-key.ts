@@ -57,7 +57,9 @@ export function buildJobId(fragmentName: string, key: string, generation: number
   return `${fragmentName}.${digest}.${generation}`;
 }
 
-/** The pub/sub channel on which workers announce that a fragment copy is ready or failed. */
-export function fragmentEventsChannel(keyPrefix: string): string {
-  return `${keyPrefix}fragment-events`;
-}
+/**
+ * The pub/sub channel (and Nest event pattern) on which workers announce that a fragment copy is
+ * ready or failed. It is a constant because Nest patterns are static; events of other deployments
+ * sharing a Redis carry keys under another prefix and find no listener.
+ */
+export const FRAGMENT_SETTLED_PATTERN = 'fragment.settled';

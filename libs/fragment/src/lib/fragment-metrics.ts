@@ -1,4 +1,4 @@
-import { Counter, Histogram, type Registry, register } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry, register } from 'prom-client';
 
 /**
  * Metric names are part of the contract (ARCHITECTURE.md): dashboards and the autoscaler read them.
@@ -30,9 +30,22 @@ export class FragmentRequestMetrics {
   readonly waits = counter(
     register,
     'fragment_waits_total',
-    'Pending fragments a request waited for (waitMs), by how the wait ended',
+    'Pending fragments a request waited for (waitMs), by how the wait ended: event, recheck, timeout, missed',
     ['fragment', 'outcome'],
   );
+}
+
+/** Live readiness listeners (waitMs waits and streams) of this gateway: a leak shows here first. */
+export function registerListenerGauge(count: () => number): void {
+  if (register.getSingleMetric('fragment_event_listeners')) register.removeSingleMetric('fragment_event_listeners');
+  new Gauge({
+    name: 'fragment_event_listeners',
+    help: 'Readiness-event listeners alive in this gateway (waits and streams)',
+    registers: [register],
+    collect() {
+      this.set(count());
+    },
+  });
 }
 
 /** Worker side: what builds did and how long they took. */

@@ -4,6 +4,7 @@ import { FragmentStoreUnavailableError } from './fragment-errors';
 import { FragmentEnqueuer, type LeasedBuild } from './fragment-enqueuer';
 import { FragmentEvents } from './fragment-events';
 import { FragmentRequestMetrics } from './fragment-metrics';
+import { FragmentRetryAdvisor } from './fragment-retry-advisor';
 import type { FragmentModuleOptions } from './fragment-options';
 import type { FragmentState } from './fragment-state';
 import { FragmentStore, type StoredFragment } from './fragment-store';
@@ -15,9 +16,6 @@ export interface ResolveOptions {
   readonly waitMs?: number;
   readonly requestId?: string;
 }
-
-/** A polling client's hint while a fragment is pending, bounded to something sensible. */
-const PENDING_RETRY_MS = 500;
 
 /**
  * The gateway's read path: one Redis round trip reads every fragment of a page and leases the
@@ -32,8 +30,11 @@ export class FragmentResolver {
     private readonly enqueuer: FragmentEnqueuer,
     private readonly events: FragmentEvents,
     private readonly metrics: FragmentRequestMetrics,
+    private readonly advisor: FragmentRetryAdvisor,
     @Inject(FRAGMENT_OPTIONS) private readonly options: FragmentModuleOptions,
   ) {}
+
+  private readonly settledReads = new Map<string, Promise<FragmentState>>();
 
   /** Validates raw params for one fragment (throws `FragmentParamsError`) and derives its key. */
   target<P extends Record<string, unknown>>(
@@ -75,8 +76,36 @@ export class FragmentResolver {
     return final.map((s, i) => {
       const name = targets[i].definition.name;
       this.metrics.requests.inc({ fragment: name, status: s.status });
-      return toState(s);
+      return this.present(targets[i].definition, s);
     });
+  }
+
+  /**
+   * Reads one fragment without taking a lease, for listeners woken by its readiness event. Reads
+   * of one key that overlap share one Redis call: an event wakes every stream watching that key
+   * at once, and a thousand viewers of one profile should cost one read, not a thousand.
+   */
+  readSettled(target: FragmentTarget): Promise<FragmentState> {
+    const pending = this.settledReads.get(target.key);
+    if (pending) return pending;
+    const read = this.store
+      .read([{ key: target.key, leaseMs: target.definition.leaseMs }], false)
+      .then(([s]) => this.present(target.definition, s ?? { status: 'pending', waitMs: 0, takenGeneration: 0 }))
+      .finally(() => this.settledReads.delete(target.key));
+    this.settledReads.set(target.key, read);
+    return read;
+  }
+
+  private present(definition: FragmentDefinition, s: StoredFragment): FragmentState {
+    switch (s.status) {
+      case 'ready':
+      case 'stale':
+        return { status: s.status, dataJson: s.dataJson, builtAt: s.builtAt };
+      case 'pending':
+        return { status: 'pending', retryAfterMs: this.advisor.retryAfterMs(definition) };
+      case 'failed':
+        return { status: 'failed', retryAfterMs: s.waitMs, error: s.error, errorCode: s.errorCode };
+    }
   }
 
   private async enqueue(leased: LeasedBuild[], requestId: string | undefined): Promise<void> {
@@ -106,12 +135,15 @@ export class FragmentResolver {
       if (s.status === 'pending') pending.set(targets[i].key, i);
     });
     const outstanding = new Set(pending.keys());
+    const heard = new Set<string>();
+    const settledOnRecheck = new Set<string>();
     let wake: () => void = () => undefined;
     const woken = new Promise<void>((resolve) => {
       wake = resolve;
     });
     const unsubscribe = [...pending.keys()].map((key) =>
       this.events.on(key, () => {
+        heard.add(key);
         outstanding.delete(key);
         if (outstanding.size === 0) wake();
       }),
@@ -119,7 +151,11 @@ export class FragmentResolver {
     let timer: NodeJS.Timeout | undefined;
     try {
       await this.reread(targets, pending, result);
-      for (const [key, i] of pending) if (result[i].status !== 'pending') outstanding.delete(key);
+      for (const [key, i] of pending) {
+        if (result[i].status === 'pending') continue;
+        outstanding.delete(key);
+        settledOnRecheck.add(key);
+      }
       if (outstanding.size > 0) {
         await Promise.race([woken, new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)))]);
         await this.reread(targets, pending, result);
@@ -128,9 +164,8 @@ export class FragmentResolver {
       clearTimeout(timer);
       for (const off of unsubscribe) off();
     }
-    for (const i of pending.values()) {
-      const outcome = result[i].status === 'pending' ? 'timeout' : 'resolved';
-      this.metrics.waits.inc({ fragment: targets[i].definition.name, outcome });
+    for (const [key, i] of pending) {
+      this.metrics.waits.inc({ fragment: targets[i].definition.name, outcome: waitOutcome(key, result[i], heard, settledOnRecheck) });
     }
     return result;
   }
@@ -147,14 +182,13 @@ export class FragmentResolver {
   }
 }
 
-function toState(s: StoredFragment): FragmentState {
-  switch (s.status) {
-    case 'ready':
-    case 'stale':
-      return { status: s.status, dataJson: s.dataJson, builtAt: s.builtAt };
-    case 'pending':
-      return { status: 'pending', retryAfterMs: Math.min(PENDING_RETRY_MS, Math.max(s.waitMs, 100)) };
-    case 'failed':
-      return { status: 'failed', retryAfterMs: s.waitMs, error: s.error, errorCode: s.errorCode };
-  }
+/**
+ * `event`: woken by the readiness event; `recheck`: settled between the first read and the
+ * subscription; `timeout`: still pending at the deadline; `missed`: settled, but no event arrived
+ * (a lost event: the final read still caught it).
+ */
+function waitOutcome(key: string, s: StoredFragment, heard: Set<string>, recheck: Set<string>): string {
+  if (s.status === 'pending') return 'timeout';
+  if (recheck.has(key)) return 'recheck';
+  return heard.has(key) ? 'event' : 'missed';
 }

@@ -1,12 +1,12 @@
 import { Redis } from 'ioredis';
-import { fragmentEventsChannel } from './fragment-key';
+import { FRAGMENT_SETTLED_PATTERN } from './fragment-key';
 import { FragmentStore } from './fragment-store';
 import { deleteKeysWithPrefix, TEST_REDIS_URL, uniqueTestPrefix } from './testing/redis-test-prefix';
 
 describe('FragmentStore (real Redis)', () => {
   const prefix = uniqueTestPrefix('store');
   const redis = new Redis(TEST_REDIS_URL);
-  const store = new FragmentStore(redis, { redisUrl: TEST_REDIS_URL, keyPrefix: prefix, bullPrefix: `${prefix}bull` });
+  const store = new FragmentStore(redis);
   let n = 0;
   const newKey = (): string => `${prefix}frag:k${++n}`;
   const lease = (key: string, leaseMs = 30_000) => ({ key, leaseMs });
@@ -42,7 +42,7 @@ describe('FragmentStore (real Redis)', () => {
     const key = newKey();
     const sub = new Redis(TEST_REDIS_URL);
     const messages: string[] = [];
-    await sub.subscribe(fragmentEventsChannel(prefix));
+    await sub.subscribe(FRAGMENT_SETTLED_PATTERN);
     sub.on('message', (_c: string, m: string) => messages.push(m));
     const gen = await takeLease(key);
     expect(await store.claim(key, gen, 30_000)).toBe('claimed');
@@ -54,7 +54,11 @@ describe('FragmentStore (real Redis)', () => {
     expect(ttl).toBeGreaterThan(100_000);
     expect(ttl).toBeLessThanOrEqual(120_000);
     await new Promise((r) => setTimeout(r, 50));
-    expect(messages).toContain(`ready ${gen} ${key}`);
+    // Nest's Redis transport envelope, with the generation as a string.
+    expect(messages.map((m) => JSON.parse(m) as unknown)).toContainEqual({
+      pattern: FRAGMENT_SETTLED_PATTERN,
+      data: { status: 'ready', generation: String(gen), key },
+    });
     await sub.quit();
   });
 

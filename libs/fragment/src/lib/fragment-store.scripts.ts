@@ -17,6 +17,17 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 `;
 
+/**
+ * Announces a settled build on the events channel in the envelope of Nest's Redis transport
+ * ({"pattern", "data"}), so the gateway receives it with an ordinary `@EventPattern` handler. The
+ * generation travels as a string: it is larger than cjson's 14 significant digits can promise.
+ */
+const ANNOUNCE = `
+local function announce(channel, status, gen, key)
+  redis.call('PUBLISH', channel, cjson.encode({ pattern = channel, data = { status = status, generation = gen, key = key } }))
+end
+`;
+
 /** Keep the hash alive at least `ms` from now (it may already live longer). */
 const KEEP_ALIVE = `
 local function keep_alive(key, ms)
@@ -81,7 +92,7 @@ return 1
  * build's own lease, sets the expiry to the end of the stale window and announces the copy.
  * ARGV: generation, data, builtAt, ttl ms, stale ms, events channel. Returns 1 written, 0 discarded.
  */
-export const COMPLETE_SCRIPT = `${NOW}
+export const COMPLETE_SCRIPT = `${NOW}${ANNOUNCE}
 local key, gen = KEYS[1], tonumber(ARGV[1])
 local v = redis.call('HMGET', key, 'g', 'i', 'l', 'lu')
 local g, inv, l, lu = tonumber(v[1]) or 0, tonumber(v[2]) or 0, tonumber(v[3]), tonumber(v[4]) or 0
@@ -93,7 +104,7 @@ local h = x + tonumber(ARGV[5])
 redis.call('HSET', key, 'd', ARGV[2], 'b', ARGV[3], 'g', gen, 'x', x, 'h', h)
 redis.call('HDEL', key, 'fe', 'fc', 'fu')
 redis.call('PEXPIREAT', key, math.max(h, lu))
-redis.call('PUBLISH', ARGV[6], 'ready ' .. ARGV[1] .. ' ' .. key)
+announce(ARGV[6], 'ready', ARGV[1], key)
 return 1
 `;
 
@@ -104,7 +115,7 @@ return 1
  * ARGV: generation, message, code, final, failed ttl ms, retry lease ms, events channel.
  * Returns 1 recorded as failed, 2 lease kept for a retry, 0 ignored (newer data exists).
  */
-export const FAIL_SCRIPT = `${NOW}${KEEP_ALIVE}
+export const FAIL_SCRIPT = `${NOW}${KEEP_ALIVE}${ANNOUNCE}
 local key, gen = KEYS[1], tonumber(ARGV[1])
 local v = redis.call('HMGET', key, 'g', 'l', 'lu')
 local g, l, lu = tonumber(v[1]) or 0, tonumber(v[2]), tonumber(v[3]) or 0
@@ -118,7 +129,7 @@ if ARGV[4] == '1' then
   redis.call('HSET', key, 'fe', ARGV[2], 'fc', ARGV[3], 'fu', now + ttl)
   if ours then redis.call('HDEL', key, 'l', 'lu') end
   keep_alive(key, ttl)
-  redis.call('PUBLISH', ARGV[7], 'failed ' .. ARGV[1] .. ' ' .. key)
+  announce(ARGV[7], 'failed', ARGV[1], key)
   return 1
 end
 if ours or not l then

@@ -1,10 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import type { FragmentModuleOptions } from './fragment-options';
-import { fragmentEventsChannel } from './fragment-key';
+import { FRAGMENT_SETTLED_PATTERN } from './fragment-key';
 import type { FragmentStatus } from './fragment-state';
 import { CLAIM_SCRIPT, COMPLETE_SCRIPT, FAIL_SCRIPT, RELEASE_SCRIPT, RESOLVE_SCRIPT } from './fragment-store.scripts';
-import { FRAGMENT_OPTIONS, FRAGMENT_REDIS } from './fragment.tokens';
+import { FRAGMENT_REDIS } from './fragment.tokens';
 
 /** One fragment as read from Redis. */
 export interface StoredFragment {
@@ -46,15 +45,13 @@ const STATUS: Record<number, FragmentStatus> = { 1: 'ready', 2: 'stale', 3: 'pen
 @Injectable()
 export class FragmentStore {
   private readonly commands: FragmentCommands;
-  private readonly channel: string;
+  private readonly channel = FRAGMENT_SETTLED_PATTERN;
 
   constructor(
     @Inject(FRAGMENT_REDIS) private readonly redis: Redis,
-    @Inject(FRAGMENT_OPTIONS) options: FragmentModuleOptions,
   ) {
     defineCommands(redis);
     this.commands = redis as unknown as FragmentCommands;
-    this.channel = fragmentEventsChannel(options.keyPrefix);
   }
 
   /** Whether the connection is up; while it is not, every call fails at once (no offline queue). */

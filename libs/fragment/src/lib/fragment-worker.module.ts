@@ -2,6 +2,7 @@ import { BullModule } from '@nestjs/bull';
 import { Module, type DynamicModule, type Type } from '@nestjs/common';
 import type { FragmentBuilder } from './fragment-builder';
 import { FragmentBuildRunner } from './fragment-build-runner';
+import { FragmentBuildStats } from './fragment-build-stats';
 import type { FragmentDefinition } from './fragment-definition';
 import { FragmentBuildMetrics } from './fragment-metrics';
 import { FragmentQueueConsumer } from './fragment-queue.consumer';
@@ -25,6 +26,7 @@ export class FragmentWorkerModule {
         { provide: WORKER_FRAGMENT, useValue: registration.fragment },
         { provide: WORKER_BUILDER, useExisting: registration.builder },
         FragmentBuildMetrics,
+        FragmentBuildStats,
         FragmentBuildRunner,
         FragmentQueueConsumer,
       ],

@@ -1,12 +1,16 @@
 import { Module } from '@nestjs/common';
 import { FragmentGatewayModule } from '@worker-pattern/fragment';
+import { DemoPageController } from './demo-page.controller';
 import { FragmentsController } from './fragments.controller';
 import { FRAGMENT_CATALOG_DEFINITIONS } from './page-definition';
+import { PageStreamController } from './page-stream.controller';
+import { PageStreamMetrics } from './page-stream.metrics';
 import { PagesController } from './pages.controller';
 
 /** The gateway's read API: pages and single fragments, served from Redis only. */
 @Module({
   imports: [FragmentGatewayModule.register({ fragments: FRAGMENT_CATALOG_DEFINITIONS })],
-  controllers: [PagesController, FragmentsController],
+  controllers: [DemoPageController, PagesController, PageStreamController, FragmentsController],
+  providers: [PageStreamMetrics],
 })
 export class PagesModule {}

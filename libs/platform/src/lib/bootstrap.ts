@@ -20,6 +20,8 @@ export interface CreateHttpAppOptions {
 
 export interface BootstrapOptions extends CreateHttpAppOptions {
   service: string;
+  /** What main.ts adds before listening, e.g. a microservice transport (a hybrid app). */
+  configure?: (app: NestFastifyApplication) => void | Promise<void>;
 }
 
 // Our requests are small JSON bodies; a large one is a mistake or an attack.
@@ -67,6 +69,9 @@ export async function bootstrapHttpApp(rootModule: RootModule, options: Bootstra
   const { service } = options;
   try {
     const app = await createHttpApp(rootModule, options);
+    await options.configure?.(app);
+    // Transports `configure` connected start before HTTP, so a ready gateway already hears events.
+    await app.startAllMicroservices();
     const config = app.get<AppConfig<BaseEnv>>(AppConfig);
     const logger = new NestLogger('Bootstrap');
 

@@ -18,7 +18,14 @@ export const REDACTED = '[Redacted]';
 
 // Pino's redaction takes explicit paths, not "anywhere": cover the fields three levels deep, which is
 // as deep as log objects of ours go.
-const SECRET_FIELDS = ['token', 'accessToken', 'refreshToken', 'password', 'secret', 'clientSecret'];
+const SECRET_FIELDS = ['token', 'accessToken', 'refreshToken', 'password', 'secret', 'clientSecret', 'ticket'];
+// The same names as query parameters: their values are cut out of the logged URL too.
+const SECRET_QUERY = new RegExp(`([?&](?:${SECRET_FIELDS.join('|')})=)[^&#]*`, 'gi');
+
+/** `/s?ticket=abc&x=1` → `/s?ticket=[Redacted]&x=1`: credentials in URLs never reach the logs. */
+export function redactUrl(url: string): string {
+  return url.replace(SECRET_QUERY, `$1${REDACTED}`);
+}
 const REDACT_PATHS = [
   'req.headers.authorization',
   'req.headers.cookie',
@@ -35,6 +42,9 @@ export function createPinoHttpOptions({ service, level }: Omit<LoggerSettings, '
     timestamp: stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
     redact: { paths: REDACT_PATHS, censor: REDACTED },
+    serializers: {
+      req: (req: { url?: string }) => (typeof req.url === 'string' ? { ...req, url: redactUrl(req.url) } : req),
+    },
     // Only used where the server did not set `req.id` itself; createHttpApp's Fastify does.
     genReqId: (req: IncomingMessage, res: ServerResponse) => {
       const id = resolveRequestId(req.headers[REQUEST_ID_HEADER]);

@@ -1,3 +1,4 @@
+import { redactUrl } from './logger.options';
 import { isQuietPath, resolveRequestId } from './request-id';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -25,5 +26,13 @@ describe('isQuietPath', () => {
 
   it.each(['/api/pages/dashboard', '/healthy', '/metrics-export', '/', undefined])('logs %s', (url) => {
     expect(isQuietPath(url)).toBe(false);
+  });
+});
+
+describe('redactUrl', () => {
+  it('cuts credential values out of query strings and keeps the rest', () => {
+    expect(redactUrl('/api/pages/dashboard/stream?ticket=abc.def&x=1')).toBe('/api/pages/dashboard/stream?ticket=[Redacted]&x=1');
+    expect(redactUrl('/x?a=1&token=zzz')).toBe('/x?a=1&token=[Redacted]');
+    expect(redactUrl('/x?tickets=1')).toBe('/x?tickets=1');
   });
 });

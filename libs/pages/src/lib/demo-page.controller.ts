@@ -1,0 +1,42 @@
+import { BadRequestException, Controller, Get, Inject, Query, Res } from '@nestjs/common';
+import { AUTH_OPTIONS, type AuthModuleOptions } from '@worker-pattern/auth';
+import type { FastifyReply } from 'fastify';
+import { renderDemoPage } from './demo-page.html';
+import { dashboardPage } from './page-definition';
+import type { RawQuery } from './request-query';
+
+// The page loads its own script and stylesheet and talks only to this origin.
+const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+/** `GET /[?userId=N]`: the demo dashboard, signed in as demo user N (default 1) by dev login. */
+@Controller()
+export class DemoPageController {
+  constructor(@Inject(AUTH_OPTIONS) private readonly auth: AuthModuleOptions) {}
+
+  @Get()
+  page(@Query() query: RawQuery, @Res() reply: FastifyReply): void {
+    const unknown = Object.keys(query).find((name) => name !== 'userId');
+    if (unknown !== undefined) throw new BadRequestException(`unknown parameter "${unknown.slice(0, 64)}"`);
+    const raw = query['userId'] ?? '1';
+    if (typeof raw !== 'string' || !/^[1-9][0-9]{0,9}$/.test(raw) || Number(raw) > 2_147_483_647) {
+      throw new BadRequestException('invalid parameter "userId": must be a positive integer (1 to 2147483647)');
+    }
+    void reply
+      .code(200)
+      .header('content-type', 'text/html; charset=utf-8')
+      .header('cache-control', 'no-store')
+      .header('content-security-policy', CONTENT_SECURITY_POLICY)
+      .header('x-content-type-options', 'nosniff')
+      .header('referrer-policy', 'no-referrer')
+      .send(renderDemoPage(dashboardPage, Number(raw), this.auth.devLogin));
+  }
+}

@@ -1,0 +1,113 @@
+import { Controller, Get, HttpException, HttpStatus, NotFoundException, Param, Query, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
+import { StreamViewerGuard, ViewerId } from '@worker-pattern/auth';
+import { FragmentResolver, FragmentWatcher, renderFragmentJson } from '@worker-pattern/fragment';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { FragmentErrorsFilter } from './fragment-errors.filter';
+import { PAGES, type PageDefinition } from './page-definition';
+import { PageStreamMetrics } from './page-stream.metrics';
+import { refuseUnknownParams, type RawQuery } from './request-query';
+
+/** Open streams per viewer and gateway process; one more is refused with 429. */
+export const MAX_STREAMS_PER_VIEWER = 5;
+const HEARTBEAT_MS = 15_000;
+/** How long an EventSource waits before reconnecting after the stream drops. */
+const RECONNECT_MS = 2000;
+
+/**
+ * `GET /api/pages/:page/stream`: Server-Sent Events. First one `fragment` event per fragment with
+ * its current state (cold fragments are leased and enqueued, as by any page request), then one
+ * `fragment` event each time a fragment settles, pushed by the workers' readiness events, and a
+ * `heartbeat` after the initial states and every 15 s. Nothing per connection touches Redis
+ * except one read when a watched fragment settles.
+ */
+@Controller('api/pages')
+@UseFilters(FragmentErrorsFilter)
+export class PageStreamController {
+  private readonly pages = new Map<string, PageDefinition>(PAGES.map((p) => [p.name, p]));
+  private readonly openPerViewer = new Map<number, number>();
+
+  constructor(
+    private readonly resolver: FragmentResolver,
+    private readonly watcher: FragmentWatcher,
+    private readonly metrics: PageStreamMetrics,
+  ) {}
+
+  @Get(':page/stream')
+  @UseGuards(StreamViewerGuard)
+  async stream(
+    @Param('page') name: string,
+    @Query() query: RawQuery,
+    @ViewerId() viewerId: number,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    const page = this.pages.get(name);
+    if (!page) throw new NotFoundException(`unknown page "${name.slice(0, 64)}"`);
+    const rest: RawQuery = { ...query };
+    delete rest['ticket'];
+    refuseUnknownParams(rest, page.name);
+    if ((this.openPerViewer.get(viewerId) ?? 0) >= MAX_STREAMS_PER_VIEWER) {
+      throw new HttpException(`too many open streams for this viewer (at most ${MAX_STREAMS_PER_VIEWER})`, HttpStatus.TOO_MANY_REQUESTS);
+    }
+
+    const response = reply.raw;
+    const targets = page.fragments.map((f) => this.resolver.target(f, {}, { viewerId }));
+    const names = page.fragments.map((f) => JSON.stringify(f.name));
+    // States found before the headers go out wait here; a failure up to then is an ordinary 503.
+    const early: string[] = [];
+    let write = (chunk: string): void => void early.push(chunk);
+    let closed = false;
+    this.opened(viewerId);
+    response.once('close', () => {
+      closed = true;
+    });
+
+    let stop: () => void;
+    try {
+      stop = await this.watcher.watch(targets, {
+        requestId: request.id,
+        onState: (index, state) => write(`event: fragment\ndata: ${renderFragmentJson(state, `"name":${names[index]}`)}\n\n`),
+      });
+    } catch (error) {
+      this.closed(viewerId);
+      throw error;
+    }
+    if (closed) {
+      stop();
+      this.closed(viewerId);
+      return;
+    }
+
+    void reply.hijack();
+    response.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+      'x-request-id': request.id,
+    });
+    write = (chunk) => void (!closed && response.write(chunk));
+    write(`retry: ${RECONNECT_MS}\n\n${early.join('')}`);
+    const heartbeat = (): void => write(`event: heartbeat\ndata: {"at":${JSON.stringify(new Date().toISOString())}}\n\n`);
+    heartbeat();
+    const timer = setInterval(heartbeat, HEARTBEAT_MS);
+    response.once('close', () => {
+      clearInterval(timer);
+      stop();
+      this.closed(viewerId);
+    });
+  }
+
+  private opened(viewerId: number): void {
+    this.openPerViewer.set(viewerId, (this.openPerViewer.get(viewerId) ?? 0) + 1);
+    this.metrics.open.inc();
+  }
+
+  private closed(viewerId: number): void {
+    const left = (this.openPerViewer.get(viewerId) ?? 1) - 1;
+    if (left > 0) this.openPerViewer.set(viewerId, left);
+    else this.openPerViewer.delete(viewerId);
+    this.metrics.open.dec();
+  }
+}
+
