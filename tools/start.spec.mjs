@@ -164,9 +164,10 @@ describe('service configuration', () => {
         ['profile-worker', 3001],
         ['feed-worker', 3002],
         ['recommendations-worker', 3003],
+        ['invalidation-worker', 3004],
       ],
     );
-    assert.equal(BUILD_PROJECTS.join(','), 'gateway,profile-worker,feed-worker,recommendations-worker,db-cli');
+    assert.equal(BUILD_PROJECTS.join(','), 'gateway,profile-worker,feed-worker,recommendations-worker,invalidation-worker,db-cli');
   });
 
   test('db-cli steps pass --users through to seed only', () => {

@@ -15,9 +15,10 @@ Runs the whole worker-pattern system on this machine:
   1. finds Redis (REDIS_URL) and Postgres (DATABASE_URL); when one is not reachable and
      you did not set its URL, starts a throwaway local server (redis-server / initdb+postgres)
      in a temp dir, and removes it again on exit
-  2. builds gateway, profile-worker, feed-worker, recommendations-worker and db-cli with Nx
+  2. builds gateway, the four workers and db-cli with Nx
   3. runs db-cli migrate, then db-cli seed --if-empty
-  4. runs the gateway (:3000) and the three workers (:3001-3003), output prefixed per app,
+  4. runs the gateway (:3000) and the workers (profile, feed, recommendations, invalidation:
+     :3001-3004), output prefixed per app,
      and prints the URL to open once the gateway is ready
   Ctrl-C (or SIGTERM) stops everything cleanly; a second Ctrl-C kills at once.
 

@@ -11,6 +11,7 @@ export const APPS = [
   { name: 'profile-worker', offset: 1 },
   { name: 'feed-worker', offset: 2 },
   { name: 'recommendations-worker', offset: 3 },
+  { name: 'invalidation-worker', offset: 4 },
 ];
 export const BUILD_PROJECTS = [...APPS.map((a) => a.name), 'db-cli'];
 

@@ -159,7 +159,7 @@ describe('HTTP contract, with the gateway and three workers as separate processe
   });
 
   it('serves health and metrics on every process', async () => {
-    for (const name of ['gateway', 'profile-worker', 'feed-worker', 'recommendations-worker'] as const) {
+    for (const name of ['gateway', 'profile-worker', 'feed-worker', 'recommendations-worker', 'invalidation-worker'] as const) {
       expect((await stack.get('/health/live', undefined, name)).status).toBe(200);
       expect((await stack.get('/health/ready', undefined, name)).status).toBe(200);
       const metrics = await (await stack.get('/metrics', undefined, name)).text();

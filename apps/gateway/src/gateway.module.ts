@@ -1,28 +1,25 @@
 import { Module } from '@nestjs/common';
 import { AuthModule, authEnvSchema, authOptionsFromEnv } from '@worker-pattern/auth';
-import { FRAGMENT_REDIS, FragmentModule, fragmentOptionsFromEnv } from '@worker-pattern/fragment';
+import { FRAGMENT_ENV_KEYS, FRAGMENT_REDIS, FragmentModule, fragmentOptionsFromEnv } from '@worker-pattern/fragment';
 import { PagesModule } from '@worker-pattern/pages';
-import { AppConfig, baseEnvSchema, PlatformModule } from '@worker-pattern/platform';
+import { DB_ENV_KEYS, DbModule, dbOptionsFromEnv } from '@worker-pattern/db';
+import { AppConfig, baseEnvSchema, databaseEnvSchema, pickEnv, PlatformModule } from '@worker-pattern/platform';
+import { WritesModule } from '@worker-pattern/writes';
 import type { z } from 'zod';
 
-const gatewayEnv = baseEnvSchema.extend(authEnvSchema.shape);
+const gatewayEnv = baseEnvSchema.extend(databaseEnvSchema.shape).extend(authEnvSchema.shape);
 type GatewayEnv = z.output<typeof gatewayEnv>;
 
-/** The gateway: Redis and queues only, never Postgres (no SQL on the read path). */
+/**
+ * The gateway. Reads come from Redis alone (no SQL on the read path); Postgres is used by writes
+ * only, connected lazily so the gateway starts and serves pages while Postgres is down.
+ */
 @Module({
   imports: [
     PlatformModule.forRoot({ service: 'gateway', envSchema: gatewayEnv, defaultPort: 3000, readiness: { redis: FRAGMENT_REDIS } }),
     FragmentModule.forRootAsync({
       inject: [AppConfig],
-      useFactory: (config: AppConfig<GatewayEnv>) =>
-        fragmentOptionsFromEnv(
-          {
-            REDIS_URL: config.get('REDIS_URL', { infer: true }),
-            REDIS_KEY_PREFIX: config.get('REDIS_KEY_PREFIX', { infer: true }),
-            BULL_PREFIX: config.get('BULL_PREFIX', { infer: true }),
-          },
-          'gateway',
-        ),
+      useFactory: (config: AppConfig<GatewayEnv>) => fragmentOptionsFromEnv(pickEnv(config, FRAGMENT_ENV_KEYS), 'gateway'),
     }),
     AuthModule.forRootAsync({
       inject: [AppConfig],
@@ -34,7 +31,9 @@ type GatewayEnv = z.output<typeof gatewayEnv>;
           DEV_LOGIN: config.get('DEV_LOGIN', { infer: true }),
         }),
     }),
+    DbModule.forRootLazyAsync({ inject: [AppConfig], useFactory: (config: AppConfig<GatewayEnv>) => dbOptionsFromEnv(pickEnv(config, DB_ENV_KEYS), 'gateway') }),
     PagesModule,
+    WritesModule,
   ],
 })
 export class GatewayModule {}

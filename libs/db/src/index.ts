@@ -3,6 +3,7 @@ export * from './lib/migrations/db-migrations';
 export * from './lib/migrations/initial-schema.migration';
 export * from './lib/data-source-options';
 export * from './lib/db.module';
+export * from './lib/lazy-data-source';
 export * from './lib/database-admin';
 export * from './lib/schema-admin';
 export * from './lib/query-with-abort';

@@ -4,7 +4,7 @@ import { Client } from 'pg';
 import { deleteKeysWithPrefix, TEST_REDIS_URL } from '@worker-pattern/fragment/testing';
 import { AppProcess, freePort, runToCompletion, waitForHttpOk } from './processes';
 
-export const WORKER_APPS = ['profile-worker', 'feed-worker', 'recommendations-worker'] as const;
+export const WORKER_APPS = ['profile-worker', 'feed-worker', 'recommendations-worker', 'invalidation-worker'] as const;
 /** `gateway-2`…: extra gateway replicas behind the same Redis. */
 export type AppName = 'gateway' | `gateway-${number}` | (typeof WORKER_APPS)[number];
 
@@ -20,8 +20,8 @@ export interface StackOptions {
 
 /**
  * The whole system as separate processes, exactly as `npm start` runs it: db-cli migrates and seeds
- * a database of its own, then the gateway and the three workers start against it and against a Redis
- * key prefix no other run uses. The gateway gets no DATABASE_URL at all: it must never need one.
+ * a database of its own, then the gateway and the workers start against it and against a Redis key
+ * prefix no other run uses.
  */
 export class Stack {
   readonly apps = new Map<AppName, AppProcess>();
@@ -70,7 +70,7 @@ export class Stack {
     const env: Record<string, string> = { ...this.env, PORT: String(port), ...extraEnv };
     const gateway = name.startsWith('gateway');
     if (gateway) env['JWT_SECRET'] = JWT_SECRET;
-    else env['DATABASE_URL'] = this.databaseUrl;
+    env['DATABASE_URL'] = this.databaseUrl;
     const app = AppProcess.start(gateway ? 'gateway' : name, env, [], name);
     this.apps.set(name, app);
     await waitForHttpOk(`${this.url(name)}/health/ready`, app);
@@ -117,7 +117,7 @@ export class Stack {
   /** Every job Bull holds for the stack, in any state (a job moving between states counts once). */
   async jobCount(): Promise<number> {
     let total = 0;
-    for (const queue of ['profile', 'feed', 'recommendations']) {
+    for (const queue of ['profile', 'feed', 'recommendations', 'invalidations']) {
       const base = `${this.env['BULL_PREFIX']}:${queue}`;
       const [wait, active, delayed, completed, failed] = await Promise.all([
         this.redis.llen(`${base}:wait`),

@@ -47,3 +47,17 @@ export function createDataSourceOptions(options: DbConnectionOptions): DataSourc
     },
   };
 }
+
+/** The environment variables `dbOptionsFromEnv` reads (validated by the app's config schema). */
+export const DB_ENV_KEYS = ['DATABASE_URL', 'DATABASE_POOL_SIZE', 'DATABASE_STATEMENT_TIMEOUT_MS'] as const;
+
+export interface DbEnv {
+  readonly DATABASE_URL: string;
+  readonly DATABASE_POOL_SIZE: number;
+  readonly DATABASE_STATEMENT_TIMEOUT_MS: number;
+}
+
+/** Connection settings from validated env; `applicationName` names the process's connections. */
+export function dbOptionsFromEnv(env: DbEnv, applicationName: string): DbConnectionOptions {
+  return { url: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE, statementTimeoutMs: env.DATABASE_STATEMENT_TIMEOUT_MS, applicationName };
+}

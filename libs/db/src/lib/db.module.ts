@@ -1,6 +1,7 @@
 import { DynamicModule, InjectionToken, Module, ModuleMetadata, OptionalFactoryDependency } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { createDataSourceOptions, DbConnectionOptions } from './data-source-options';
+import { LazyDataSource } from './lazy-data-source';
 
 export interface DbModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
   readonly inject?: Array<InjectionToken | OptionalFactoryDependency>;
@@ -19,6 +20,26 @@ export const DB_CONNECT_RETRY_DELAY_MS = 500;
  */
 @Module({})
 export class DbModule {
+  /**
+   * For a process that must start and serve without Postgres (the gateway): provides a
+   * `LazyDataSource` that connects in the background and keeps retrying.
+   */
+  static forRootLazyAsync(options: DbModuleAsyncOptions): DynamicModule {
+    return {
+      module: DbModule,
+      global: true,
+      imports: options.imports ?? [],
+      providers: [
+        {
+          provide: LazyDataSource,
+          inject: options.inject ?? [],
+          useFactory: async (...args: unknown[]) => new LazyDataSource(await options.useFactory(...(args as never[]))),
+        },
+      ],
+      exports: [LazyDataSource],
+    };
+  }
+
   static forRootAsync(options: DbModuleAsyncOptions): DynamicModule {
     return {
       module: DbModule,

@@ -3,7 +3,7 @@ import { QueryFailedError } from 'typeorm';
 import { Follow, Like, Post, User } from './entities/db-entities';
 import { isDatabaseEmpty, resetSchema, runMigrations } from './schema-admin';
 
-const TABLES = ['follows', 'items', 'likes', 'posts', 'users'];
+const TABLES = ['follows', 'items', 'likes', 'outbox', 'posts', 'users'];
 
 describe('schema: migrations and entities (real Postgres)', () => {
   let db: TestDatabase;
@@ -37,6 +37,8 @@ describe('schema: migrations and entities (real Postgres)', () => {
       'CREATE UNIQUE INDEX items_pkey ON items (id)',
       'CREATE INDEX likes_item_id_user_id_idx ON likes (item_id, user_id)',
       'CREATE UNIQUE INDEX likes_pkey ON likes (user_id, item_id)',
+      'CREATE INDEX outbox_pending_idx ON outbox (id) WHERE (dispatched_at IS NULL)',
+      'CREATE UNIQUE INDEX outbox_pkey ON outbox (id)',
       'CREATE INDEX posts_author_id_created_at_id_idx ON posts (author_id, created_at DESC, id DESC)',
       'CREATE UNIQUE INDEX posts_pkey ON posts (id)',
       'CREATE UNIQUE INDEX users_handle_key ON users (handle)',
@@ -82,7 +84,7 @@ describe('schema: migrations and entities (real Postgres)', () => {
     expect(await tables()).toEqual([]);
     expect(await db.dataSource.showMigrations()).toBe(true);
 
-    expect(await runMigrations(db.dataSource)).toEqual(['InitialSchema1764201600000']);
+    expect(await runMigrations(db.dataSource)).toEqual(['InitialSchema1764201600000', 'Outbox1764288000000']);
     expect(await runMigrations(db.dataSource)).toEqual([]);
     expect(await tables()).toEqual(TABLES);
     expect(await isDatabaseEmpty(db.dataSource)).toBe(true);
@@ -91,7 +93,7 @@ describe('schema: migrations and entities (real Postgres)', () => {
   it('resets: drops data and history, then migrates from scratch', async () => {
     await db.dataSource.query(`INSERT INTO users (handle, display_name) VALUES ('zed', 'Zed')`);
     expect(await isDatabaseEmpty(db.dataSource)).toBe(false);
-    expect(await resetSchema(db.dataSource)).toEqual(['InitialSchema1764201600000']);
+    expect(await resetSchema(db.dataSource)).toEqual(['InitialSchema1764201600000', 'Outbox1764288000000']);
     expect(await tables()).toEqual(TABLES);
     expect(await isDatabaseEmpty(db.dataSource)).toBe(true);
     const [{ id }] = await db.dataSource.query(`INSERT INTO users (handle, display_name) VALUES ('zed', 'Zed') RETURNING id`);

@@ -13,6 +13,8 @@ import { FRAGMENT_OPTIONS, WORKER_BUILDER, WORKER_FRAGMENT } from './fragment.to
 /** One attempt at a job, as plain data: the Bull `Job` stays in the queue consumer. */
 export interface BuildAttempt {
   readonly payload: unknown;
+  /** The Bull job id: the claim token, so this job's own retries may build again. */
+  readonly jobId: string;
   /** 1 for the first try. */
   readonly attempt: number;
   readonly maxAttempts: number;
@@ -65,7 +67,7 @@ export class FragmentBuildRunner {
     const labels = { fragment: definition.name };
     if (attempt.attempt === 1) this.metrics.queueLatencySeconds.observe(labels, Math.max(0, Date.now() - job.enqueuedAt) / 1000);
 
-    if ((await this.store.claim(job.key, job.generation, retryLeaseMs(definition, attempt.attempt))) === 'superseded') {
+    if ((await this.store.claim(job.key, job.generation, retryLeaseMs(definition, attempt.attempt), attempt.jobId)) === 'superseded') {
       this.metrics.builds.inc({ ...labels, outcome: 'superseded' });
       return 'superseded';
     }

@@ -9,6 +9,7 @@ import type { FragmentBuildContext, FragmentBuilder } from './fragment-builder';
 import { FragmentNotFoundError } from './fragment-errors';
 import { connectFragmentEvents } from './fragment-events.transport';
 import { FragmentGatewayModule } from './fragment-gateway.module';
+import { FragmentInvalidator } from './fragment-invalidator';
 import type { FragmentModuleOptions } from './fragment-options';
 import { FragmentResolver } from './fragment-resolver';
 import { FragmentWorkerModule } from './fragment-worker.module';
@@ -152,5 +153,19 @@ describe('fragment engine end to end (real Redis, real Bull)', () => {
     const [b] = await resolver.resolve([feed(12)], { waitMs: 2000 });
     expect(JSON.parse(a!.dataJson!)).toEqual({ owner: 11 });
     expect(JSON.parse(b!.dataJson!)).toEqual({ owner: 12 });
+  });
+
+  it('keeps interactive builds ahead of a flood of background rebuilds', async () => {
+    const invalidator = gateway.get(FragmentInvalidator);
+    const flood = Array.from({ length: 400 }, (_, i) => profile(10_000 + i));
+    // Build and read them once, so that a write counts them as looked at.
+    for (let i = 0; i < flood.length; i += 100) await resolver.resolve(flood.slice(i, i + 100), { waitMs: 2000 });
+    await resolver.resolve(flood);
+    const summary = await invalidator.invalidate(flood);
+    expect(summary).toEqual({ absent: 0, stale: 0, rebuilding: 400 });
+    const [state] = await resolver.resolve([profile(20_000)], { waitMs: 5000 });
+    expect(state!.status).toBe('ready');
+    // Most of the background flood is still queued when the interactive build is done.
+    expect((await profileQueue.getJobCounts()).waiting).toBeGreaterThan(200);
   });
 });

@@ -3,7 +3,7 @@ import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import type { Queue } from 'bull';
 import type { FragmentDefinition } from './fragment-definition';
-import { createJobData, createJobOptions } from './fragment-job';
+import { type BuildLane, createJobData, createJobOptions } from './fragment-job';
 import type { FragmentTarget } from './fragment-target';
 import { FRAGMENT_BUILD_JOB, FRAGMENT_CATALOG } from './fragment.tokens';
 import { QueueDepthCollector } from './queue-depth.collector';
@@ -11,6 +11,8 @@ import { QueueDepthCollector } from './queue-depth.collector';
 export interface LeasedBuild {
   readonly target: FragmentTarget;
   readonly generation: number;
+  /** Default `interactive`. */
+  readonly lane?: BuildLane;
 }
 
 /**
@@ -46,10 +48,10 @@ export class FragmentEnqueuer implements OnModuleInit {
     await Promise.all(
       [...byQueue].map(([queueName, list]) =>
         this.queueByName(queueName).addBulk(
-          list.map(({ target, generation }) => ({
+          list.map(({ target, generation, lane }) => ({
             name: FRAGMENT_BUILD_JOB,
             data: createJobData(target, generation, requestId),
-            opts: createJobOptions(target.definition, target.key, generation),
+            opts: createJobOptions(target.definition, target.key, generation, lane),
           })),
         ),
       ),

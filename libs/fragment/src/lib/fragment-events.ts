@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { registerListenerGauge } from './fragment-metrics';
 
 export interface FragmentEvent {
-  readonly status: 'ready' | 'failed';
+  /** `invalidated`: a write made the copy stale; a rebuild may follow. */
+  readonly status: 'ready' | 'failed' | 'invalidated';
   readonly generation: number;
   readonly key: string;
 }
@@ -11,7 +12,7 @@ export interface FragmentEvent {
 export type FragmentEventListener = (event: FragmentEvent) => void;
 
 const eventSchema = z.object({
-  status: z.enum(['ready', 'failed']),
+  status: z.enum(['ready', 'failed', 'invalidated']),
   generation: z.string().regex(/^[1-9][0-9]{0,15}$/).transform(Number),
   key: z.string().min(1).max(4096),
 });

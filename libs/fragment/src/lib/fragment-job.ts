@@ -40,10 +40,24 @@ export function createJobData(target: FragmentTarget, generation: number, reques
   };
 }
 
-/** Bull options of one build: retries with exponential backoff, bounded history, a per-generation id. */
-export function createJobOptions(definition: FragmentDefinition, key: string, generation: number): JobOptions {
+/**
+ * `interactive`: someone is waiting for it (a request found the fragment missing or stale).
+ * `background`: a rebuild after a write, for a copy read recently; it yields to interactive builds.
+ */
+export type BuildLane = 'interactive' | 'background';
+
+/** Bull priorities: lower runs first. */
+const LANE_PRIORITY: Record<BuildLane, number> = { interactive: 1, background: 10 };
+
+/**
+ * Bull options of one build: retries with exponential backoff, bounded history, a per-generation
+ * and per-lane id (a background rebuild promoted to interactive is a second job of the same
+ * generation; whichever claims first builds, the other is superseded).
+ */
+export function createJobOptions(definition: FragmentDefinition, key: string, generation: number, lane: BuildLane = 'interactive'): JobOptions {
   return {
-    jobId: buildJobId(definition.name, key, generation),
+    jobId: `${buildJobId(definition.name, key, generation)}.${lane === 'interactive' ? 'i' : 'b'}`,
+    priority: LANE_PRIORITY[lane],
     attempts: definition.attempts,
     backoff: { type: 'exponential', delay: definition.backoffMs },
     removeOnComplete: { age: 3600, count: 1000 },

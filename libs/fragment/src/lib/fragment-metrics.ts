@@ -35,6 +35,16 @@ export class FragmentRequestMetrics {
   );
 }
 
+/** Writes' effect on cached fragments. */
+export class FragmentInvalidationMetrics {
+  readonly invalidations = counter(
+    register,
+    'fragment_invalidations_total',
+    'Cached copies a write touched: absent (nothing cached), stale (rebuilt on next request), rebuild (rebuilt now)',
+    ['fragment', 'outcome'],
+  );
+}
+
 /** Live readiness listeners (waitMs waits and streams) of this gateway: a leak shows here first. */
 export function registerListenerGauge(count: () => number): void {
   if (register.getSingleMetric('fragment_event_listeners')) register.removeSingleMetric('fragment_event_listeners');

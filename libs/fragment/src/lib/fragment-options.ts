@@ -32,6 +32,10 @@ export interface FragmentWorkerEnv {
   readonly BULL_STALLED_INTERVAL_MS: number;
 }
 
+/** The variables `fragmentOptionsFromEnv` reads: in a gateway, and in a worker. */
+export const FRAGMENT_ENV_KEYS = ['REDIS_URL', 'REDIS_KEY_PREFIX', 'BULL_PREFIX'] as const;
+export const FRAGMENT_WORKER_ENV_KEYS = [...FRAGMENT_ENV_KEYS, 'WORKER_CONCURRENCY', 'BULL_LOCK_DURATION_MS', 'BULL_STALLED_INTERVAL_MS'] as const;
+
 export function fragmentOptionsFromEnv(
   env: FragmentEnv & Partial<FragmentWorkerEnv>,
   connectionName: string,

@@ -62,6 +62,7 @@ export class FragmentQueueConsumer implements OnApplicationBootstrap, BeforeAppl
     try {
       return await this.runner.run({
         payload: job.data,
+        jobId: String(job.id),
         attempt: job.attemptsMade + 1,
         maxAttempts: job.opts.attempts ?? 1,
       });

@@ -1,15 +1,14 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import type { FragmentDefinition, FragmentRequestContext, RawFragmentParams } from './fragment-definition';
 import { FragmentStoreUnavailableError } from './fragment-errors';
 import { FragmentEnqueuer, type LeasedBuild } from './fragment-enqueuer';
 import { FragmentEvents } from './fragment-events';
 import { FragmentRequestMetrics } from './fragment-metrics';
 import { FragmentRetryAdvisor } from './fragment-retry-advisor';
-import type { FragmentModuleOptions } from './fragment-options';
 import type { FragmentState } from './fragment-state';
 import { FragmentStore, type StoredFragment } from './fragment-store';
-import { createFragmentTarget, type FragmentTarget } from './fragment-target';
-import { FRAGMENT_OPTIONS } from './fragment.tokens';
+import type { FragmentTarget } from './fragment-target';
+import { FragmentTargets } from './fragment-targets';
 
 export interface ResolveOptions {
   /** Wait up to this long for pending fragments before answering (0: answer at once). */
@@ -31,7 +30,7 @@ export class FragmentResolver {
     private readonly events: FragmentEvents,
     private readonly metrics: FragmentRequestMetrics,
     private readonly advisor: FragmentRetryAdvisor,
-    @Inject(FRAGMENT_OPTIONS) private readonly options: FragmentModuleOptions,
+    private readonly targets: FragmentTargets,
   ) {}
 
   private readonly settledReads = new Map<string, Promise<FragmentState>>();
@@ -42,7 +41,7 @@ export class FragmentResolver {
     raw: RawFragmentParams,
     ctx: FragmentRequestContext,
   ): FragmentTarget<P> {
-    return createFragmentTarget(definition, raw, ctx, this.options.keyPrefix);
+    return this.targets.of(definition, raw, ctx);
   }
 
   /**
@@ -142,7 +141,9 @@ export class FragmentResolver {
       wake = resolve;
     });
     const unsubscribe = [...pending.keys()].map((key) =>
-      this.events.on(key, () => {
+      this.events.on(key, (event) => {
+        // A write marking the copy stale settles nothing: keep waiting for its build.
+        if (event.status === 'invalidated') return;
         heard.add(key);
         outstanding.delete(key);
         if (outstanding.size === 0) wake();

@@ -45,7 +45,7 @@ describe('FragmentStore (real Redis)', () => {
     await sub.subscribe(FRAGMENT_SETTLED_PATTERN);
     sub.on('message', (_c: string, m: string) => messages.push(m));
     const gen = await takeLease(key);
-    expect(await store.claim(key, gen, 30_000)).toBe('claimed');
+    expect(await store.claim(key, gen, 30_000, 'job-a')).toBe('claimed');
     expect(await store.complete(key, gen, '{"hello":1}', '2026-01-01T00:00:00.000Z', 60_000, 60_000)).toBe(true);
     const [state] = await store.read([lease(key)], true);
     expect(state).toMatchObject({ status: 'ready', dataJson: '{"hello":1}', builtAt: '2026-01-01T00:00:00.000Z', takenGeneration: 0 });
@@ -70,7 +70,7 @@ describe('FragmentStore (real Redis)', () => {
     expect(newGen).toBeGreaterThan(oldGen);
     expect(await store.complete(key, newGen, '"new"', 'b2', 60_000, 0)).toBe(true);
     expect(await store.complete(key, oldGen, '"old"', 'b1', 60_000, 0)).toBe(false);
-    expect(await store.claim(key, oldGen, 30_000)).toBe('superseded');
+    expect(await store.claim(key, oldGen, 30_000, 'job-a')).toBe('superseded');
     const [state] = await store.read([lease(key)], false);
     expect(state!.dataJson).toBe('"new"');
   });
@@ -80,7 +80,7 @@ describe('FragmentStore (real Redis)', () => {
     const oldGen = await takeLease(key, 1);
     await new Promise((r) => setTimeout(r, 5));
     await store.read([lease(key)], true);
-    expect(await store.claim(key, oldGen, 30_000)).toBe('superseded');
+    expect(await store.claim(key, oldGen, 30_000, 'job-a')).toBe('superseded');
   });
 
   it('serves stale data while one rebuild is leased, then drops it after the stale window', async () => {
@@ -139,5 +139,47 @@ describe('FragmentStore (real Redis)', () => {
     const states = await store.read([lease(a), lease(b), lease(c)], true);
     expect(states.map((s) => s.status)).toEqual(['ready', 'pending', 'pending']);
     expect(states.map((s) => s.takenGeneration > 0)).toEqual([false, false, true]);
+  });
+
+  it('lets only one job build a generation at a time, but lets that job claim again', async () => {
+    const key = newKey();
+    const gen = await takeLease(key);
+    expect(await store.claim(key, gen, 30_000, 'job-i')).toBe('claimed');
+    expect(await store.claim(key, gen, 30_000, 'job-b')).toBe('superseded');
+    expect(await store.claim(key, gen, 30_000, 'job-i')).toBe('claimed');
+  });
+
+  it('turns a write into stale copies, discarding builds queued before it', async () => {
+    const [cached, absent] = [newKey(), newKey()];
+    const gen = await takeLease(cached);
+    await store.complete(cached, gen, '"before"', 'b', 60_000, 60_000);
+    // An old build of the same copy, queued before the write:
+    await redis.hset(cached, 'l', gen + 1, 'lu', Date.now() + 30_000, 'n', gen + 1);
+    const results = await store.invalidate([lease(cached), lease(absent)], 0);
+    expect(results).toEqual([{ outcome: 'stale' }, { outcome: 'absent' }]);
+    expect(await redis.exists(absent)).toBe(0);
+    expect(await store.claim(cached, gen + 1, 30_000, 'old')).toBe('superseded');
+    expect(await store.complete(cached, gen + 1, '"old"', 'b', 60_000, 60_000)).toBe(false);
+    const [state] = await store.read([lease(cached)], true);
+    expect(state).toMatchObject({ status: 'stale', dataJson: '"before"' });
+    expect(state!.takenGeneration).toBeGreaterThan(gen + 1);
+    expect(await store.complete(cached, state!.takenGeneration, '"after"', 'b', 60_000, 60_000)).toBe(true);
+    expect((await store.read([lease(cached)], false))[0]).toMatchObject({ status: 'ready', dataJson: '"after"' });
+  });
+
+  it('rebuilds a copy read recently at once, in the background lane, and promotes it when someone asks', async () => {
+    const key = newKey();
+    const gen = await takeLease(key);
+    await store.complete(key, gen, '"v1"', 'b', 60_000, 60_000);
+    await store.read([lease(key)], true); // a client reads it: it is "active"
+    const [result] = await store.invalidate([lease(key)], 60_000);
+    expect(result).toMatchObject({ outcome: 'rebuild', generation: expect.any(Number) });
+    const rebuildGen = (result as { generation: number }).generation;
+    expect(await redis.hget(key, 'ln')).toBe('b');
+    const [asked] = await store.read([lease(key)], true);
+    expect(asked).toMatchObject({ status: 'stale', takenGeneration: rebuildGen, promoted: true });
+    expect(await redis.hget(key, 'ln')).toBe('i');
+    const [again] = await store.read([lease(key)], true);
+    expect(again).toMatchObject({ takenGeneration: 0, promoted: false });
   });
 });

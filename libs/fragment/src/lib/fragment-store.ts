@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { FRAGMENT_SETTLED_PATTERN } from './fragment-key';
 import type { FragmentStatus } from './fragment-state';
-import { CLAIM_SCRIPT, COMPLETE_SCRIPT, FAIL_SCRIPT, RELEASE_SCRIPT, RESOLVE_SCRIPT } from './fragment-store.scripts';
+import { CLAIM_SCRIPT, COMPLETE_SCRIPT, FAIL_SCRIPT, INVALIDATE_SCRIPT, RELEASE_SCRIPT, RESOLVE_SCRIPT } from './fragment-store.scripts';
 import { FRAGMENT_REDIS } from './fragment.tokens';
 
 /** One fragment as read from Redis. */
@@ -14,9 +14,14 @@ export interface StoredFragment {
   readonly errorCode?: string;
   /** Pending: lease time left; failed: time until a retry is allowed. */
   readonly waitMs: number;
-  /** The generation whose lease this call took (0 when it took none): the caller must enqueue it. */
+  /** The generation this call leased or promoted (0: none): the caller must enqueue it. */
   readonly takenGeneration: number;
+  /** The lease was a background rebuild's; the caller enqueues the same generation as interactive. */
+  readonly promoted: boolean;
 }
+
+/** What an invalidation did to one copy. */
+export type InvalidateResult = { readonly outcome: 'absent' | 'stale' } | { readonly outcome: 'rebuild'; readonly generation: number };
 
 export interface StoreReadRequest {
   readonly key: string;
@@ -26,11 +31,12 @@ export interface StoreReadRequest {
 export type ClaimResult = 'claimed' | 'superseded';
 export type FailResult = 'failed' | 'retrying' | 'ignored';
 
-type ResolveReply = Array<[number, string, string, string, string, number, number]>;
+type ResolveReply = Array<[number, string, string, string, string, number, number, number]>;
 
 interface FragmentCommands {
   fragmentResolve(numKeys: number, ...args: Array<string | number>): Promise<ResolveReply>;
-  fragmentClaim(key: string, generation: number, leaseMs: number): Promise<number>;
+  fragmentClaim(key: string, generation: number, leaseMs: number, jobId: string): Promise<number>;
+  fragmentInvalidate(numKeys: number, ...args: Array<string | number>): Promise<number[]>;
   fragmentComplete(key: string, ...args: Array<string | number>): Promise<number>;
   fragmentFail(key: string, ...args: Array<string | number>): Promise<number>;
   fragmentRelease(key: string, generation: number): Promise<number>;
@@ -66,7 +72,7 @@ export class FragmentStore {
     args.push(takeLeases ? '1' : '0');
     for (const r of requests) args.push(r.leaseMs);
     const reply = await this.commands.fragmentResolve(requests.length, ...args);
-    return reply.map(([status, data, builtAt, error, errorCode, waitMs, generation]) => ({
+    return reply.map(([status, data, builtAt, error, errorCode, waitMs, generation, promoted]) => ({
       status: STATUS[status] ?? 'pending',
       dataJson: data === '' ? undefined : data,
       builtAt: builtAt === '' ? undefined : builtAt,
@@ -74,12 +80,26 @@ export class FragmentStore {
       errorCode: errorCode === '' ? undefined : errorCode,
       waitMs,
       takenGeneration: generation,
+      promoted: promoted === 1,
     }));
   }
 
-  /** A worker starts a build: renews the lease, or says the build is superseded. */
-  async claim(key: string, generation: number, leaseMs: number): Promise<ClaimResult> {
-    return (await this.commands.fragmentClaim(key, generation, leaseMs)) === 1 ? 'claimed' : 'superseded';
+  /** Job `jobId` starts a build: renews the lease, or says the build is superseded. */
+  async claim(key: string, generation: number, leaseMs: number, jobId: string): Promise<ClaimResult> {
+    return (await this.commands.fragmentClaim(key, generation, leaseMs, jobId)) === 1 ? 'claimed' : 'superseded';
+  }
+
+  /**
+   * Marks copies stale after a write (in one call for the batch); copies read within
+   * `activeWindowMs` come back leased for a background rebuild the caller must enqueue.
+   */
+  async invalidate(requests: readonly StoreReadRequest[], activeWindowMs: number): Promise<InvalidateResult[]> {
+    if (requests.length === 0) return [];
+    const args: Array<string | number> = requests.map((r) => r.key);
+    args.push(this.channel, activeWindowMs);
+    for (const r of requests) args.push(r.leaseMs);
+    const reply = await this.commands.fragmentInvalidate(requests.length, ...args);
+    return reply.map((value) => (value < 0 ? { outcome: 'absent' } : value === 0 ? { outcome: 'stale' } : { outcome: 'rebuild', generation: value }));
   }
 
   /** Writes a build's result if nothing newer landed meanwhile; returns whether it was written. */
@@ -132,5 +152,6 @@ function defineCommands(redis: Redis): void {
   redis.defineCommand('fragmentComplete', { lua: COMPLETE_SCRIPT, numberOfKeys: 1 });
   redis.defineCommand('fragmentFail', { lua: FAIL_SCRIPT, numberOfKeys: 1 });
   redis.defineCommand('fragmentRelease', { lua: RELEASE_SCRIPT, numberOfKeys: 1 });
+  redis.defineCommand('fragmentInvalidate', { lua: INVALIDATE_SCRIPT });
 }
 

@@ -1,14 +1,15 @@
 import { type DynamicModule, Module, type Type } from '@nestjs/common';
-import { DbModule } from '@worker-pattern/db';
+import { DB_ENV_KEYS, DbModule, dbOptionsFromEnv } from '@worker-pattern/db';
 import {
   FRAGMENT_REDIS,
+  FRAGMENT_WORKER_ENV_KEYS,
   type FragmentBuilder,
   type FragmentDefinition,
   FragmentModule,
   fragmentOptionsFromEnv,
   FragmentWorkerModule,
 } from '@worker-pattern/fragment';
-import { AppConfig, baseEnvSchema, databaseEnvSchema, PlatformModule, workerEnvSchema } from '@worker-pattern/platform';
+import { AppConfig, baseEnvSchema, databaseEnvSchema, pickEnv, PlatformModule, workerEnvSchema } from '@worker-pattern/platform';
 import type { z } from 'zod';
 
 export const workerEnv = baseEnvSchema.extend(databaseEnvSchema.shape).extend(workerEnvSchema.shape);
@@ -42,18 +43,10 @@ export class WorkerHostModule {
           envDefaults: { WORKER_CONCURRENCY: options.defaultConcurrency },
           readiness: { redis: FRAGMENT_REDIS, postgres: true },
         }),
-        DbModule.forRootAsync({
-          inject: [AppConfig],
-          useFactory: (config: AppConfig<WorkerEnv>) => ({
-            url: config.get('DATABASE_URL', { infer: true }),
-            poolSize: config.get('DATABASE_POOL_SIZE', { infer: true }),
-            statementTimeoutMs: config.get('DATABASE_STATEMENT_TIMEOUT_MS', { infer: true }),
-            applicationName: options.service,
-          }),
-        }),
+        DbModule.forRootAsync({ inject: [AppConfig], useFactory: (config: AppConfig<WorkerEnv>) => dbOptionsFromEnv(pickEnv(config, DB_ENV_KEYS), options.service) }),
         FragmentModule.forRootAsync({
           inject: [AppConfig],
-          useFactory: (config: AppConfig<WorkerEnv>) => fragmentOptionsFromEnv(envOf(config), options.service),
+          useFactory: (config: AppConfig<WorkerEnv>) => fragmentOptionsFromEnv(pickEnv(config, FRAGMENT_WORKER_ENV_KEYS), options.service),
         }),
         FragmentWorkerModule.register({ fragment: options.fragment, builder: options.builder }),
       ],
@@ -61,13 +54,3 @@ export class WorkerHostModule {
   }
 }
 
-function envOf(config: AppConfig<WorkerEnv>) {
-  return {
-    REDIS_URL: config.get('REDIS_URL', { infer: true }),
-    REDIS_KEY_PREFIX: config.get('REDIS_KEY_PREFIX', { infer: true }),
-    BULL_PREFIX: config.get('BULL_PREFIX', { infer: true }),
-    WORKER_CONCURRENCY: config.get('WORKER_CONCURRENCY', { infer: true }),
-    BULL_LOCK_DURATION_MS: config.get('BULL_LOCK_DURATION_MS', { infer: true }),
-    BULL_STALLED_INTERVAL_MS: config.get('BULL_STALLED_INTERVAL_MS', { infer: true }),
-  };
-}

@@ -12,3 +12,13 @@ import type { BaseEnv } from './env.schema';
  * Never instantiated itself.
  */
 export abstract class AppConfig<T extends object = BaseEnv> extends ConfigService<T, true> {}
+
+/** The validated values of `keys`, as one typed object (for options factories that take env-shaped input). */
+export function pickEnv<T extends object, K extends keyof T & string>(config: AppConfig<T>, keys: readonly K[]): Pick<T, K> {
+  // The generic signature of ConfigService#get cannot follow a key type parameter; the values are
+  // exactly those of the validated schema.
+  const get = config.get.bind(config) as (key: string) => unknown;
+  const picked = {} as Pick<T, K>;
+  for (const key of keys) picked[key] = get(key) as T[K];
+  return picked;
+}

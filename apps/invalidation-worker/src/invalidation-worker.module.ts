@@ -1,0 +1,32 @@
+import { Module } from '@nestjs/common';
+import { DB_ENV_KEYS, DbModule, dbOptionsFromEnv } from '@worker-pattern/db';
+import { FRAGMENT_REDIS, FRAGMENT_WORKER_ENV_KEYS, FragmentModule, fragmentOptionsFromEnv } from '@worker-pattern/fragment';
+import { AppConfig, pickEnv, PlatformModule } from '@worker-pattern/platform';
+import { workerEnv, type WorkerEnv } from '@worker-pattern/worker-host';
+import { InvalidationWorkerModule as InvalidationModule } from '@worker-pattern/writes';
+
+const SERVICE = 'invalidation-worker';
+const DEFAULT_CONCURRENCY = 8;
+
+/**
+ * Relays the outbox into the invalidations queue and consumes it: writes reach cached fragments
+ * (marked stale, rebuilt in the background if someone looks at them). Scaled on its own queue.
+ */
+@Module({
+  imports: [
+    PlatformModule.forRoot({
+      service: SERVICE,
+      envSchema: workerEnv,
+      defaultPort: 3004,
+      envDefaults: { WORKER_CONCURRENCY: DEFAULT_CONCURRENCY },
+      readiness: { redis: FRAGMENT_REDIS, postgres: true },
+    }),
+    DbModule.forRootAsync({ inject: [AppConfig], useFactory: (config: AppConfig<WorkerEnv>) => dbOptionsFromEnv(pickEnv(config, DB_ENV_KEYS), SERVICE) }),
+    FragmentModule.forRootAsync({
+      inject: [AppConfig],
+      useFactory: (config: AppConfig<WorkerEnv>) => fragmentOptionsFromEnv(pickEnv(config, FRAGMENT_WORKER_ENV_KEYS), SERVICE),
+    }),
+    InvalidationModule,
+  ],
+})
+export class InvalidationWorkerAppModule {}

@@ -1,0 +1,5 @@
+import 'reflect-metadata';
+import { bootstrapHttpApp } from '@worker-pattern/platform';
+import { InvalidationWorkerAppModule } from './invalidation-worker.module';
+
+void bootstrapHttpApp(InvalidationWorkerAppModule, { service: 'invalidation-worker' });

@@ -1,0 +1,57 @@
+import { Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { createDataSourceOptions, type DbConnectionOptions } from './data-source-options';
+
+/** Postgres is not reachable (yet): the HTTP layer answers 503. */
+export class DatabaseUnavailableError extends Error {
+  constructor(reason: string) {
+    super(`database unavailable: ${reason}`);
+    this.name = 'DatabaseUnavailableError';
+  }
+}
+
+const RETRY_MS = 2000;
+
+/**
+ * A DataSource for a process whose main job does not need Postgres (the gateway serves pages from
+ * Redis alone): it starts without the database and connects in the background, retrying, so reads
+ * keep working while Postgres is down; only the writes that need it fail, with 503.
+ */
+export class LazyDataSource implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger(LazyDataSource.name);
+  private readonly dataSource: DataSource;
+  private lastError = 'not connected yet';
+  private timer?: NodeJS.Timeout;
+  private stopped = false;
+
+  constructor(options: DbConnectionOptions) {
+    this.dataSource = new DataSource(createDataSourceOptions(options));
+  }
+
+  onModuleInit(): void {
+    void this.connect();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    if (this.dataSource.isInitialized) await this.dataSource.destroy();
+  }
+
+  /** The DataSource, or `DatabaseUnavailableError` while it has never connected. */
+  get(): DataSource {
+    if (!this.dataSource.isInitialized) throw new DatabaseUnavailableError(this.lastError);
+    return this.dataSource;
+  }
+
+  private async connect(): Promise<void> {
+    try {
+      await this.dataSource.initialize();
+      this.logger.log('connected to Postgres');
+    } catch (error) {
+      this.lastError = (error as Error).message;
+      this.logger.warn(`Postgres not reachable (${this.lastError}); retrying in ${RETRY_MS} ms`);
+      if (!this.stopped) this.timer = setTimeout(() => void this.connect(), RETRY_MS);
+    }
+  }
+}

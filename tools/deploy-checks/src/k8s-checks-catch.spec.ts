@@ -1,0 +1,124 @@
+import type { IScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1/ScaledObject';
+import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
+import type { IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
+import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
+import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
+import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
+import type { IContainer } from 'kubernetes-models/v1/Container';
+import type { IService } from 'kubernetes-models/v1/Service';
+import { loadApplySets } from './lib/apply-sets';
+import {
+  adapterExternalRules,
+  checkAutoscalers,
+  checkEnv,
+  checkImages,
+  checkLabels,
+  checkNames,
+  checkNamespace,
+  checkNetworkPolicies,
+  checkPodSecurity,
+  checkProbes,
+  checkResources,
+  checkScalingSignals,
+  checkSelectors,
+  checkShutdownBudget,
+} from './lib/k8s-checks';
+import type { ApplySet } from './lib/k8s-objects';
+
+/**
+ * Every semantic check must be able to fail. Each case breaks one thing in a copy of the real
+ * manifests, the way a careless edit would, and expects the check to name it. (The real manifests
+ * pass the same checks in k8s-semantics.spec.ts.)
+ */
+
+const sets = loadApplySets();
+const adapterRules = adapterExternalRules(sets.adapter);
+const checkSignals = checkScalingSignals(adapterRules);
+
+function mutate<T>(set: ApplySet, kind: string, name: string, edit: (obj: T) => void): ApplySet {
+  let found = false;
+  const docs = set.docs.map((doc) => {
+    if (doc.body.kind !== kind || doc.body.metadata?.name !== name) return doc;
+    found = true;
+    const body = structuredClone(doc.body);
+    edit(body as unknown as T);
+    return { ...doc, body };
+  });
+  if (!found) throw new Error(`no ${kind}/${name} in ${set.name}`);
+  return { name: `${set.name} (broken)`, docs };
+}
+
+const container = (d: IDeployment): IContainer => d.spec!.template.spec!.containers[0];
+const envVar = (d: IDeployment, name: string) => container(d).env!.find((e) => e.name === name)!;
+const top = sets.top;
+
+describe('each check catches what it is for', () => {
+  it.each<[string, () => string[], RegExp]>([
+    // names
+    ['an invalid Service name', () => checkNames(mutate<IService>(top, 'Service', 'gateway', (s) => (s.metadata!.name = 'Gateway_1'))), /"Gateway_1" is not a valid Service name/],
+    ['an invalid label value', () => checkNames(mutate<IService>(top, 'Service', 'gateway', (s) => (s.metadata!.labels!['app.kubernetes.io/name'] = 'not valid!'))), /invalid value of label/],
+    // namespace and labels
+    ['a namespaced object without namespace', () => checkNamespace('worker-pattern')(mutate<IConfigMap>(top, 'ConfigMap', 'worker-pattern-common', (c) => delete c.metadata!.namespace)), /namespace is \(unset/],
+    ['a missing part-of label', () => checkLabels(mutate<IPodDisruptionBudget>(top, 'PodDisruptionBudget', 'feed-worker', (p) => delete p.metadata!.labels!['app.kubernetes.io/part-of'])), /part-of is missing/],
+    // selectors
+    ['a Service selecting no pods', () => checkSelectors(mutate<IService>(top, 'Service', 'feed-worker', (s) => (s.spec!.selector!['app.kubernetes.io/name'] = 'feed-wroker'))), /matches no pods/],
+    ['a Service targeting a port the pods do not have', () => checkSelectors(mutate<IService>(top, 'Service', 'gateway', (s) => (s.spec!.ports![0].targetPort = 'web'))), /targetPort web is not a port/],
+    ['a Deployment selector that misses its own pods', () => checkSelectors(mutate<IDeployment>(top, 'Deployment', 'gateway', (d) => (d.spec!.selector.matchLabels!['app.kubernetes.io/name'] = 'gw'))), /selector does not match the template's labels/],
+    ['a PDB selecting nothing', () => checkSelectors(mutate<IPodDisruptionBudget>(top, 'PodDisruptionBudget', 'feed-worker', (p) => (p.spec!.selector!.matchLabels!['app.kubernetes.io/name'] = 'feed'))), /selector matches no Deployment's pods/],
+    ['a NetworkPolicy selecting nothing', () => checkSelectors(mutate<INetworkPolicy>(top, 'NetworkPolicy', 'workers', (n) => (n.spec!.podSelector.matchLabels!['app.kubernetes.io/component'] = 'workers'))), /podSelector matches no pods/],
+    ['a NetworkPolicy on a port name the pods lack', () => checkSelectors(mutate<INetworkPolicy>(top, 'NetworkPolicy', 'workers', (n) => (n.spec!.ingress![0].ports![0].port = 'metrics'))), /ingress port "metrics" is not a named port/],
+    // autoscalers
+    ['an HPA whose target does not exist', () => checkAutoscalers(mutate<IHorizontalPodAutoscaler>(top, 'HorizontalPodAutoscaler', 'feed-worker', (h) => (h.spec!.scaleTargetRef.name = 'feed'))), /scale target Deployment feed does not exist/],
+    ['minReplicas above maxReplicas', () => checkAutoscalers(mutate<IHorizontalPodAutoscaler>(top, 'HorizontalPodAutoscaler', 'feed-worker', (h) => (h.spec!.minReplicas = 20))), /min replicas 20 > max replicas 12/],
+    ['a scaled Deployment that sets replicas', () => checkAutoscalers(mutate<IDeployment>(top, 'Deployment', 'feed-worker', (d) => (d.spec!.replicas = 3))), /sets spec.replicas/],
+    ['an HPA and a ScaledObject on one Deployment (the KEDA folder applied without the README)', () => checkAutoscalers({ name: 'k8s + k8s/keda', docs: [...top.docs, ...sets.keda.docs.filter((d) => d.file.startsWith('k8s/keda/'))] }), /feed-worker is scaled by 2 autoscalers \(HorizontalPodAutoscaler\/feed-worker in k8s\/61-hpa-workers.yaml, ScaledObject\/feed-worker in k8s\/keda\/10-scaledobjects.yaml\)/],
+    ['a Deployment without autoscaler', () => checkAutoscalers({ name: 'no hpa', docs: top.docs.filter((d) => !(d.body.kind === 'HorizontalPodAutoscaler' && d.body.metadata?.name === 'gateway')) }), /Deployment\/gateway: no autoscaler targets it/],
+    // pod security
+    ['a writable root filesystem', () => checkPodSecurity(mutate<IDeployment>(top, 'Deployment', 'feed-worker', (d) => (container(d).securityContext!.readOnlyRootFilesystem = false))), /readOnlyRootFilesystem is not true/],
+    ['privilege escalation', () => checkPodSecurity(mutate<IDeployment>(top, 'Deployment', 'gateway', (d) => delete container(d).securityContext!.allowPrivilegeEscalation)), /allowPrivilegeEscalation is not false/],
+    ['kept capabilities', () => checkPodSecurity(mutate<IDeployment>(top, 'Deployment', 'gateway', (d) => (container(d).securityContext!.capabilities = { drop: ['NET_RAW'] }))), /drop does not include ALL/],
+    ['running as root allowed', () => checkPodSecurity(mutate<IDeployment>(top, 'Deployment', 'gateway', (d) => { delete container(d).securityContext!.runAsNonRoot; delete d.spec!.template.spec!.securityContext!.runAsNonRoot; })), /runAsNonRoot is not true/],
+    ['no seccomp profile', () => checkPodSecurity(mutate<IDeployment>(top, 'Deployment', 'gateway', (d) => { delete container(d).securityContext!.seccompProfile; delete d.spec!.template.spec!.securityContext!.seccompProfile; })), /seccompProfile is not RuntimeDefault/],
+    // resources and probes
+    ['no memory limit', () => checkResources(mutate<IDeployment>(top, 'Deployment', 'feed-worker', (d) => delete container(d).resources!.limits!['memory'])), /no memory limit/],
+    ['a request above its limit', () => checkResources(mutate<IDeployment>(top, 'Deployment', 'feed-worker', (d) => (container(d).resources!.requests!['cpu'] = '2'))), /cpu request 2 is above its limit 1/],
+    ['no readiness probe', () => checkProbes(mutate<IDeployment>(top, 'Deployment', 'recommendations-worker', (d) => delete container(d).readinessProbe)), /no readinessProbe/],
+    ['liveness on the readiness endpoint', () => checkProbes(mutate<IDeployment>(top, 'Deployment', 'gateway', (d) => (container(d).livenessProbe!.httpGet!.path = '/health/ready'))), /livenessProbe checks \/health\/ready/],
+    // images
+    ['a latest tag', () => checkImages(mutate<IDeployment>(top, 'Deployment', 'gateway', (d) => (container(d).image = 'worker-pattern/gateway:latest'))), /should be tagged/],
+    ['a Deployment running another app', () => checkImages(mutate<IDeployment>(top, 'Deployment', 'feed-worker', (d) => (container(d).image = container(d).image!.replace('feed', 'profile')))), /runs image profile-worker/],
+    // environment
+    ['HOST left at 127.0.0.1', () => checkEnv(mutate<IConfigMap>(top, 'ConfigMap', 'worker-pattern-common', (c) => delete c.data!['HOST'])), /HOST is not set/],
+    ['a secret as a literal value', () => checkEnv(mutate<IDeployment>(top, 'Deployment', 'feed-worker', (d) => { const e = envVar(d, 'REDIS_URL'); delete e.valueFrom; e.value = 'redis://:hunter2@redis:6379'; })), /REDIS_URL must come from a secretKeyRef/],
+    ['the gateway with a database', () => checkEnv(mutate<IDeployment>(top, 'Deployment', 'gateway', (d) => container(d).env!.push({ name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: 'worker-pattern-secrets', key: 'DATABASE_URL' } } }))), /must not get DATABASE_URL/],
+    ['the gateway without JWT_SECRET', () => checkEnv(mutate<IDeployment>(top, 'Deployment', 'gateway', (d) => (container(d).env = container(d).env!.filter((e) => e.name !== 'JWT_SECRET')))), /JWT_SECRET is not set/],
+    ['a worker without DATABASE_URL', () => checkEnv(mutate<IDeployment>(top, 'Deployment', 'profile-worker', (d) => (container(d).env = container(d).env!.filter((e) => e.name !== 'DATABASE_URL')))), /DATABASE_URL is not set/],
+    ['a misspelt variable', () => checkEnv(mutate<IDeployment>(top, 'Deployment', 'feed-worker', (d) => (envVar(d, 'WORKER_CONCURRENCY').name = 'WORKER_CONCURENCY'))), /WORKER_CONCURENCY is not read by feed-worker/],
+    ['a value the app refuses at start', () => checkEnv(mutate<IConfigMap>(top, 'ConfigMap', 'worker-pattern-common', (c) => (c.data!['LOG_LEVEL'] = 'verbose'))), /would refuse to start: .*LOG_LEVEL: must be one of/],
+    ['dev login in production', () => checkEnv(mutate<IDeployment>(top, 'Deployment', 'gateway', (d) => (envVar(d, 'DEV_LOGIN').value = 'true'))), /DEV_LOGIN cannot be enabled/],
+    ['a port that is not the container port', () => checkEnv(mutate<IDeployment>(top, 'Deployment', 'feed-worker', (d) => (envVar(d, 'PORT').value = '8080'))), /listens on 8080, but its http port is 3002/],
+    ['a missing ConfigMap', () => checkEnv({ name: 'no config', docs: top.docs.filter((d) => d.body.metadata?.name !== 'worker-pattern-worker') }), /envFrom ConfigMap worker-pattern-worker is not in the apply set/],
+    // shutdown
+    ['a grace period shorter than the drain', () => checkShutdownBudget(mutate<IDeployment>(top, 'Deployment', 'recommendations-worker', (d) => (d.spec!.template.spec!.terminationGracePeriodSeconds = 30))), /terminationGracePeriodSeconds 30 s does not cover .* SHUTDOWN_TIMEOUT_MS 40000/],
+    ['a drain budget shorter than a build', () => checkShutdownBudget(mutate<IDeployment>(top, 'Deployment', 'recommendations-worker', (d) => (envVar(d, 'SHUTDOWN_TIMEOUT_MS').value = '25000'))), /SHUTDOWN_TIMEOUT_MS 25000 ≤ its builds' buildTimeoutMs 30000/],
+    ['a Bull lock shorter than a build', () => checkShutdownBudget(mutate<IDeployment>(top, 'Deployment', 'recommendations-worker', (d) => (container(d).env = container(d).env!.filter((e) => e.name !== 'BULL_LOCK_DURATION_MS')))), /BULL_LOCK_DURATION_MS 30000 ≤ buildTimeoutMs 30000/],
+    ['a gateway grace period that ignores its preStop sleep', () => checkShutdownBudget(mutate<IDeployment>(top, 'Deployment', 'gateway', (d) => (d.spec!.template.spec!.terminationGracePeriodSeconds = 28))), /does not cover preStop 5 s \+ SHUTDOWN_TIMEOUT_MS 25000/],
+    // scaling signals
+    ['a worker scaled on another queue', () => checkSignals(mutate<IHorizontalPodAutoscaler>(top, 'HorizontalPodAutoscaler', 'feed-worker', (h) => (h.spec!.metrics![0].external!.metric.selector!.matchLabels!['queue'] = 'profile'))), /must select exactly queue=feed/],
+    ['a target at the concurrency', () => checkSignals(mutate<IHorizontalPodAutoscaler>(top, 'HorizontalPodAutoscaler', 'recommendations-worker', (h) => (h.spec!.metrics![0].external!.target.averageValue = '4'))), /backlog target 4 per pod ≥ WORKER_CONCURRENCY 4/],
+    ['a slow scale-up', () => checkSignals(mutate<IHorizontalPodAutoscaler>(top, 'HorizontalPodAutoscaler', 'feed-worker', (h) => (h.spec!.behavior!.scaleUp!.stabilizationWindowSeconds = 120))), /scale-up stabilization 120 s is too slow/],
+    ['a hasty scale-down', () => checkSignals(mutate<IHorizontalPodAutoscaler>(top, 'HorizontalPodAutoscaler', 'feed-worker', (h) => (h.spec!.behavior!.scaleDown!.stabilizationWindowSeconds = 30))), /scale-down stabilization 30 s is too short/],
+    ['no CPU metric', () => checkSignals(mutate<IHorizontalPodAutoscaler>(top, 'HorizontalPodAutoscaler', 'feed-worker', (h) => (h.spec!.metrics = h.spec!.metrics!.slice(0, 1)))), /no CPU utilization metric/],
+    ['a metric no adapter rule serves', () => checkScalingSignals([])(top), /no prometheus-adapter external rule serves bull_queue_backlog/],
+    ['a KEDA query that sums over pods', () => checkSignals(mutate<IScaledObject>(sets.keda, 'ScaledObject', 'feed-worker', (s) => (s.spec.triggers[0].metadata['query'] = 'sum(bull_queue_jobs{namespace="worker-pattern",queue="feed",state=~"waiting|active"})'))), /take the max per state/],
+    ['a KEDA trigger on another queue', () => checkSignals(mutate<IScaledObject>(sets.keda, 'ScaledObject', 'profile-worker', (s) => (s.spec.triggers[0].metadata['query'] = s.spec.triggers[0].metadata['query'].replace('"profile"', '"feed"')))), /must select queue="profile"/],
+    // network
+    ['no default deny', () => checkNetworkPolicies({ name: 'open', docs: top.docs.filter((d) => d.body.metadata?.name !== 'default-deny') }), /no default-deny NetworkPolicy/],
+    ['a worker open to everyone', () => checkNetworkPolicies(mutate<INetworkPolicy>(top, 'NetworkPolicy', 'workers', (n) => delete n.spec!.ingress![0].from)), /only the gateway may take traffic from anywhere/],
+    ['the gateway reaching Postgres', () => checkNetworkPolicies(mutate<INetworkPolicy>(top, 'NetworkPolicy', 'gateway', (n) => n.spec!.egress![0].ports!.push({ protocol: 'TCP', port: 5432 }))), /Deployment\/gateway: egress to ports \[53, 5432, 6379\], expected \[53, 6379\]/],
+    ['Prometheus locked out of the workers', () => checkNetworkPolicies(mutate<INetworkPolicy>(top, 'NetworkPolicy', 'workers', (n) => delete n.spec!.ingress)), /Prometheus \(namespace monitoring\) cannot scrape/],
+  ])('%s', (_, run, expected) => {
+    const problems = run();
+    expect(problems).toEqual(expect.arrayContaining([expect.stringMatching(expected)]));
+  });
+});

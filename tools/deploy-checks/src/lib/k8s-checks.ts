@@ -1,0 +1,666 @@
+import type { IHorizontalPodAutoscalerBehavior } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscalerBehavior';
+import type { IContainer } from 'kubernetes-models/v1/Container';
+import type { INetworkPolicyPeer } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicyPeer';
+import { parse as parseYaml } from 'yaml';
+import {
+  appModuleDefaults,
+  type App,
+  HTTP_APPS,
+  isApp,
+  isWorkerApp,
+  LONGEST_BUILD_TIMEOUT_MS,
+  NAMESPACE,
+  PACKAGE_VERSION,
+  PART_OF,
+  SECRET_NAME,
+  validateAppEnv,
+  WORKER_FRAGMENTS,
+  knownEnvNames,
+} from './app-facts';
+import { describeDoc, type ManifestDoc } from './k8s-docs';
+import { modelFor } from './k8s-models';
+import {
+  appOfImage,
+  type ApplySet,
+  configMaps,
+  type EnvSource,
+  containersOf,
+  deployments,
+  effectiveEnv,
+  hpas,
+  literalEnv,
+  networkPolicies,
+  pdbs,
+  scaledObjects,
+  services,
+  type Workload,
+  workloads,
+} from './k8s-objects';
+import { parseQuantity } from './hpa/quantity';
+import {
+  isDns1035Label,
+  isDns1123Label,
+  isDns1123Subdomain,
+  isEmptySelector,
+  isLabelValue,
+  isPortName,
+  isQualifiedName,
+  type LabelSelector,
+  selectorMatches,
+} from './labels';
+
+/**
+ * The checks an API server, an admission chain or a careful reviewer would make, as pure functions:
+ * each takes an apply set (what one `kubectl apply` sends) and returns its problems, one line each.
+ * The specs assert that the real manifests have none, and that a broken copy has the expected one.
+ */
+
+export type Check = (set: ApplySet) => string[];
+
+const PLACEHOLDER_SECRETS: Readonly<Record<string, string>> = {
+  REDIS_URL: 'redis://:password@redis.example:6379',
+  DATABASE_URL: 'postgres://worker_pattern:password@postgres.example:5432/worker_pattern',
+  JWT_SECRET: 'a-production-secret-of-at-least-32-characters-0123456789',
+};
+
+const where = (workload: Workload, container?: IContainer) =>
+  `${workload.doc.file} ${workload.kind}/${workload.name}${container ? ` container ${container.name}` : ''}`;
+
+function podLabels(w: Workload) {
+  return w.template.metadata?.labels ?? {};
+}
+
+function workloadsMatching(set: ApplySet, namespace: string | undefined, selector: LabelSelector | undefined): Workload[] {
+  return workloads(set).filter((w) => w.namespace === namespace && selectorMatches(selector, podLabels(w)));
+}
+
+/** Names: the API server's rules for object names, labels, annotations, containers and ports. */
+export const checkNames: Check = (set) => {
+  const problems: string[] = [];
+  const seen = new Set<string>();
+  for (const doc of set.docs) {
+    const { kind, metadata } = doc.body;
+    const name = metadata?.name;
+    const id = describeDoc(doc);
+    if (!name) {
+      problems.push(`${id}: metadata.name is missing`);
+      continue;
+    }
+    const valid = kind === 'Service' ? isDns1035Label(name) : kind === 'Namespace' ? isDns1123Label(name) : isDns1123Subdomain(name);
+    if (!valid) problems.push(`${id}: "${name}" is not a valid ${kind} name (DNS-1123)`);
+    const key = `${kind}/${metadata?.namespace ?? ''}/${name}`;
+    if (seen.has(key)) problems.push(`${id}: a second ${kind} named ${name} in the same apply set`);
+    seen.add(key);
+    for (const [k, v] of Object.entries(metadata?.labels ?? {})) {
+      if (!isQualifiedName(k)) problems.push(`${id}: invalid label key "${k}"`);
+      if (typeof v !== 'string' || !isLabelValue(v)) problems.push(`${id}: invalid value of label ${k}: ${JSON.stringify(v)}`);
+    }
+    for (const k of Object.keys(metadata?.annotations ?? {})) {
+      if (!isQualifiedName(k)) problems.push(`${id}: invalid annotation key "${k}"`);
+    }
+  }
+  for (const w of workloads(set)) {
+    const names = new Set<string>();
+    for (const c of containersOf(w)) {
+      if (!isDns1123Label(c.name)) problems.push(`${where(w, c)}: container name is not a DNS-1123 label`);
+      if (names.has(c.name)) problems.push(`${where(w, c)}: duplicate container name`);
+      names.add(c.name);
+      const ports = new Set<string>();
+      for (const p of c.ports ?? []) {
+        if (p.name !== undefined && !isPortName(p.name)) problems.push(`${where(w, c)}: invalid port name "${p.name}"`);
+        if (p.name && ports.has(p.name)) problems.push(`${where(w, c)}: duplicate port name ${p.name}`);
+        if (p.name) ports.add(p.name);
+      }
+    }
+    for (const [k, v] of Object.entries(podLabels(w))) {
+      if (!isQualifiedName(k) || !isLabelValue(v)) problems.push(`${where(w)}: invalid pod label ${k}=${v}`);
+    }
+  }
+  return problems;
+};
+
+/** Every namespaced object states its namespace, and it is the expected one. */
+export function checkNamespace(expected: string): Check {
+  return (set) =>
+    set.docs
+      .filter((doc) => modelFor(doc.body)?.namespaced ?? true)
+      .filter((doc) => doc.body.metadata?.namespace !== expected)
+      .map((doc) => `${describeDoc(doc)}: namespace is ${doc.body.metadata?.namespace ?? '(unset: whatever the kubectl context says)'}, expected ${expected}`);
+}
+
+/** Labels: every object is part of worker-pattern and says what it is. */
+export const checkLabels: Check = (set) => {
+  const problems: string[] = [];
+  const need = ['app.kubernetes.io/name', 'app.kubernetes.io/part-of', 'app.kubernetes.io/component'];
+  for (const doc of set.docs) {
+    const labels = doc.body.metadata?.labels ?? {};
+    for (const key of need) if (!labels[key]) problems.push(`${describeDoc(doc)}: label ${key} is missing`);
+    if (labels['app.kubernetes.io/part-of'] && labels['app.kubernetes.io/part-of'] !== PART_OF) {
+      problems.push(`${describeDoc(doc)}: app.kubernetes.io/part-of should be ${PART_OF}`);
+    }
+  }
+  for (const w of workloads(set)) {
+    const labels = podLabels(w);
+    for (const key of need) if (!labels[key]) problems.push(`${where(w)}: pod template label ${key} is missing`);
+    if (labels['app.kubernetes.io/name'] !== w.name) problems.push(`${where(w)}: pod label app.kubernetes.io/name should be ${w.name}`);
+  }
+  return problems;
+};
+
+/** Selectors: every Deployment selects its own pods; every Service, PDB and NetworkPolicy selects some. */
+export const checkSelectors: Check = (set) => {
+  const problems: string[] = [];
+  for (const { doc, obj } of deployments(set)) {
+    const selector = obj.spec?.selector;
+    if (isEmptySelector(selector)) problems.push(`${describeDoc(doc)}: empty selector`);
+    else if (!selectorMatches(selector, obj.spec?.template.metadata?.labels)) problems.push(`${describeDoc(doc)}: selector does not match the template's labels`);
+  }
+  for (const { doc, obj } of services(set)) {
+    if (!obj.spec?.selector) continue;
+    const matched = workloadsMatching(set, obj.metadata?.namespace, { matchLabels: obj.spec.selector });
+    if (matched.length === 0) {
+      problems.push(`${describeDoc(doc)}: selector ${JSON.stringify(obj.spec.selector)} matches no pods of the apply set`);
+      continue;
+    }
+    for (const port of obj.spec.ports ?? []) {
+      const target = port.targetPort ?? port.port;
+      for (const w of matched) {
+        const has = containersOf(w).some((c) => (c.ports ?? []).some((p) => (typeof target === 'string' ? p.name === target : p.containerPort === target)));
+        if (!has) problems.push(`${describeDoc(doc)}: targetPort ${target} is not a port of ${where(w)}`);
+      }
+    }
+  }
+  const coveredBy = new Map<string, string[]>();
+  for (const { doc, obj } of pdbs(set)) {
+    if (isEmptySelector(obj.spec?.selector)) {
+      problems.push(`${describeDoc(doc)}: empty selector (would cover every pod of the namespace)`);
+      continue;
+    }
+    const matched = workloadsMatching(set, obj.metadata?.namespace, obj.spec?.selector).filter((w) => w.kind === 'Deployment');
+    if (matched.length === 0) problems.push(`${describeDoc(doc)}: selector matches no Deployment's pods`);
+    for (const w of matched) coveredBy.set(w.name, [...(coveredBy.get(w.name) ?? []), obj.metadata?.name ?? '']);
+  }
+  for (const [name, budgets] of coveredBy) {
+    if (budgets.length > 1) problems.push(`Deployment/${name}: pods covered by several PodDisruptionBudgets (${budgets.join(', ')}); eviction refuses that`);
+  }
+  for (const { doc, obj } of networkPolicies(set)) {
+    const selector = obj.spec?.podSelector;
+    const matched = workloadsMatching(set, obj.metadata?.namespace, selector);
+    if (!isEmptySelector(selector) && matched.length === 0) problems.push(`${describeDoc(doc)}: podSelector matches no pods of the apply set`);
+    for (const rule of obj.spec?.ingress ?? []) {
+      for (const port of rule.ports ?? []) {
+        if (typeof port.port !== 'string') continue;
+        for (const w of matched) {
+          if (!containersOf(w).some((c) => (c.ports ?? []).some((p) => p.name === port.port))) {
+            problems.push(`${describeDoc(doc)}: ingress port "${port.port}" is not a named port of ${where(w)}`);
+          }
+        }
+      }
+    }
+  }
+  return problems;
+};
+
+interface Autoscaler {
+  readonly doc: ManifestDoc;
+  readonly kind: 'HorizontalPodAutoscaler' | 'ScaledObject';
+  readonly name: string;
+  readonly namespace?: string;
+  readonly target: { apiVersion?: string; kind?: string; name: string };
+  readonly min: number;
+  readonly max: number;
+}
+
+export function autoscalers(set: ApplySet): Autoscaler[] {
+  return [
+    ...hpas(set).map(({ doc, obj }) => ({
+      doc,
+      kind: 'HorizontalPodAutoscaler' as const,
+      name: obj.metadata?.name ?? '',
+      namespace: obj.metadata?.namespace,
+      target: obj.spec?.scaleTargetRef ?? { name: '' },
+      min: obj.spec?.minReplicas ?? 1,
+      max: obj.spec?.maxReplicas ?? 0,
+    })),
+    ...scaledObjects(set).map(({ doc, obj }) => ({
+      doc,
+      kind: 'ScaledObject' as const,
+      name: obj.metadata?.name ?? '',
+      namespace: obj.metadata?.namespace,
+      target: { apiVersion: obj.spec.scaleTargetRef.apiVersion ?? 'apps/v1', kind: obj.spec.scaleTargetRef.kind ?? 'Deployment', name: obj.spec.scaleTargetRef.name },
+      min: obj.spec.minReplicaCount ?? 0,
+      max: obj.spec.maxReplicaCount ?? 100,
+    })),
+  ];
+}
+
+/** Autoscalers: targets exist, min ≤ max, one autoscaler per Deployment, no replicas to fight over. */
+export const checkAutoscalers: Check = (set) => {
+  const problems: string[] = [];
+  const byTarget = new Map<string, Autoscaler[]>();
+  const deploymentsByName = new Map(deployments(set).map(({ obj }) => [`${obj.metadata?.namespace}/${obj.metadata?.name}`, obj]));
+  for (const a of autoscalers(set)) {
+    const id = describeDoc(a.doc);
+    if (a.target.kind !== 'Deployment' || a.target.apiVersion !== 'apps/v1') problems.push(`${id}: scale target should be an apps/v1 Deployment, got ${a.target.apiVersion} ${a.target.kind}`);
+    const key = `${a.namespace}/${a.target.name}`;
+    const target = deploymentsByName.get(key);
+    if (!target) problems.push(`${id}: scale target Deployment ${a.target.name} does not exist in namespace ${a.namespace} of the apply set`);
+    if (a.min > a.max) problems.push(`${id}: min replicas ${a.min} > max replicas ${a.max}`);
+    if (a.min < 2) problems.push(`${id}: min replicas ${a.min}: keep at least 2 so a node drain never takes an app away`);
+    byTarget.set(key, [...(byTarget.get(key) ?? []), a]);
+    if (target?.spec?.replicas !== undefined) {
+      problems.push(`${describeDoc(a.doc)}: Deployment ${a.target.name} sets spec.replicas; every apply would reset what the autoscaler chose`);
+    }
+  }
+  for (const [key, list] of byTarget) {
+    if (list.length > 1) {
+      problems.push(`Deployment ${key} is scaled by ${list.length} autoscalers (${list.map((a) => `${a.kind}/${a.name} in ${a.doc.file}`).join(', ')}): they would fight over its replicas`);
+    }
+  }
+  for (const { doc, obj } of deployments(set)) {
+    if (!byTarget.has(`${obj.metadata?.namespace}/${obj.metadata?.name}`)) problems.push(`${describeDoc(doc)}: no autoscaler targets it`);
+  }
+  for (const { doc, obj } of pdbs(set)) {
+    const minAvailable = obj.spec?.minAvailable;
+    if (minAvailable === undefined) continue;
+    for (const w of workloadsMatching(set, obj.metadata?.namespace, obj.spec?.selector)) {
+      const min = Math.min(...autoscalers(set).filter((a) => a.target.name === w.name).map((a) => a.min));
+      if (typeof minAvailable === 'number' && minAvailable >= min) {
+        problems.push(`${describeDoc(doc)}: minAvailable ${minAvailable} ≥ the ${min} replicas ${w.name} may scale down to: node drains would block`);
+      }
+    }
+  }
+  return problems;
+};
+
+/** Restricted pod security: non-root, read-only root, no privilege escalation, no capabilities, seccomp. */
+export const checkPodSecurity: Check = (set) => {
+  const problems: string[] = [];
+  for (const w of workloads(set)) {
+    const pod = w.template.spec;
+    const podCtx = pod?.securityContext;
+    if (pod?.automountServiceAccountToken !== false) problems.push(`${where(w)}: automountServiceAccountToken should be false (the apps never call the Kubernetes API)`);
+    if (pod?.hostNetwork || pod?.hostPID || pod?.hostIPC) problems.push(`${where(w)}: uses the host's namespaces`);
+    for (const c of containersOf(w)) {
+      const ctx = c.securityContext;
+      const runAsNonRoot = ctx?.runAsNonRoot ?? podCtx?.runAsNonRoot;
+      const runAsUser = ctx?.runAsUser ?? podCtx?.runAsUser;
+      const seccomp = ctx?.seccompProfile?.type ?? podCtx?.seccompProfile?.type;
+      if (runAsNonRoot !== true) problems.push(`${where(w, c)}: runAsNonRoot is not true`);
+      if (runAsUser === 0) problems.push(`${where(w, c)}: runAsUser is 0 (root)`);
+      if (ctx?.allowPrivilegeEscalation !== false) problems.push(`${where(w, c)}: allowPrivilegeEscalation is not false`);
+      if (ctx?.readOnlyRootFilesystem !== true) problems.push(`${where(w, c)}: readOnlyRootFilesystem is not true`);
+      if (ctx?.privileged) problems.push(`${where(w, c)}: privileged`);
+      if (!(ctx?.capabilities?.drop ?? []).includes('ALL')) problems.push(`${where(w, c)}: capabilities.drop does not include ALL`);
+      if ((ctx?.capabilities?.add ?? []).length > 0) problems.push(`${where(w, c)}: adds capabilities`);
+      if (seccomp !== 'RuntimeDefault' && seccomp !== 'Localhost') problems.push(`${where(w, c)}: seccompProfile is not RuntimeDefault`);
+    }
+  }
+  return problems;
+};
+
+/** Every container has CPU and memory requests and limits, requests not above limits. */
+export const checkResources: Check = (set) => {
+  const problems: string[] = [];
+  for (const w of workloads(set)) {
+    for (const c of containersOf(w)) {
+      for (const resource of ['cpu', 'memory']) {
+        const request = c.resources?.requests?.[resource];
+        const limit = c.resources?.limits?.[resource];
+        if (request === undefined) problems.push(`${where(w, c)}: no ${resource} request`);
+        if (limit === undefined) problems.push(`${where(w, c)}: no ${resource} limit`);
+        if (request !== undefined && limit !== undefined && parseQuantity(request) > parseQuantity(limit)) {
+          problems.push(`${where(w, c)}: ${resource} request ${request} is above its limit ${limit}`);
+        }
+      }
+    }
+  }
+  return problems;
+};
+
+/** Long-running containers have readiness and liveness probes on the apps' health endpoints. */
+export const checkProbes: Check = (set) => {
+  const problems: string[] = [];
+  for (const w of workloads(set).filter((x) => x.kind === 'Deployment')) {
+    for (const c of w.template.spec?.containers ?? []) {
+      const probes = { readinessProbe: '/health/ready', livenessProbe: '/health/live' } as const;
+      for (const [probe, path] of Object.entries(probes) as Array<[keyof typeof probes, string]>) {
+        const http = c[probe]?.httpGet;
+        if (!http) {
+          problems.push(`${where(w, c)}: no ${probe} (httpGet ${path})`);
+          continue;
+        }
+        if (http.path !== path) problems.push(`${where(w, c)}: ${probe} checks ${http.path}, expected ${path}`);
+        const declared = (c.ports ?? []).some((p) => (typeof http.port === 'string' ? p.name === http.port : p.containerPort === http.port));
+        if (!declared) problems.push(`${where(w, c)}: ${probe} port ${http.port} is not a declared container port`);
+      }
+      if (c.startupProbe?.httpGet && c.startupProbe.httpGet.path !== '/health/live') {
+        problems.push(`${where(w, c)}: startupProbe should check /health/live (readiness depends on Redis and Postgres)`);
+      }
+    }
+  }
+  return problems;
+};
+
+/** Images: worker-pattern/<app>:<package version>, the app matching the Deployment (image = app = name). */
+export const checkImages: Check = (set) => {
+  const problems: string[] = [];
+  for (const w of workloads(set)) {
+    for (const c of containersOf(w)) {
+      const app = appOfImage(c.image);
+      if (!app || !isApp(app)) {
+        problems.push(`${where(w, c)}: image ${c.image} is not one of worker-pattern/<app>`);
+        continue;
+      }
+      if (!c.image?.endsWith(`:${PACKAGE_VERSION}`)) problems.push(`${where(w, c)}: image ${c.image} should be tagged ${PACKAGE_VERSION} (package.json version), never latest`);
+      if (w.kind === 'Deployment' && app !== w.name) problems.push(`${where(w, c)}: Deployment ${w.name} runs image ${app}; name the Deployment after its app`);
+      if (w.kind === 'Job' && app !== 'db-cli') problems.push(`${where(w, c)}: a Job should run db-cli`);
+    }
+  }
+  return problems;
+};
+
+function preStopSleepSeconds(c: IContainer): number {
+  const command = c.lifecycle?.preStop?.exec?.command ?? [];
+  return command[0] === 'sleep' && command[1] !== undefined ? Number(command[1]) : 0;
+}
+
+function appEnvOf(w: Workload, c: IContainer, set: ApplySet, problems: string[]): { app?: App; env: Map<string, EnvSource>; values: Record<string, string> } {
+  const app = appOfImage(c.image);
+  const envProblems: string[] = [];
+  const env = effectiveEnv(c, set, envProblems);
+  problems.push(...envProblems.map((p) => `${where(w, c)}: ${p}`));
+  const values: Record<string, string> = {};
+  for (const [name, source] of env) {
+    const literal = literalEnv(env, name);
+    if (literal !== undefined) values[name] = literal;
+    else if (source.kind === 'secret') values[name] = PLACEHOLDER_SECRETS[name] ?? 'secret-placeholder';
+  }
+  return { app: app && isApp(app) ? app : undefined, env, values };
+}
+
+/**
+ * Environment: what every app needs is there, secrets come from the Secret (never a literal), names
+ * are ones the app reads, and the app's own validation accepts the result.
+ */
+export const checkEnv: Check = (set) => {
+  const problems: string[] = [];
+  const allKnown = new Set((['gateway', 'profile-worker', 'db-cli'] as const).flatMap((a) => [...knownEnvNames(a)]));
+  for (const { doc, obj } of configMaps(set)) {
+    if (obj.metadata?.name?.startsWith('worker-pattern-')) {
+      for (const key of Object.keys(obj.data ?? {})) {
+        if (!allKnown.has(key)) problems.push(`${describeDoc(doc)}: ${key} is read by no app (typo?)`);
+      }
+    }
+  }
+  for (const w of workloads(set)) {
+    for (const c of containersOf(w)) {
+      const { app, env, values } = appEnvOf(w, c, set, problems);
+      if (!app) continue;
+      const requireSet = (name: string) => {
+        if (!env.has(name)) problems.push(`${where(w, c)}: ${name} is not set`);
+      };
+      const requireSecret = (name: string) => {
+        const source = env.get(name);
+        if (!source) problems.push(`${where(w, c)}: ${name} is not set`);
+        else if (source.kind !== 'secret') problems.push(`${where(w, c)}: ${name} must come from a secretKeyRef, not a literal value`);
+        else if (source.secret !== SECRET_NAME) problems.push(`${where(w, c)}: ${name} comes from Secret ${source.secret}, expected ${SECRET_NAME}`);
+      };
+      if (app === 'db-cli' || isWorkerApp(app)) requireSecret('DATABASE_URL');
+      if (app !== 'db-cli') {
+        requireSecret('REDIS_URL');
+        requireSet('HOST');
+        if (values['HOST'] !== '0.0.0.0') problems.push(`${where(w, c)}: HOST is ${values['HOST'] ?? '(unset: 127.0.0.1)'}, must be 0.0.0.0 in a pod`);
+        const httpPort = (c.ports ?? []).find((p) => p.name === 'http')?.containerPort;
+        const port = values['PORT'] ? Number(values['PORT']) : appModuleDefaults(app).port;
+        if (port !== httpPort) problems.push(`${where(w, c)}: listens on ${port}, but its http port is ${httpPort}`);
+        if (port !== appModuleDefaults(app).port) problems.push(`${where(w, c)}: PORT ${port} differs from the app's documented port ${appModuleDefaults(app).port}`);
+      }
+      if (app === 'gateway') {
+        requireSecret('JWT_SECRET');
+        if (env.has('DATABASE_URL')) problems.push(`${where(w, c)}: the gateway never talks to Postgres; it must not get DATABASE_URL`);
+      }
+      if (values['NODE_ENV'] !== 'production') problems.push(`${where(w, c)}: NODE_ENV is ${values['NODE_ENV'] ?? '(unset: development)'}, expected production`);
+      for (const variable of c.env ?? []) {
+        if (!knownEnvNames(app).has(variable.name)) problems.push(`${where(w, c)}: ${variable.name} is not read by ${app} (typo?)`);
+      }
+      try {
+        validateAppEnv(app, values);
+      } catch (error) {
+        const message = (error instanceof Error ? error.message : String(error)).replace(/\n\s*/g, ' ');
+        problems.push(`${where(w, c)}: ${app} would refuse to start: ${message}`);
+      }
+    }
+  }
+  return problems;
+};
+
+/**
+ * Shutdown: after SIGTERM a worker lets in-flight builds finish (bounded by SHUTDOWN_TIMEOUT_MS);
+ * the grace period must cover that plus any preStop sleep, the budget must cover the longest build,
+ * and Bull's lock must outlast a build or the job runs twice.
+ */
+export const checkShutdownBudget: Check = (set) => {
+  const problems: string[] = [];
+  for (const w of workloads(set).filter((x) => x.kind === 'Deployment')) {
+    for (const c of w.template.spec?.containers ?? []) {
+      const { app, values } = appEnvOf(w, c, set, []);
+      if (!app || app === 'db-cli') continue;
+      let parsed: Record<string, unknown>;
+      try {
+        parsed = validateAppEnv(app, values);
+      } catch {
+        continue; // checkEnv reports it
+      }
+      const graceMs = (w.template.spec?.terminationGracePeriodSeconds ?? 30) * 1000;
+      const shutdownMs = Number(parsed['SHUTDOWN_TIMEOUT_MS']);
+      const preStopMs = preStopSleepSeconds(c) * 1000;
+      if (graceMs <= shutdownMs + preStopMs) {
+        problems.push(`${where(w, c)}: terminationGracePeriodSeconds ${graceMs / 1000} s does not cover preStop ${preStopMs / 1000} s + SHUTDOWN_TIMEOUT_MS ${shutdownMs} ms`);
+      }
+      if (isWorkerApp(app)) {
+        const build = WORKER_FRAGMENTS[app].buildTimeoutMs;
+        if (shutdownMs <= build) problems.push(`${where(w, c)}: SHUTDOWN_TIMEOUT_MS ${shutdownMs} ≤ its builds' buildTimeoutMs ${build}: a build in flight at SIGTERM could be cut off`);
+        const lock = Number(parsed['BULL_LOCK_DURATION_MS']);
+        if (lock <= build) problems.push(`${where(w, c)}: BULL_LOCK_DURATION_MS ${lock} ≤ buildTimeoutMs ${build}: Bull would call a slow build stalled and run it twice`);
+        if (graceMs <= LONGEST_BUILD_TIMEOUT_MS) problems.push(`${where(w, c)}: terminationGracePeriodSeconds ${graceMs / 1000} s ≤ the longest build (${LONGEST_BUILD_TIMEOUT_MS} ms)`);
+      }
+    }
+  }
+  return problems;
+};
+
+/** The prometheus-adapter config's external rules, from its ConfigMap. */
+export interface AdapterExternalRule {
+  seriesQuery: string;
+  name?: { matches?: string; as?: string };
+  metricsQuery: string;
+  resources?: { overrides?: Record<string, { resource: string }>; namespaced?: boolean };
+}
+
+export function adapterExternalRules(set: ApplySet): AdapterExternalRule[] {
+  return configMaps(set).flatMap(({ obj }) => {
+    const text = obj.data?.['config.yaml'];
+    if (!text) return [];
+    const config = parseYaml(text) as { externalRules?: AdapterExternalRule[] };
+    return config.externalRules ?? [];
+  });
+}
+
+function externalRuleFor(rules: readonly AdapterExternalRule[], metric: string): AdapterExternalRule | undefined {
+  return rules.find((rule) => (rule.name?.as ?? rule.seriesQuery.match(/^(\w+)/)?.[1]) === metric);
+}
+
+/**
+ * The worker autoscalers scale each worker on its own queue's backlog: the metric exists (an adapter
+ * rule or a Prometheus query over bull_queue_jobs waiting + active), the selector names the worker's
+ * own queue, the per-pod target stays below the pod's concurrency, CPU is a second metric, and the
+ * behaviour scales up fast and down slowly. The gateway scales on CPU.
+ */
+export function checkScalingSignals(adapterRules: readonly AdapterExternalRule[]): Check {
+  return (set) => {
+    const problems: string[] = [];
+    const concurrencyOf = (name: string): number | undefined => {
+      const w = workloads(set).find((x) => x.kind === 'Deployment' && x.name === name);
+      const c = w?.template.spec?.containers?.[0];
+      if (!w || !c || !isWorkerApp(name)) return undefined;
+      const literal = literalEnv(effectiveEnv(c, set), 'WORKER_CONCURRENCY');
+      return literal !== undefined ? Number(literal) : appModuleDefaults(name).concurrency;
+    };
+    const checkBehavior = (id: string, behavior: IHorizontalPodAutoscalerBehavior | undefined) => {
+      const up = behavior?.scaleUp;
+      const down = behavior?.scaleDown;
+      if ((up?.stabilizationWindowSeconds ?? 0) > 15) problems.push(`${id}: scale-up stabilization ${up?.stabilizationWindowSeconds} s is too slow for a bursty queue`);
+      const fastUp = (up?.policies ?? []).some((p) => p.periodSeconds <= 15 && ((p.type === 'Percent' && p.value >= 100) || (p.type === 'Pods' && p.value >= 4)));
+      if (!fastUp || up?.selectPolicy === 'Disabled') problems.push(`${id}: no scale-up policy allows +100% or +4 pods per 15 s`);
+      if ((down?.stabilizationWindowSeconds ?? 300) < 120) problems.push(`${id}: scale-down stabilization ${down?.stabilizationWindowSeconds} s is too short: a queue that empties for a minute would lose its pods`);
+      if (!down?.policies?.length) problems.push(`${id}: no scale-down policy limits how fast pods go away`);
+    };
+    for (const { doc, obj } of hpas(set)) {
+      const id = describeDoc(doc);
+      const target = obj.spec?.scaleTargetRef.name ?? '';
+      const metrics = obj.spec?.metrics ?? [];
+      const cpu = metrics.find((m) => m.type === 'Resource' && m.resource?.name === 'cpu' && m.resource.target.type === 'Utilization');
+      if (!cpu) problems.push(`${id}: no CPU utilization metric`);
+      if (!isWorkerApp(target)) {
+        if (metrics.some((m) => m.type === 'External')) problems.push(`${id}: the gateway does no queued work; scale it on CPU`);
+        continue;
+      }
+      checkBehavior(id, obj.spec?.behavior);
+      const external = metrics.filter((m) => m.type === 'External');
+      const ext = external[0]?.external;
+      if (external.length !== 1 || !ext) {
+        problems.push(`${id}: expected exactly one External metric (its queue's backlog), found ${external.length}`);
+        continue;
+      }
+      const queue = WORKER_FRAGMENTS[target].queue;
+      const selector = ext.metric.selector?.matchLabels ?? {};
+      if (Object.keys(selector).join() !== 'queue' || selector['queue'] !== queue) {
+        problems.push(`${id}: the External metric must select exactly queue=${queue} (the worker's own queue), got ${JSON.stringify(selector)}`);
+      }
+      if (ext.target.type !== 'AverageValue' || ext.target.averageValue === undefined) {
+        problems.push(`${id}: the backlog target must be an AverageValue per pod`);
+        continue;
+      }
+      const perPod = parseQuantity(ext.target.averageValue);
+      const concurrency = concurrencyOf(target);
+      if (concurrency !== undefined && perPod >= concurrency) {
+        problems.push(`${id}: backlog target ${perPod} per pod ≥ WORKER_CONCURRENCY ${concurrency}: the HPA would settle with a standing queue`);
+      }
+      const rule = externalRuleFor(adapterRules, ext.metric.name);
+      if (!rule) {
+        problems.push(`${id}: no prometheus-adapter external rule serves ${ext.metric.name}`);
+      } else {
+        if (!rule.seriesQuery.includes('bull_queue_jobs')) problems.push(`${id}: adapter rule for ${ext.metric.name} does not read bull_queue_jobs`);
+        if (!/state=~"waiting\|active"/.test(rule.metricsQuery)) problems.push(`${id}: adapter rule for ${ext.metric.name} must count state waiting|active`);
+        if (!/sum by \(queue\)/.test(rule.metricsQuery)) problems.push(`${id}: adapter rule for ${ext.metric.name} must group by queue (the HPA selects on it)`);
+        if (!rule.resources?.overrides?.['namespace']) problems.push(`${id}: adapter rule for ${ext.metric.name} should map the namespace label (each HPA sees its own namespace)`);
+      }
+    }
+    for (const { doc, obj } of scaledObjects(set)) {
+      const id = describeDoc(doc);
+      const target = obj.spec.scaleTargetRef.name;
+      if (!isWorkerApp(target)) continue;
+      checkBehavior(id, obj.spec.advanced?.horizontalPodAutoscalerConfig?.behavior as IHorizontalPodAutoscalerBehavior | undefined);
+      const queue = WORKER_FRAGMENTS[target].queue;
+      const backlog = obj.spec.triggers.filter((t) => t.type !== 'cpu' && t.type !== 'memory');
+      if (!obj.spec.triggers.some((t) => t.type === 'cpu')) problems.push(`${id}: no cpu trigger`);
+      if (backlog.length !== 1) {
+        problems.push(`${id}: expected exactly one backlog trigger, found ${backlog.length}`);
+        continue;
+      }
+      const trigger = backlog[0];
+      if (trigger.type === 'prometheus') {
+        const query = trigger.metadata['query'] ?? '';
+        if (!query.includes(`queue="${queue}"`)) problems.push(`${id}: the Prometheus query must select queue="${queue}"`);
+        if (!query.includes(`namespace="${obj.metadata?.namespace}"`)) problems.push(`${id}: the Prometheus query must select namespace="${obj.metadata?.namespace}"`);
+        if (!query.includes('bull_queue_jobs') || !query.includes('state=~"waiting|active"')) problems.push(`${id}: the query must count bull_queue_jobs waiting|active`);
+        if (!/max by \(state\)/.test(query)) problems.push(`${id}: every pod reports the same queue counts: take the max per state, never the sum over pods`);
+      } else if (trigger.type === 'redis') {
+        if (trigger.metadata['listName'] !== `bull:${queue}:wait`) problems.push(`${id}: the Redis list must be bull:${queue}:wait`);
+      } else {
+        problems.push(`${id}: trigger type ${trigger.type} is not the queue backlog`);
+      }
+      const threshold = Number(trigger.metadata['threshold'] ?? trigger.metadata['listLength']);
+      const concurrency = concurrencyOf(target);
+      if (concurrency !== undefined && !(threshold < concurrency)) problems.push(`${id}: backlog threshold ${threshold} per pod ≥ WORKER_CONCURRENCY ${concurrency}`);
+    }
+    return problems;
+  };
+}
+
+function peerAllowsMonitoring(peer: INetworkPolicyPeer): boolean {
+  return peer.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'] === 'monitoring' && !peer.podSelector && !peer.ipBlock;
+}
+
+/** Expected egress ports per app (53 for DNS everywhere). */
+const EGRESS: Readonly<Record<App, readonly number[]>> = {
+  gateway: [53, 6379],
+  'profile-worker': [53, 5432, 6379],
+  'feed-worker': [53, 5432, 6379],
+  'recommendations-worker': [53, 5432, 6379],
+  'db-cli': [53, 5432],
+};
+
+/**
+ * Network: default deny; only the gateway takes traffic from anywhere; Prometheus may scrape the
+ * workers; egress is DNS plus Redis and/or Postgres as each app needs, nothing more.
+ */
+export const checkNetworkPolicies: Check = (set) => {
+  const problems: string[] = [];
+  const policies = networkPolicies(set);
+  const defaultDeny = policies.find(
+    ({ obj }) =>
+      isEmptySelector(obj.spec?.podSelector) &&
+      (obj.spec?.policyTypes ?? []).includes('Ingress') &&
+      (obj.spec?.policyTypes ?? []).includes('Egress') &&
+      !(obj.spec?.ingress ?? []).length &&
+      !(obj.spec?.egress ?? []).length,
+  );
+  if (!defaultDeny) problems.push('no default-deny NetworkPolicy (empty podSelector, Ingress and Egress, no rules)');
+  for (const w of workloads(set)) {
+    const app = appOfImage(containersOf(w)[0]?.image);
+    if (!app || !isApp(app)) continue;
+    const selecting = policies.filter(({ obj }) => obj.metadata?.namespace === w.namespace && selectorMatches(obj.spec?.podSelector, podLabels(w)));
+    const ingress = selecting.flatMap(({ obj }) => ((obj.spec?.policyTypes ?? ['Ingress']).includes('Ingress') ? (obj.spec?.ingress ?? []) : []));
+    const egress = selecting.flatMap(({ obj }) => ((obj.spec?.policyTypes ?? []).includes('Egress') ? (obj.spec?.egress ?? []) : []));
+    const openIngress = ingress.filter((rule) => !rule.from || rule.from.length === 0);
+    if (app === 'gateway') {
+      if (openIngress.length === 0) problems.push(`${where(w)}: the gateway must be reachable from outside the namespace`);
+    } else {
+      if (openIngress.length > 0) problems.push(`${where(w)}: only the gateway may take traffic from anywhere`);
+      for (const rule of ingress) {
+        if (!(rule.from ?? []).every(peerAllowsMonitoring)) problems.push(`${where(w)}: ingress allowed from ${JSON.stringify(rule.from)}, only Prometheus (namespace monitoring) may scrape it`);
+      }
+      if ((HTTP_APPS as readonly string[]).includes(app) && !ingress.some((rule) => (rule.from ?? []).some(peerAllowsMonitoring))) {
+        problems.push(`${where(w)}: Prometheus (namespace monitoring) cannot scrape /metrics`);
+      }
+    }
+    const ports = [...new Set(egress.flatMap((rule) => (rule.ports ?? []).map((p) => Number(p.port))))].sort((a, b) => a - b);
+    if (egress.some((rule) => !rule.ports || rule.ports.length === 0)) problems.push(`${where(w)}: an egress rule without ports allows everything`);
+    if (ports.join() !== [...EGRESS[app]].sort((a, b) => a - b).join()) {
+      problems.push(`${where(w)}: egress to ports [${ports.join(', ')}], expected [${EGRESS[app].join(', ')}]`);
+    }
+  }
+  return problems;
+};
+
+/** The checks every apply set of the app's namespace gets. */
+export function appSetChecks(adapterRules: readonly AdapterExternalRule[]): Array<[string, Check]> {
+  return [
+    ['names', checkNames],
+    ['namespace', checkNamespace(NAMESPACE)],
+    ['labels', checkLabels],
+    ['selectors', checkSelectors],
+    ['autoscalers', checkAutoscalers],
+    ['pod security', checkPodSecurity],
+    ['resources', checkResources],
+    ['probes', checkProbes],
+    ['images', checkImages],
+    ['environment', checkEnv],
+    ['shutdown budget', checkShutdownBudget],
+    ['scaling signals', checkScalingSignals(adapterRules)],
+    ['network policies', checkNetworkPolicies],
+  ];
+}
+
