@@ -45,7 +45,7 @@ describe('bootstrapHttpApp', () => {
       expect(await app.getUrl()).toBe(`http://127.0.0.1:${port}`);
       const res = await fetch(`http://127.0.0.1:${port}/health/live`);
       expect(res.status).toBe(200);
-      // Nest's shutdown hook and our watchdog both listen for each signal.
+      // The graceful shutdown and its watchdog both listen for each signal.
       for (const signal of signals) expect(process.listenerCount(signal) - (before.get(signal)?.length ?? 0)).toBeGreaterThanOrEqual(2);
     } finally {
       await app.close();

@@ -7,7 +7,7 @@ import { AppConfig } from './config/app-config.service';
 import type { BaseEnv } from './config/env.schema';
 import { REQUEST_ID_HEADER, resolveRequestId } from './logging/request-id';
 import { StartupLogger } from './logging/startup.logger';
-import { installShutdownWatchdog } from './shutdown.watchdog';
+import { installGracefulShutdown } from './shutdown.watchdog';
 
 export type RootModule = Type<unknown> | DynamicModule;
 
@@ -56,8 +56,9 @@ export async function createHttpApp(rootModule: RootModule, options: CreateHttpA
     .addHook('onRequest', async (request, reply) => {
       reply.header(REQUEST_ID_HEADER, request.id);
     });
-  // Required: @nestjs/bull closes queues and waits for active jobs only from shutdown hooks.
-  app.enableShutdownHooks();
+  // Signals are handled by bootstrapHttpApp (installGracefulShutdown), not enableShutdownHooks:
+  // app.close() runs the same shutdown hooks (@nestjs/bull closes queues, waiting for active jobs)
+  // and then the process exits on its own terms, PID 1 in a container included.
   return app;
 }
 
@@ -75,7 +76,10 @@ export async function bootstrapHttpApp(rootModule: RootModule, options: Bootstra
     const config = app.get<AppConfig<BaseEnv>>(AppConfig);
     const logger = new NestLogger('Bootstrap');
 
-    installShutdownWatchdog({
+    installGracefulShutdown({
+      close: () => app.close(),
+      exit: (code) => process.exit(code),
+      onCloseError: (error) => logger.error(`${service} failed to shut down cleanly: ${(error as Error).message}`),
       timeoutMs: config.get('SHUTDOWN_TIMEOUT_MS', { infer: true }),
       onTimeout: (signal, timeoutMs) => {
         logger.error(`${service} did not shut down within ${timeoutMs} ms of ${signal}; exiting`);

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { installShutdownWatchdog } from './shutdown.watchdog';
+import { installGracefulShutdown, installShutdownWatchdog } from './shutdown.watchdog';
 
 describe('installShutdownWatchdog', () => {
   let source: EventEmitter;
@@ -42,5 +42,49 @@ describe('installShutdownWatchdog', () => {
     disarm();
     jest.advanceTimersByTime(5000);
     expect(onTimeout).not.toHaveBeenCalled();
+  });
+});
+
+describe('installGracefulShutdown', () => {
+  it('closes the app on SIGTERM and exits 0 once it closed', async () => {
+    const source = new EventEmitter();
+    const exit = jest.fn();
+    let finish: () => void = () => undefined;
+    const close = jest.fn(() => new Promise<void>((resolve) => (finish = resolve)));
+    installGracefulShutdown({ close, exit, timeoutMs: 1000, onTimeout: jest.fn(), source });
+    source.emit('SIGTERM', 'SIGTERM');
+    expect(close).toHaveBeenCalledTimes(1);
+    expect(exit).not.toHaveBeenCalled();
+    finish();
+    await new Promise((r) => setImmediate(r));
+    expect(exit).toHaveBeenCalledWith(0);
+    expect(source.listenerCount('SIGTERM')).toBe(0);
+  });
+
+  it('exits 1 when the close fails', async () => {
+    const source = new EventEmitter();
+    const exit = jest.fn();
+    const onCloseError = jest.fn();
+    installGracefulShutdown({ close: () => Promise.reject(new Error('stuck queue')), exit, onCloseError, timeoutMs: 1000, onTimeout: jest.fn(), source });
+    source.emit('SIGINT', 'SIGINT');
+    await new Promise((r) => setImmediate(r));
+    expect(exit).toHaveBeenCalledWith(1);
+    expect(onCloseError).toHaveBeenCalledWith(expect.objectContaining({ message: 'stuck queue' }));
+  });
+
+  it('leaves an overrunning close to the watchdog', () => {
+    jest.useFakeTimers();
+    try {
+      const source = new EventEmitter();
+      const onTimeout = jest.fn();
+      const exit = jest.fn();
+      installGracefulShutdown({ close: () => new Promise<void>(() => undefined), exit, timeoutMs: 500, onTimeout, source });
+      source.emit('SIGTERM', 'SIGTERM');
+      jest.advanceTimersByTime(500);
+      expect(onTimeout).toHaveBeenCalledWith('SIGTERM', 500);
+      expect(exit).not.toHaveBeenCalled();
+    } finally {
+      jest.useRealTimers();
+    }
   });
 });

@@ -40,3 +40,49 @@ export function installShutdownWatchdog({
     clearTimeout(timer);
   };
 }
+
+export interface GracefulShutdownOptions extends ShutdownWatchdogOptions {
+  /** Closes the app: every Nest shutdown hook runs (queues stop taking jobs and drain). */
+  close: () => Promise<void>;
+  /** `process.exit` in an app. */
+  exit: (code: number) => void;
+  onCloseError?: (error: unknown) => void;
+}
+
+/**
+ * On SIGTERM/SIGINT: close the app, then exit 0 — or 1 if the close fails or overruns the
+ * watchdog's budget. Used instead of Nest's `enableShutdownHooks`, which re-raises the signal after
+ * closing: as PID 1 in a container a re-raised SIGTERM is ignored, and the process would hang until
+ * the orchestrator's SIGKILL. A second signal finds no listener and takes its default action.
+ * Returns a function that uninstalls it.
+ */
+export function installGracefulShutdown({
+  close,
+  exit,
+  onCloseError,
+  signals = ['SIGTERM', 'SIGINT'],
+  source = process,
+  ...watchdog
+}: GracefulShutdownOptions): () => void {
+  const disarmWatchdog = installShutdownWatchdog({ ...watchdog, signals, source });
+  const remove = () => signals.forEach((signal) => source.removeListener(signal, onSignal));
+  function onSignal(): void {
+    remove();
+    close().then(
+      () => {
+        disarmWatchdog();
+        exit(0);
+      },
+      (error: unknown) => {
+        disarmWatchdog();
+        onCloseError?.(error);
+        exit(1);
+      },
+    );
+  }
+  signals.forEach((signal) => source.once(signal, onSignal));
+  return () => {
+    remove();
+    disarmWatchdog();
+  };
+}
