@@ -18,10 +18,10 @@ describe('docker/Dockerfile', () => {
     expect(dockerfileProblems(dockerfile)).toEqual([]);
   });
 
-  it('runs node under tini, with no shell in between', () => {
+  it('runs node as PID 1, with no shell in between', () => {
     const runtime = parseDockerfile(dockerfile).at(-1)!;
     const entrypoint = runtime.instructions.filter((i) => i.keyword === 'ENTRYPOINT').at(-1);
-    expect(JSON.parse(entrypoint!.args)).toEqual(['/usr/bin/tini', '--', 'node', '/app/main.js']);
+    expect(JSON.parse(entrypoint!.args)).toEqual(['node', '/app/main.js']);
   });
 
   const replace = (from: string | RegExp, to: string) => {
@@ -41,6 +41,8 @@ describe('docker/Dockerfile', () => {
     ['dev dependencies in the runtime', () => replace('npm ci --omit=dev', 'npm ci'), /--omit=dev/],
     ['only main.js copied (the gateway needs assets/ beside it)', () => replace('COPY --from=build /app/dist/apps/${APP}/ ./dist/apps/${APP}/', 'COPY --from=build /app/dist/apps/${APP}/main.js ./dist/apps/${APP}/main.js'), /whole dist\/apps/],
     ['a secret baked in', () => replace('ENV NODE_ENV=production', 'ENV JWT_SECRET=abc NODE_ENV=production'), /bakes a secret/],
+    ['an image build that skips the invalidation worker', () => replace('recommendations-worker,invalidation-worker,db-cli', 'recommendations-worker,db-cli'), /the Nx build does not build invalidation-worker/],
+    ['a build list that names a project only by a longer one', () => replace('recommendations-worker,invalidation-worker,db-cli', 'recommendations-worker,invalidation-worker-v2,db-cli'), /the Nx build does not build invalidation-worker$/],
     ['a full-size runtime image', () => replace('ARG NODE_IMAGE=node:20-bookworm-slim', 'ARG NODE_IMAGE=node:20-bookworm'), /starts from node:20-bookworm, not a slim/],
   ])('fails with %s', (_, run, expected) => {
     expect(run()).toEqual(expect.arrayContaining([expect.stringMatching(expected)]));
@@ -61,8 +63,8 @@ describe('docker/Dockerfile.dockerignore', () => {
 describe('docker/compose.yaml', () => {
   const compose = parseCompose(composeText);
 
-  it('runs redis and postgres with healthchecks, a one-shot migrate, the gateway on 3000 and three workers', () => {
-    expect(Object.keys(compose.services ?? {}).sort()).toEqual(['feed-worker', 'gateway', 'migrate', 'postgres', 'profile-worker', 'recommendations-worker', 'redis']);
+  it('runs redis and postgres with healthchecks, a one-shot migrate, the gateway on 3000, three fragment workers and the invalidation worker', () => {
+    expect(Object.keys(compose.services ?? {}).sort()).toEqual(['feed-worker', 'gateway', 'invalidation-worker', 'migrate', 'postgres', 'profile-worker', 'recommendations-worker', 'redis']);
     expect(composeProblems(compose)).toEqual([]);
   });
 
@@ -91,6 +93,11 @@ describe('docker/compose.yaml', () => {
     ['a literal password', () => broken((t) => t.replace(/\$\{POSTGRES_PASSWORD:-local-dev-password\}/g, 'hunter2')), /literal secret/],
     ['a real-looking default secret', () => broken((t) => t.replace('local-dev-jwt-secret', 'prod-jwt-secret')), /JWT_SECRET's default/],
     ['a drain cut short by SIGKILL', () => broken((t) => t.replace('stop_grace_period: 50s', 'stop_grace_period: 30s')), /recommendations-worker: stop_grace_period 30000 ms ≤ SHUTDOWN_TIMEOUT_MS 40000/],
+    ['no invalidation worker', () => broken((t) => t.replace(/\n {2}# Relays the outbox[\s\S]*?retries: 12\n/, '\n')), /service invalidation-worker is missing/],
+    ['the invalidation worker SIGKILLed before its drain', () => broken((t) => t.replace('stop_grace_period: 25s', 'stop_grace_period: 15s')), /invalidation-worker: stop_grace_period 15000 ms ≤ SHUTDOWN_TIMEOUT_MS 20000/],
+    ['an invalidation drain budget below its statement timeout', () => broken((t) => t.replace('SHUTDOWN_TIMEOUT_MS: "20000"', 'SHUTDOWN_TIMEOUT_MS: "10000"')), /invalidation-worker: SHUTDOWN_TIMEOUT_MS 10000 ≤ DATABASE_STATEMENT_TIMEOUT_MS .* 15000/],
+    ['an invalidation worker that would refuse to start', () => broken((t) => t.replace('PORT: "3004"', 'PORT: "http"')), /invalidation-worker would refuse to start: .*PORT/],
+    ['the gateway without a database (its writes need one)', () => broken((t) => t.replace(/\n {6}# For writes only[^\n]*\n {6}DATABASE_URL: [^\n]*/, '')), /gateway: DATABASE_URL is not set/],
     ['the gateway not published', () => broken((t) => t.replace('"3000:3000"', '"8080:3000"')), /gateway is not published on 3000/],
     ['a worker listening on 127.0.0.1', () => broken((t) => t.replace('HOST: 0.0.0.0', 'HOST: 127.0.0.1')), /HOST must be 0.0.0.0/],
     ['seeding on every up', () => broken((t) => t.replace('"seed", "--if-empty", ', '"seed", ')), /without --if-empty/],

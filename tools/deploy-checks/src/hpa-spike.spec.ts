@@ -10,7 +10,8 @@ import { formatTimeline, type QueueModel, type SimulationStep, simulateQueueAuto
  * autoscaler is copied into this file. What is assumed (the workload, not the manifests) is listed in
  * WORKLOAD and in docs/deploy.md:
  *
- * - a build takes `buildSeconds` (profile and feed: one indexed query; recommendations: heavy SQL);
+ * - a job takes `buildSeconds` (profile and feed: one indexed query; recommendations: heavy SQL;
+ *   invalidation: the author's followers in one indexed query, then Redis scripts);
  * - before the spike, jobs arrive at the rate that keeps minReplicas pods at half their backlog
  *   target; the spike multiplies the arrival rate by 10 for 10 minutes;
  * - Prometheus scrapes every 15 s, the HPA syncs every 15 s, a new pod is ready 20 s after the
@@ -21,6 +22,7 @@ const WORKLOAD: Readonly<Record<WorkerApp, { buildSeconds: number; cpuBusyPercen
   'profile-worker': { buildSeconds: 0.05, cpuBusyPercent: 40 },
   'feed-worker': { buildSeconds: 0.1, cpuBusyPercent: 50 },
   'recommendations-worker': { buildSeconds: 1.5, cpuBusyPercent: 90 },
+  'invalidation-worker': { buildSeconds: 0.02, cpuBusyPercent: 40 },
 };
 const SPIKE_FACTOR = 10;
 const SPIKE_START = 120;

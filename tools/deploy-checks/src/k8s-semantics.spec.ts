@@ -1,5 +1,5 @@
 import { filterBySelector, kedaDeleteSelector, kedaTopLevelSelector, loadApplySets } from './lib/apply-sets';
-import { WORKER_APPS, WORKER_FRAGMENTS } from './lib/app-facts';
+import { appModuleSource, EXTRA_POSTGRES_CONNECTIONS, gatewayReadPathProblems, isApp, WORKER_APPS, WORKER_QUEUES } from './lib/app-facts';
 import { describeDoc } from './lib/k8s-docs';
 import { adapterExternalRules, appSetChecks, autoscalers, checkLabels, checkNames, checkNamespace } from './lib/k8s-checks';
 import { hpas, scaledObjects } from './lib/k8s-objects';
@@ -45,17 +45,25 @@ describe('one autoscaler per worker, in every apply set', () => {
       'profile-worker': 'HorizontalPodAutoscaler',
       'feed-worker': 'HorizontalPodAutoscaler',
       'recommendations-worker': 'HorizontalPodAutoscaler',
+      'invalidation-worker': 'HorizontalPodAutoscaler',
     });
     for (const { obj } of hpas(sets.top)) {
       const name = obj.spec!.scaleTargetRef.name as (typeof WORKER_APPS)[number];
       if (!WORKER_APPS.includes(name)) continue;
-      expect(obj.spec!.metrics![0].external!.metric.selector!.matchLabels).toEqual({ queue: WORKER_FRAGMENTS[name].queue });
+      expect(obj.spec!.metrics![0].external!.metric.selector!.matchLabels).toEqual({ queue: WORKER_QUEUES[name] });
     }
+    expect(WORKER_QUEUES['invalidation-worker']).toBe('invalidations');
   });
 
   it('the KEDA variant replaces exactly the worker HPAs, as its README applies it', () => {
     const targets = Object.fromEntries(autoscalers(sets.keda).map((a) => [a.target.name, a.kind]));
-    expect(targets).toEqual({ gateway: 'HorizontalPodAutoscaler', 'profile-worker': 'ScaledObject', 'feed-worker': 'ScaledObject', 'recommendations-worker': 'ScaledObject' });
+    expect(targets).toEqual({
+      gateway: 'HorizontalPodAutoscaler',
+      'profile-worker': 'ScaledObject',
+      'feed-worker': 'ScaledObject',
+      'recommendations-worker': 'ScaledObject',
+      'invalidation-worker': 'ScaledObject',
+    });
     // What the README's delete removes from the cluster is what its apply leaves out.
     const top = sets.top.docs;
     const deleted = filterBySelector(top, parseSelectorString(kedaDeleteSelector())).map(describeDoc);
@@ -80,22 +88,51 @@ describe('one autoscaler per worker, in every apply set', () => {
   });
 });
 
+describe('reads never need Postgres; writes do', () => {
+  it('the gateway gets DATABASE_URL for its writes, but neither its start nor its readiness depends on Postgres', () => {
+    const gateway = deployments(sets.top).find(({ obj }) => obj.metadata?.name === 'gateway')!.obj;
+    expect(effectiveEnv(gateway.spec!.template.spec!.containers[0], sets.top).get('DATABASE_URL')).toEqual(expect.objectContaining({ kind: 'secret', key: 'DATABASE_URL' }));
+    expect(gatewayReadPathProblems()).toEqual([]);
+  });
+
+  it.each<[string, string | RegExp, string, RegExp]>([
+    ['readiness that checks Postgres', /readiness:\s*\{\s*redis:\s*FRAGMENT_REDIS\s*\}/, 'readiness: { redis: FRAGMENT_REDIS, postgres: true }', /\/health\/ready checks Postgres/],
+    ['an eager database connection', 'DbModule.forRootLazyAsync(', 'DbModule.forRootAsync(', /connects to Postgres eagerly/],
+  ])('fails with %s in the gateway module', (_, from, to, expected) => {
+    const source = appModuleSource('gateway');
+    const broken = source.replace(from, to);
+    expect(broken).not.toBe(source);
+    expect(gatewayReadPathProblems(broken)).toEqual([expect.stringMatching(expected)]);
+  });
+});
+
 describe('capacity', () => {
-  it('prints the Postgres connections the workers can open at their maximum scale', () => {
-    const lines: string[] = [];
-    let total = 0;
+  /** Postgres connections at maximum scale: pool (DATABASE_POOL_SIZE) plus any connection of its own, per pod. */
+  function connectionsAtMaxScale() {
+    const rows: Array<{ app: string; pods: number; perPod: number; extra: number }> = [];
     for (const a of autoscalers(sets.top)) {
       const deployment = deployments(sets.top).find(({ obj }) => obj.metadata?.name === a.target.name)!.obj;
       const container = deployment.spec!.template.spec!.containers[0];
       const env = effectiveEnv(container, sets.top);
       if (!env.has('DATABASE_URL')) continue;
       const pool = Number(literalEnv(env, 'DATABASE_POOL_SIZE') ?? 10);
-      total += a.max * pool;
-      lines.push(`  ${a.target.name}: ${a.max} pods × ${pool} = ${a.max * pool}`);
+      const extra = isApp(a.target.name) ? (EXTRA_POSTGRES_CONNECTIONS[a.target.name] ?? 0) : 0;
+      rows.push({ app: a.target.name, pods: a.max, perPod: pool, extra });
     }
+    return rows;
+  }
+
+  it('prints the Postgres connections the apps can open at their maximum scale', () => {
+    const rows = connectionsAtMaxScale();
+    const total = rows.reduce((sum, r) => sum + r.pods * (r.perPod + r.extra), 0);
+    const lines = rows.map((r) => `  ${r.app}: ${r.pods} pods × ${r.extra ? `(${r.perPod} + ${r.extra})` : r.perPod} = ${r.pods * (r.perPod + r.extra)}`);
     console.log(`Postgres connections at maximum scale (max_connections must exceed this, or use PgBouncer):\n${lines.join('\n')}\n  total: ${total}`);
     expect(configMaps(sets.top).length).toBeGreaterThan(0);
-    expect(total).toBeGreaterThan(0);
-    expect(total).toBeLessThanOrEqual(400);
+    // Everything that talks to Postgres is counted: the gateway (writes), every worker, and the
+    // invalidation worker's LISTEN connection.
+    expect(rows.map((r) => r.app).sort()).toEqual(['gateway', ...WORKER_APPS].sort());
+    expect(rows.find((r) => r.app === 'invalidation-worker')?.extra).toBe(1);
+    // A guard against a runaway pool or maxReplicas, not a sizing: docs/deploy.md states the sum.
+    expect(total).toBeLessThanOrEqual(600);
   });
 });

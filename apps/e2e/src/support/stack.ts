@@ -14,6 +14,10 @@ const JWT_SECRET = 'e2e-secret-0123456789abcdef0123456789abcdef';
 export interface StackOptions {
   /** Demo users to seed (the other tables scale with it). */
   readonly users?: number;
+  /** A Redis of the test's own (fault tests restart it); default the shared one under a key prefix. */
+  readonly redisUrl?: string;
+  /** A Postgres of the test's own, as its maintenance-database URL; default the shared server. */
+  readonly adminDatabaseUrl?: string;
   /** Extra environment for every app, e.g. short Bull intervals for fault tests. */
   readonly env?: Record<string, string>;
 }
@@ -33,26 +37,31 @@ export class Stack {
     readonly databaseName: string,
     readonly keyPrefix: string,
     private readonly env: Record<string, string>,
+    private readonly adminDatabaseUrl: string,
   ) {
-    this.redis = new Redis(TEST_REDIS_URL);
+    // Fault tests stop this Redis: a command must fail rather than wait in the offline queue.
+    this.redis = new Redis(env['REDIS_URL'] ?? TEST_REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false });
+    this.redis.on('error', () => undefined);
   }
 
   static async start(options: StackOptions = {}): Promise<Stack> {
     const id = randomBytes(4).toString('hex');
     const databaseName = `wp_e2e_${id}`;
-    const databaseUrl = new URL(ADMIN_DATABASE_URL);
+    const adminDatabaseUrl = options.adminDatabaseUrl ?? ADMIN_DATABASE_URL;
+    const databaseUrl = new URL(adminDatabaseUrl);
     databaseUrl.pathname = `/${databaseName}`;
     const keyPrefix = `e2e:${id}:`;
     const env = {
       NODE_ENV: 'test',
       HOST: '127.0.0.1',
       LOG_LEVEL: 'warn',
-      REDIS_URL: TEST_REDIS_URL,
+      REDIS_URL: options.redisUrl ?? TEST_REDIS_URL,
       REDIS_KEY_PREFIX: keyPrefix,
       BULL_PREFIX: `e2e:${id}:bull`,
       ...options.env,
     };
-    const stack = new Stack(databaseUrl.toString(), databaseName, keyPrefix, env);
+    const stack = new Stack(databaseUrl.toString(), databaseName, keyPrefix, env, adminDatabaseUrl);
+    await new Promise<void>((resolve) => (stack.redis.status === 'ready' ? resolve() : stack.redis.once('ready', () => resolve())));
     try {
       await runToCompletion('db-cli', { DATABASE_URL: stack.databaseUrl }, ['seed', '--users', String(options.users ?? 1000)]);
       await Promise.all((['gateway', ...WORKER_APPS] as AppName[]).map((name) => stack.startApp(name)));
@@ -146,7 +155,7 @@ export class Stack {
     await Promise.all([...this.apps.values()].map((app) => app.stop().catch(() => undefined)));
     await deleteKeysWithPrefix(this.redis, this.keyPrefix).catch(() => undefined);
     await this.redis.quit().catch(() => undefined);
-    const admin = new Client({ connectionString: ADMIN_DATABASE_URL });
+    const admin = new Client({ connectionString: this.adminDatabaseUrl });
     await admin.connect();
     try {
       await admin.query(`DROP DATABASE IF EXISTS "${this.databaseName}" WITH (FORCE)`);

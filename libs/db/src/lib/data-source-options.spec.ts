@@ -1,3 +1,4 @@
+import { isDatabaseConnectionError } from './lazy-data-source';
 import { createDataSourceOptions } from './data-source-options';
 import { DB_ENTITIES } from './entities/db-entities';
 import { DB_MIGRATIONS } from './migrations/db-migrations';
@@ -28,5 +29,21 @@ describe('createDataSourceOptions', () => {
 
   it('rejects a negative statement timeout', () => {
     expect(() => createDataSourceOptions({ url, statementTimeoutMs: -5 })).toThrow(/statementTimeoutMs/);
+  });
+});
+
+describe('isDatabaseConnectionError', () => {
+  const withCode = (code: string, message = 'x') => Object.assign(new Error(message), { code });
+
+  it('recognises an unreachable or restarting server', () => {
+    for (const error of [withCode('ECONNREFUSED'), withCode('08006'), withCode('57P01'), new Error('Connection terminated unexpectedly')]) {
+      expect(isDatabaseConnectionError(error)).toBe(true);
+    }
+  });
+
+  it('leaves query errors alone', () => {
+    for (const error of [withCode('23503'), withCode('42P01'), new Error('syntax error')]) {
+      expect(isDatabaseConnectionError(error)).toBe(false);
+    }
   });
 });

@@ -12,6 +12,20 @@ export class DatabaseUnavailableError extends Error {
 
 const RETRY_MS = 2000;
 
+const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH']);
+
+/**
+ * Whether a query failed because Postgres cannot be reached (or is shutting down) rather than
+ * because of the query: SQLSTATE class 08 (connection exception), 57P01–57P03 (shutdown, cannot
+ * connect now), socket errors, and pg's "Connection terminated".
+ */
+export function isDatabaseConnectionError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && (code.startsWith('08') || /^57P0[1-3]$/.test(code) || CONNECTION_CODES.has(code))) return true;
+  return /Connection terminated|connection timeout|Client has encountered a connection error/i.test(error.message);
+}
+
 /**
  * A DataSource for a process whose main job does not need Postgres (the gateway serves pages from
  * Redis alone): it starts without the database and connects in the background, retrying, so reads

@@ -18,6 +18,8 @@ export interface BuildAttempt {
   /** 1 for the first try. */
   readonly attempt: number;
   readonly maxAttempts: number;
+  /** Aborted when the worker hands the job back at shutdown: the build stops, nothing is recorded. */
+  readonly signal?: AbortSignal;
 }
 
 export type BuildOutcome = 'built' | 'discarded' | 'superseded';
@@ -38,6 +40,14 @@ export class FragmentAttemptError extends Error {
 class BuildTimeoutError extends Error {
   constructor(ms: number) {
     super(`build timed out after ${ms} ms`);
+  }
+}
+
+/** The worker is shutting down and handed the job back to the queue; another worker builds it. */
+export class BuildInterruptedError extends Error {
+  constructor() {
+    super('build interrupted: the job was handed back at shutdown');
+    this.name = 'BuildInterruptedError';
   }
 }
 
@@ -75,13 +85,20 @@ export class FragmentBuildRunner {
     const stopTimer = this.metrics.buildSeconds.startTimer(labels);
     let dataJson: string;
     try {
-      const data = await this.buildWithTimeout(job, attempt.attempt);
+      const data = await this.buildWithTimeout(job, attempt);
       dataJson = JSON.stringify(data ?? null);
     } catch (error) {
       stopTimer();
+      if (error instanceof BuildInterruptedError) {
+        // Handed back: its lease stays, so the next worker to take the job builds it at once.
+        this.metrics.builds.inc({ ...labels, outcome: 'interrupted' });
+        this.logger.warn(this.logFields(job, attempt, 'interrupted', { msg: error.message }));
+        throw error;
+      }
       throw await this.recordFailure(job, attempt, error);
     }
-    this.stats.record(definition.name, stopTimer() * 1000);
+    const seconds = stopTimer();
+    this.stats.record(definition.name, seconds * 1000);
 
     const written = await this.store.complete(
       job.key,
@@ -93,7 +110,23 @@ export class FragmentBuildRunner {
     );
     const outcome: BuildOutcome = written ? 'built' : 'discarded';
     this.metrics.builds.inc({ ...labels, outcome });
+    this.logger.log(this.logFields(job, attempt, outcome, { ms: Math.round(seconds * 1000) }));
     return outcome;
+  }
+
+  /** Structured log fields: the request that caused the build and the job, so one id follows it through. */
+  private logFields(job: FragmentJobData, attempt: BuildAttempt, outcome: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+    return {
+      msg: `${this.definition.name} ${outcome}`,
+      fragment: this.definition.name,
+      outcome,
+      key: job.key,
+      generation: job.generation,
+      requestId: job.requestId,
+      jobId: attempt.jobId,
+      attempt: attempt.attempt,
+      ...extra,
+    };
   }
 
   /** A payload that does not match this worker's fragment exactly is refused, never built. */
@@ -119,24 +152,30 @@ export class FragmentBuildRunner {
     return { ...job, params: params.data };
   }
 
-  private async buildWithTimeout(job: FragmentJobData, attempt: number): Promise<unknown> {
+  /** Runs the builder until it settles, times out, or the worker takes the job back. */
+  private async buildWithTimeout(job: FragmentJobData, attempt: BuildAttempt): Promise<unknown> {
     const controller = new AbortController();
     const timeoutMs = this.definition.buildTimeoutMs;
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const error = new BuildTimeoutError(timeoutMs);
+    let onShutdown: (() => void) | undefined;
+    const stopped = new Promise<never>((_, reject) => {
+      const stop = (error: Error) => {
         controller.abort(error);
         reject(error);
-      }, timeoutMs);
+      };
+      timer = setTimeout(() => stop(new BuildTimeoutError(timeoutMs)), timeoutMs);
+      onShutdown = () => stop(new BuildInterruptedError());
+      if (attempt.signal?.aborted) onShutdown();
+      else attempt.signal?.addEventListener('abort', onShutdown, { once: true });
     });
     try {
       return await Promise.race([
-        this.builder.build(job.params, { viewerId: job.viewerId, signal: controller.signal, attempt }),
-        timeout,
+        this.builder.build(job.params, { viewerId: job.viewerId, signal: controller.signal, attempt: attempt.attempt }),
+        stopped,
       ]);
     } finally {
       clearTimeout(timer);
+      if (onShutdown) attempt.signal?.removeEventListener('abort', onShutdown);
     }
   }
 
@@ -160,9 +199,9 @@ export class FragmentBuildRunner {
     );
     const outcome = final ? 'failed' : 'retry';
     this.metrics.builds.inc({ fragment: this.definition.name, outcome });
-    const log = `${this.definition.name} ${job.key} gen ${job.generation} attempt ${attempt.attempt}/${attempt.maxAttempts}: ${detail} (${outcome}, ${result})`;
-    if (permanent) this.logger.warn(log);
-    else this.logger.error(log, error instanceof Error ? error.stack : undefined);
+    const fields = this.logFields(job, attempt, outcome, { error: detail, code, maxAttempts: attempt.maxAttempts, recorded: result });
+    if (permanent) this.logger.warn(fields);
+    else this.logger.error({ ...fields, stack: error instanceof Error ? error.stack : undefined });
     return new FragmentAttemptError(message, code, !final, { cause: error });
   }
 }

@@ -8,7 +8,7 @@ describe('defineFragment', () => {
     const def = defineFragment(base);
     expect(def.staleMs).toBe(10_000);
     expect(def.leaseMs).toBeGreaterThan(def.buildTimeoutMs);
-    expect(def.attempts).toBe(3);
+    expect(def.attempts).toBe(5);
     expect(Object.isFrozen(def)).toBe(true);
   });
 

@@ -83,8 +83,9 @@ export function defineFragment<P extends Record<string, unknown>>(spec: Fragment
     staleMs: spec.ttlMs * 10,
     leaseMs: Math.max(30_000, buildTimeoutMs * 3),
     buildTimeoutMs,
-    attempts: 3,
-    backoffMs: 500,
+    // 1 + 2 + 4 + 8 s of backoff: a build outlives a database restart rather than failing it.
+    attempts: 5,
+    backoffMs: 1000,
     failedTtlMs: 5_000,
     ...spec,
   };

@@ -23,7 +23,7 @@ const options: FragmentModuleOptions = {
   keyPrefix: prefix,
   bullPrefix: `${prefix}bull`,
   connectionName: 'engine-test',
-  worker: { concurrency: 4, lockDurationMs: 30_000, stalledIntervalMs: 30_000 },
+  worker: { concurrency: 4, lockDurationMs: 30_000, stalledIntervalMs: 30_000, drainTimeoutMs: 5000 },
 };
 
 /** Counts builds per params and can be told to fail; lets the test see exactly what ran. */

@@ -17,6 +17,11 @@ export interface FragmentWorkerOptions {
   readonly lockDurationMs: number;
   /** How often Bull looks for jobs whose worker died (stalled-job recovery). */
   readonly stalledIntervalMs: number;
+  /**
+   * At shutdown, how long in-flight builds may finish before their jobs are handed back to the
+   * queue for another worker (rather than left to stalled-job recovery).
+   */
+  readonly drainTimeoutMs: number;
 }
 
 /** The environment variables the engine reads (validated by the app's config schema). */
@@ -30,11 +35,21 @@ export interface FragmentWorkerEnv {
   readonly WORKER_CONCURRENCY: number;
   readonly BULL_LOCK_DURATION_MS: number;
   readonly BULL_STALLED_INTERVAL_MS: number;
+  readonly SHUTDOWN_TIMEOUT_MS: number;
 }
+
+/** Time kept after the drain for handing jobs back and closing connections, inside the shutdown budget. */
+const SHUTDOWN_MARGIN_MS = 3000;
 
 /** The variables `fragmentOptionsFromEnv` reads: in a gateway, and in a worker. */
 export const FRAGMENT_ENV_KEYS = ['REDIS_URL', 'REDIS_KEY_PREFIX', 'BULL_PREFIX'] as const;
-export const FRAGMENT_WORKER_ENV_KEYS = [...FRAGMENT_ENV_KEYS, 'WORKER_CONCURRENCY', 'BULL_LOCK_DURATION_MS', 'BULL_STALLED_INTERVAL_MS'] as const;
+export const FRAGMENT_WORKER_ENV_KEYS = [
+  ...FRAGMENT_ENV_KEYS,
+  'WORKER_CONCURRENCY',
+  'BULL_LOCK_DURATION_MS',
+  'BULL_STALLED_INTERVAL_MS',
+  'SHUTDOWN_TIMEOUT_MS',
+] as const;
 
 export function fragmentOptionsFromEnv(
   env: FragmentEnv & Partial<FragmentWorkerEnv>,
@@ -47,6 +62,7 @@ export function fragmentOptionsFromEnv(
           concurrency: env.WORKER_CONCURRENCY,
           lockDurationMs: env.BULL_LOCK_DURATION_MS ?? 30_000,
           stalledIntervalMs: env.BULL_STALLED_INTERVAL_MS ?? 15_000,
+          drainTimeoutMs: Math.max(1000, (env.SHUTDOWN_TIMEOUT_MS ?? 25_000) - SHUTDOWN_MARGIN_MS),
         };
   return { redisUrl: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX, bullPrefix: env.BULL_PREFIX, connectionName, worker };
 }

@@ -23,6 +23,17 @@ export function createFragmentRedis(url: string, name: string, overrides: RedisO
   return redis;
 }
 
+const CONNECTION_ERROR = /Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|max retries per request|Command timed out/i;
+
+/**
+ * Whether an error means "Redis is not reachable right now" (answer 503 and let it reconnect) rather
+ * than a bug. A command on a socket that is just closing fails before the client's status changes,
+ * so the message is checked as well as the status.
+ */
+export function isRedisConnectionError(error: unknown): boolean {
+  return error instanceof Error && (error.name === 'MaxRetriesPerRequestError' || CONNECTION_ERROR.test(error.message));
+}
+
 /** Start-up check: connect or fail within `timeoutMs`, so a process never starts half-wired. */
 export async function connectOrFail(redis: Redis, timeoutMs: number): Promise<void> {
   try {

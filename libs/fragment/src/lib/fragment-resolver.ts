@@ -4,6 +4,7 @@ import { FragmentStoreUnavailableError } from './fragment-errors';
 import { FragmentEnqueuer, type LeasedBuild } from './fragment-enqueuer';
 import { FragmentEvents } from './fragment-events';
 import { FragmentRequestMetrics } from './fragment-metrics';
+import { isRedisConnectionError } from './fragment-redis';
 import { FragmentRetryAdvisor } from './fragment-retry-advisor';
 import type { FragmentState } from './fragment-state';
 import { FragmentStore, type StoredFragment } from './fragment-store';
@@ -53,7 +54,8 @@ export class FragmentResolver {
       return await this.resolveOrThrow(targets, options);
     } catch (error) {
       // Only a lost connection means "unavailable"; anything else is a bug and stays a 500.
-      if (error instanceof FragmentStoreUnavailableError || this.store.connected()) throw error;
+      if (error instanceof FragmentStoreUnavailableError) throw error;
+      if (this.store.connected() && !isRedisConnectionError(error)) throw error;
       throw new FragmentStoreUnavailableError(error);
     }
   }

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { LazyDataSource } from '@worker-pattern/db';
+import { DatabaseUnavailableError, isDatabaseConnectionError, LazyDataSource } from '@worker-pattern/db';
 import type { EntityManager } from 'typeorm';
 import type { WriteEvent } from './write-events';
 
@@ -104,6 +104,7 @@ export class SocialWrites {
     try {
       return await this.db.get().transaction(work);
     } catch (error) {
+      if (isDatabaseConnectionError(error)) throw new DatabaseUnavailableError((error as Error).message);
       const pg = error as PgError & Error;
       if (pg.code !== '23503') throw error;
       // Any other key is the writer's own row (posts/follows/likes → users): a token for no user.

@@ -2,29 +2,32 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 // The one place deploy-checks reads the apps' code: the manifests are checked against the real
 // fragment definitions and the real environment validation, not against copies that could drift.
-// eslint.config.mjs has no depConstraint for type:tools yet (see docs/deploy.md, "Verification").
-/* eslint-disable @nx/enforce-module-boundaries */
 import { authEnvSchema, authOptionsFromEnv } from '@worker-pattern/auth';
 import { feedFragment } from '@worker-pattern/feed';
 import type { FragmentDefinition } from '@worker-pattern/fragment';
-import { baseEnvSchema, type EnvDefaultValues, validateEnv } from '@worker-pattern/platform';
+import { baseEnvSchema, databaseEnvSchema, type EnvDefaultValues, validateEnv } from '@worker-pattern/platform';
 import { profileFragment } from '@worker-pattern/profile';
 import { recommendationsFragment } from '@worker-pattern/recommendations';
 import { workerEnv } from '@worker-pattern/worker-host';
-/* eslint-enable @nx/enforce-module-boundaries */
+import { INVALIDATIONS_QUEUE } from '@worker-pattern/writes';
 import type { z } from 'zod';
 import { WORKSPACE_ROOT } from './k8s-docs';
 
 /**
  * What the manifests must agree with, taken from the code itself rather than copied: the fragment
- * each worker builds (its queue, its build timeout), the environment schemas the apps validate at
- * start, and the per-app defaults their root modules pass (port, concurrency).
+ * each fragment worker builds (its queue, its build timeout), the invalidation worker's queue, the
+ * environment schemas the apps validate at start, and what their root modules pass and wire (port,
+ * concurrency, the gateway's readiness and database connection).
  */
 
-export const WORKER_APPS = ['profile-worker', 'feed-worker', 'recommendations-worker'] as const;
+/** Workers that build one fragment each, from that fragment's queue. */
+export const FRAGMENT_WORKER_APPS = ['profile-worker', 'feed-worker', 'recommendations-worker'] as const;
+/** Every app that consumes a Bull queue of its own: the fragment workers and the invalidation worker. */
+export const WORKER_APPS = [...FRAGMENT_WORKER_APPS, 'invalidation-worker'] as const;
 export const HTTP_APPS = ['gateway', ...WORKER_APPS] as const;
 export const ALL_APPS = [...HTTP_APPS, 'db-cli'] as const;
 
+export type FragmentWorkerApp = (typeof FRAGMENT_WORKER_APPS)[number];
 export type WorkerApp = (typeof WORKER_APPS)[number];
 export type HttpApp = (typeof HTTP_APPS)[number];
 export type App = (typeof ALL_APPS)[number];
@@ -33,17 +36,51 @@ export const PART_OF = 'worker-pattern';
 export const NAMESPACE = 'worker-pattern';
 export const SECRET_NAME = 'worker-pattern-secrets';
 
-/** The one fragment each worker process builds (apps/<worker>/src/<worker>.module.ts). */
-export const WORKER_FRAGMENTS: Readonly<Record<WorkerApp, FragmentDefinition>> = {
+/** The one fragment each fragment worker builds (apps/<worker>/src/<worker>.module.ts). */
+export const WORKER_FRAGMENTS: Readonly<Record<FragmentWorkerApp, FragmentDefinition>> = {
   'profile-worker': profileFragment as unknown as FragmentDefinition,
   'feed-worker': feedFragment as unknown as FragmentDefinition,
   'recommendations-worker': recommendationsFragment as unknown as FragmentDefinition,
 };
 
+/**
+ * The one Bull queue each worker consumes, and so scales on: a fragment worker its fragment's queue;
+ * the invalidation worker `invalidations` (it only produces to the fragment queues, for rebuilds).
+ */
+export const WORKER_QUEUES: Readonly<Record<WorkerApp, string>> = {
+  'profile-worker': WORKER_FRAGMENTS['profile-worker'].queue,
+  'feed-worker': WORKER_FRAGMENTS['feed-worker'].queue,
+  'recommendations-worker': WORKER_FRAGMENTS['recommendations-worker'].queue,
+  'invalidation-worker': INVALIDATIONS_QUEUE,
+};
+
 export const LONGEST_BUILD_TIMEOUT_MS = Math.max(...Object.values(WORKER_FRAGMENTS).map((f) => f.buildTimeoutMs));
+
+/**
+ * Postgres connections a pod opens beyond its pool (DATABASE_POOL_SIZE): the invalidation worker's
+ * outbox relay holds one of its own for `LISTEN outbox` (libs/writes/src/lib/outbox-relay.ts).
+ */
+export const EXTRA_POSTGRES_CONNECTIONS: Readonly<Partial<Record<App, number>>> = { 'invalidation-worker': 1 };
 
 export function isWorkerApp(app: string): app is WorkerApp {
   return (WORKER_APPS as readonly string[]).includes(app);
+}
+
+export function isFragmentWorkerApp(app: string): app is FragmentWorkerApp {
+  return (FRAGMENT_WORKER_APPS as readonly string[]).includes(app);
+}
+
+/**
+ * The longest one job of a worker may legitimately run, given its validated environment: what the
+ * shutdown budget and Bull's lock must outlast. A fragment build is cut at its `buildTimeoutMs`. An
+ * invalidation job is one Postgres query (the author's followers) plus Redis scripts, so Postgres'
+ * `statement_timeout` (DATABASE_STATEMENT_TIMEOUT_MS) bounds it; 0 turns that off and leaves it
+ * unbounded.
+ */
+export function longestJobMs(app: WorkerApp, parsed: ParsedAppEnv): { ms: number; what: string } {
+  if (isFragmentWorkerApp(app)) return { ms: WORKER_FRAGMENTS[app].buildTimeoutMs, what: "its builds' buildTimeoutMs" };
+  const statementTimeout = Number(parsed['DATABASE_STATEMENT_TIMEOUT_MS']);
+  return { ms: statementTimeout > 0 ? statementTimeout : Infinity, what: 'DATABASE_STATEMENT_TIMEOUT_MS (its jobs run one query)' };
 }
 
 export function isApp(app: string): app is App {
@@ -53,27 +90,57 @@ export function isApp(app: string): app is App {
 export const PACKAGE_VERSION: string = JSON.parse(readFileSync(join(WORKSPACE_ROOT, 'package.json'), 'utf8')).version;
 
 /** The environment schema each app validates at start (the gateway's is composed in its module). */
-const gatewayEnv = baseEnvSchema.extend(authEnvSchema.shape);
+const gatewayEnv = baseEnvSchema.extend(databaseEnvSchema.shape).extend(authEnvSchema.shape);
 
 export interface AppModuleDefaults {
   readonly port?: number;
   readonly concurrency?: number;
   /** The fragment identifier the module registers, e.g. `feedFragment`. */
   readonly fragment?: string;
+  /** Whether the app's /health/ready checks Postgres (`readiness: { …, postgres: true }`). */
+  readonly readinessChecksPostgres: boolean;
+  /** Whether the app connects to Postgres lazily (`DbModule.forRootLazyAsync`): it starts without it. */
+  readonly lazyDatabase: boolean;
 }
 
-/** Reads `defaultPort`, `defaultConcurrency` and `fragment:` from an app's root module source. */
-export function appModuleDefaults(app: HttpApp): AppModuleDefaults {
-  const text = readFileSync(join(WORKSPACE_ROOT, `apps/${app}/src/${app}.module.ts`), 'utf8');
+export function appModuleSource(app: HttpApp): string {
+  return readFileSync(join(WORKSPACE_ROOT, `apps/${app}/src/${app}.module.ts`), 'utf8');
+}
+
+/**
+ * Reads an app's root module source: `defaultPort`, the worker concurrency (`defaultConcurrency: N`
+ * of WorkerHostModule.register, or `envDefaults: { WORKER_CONCURRENCY: N | CONSTANT }` with
+ * `const CONSTANT = N`), `fragment:`, and what its readiness and its database connection depend on.
+ */
+export function appModuleDefaults(app: HttpApp, text = appModuleSource(app)): AppModuleDefaults {
+  const constant = (name: string) => text.match(new RegExp(`const ${name}\\s*=\\s*(\\d+)`))?.[1];
   const num = (re: RegExp) => {
-    const m = text.match(re);
-    return m ? Number(m[1]) : undefined;
+    const value = text.match(re)?.[1];
+    const digits = value !== undefined && /^\d+$/.test(value) ? value : value !== undefined ? constant(value) : undefined;
+    return digits === undefined ? undefined : Number(digits);
   };
   return {
-    port: num(/defaultPort:\s*(\d+)/),
-    concurrency: num(/defaultConcurrency:\s*(\d+)/),
+    port: num(/defaultPort:\s*(\w+)/),
+    concurrency: num(/defaultConcurrency:\s*(\w+)/) ?? num(/WORKER_CONCURRENCY:\s*(\w+)/),
     fragment: text.match(/fragment:\s*(\w+)/)?.[1],
+    readinessChecksPostgres: /readiness:\s*\{[^}]*\bpostgres:\s*true/.test(text),
+    lazyDatabase: /DbModule\.forRootLazyAsync\(/.test(text),
   };
+}
+
+/**
+ * Reads never need Postgres, writes do: the gateway gets DATABASE_URL for its write endpoints, but
+ * it must start and stay in its Service while Postgres is down (it keeps answering pages from Redis).
+ * That holds only if its readiness does not check Postgres and it connects lazily.
+ */
+export function gatewayReadPathProblems(text = appModuleSource('gateway')): string[] {
+  const defaults = appModuleDefaults('gateway', text);
+  const problems: string[] = [];
+  if (defaults.readinessChecksPostgres) {
+    problems.push('gateway: /health/ready checks Postgres, so a Postgres outage would take every gateway out of its Service, though reads never need Postgres');
+  }
+  if (!defaults.lazyDatabase) problems.push('gateway: connects to Postgres eagerly (not DbModule.forRootLazyAsync), so it could not start, and serve reads, while Postgres is down');
+  return problems;
 }
 
 /** Variables an app reads. db-cli reads process.env directly: DATABASE_URL and NODE_ENV. */

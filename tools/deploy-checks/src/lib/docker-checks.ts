@@ -1,5 +1,5 @@
 import { parse as parseYaml } from 'yaml';
-import { ALL_APPS, HTTP_APPS, isWorkerApp, WORKER_FRAGMENTS } from './app-facts';
+import { ALL_APPS, HTTP_APPS, isWorkerApp, longestJobMs, type ParsedAppEnv, validateAppEnv } from './app-facts';
 
 /**
  * Static checks of docker/Dockerfile, its .dockerignore and docker/compose.yaml. No engine runs
@@ -75,7 +75,9 @@ export function dockerfileProblems(text: string): string[] {
     const parent = stages.find((s) => s.name === buildStage.from);
     if (!/\bnpm ci\b/.test(runs(buildStage) + (parent ? runs(parent) : ''))) problems.push('the build stage does not install with `npm ci` (the lock file)');
     if (!/NX_DAEMON=false/.test(envs(buildStage) + runs(buildStage))) problems.push('the Nx build does not set NX_DAEMON=false');
-    for (const app of ALL_APPS) if (!runs(buildStage).includes(app)) problems.push(`the Nx build does not build ${app}`);
+    // The -p list names projects exactly (comma-separated): match whole names, not substrings.
+    const built = new Set(runs(buildStage).match(/(?:^|\s)(?:-p|--projects)[ =](\S+)/)?.[1].split(',') ?? []);
+    for (const app of ALL_APPS) if (!built.has(app)) problems.push(`the Nx build does not build ${app}`);
   }
   // Global ARGs (before the first FROM) may name the base image.
   const runtimeFrom = runtime.from.replace(/\$\{?(\w+)\}?/g, (_, name: string) => text.match(new RegExp(`^ARG ${name}=(\\S+)`, 'm'))?.[1] ?? '');
@@ -225,19 +227,29 @@ export function composeProblems(compose: ComposeFile): string[] {
     if (!service.healthcheck?.test) problems.push(`${app} has no healthcheck`);
     if (env['HOST'] !== '0.0.0.0') problems.push(`${app}: HOST must be 0.0.0.0 in a container`);
     if (!env['REDIS_URL']) problems.push(`${app}: REDIS_URL is not set`);
-    if (isWorkerApp(app) && !env['DATABASE_URL']) problems.push(`${app}: DATABASE_URL is not set`);
-    if (app === 'gateway' && env['DATABASE_URL']) problems.push('gateway: it never talks to Postgres; no DATABASE_URL');
+    // Workers need Postgres; so do the gateway's writes (its reads never do, so it does not wait for it).
+    if (!env['DATABASE_URL']) problems.push(`${app}: DATABASE_URL is not set`);
     if (app === 'gateway' && !(service.ports ?? []).some((p) => (typeof p === 'string' ? /^(\d+\.\d+\.\d+\.\d+:)?3000:3000$/.test(p) : p.published === 3000 || p.published === '3000'))) {
       problems.push('gateway is not published on 3000');
     }
     if (app !== 'gateway' && (service.ports ?? []).length) problems.push(`${app} publishes ports; only the gateway is reachable from outside`);
-    const shutdownMs = Number(interpolateDefaults(env['SHUTDOWN_TIMEOUT_MS'] ?? '25000'));
+    // The environment the app would see with every ${VAR:-default} at its default, through the app's
+    // own validation (so its defaults, e.g. SHUTDOWN_TIMEOUT_MS, come from the app, not from here).
+    let parsed: ParsedAppEnv;
+    try {
+      parsed = validateAppEnv(app, Object.fromEntries(Object.entries(env).map(([k, v]) => [k, interpolateDefaults(v)])));
+    } catch (error) {
+      problems.push(`${app} would refuse to start: ${(error instanceof Error ? error.message : String(error)).replace(/\n\s*/g, ' ')}`);
+      continue;
+    }
+    const shutdownMs = Number(parsed['SHUTDOWN_TIMEOUT_MS']);
     const graceMs = composeDurationMs(service.stop_grace_period) ?? 10_000;
     if (graceMs <= shutdownMs) problems.push(`${app}: stop_grace_period ${graceMs} ms ≤ SHUTDOWN_TIMEOUT_MS ${shutdownMs}: compose would SIGKILL a draining worker`);
-    if (isWorkerApp(app) && shutdownMs <= WORKER_FRAGMENTS[app].buildTimeoutMs) problems.push(`${app}: SHUTDOWN_TIMEOUT_MS ${shutdownMs} ≤ buildTimeoutMs ${WORKER_FRAGMENTS[app].buildTimeoutMs}`);
     if (isWorkerApp(app)) {
-      const lock = Number(interpolateDefaults(env['BULL_LOCK_DURATION_MS'] ?? '30000'));
-      if (lock <= WORKER_FRAGMENTS[app].buildTimeoutMs) problems.push(`${app}: BULL_LOCK_DURATION_MS ${lock} ≤ buildTimeoutMs ${WORKER_FRAGMENTS[app].buildTimeoutMs}`);
+      const job = longestJobMs(app, parsed);
+      if (shutdownMs <= job.ms) problems.push(`${app}: SHUTDOWN_TIMEOUT_MS ${shutdownMs} ≤ ${job.what} ${job.ms}`);
+      const lock = Number(parsed['BULL_LOCK_DURATION_MS']);
+      if (lock <= job.ms) problems.push(`${app}: BULL_LOCK_DURATION_MS ${lock} ≤ ${job.what} ${job.ms}`);
     }
   }
   for (const [name, service] of Object.entries(services)) {

@@ -7,14 +7,16 @@ import {
   type App,
   HTTP_APPS,
   isApp,
+  isFragmentWorkerApp,
   isWorkerApp,
   LONGEST_BUILD_TIMEOUT_MS,
+  longestJobMs,
   NAMESPACE,
   PACKAGE_VERSION,
   PART_OF,
   SECRET_NAME,
   validateAppEnv,
-  WORKER_FRAGMENTS,
+  WORKER_QUEUES,
   knownEnvNames,
 } from './app-facts';
 import { describeDoc, type ManifestDoc } from './k8s-docs';
@@ -183,6 +185,9 @@ export const checkSelectors: Check = (set) => {
   for (const [name, budgets] of coveredBy) {
     if (budgets.length > 1) problems.push(`Deployment/${name}: pods covered by several PodDisruptionBudgets (${budgets.join(', ')}); eviction refuses that`);
   }
+  for (const { doc, obj } of deployments(set)) {
+    if (!coveredBy.has(obj.metadata?.name ?? '')) problems.push(`${describeDoc(doc)}: no PodDisruptionBudget covers its pods (a node drain could take them all at once)`);
+  }
   for (const { doc, obj } of networkPolicies(set)) {
     const selector = obj.spec?.podSelector;
     const matched = workloadsMatching(set, obj.metadata?.namespace, selector);
@@ -342,6 +347,27 @@ export const checkProbes: Check = (set) => {
   return problems;
 };
 
+/**
+ * Metrics: every HTTP app's pods carry the prometheus.io annotations that the kubernetes-pods scrape
+ * job reads, on the app's http port and /metrics. Without them a queue's bull_queue_jobs is never
+ * scraped (the `invalidations` queue is reported by the invalidation-worker pods alone), and the
+ * autoscaler on it sees no metric.
+ */
+export const checkScrapeAnnotations: Check = (set) => {
+  const problems: string[] = [];
+  for (const w of workloads(set).filter((x) => x.kind === 'Deployment')) {
+    const c = w.template.spec?.containers?.[0];
+    const app = appOfImage(c?.image);
+    if (!c || !app || !(HTTP_APPS as readonly string[]).includes(app)) continue;
+    const annotations = w.template.metadata?.annotations ?? {};
+    const httpPort = (c.ports ?? []).find((p) => p.name === 'http')?.containerPort;
+    if (annotations['prometheus.io/scrape'] !== 'true') problems.push(`${where(w)}: pod annotation prometheus.io/scrape is not "true": its /metrics would not be scraped`);
+    if (annotations['prometheus.io/port'] !== String(httpPort)) problems.push(`${where(w)}: pod annotation prometheus.io/port is ${annotations['prometheus.io/port'] ?? '(unset)'}, its http port is ${httpPort}`);
+    if ((annotations['prometheus.io/path'] ?? '/metrics') !== '/metrics') problems.push(`${where(w)}: pod annotation prometheus.io/path is ${annotations['prometheus.io/path']}, expected /metrics`);
+  }
+  return problems;
+};
+
 /** Images: worker-pattern/<app>:<package version>, the app matching the Deployment (image = app = name). */
 export const checkImages: Check = (set) => {
   const problems: string[] = [];
@@ -406,7 +432,8 @@ export const checkEnv: Check = (set) => {
         else if (source.kind !== 'secret') problems.push(`${where(w, c)}: ${name} must come from a secretKeyRef, not a literal value`);
         else if (source.secret !== SECRET_NAME) problems.push(`${where(w, c)}: ${name} comes from Secret ${source.secret}, expected ${SECRET_NAME}`);
       };
-      if (app === 'db-cli' || isWorkerApp(app)) requireSecret('DATABASE_URL');
+      // Workers and db-cli need Postgres; so do the gateway's writes (its reads never do).
+      requireSecret('DATABASE_URL');
       if (app !== 'db-cli') {
         requireSecret('REDIS_URL');
         requireSet('HOST');
@@ -416,10 +443,7 @@ export const checkEnv: Check = (set) => {
         if (port !== httpPort) problems.push(`${where(w, c)}: listens on ${port}, but its http port is ${httpPort}`);
         if (port !== appModuleDefaults(app).port) problems.push(`${where(w, c)}: PORT ${port} differs from the app's documented port ${appModuleDefaults(app).port}`);
       }
-      if (app === 'gateway') {
-        requireSecret('JWT_SECRET');
-        if (env.has('DATABASE_URL')) problems.push(`${where(w, c)}: the gateway never talks to Postgres; it must not get DATABASE_URL`);
-      }
+      if (app === 'gateway') requireSecret('JWT_SECRET');
       if (values['NODE_ENV'] !== 'production') problems.push(`${where(w, c)}: NODE_ENV is ${values['NODE_ENV'] ?? '(unset: development)'}, expected production`);
       for (const variable of c.env ?? []) {
         if (!knownEnvNames(app).has(variable.name)) problems.push(`${where(w, c)}: ${variable.name} is not read by ${app} (typo?)`);
@@ -436,9 +460,10 @@ export const checkEnv: Check = (set) => {
 };
 
 /**
- * Shutdown: after SIGTERM a worker lets in-flight builds finish (bounded by SHUTDOWN_TIMEOUT_MS);
- * the grace period must cover that plus any preStop sleep, the budget must cover the longest build,
- * and Bull's lock must outlast a build or the job runs twice.
+ * Shutdown: after SIGTERM a worker lets in-flight jobs finish (bounded by SHUTDOWN_TIMEOUT_MS);
+ * the grace period must cover that plus any preStop sleep, the budget must cover the longest job
+ * (a fragment's buildTimeoutMs; for the invalidation worker, its one query's statement timeout),
+ * and Bull's lock must outlast a job or the job runs twice.
  */
 export const checkShutdownBudget: Check = (set) => {
   const problems: string[] = [];
@@ -459,11 +484,14 @@ export const checkShutdownBudget: Check = (set) => {
         problems.push(`${where(w, c)}: terminationGracePeriodSeconds ${graceMs / 1000} s does not cover preStop ${preStopMs / 1000} s + SHUTDOWN_TIMEOUT_MS ${shutdownMs} ms`);
       }
       if (isWorkerApp(app)) {
-        const build = WORKER_FRAGMENTS[app].buildTimeoutMs;
-        if (shutdownMs <= build) problems.push(`${where(w, c)}: SHUTDOWN_TIMEOUT_MS ${shutdownMs} ≤ its builds' buildTimeoutMs ${build}: a build in flight at SIGTERM could be cut off`);
-        const lock = Number(parsed['BULL_LOCK_DURATION_MS']);
-        if (lock <= build) problems.push(`${where(w, c)}: BULL_LOCK_DURATION_MS ${lock} ≤ buildTimeoutMs ${build}: Bull would call a slow build stalled and run it twice`);
-        if (graceMs <= LONGEST_BUILD_TIMEOUT_MS) problems.push(`${where(w, c)}: terminationGracePeriodSeconds ${graceMs / 1000} s ≤ the longest build (${LONGEST_BUILD_TIMEOUT_MS} ms)`);
+        const job = longestJobMs(app, parsed);
+        if (job.ms === Infinity) problems.push(`${where(w, c)}: ${job.what} is 0: its jobs have no upper bound, so no shutdown budget or Bull lock can cover one`);
+        else {
+          if (shutdownMs <= job.ms) problems.push(`${where(w, c)}: SHUTDOWN_TIMEOUT_MS ${shutdownMs} ≤ ${job.what} ${job.ms}: a job in flight at SIGTERM could be cut off`);
+          const lock = Number(parsed['BULL_LOCK_DURATION_MS']);
+          if (lock <= job.ms) problems.push(`${where(w, c)}: BULL_LOCK_DURATION_MS ${lock} ≤ ${job.what} ${job.ms}: Bull would call a slow job stalled and run it twice`);
+        }
+        if (isFragmentWorkerApp(app) && graceMs <= LONGEST_BUILD_TIMEOUT_MS) problems.push(`${where(w, c)}: terminationGracePeriodSeconds ${graceMs / 1000} s ≤ the longest build (${LONGEST_BUILD_TIMEOUT_MS} ms)`);
       }
     }
   }
@@ -533,7 +561,7 @@ export function checkScalingSignals(adapterRules: readonly AdapterExternalRule[]
         problems.push(`${id}: expected exactly one External metric (its queue's backlog), found ${external.length}`);
         continue;
       }
-      const queue = WORKER_FRAGMENTS[target].queue;
+      const queue = WORKER_QUEUES[target];
       const selector = ext.metric.selector?.matchLabels ?? {};
       if (Object.keys(selector).join() !== 'queue' || selector['queue'] !== queue) {
         problems.push(`${id}: the External metric must select exactly queue=${queue} (the worker's own queue), got ${JSON.stringify(selector)}`);
@@ -555,6 +583,15 @@ export function checkScalingSignals(adapterRules: readonly AdapterExternalRule[]
         if (!/state=~"waiting\|active"/.test(rule.metricsQuery)) problems.push(`${id}: adapter rule for ${ext.metric.name} must count state waiting|active`);
         if (!/sum by \(queue\)/.test(rule.metricsQuery)) problems.push(`${id}: adapter rule for ${ext.metric.name} must group by queue (the HPA selects on it)`);
         if (!rule.resources?.overrides?.['namespace']) problems.push(`${id}: adapter rule for ${ext.metric.name} should map the namespace label (each HPA sees its own namespace)`);
+        // The rule must admit this HPA's own series: a matcher on queue (or state, or namespace) that
+        // leaves it out serves an empty metric, and the HPA would never scale on the backlog.
+        for (const state of ['waiting', 'active']) {
+          const labels = { __name__: 'bull_queue_jobs', namespace: obj.metadata?.namespace ?? '', queue, state };
+          for (const [part, text] of [['seriesQuery', rule.seriesQuery], ['metricsQuery', rule.metricsQuery]] as const) {
+            const refused = promMatchers(text).find((m) => !matcherAdmits(m, labels));
+            if (refused) problems.push(`${id}: adapter rule for ${ext.metric.name} does not admit ${JSON.stringify(labels)}: its ${part} has ${refused.text}`);
+          }
+        }
       }
     }
     for (const { doc, obj } of scaledObjects(set)) {
@@ -562,7 +599,7 @@ export function checkScalingSignals(adapterRules: readonly AdapterExternalRule[]
       const target = obj.spec.scaleTargetRef.name;
       if (!isWorkerApp(target)) continue;
       checkBehavior(id, obj.spec.advanced?.horizontalPodAutoscalerConfig?.behavior as IHorizontalPodAutoscalerBehavior | undefined);
-      const queue = WORKER_FRAGMENTS[target].queue;
+      const queue = WORKER_QUEUES[target];
       const backlog = obj.spec.triggers.filter((t) => t.type !== 'cpu' && t.type !== 'memory');
       if (!obj.spec.triggers.some((t) => t.type === 'cpu')) problems.push(`${id}: no cpu trigger`);
       if (backlog.length !== 1) {
@@ -589,16 +626,58 @@ export function checkScalingSignals(adapterRules: readonly AdapterExternalRule[]
   };
 }
 
+/** A PromQL label matcher, e.g. `queue!=""` or `state=~"waiting|active"`. */
+export interface PromMatcher {
+  readonly label: string;
+  readonly op: '=' | '!=' | '=~' | '!~';
+  readonly value: string;
+  readonly text: string;
+}
+
+/**
+ * The label matchers inside the `{…}` selectors of a PromQL (or adapter template) expression;
+ * template placeholders such as `<<.LabelMatchers>>` are left out (the adapter fills them with the
+ * HPA's own namespace and selector).
+ */
+export function promMatchers(query: string): PromMatcher[] {
+  const matchers: PromMatcher[] = [];
+  for (const block of query.matchAll(/\{([^{}]*)\}/g)) {
+    for (const m of block[1].matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"/g)) {
+      matchers.push({ label: m[1], op: m[2] as PromMatcher['op'], value: m[3].replace(/\\(.)/g, '$1'), text: m[0] });
+    }
+  }
+  return matchers;
+}
+
+/** Whether a series with these labels passes the matcher (PromQL regexes are fully anchored). */
+export function matcherAdmits(matcher: PromMatcher, labels: Readonly<Record<string, string>>): boolean {
+  const value = labels[matcher.label] ?? '';
+  switch (matcher.op) {
+    case '=':
+      return value === matcher.value;
+    case '!=':
+      return value !== matcher.value;
+    case '=~':
+      return new RegExp(`^(?:${matcher.value})$`).test(value);
+    case '!~':
+      return !new RegExp(`^(?:${matcher.value})$`).test(value);
+  }
+}
+
 function peerAllowsMonitoring(peer: INetworkPolicyPeer): boolean {
   return peer.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'] === 'monitoring' && !peer.podSelector && !peer.ipBlock;
 }
 
-/** Expected egress ports per app (53 for DNS everywhere). */
+/**
+ * Expected egress ports per app (53 for DNS everywhere). The gateway reaches Postgres for its writes
+ * (its reads never need it); every worker reaches Redis and Postgres; the migration only Postgres.
+ */
 const EGRESS: Readonly<Record<App, readonly number[]>> = {
-  gateway: [53, 6379],
+  gateway: [53, 5432, 6379],
   'profile-worker': [53, 5432, 6379],
   'feed-worker': [53, 5432, 6379],
   'recommendations-worker': [53, 5432, 6379],
+  'invalidation-worker': [53, 5432, 6379],
   'db-cli': [53, 5432],
 };
 
@@ -656,6 +735,7 @@ export function appSetChecks(adapterRules: readonly AdapterExternalRule[]): Arra
     ['pod security', checkPodSecurity],
     ['resources', checkResources],
     ['probes', checkProbes],
+    ['scrape annotations', checkScrapeAnnotations],
     ['images', checkImages],
     ['environment', checkEnv],
     ['shutdown budget', checkShutdownBudget],
