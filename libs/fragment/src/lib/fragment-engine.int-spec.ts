@@ -88,10 +88,12 @@ describe('fragment engine end to end (real Redis, real Bull)', () => {
 
   it('turns 300 concurrent requests for one cold fragment into exactly one job', async () => {
     const before = await metricValue('fragment_enqueues_total', { fragment: 'test-profile' });
+    const suppressedBefore = await metricValue('fragment_duplicates_suppressed_total', { fragment: 'test-profile' });
     const states = await Promise.all(Array.from({ length: 300 }, (_, i) => resolver.resolve([profile(1, i + 1)])));
     expect(states.every(([s]) => s!.status === 'pending')).toBe(true);
     expect(await profileQueue.getJobCounts()).toMatchObject({ waiting: 1, active: 0, delayed: 0 });
     expect((await metricValue('fragment_enqueues_total', { fragment: 'test-profile' })) - before).toBe(1);
+    expect((await metricValue('fragment_duplicates_suppressed_total', { fragment: 'test-profile' })) - suppressedBefore).toBe(299);
   });
 
   it('builds it once in a worker, then answers ready from Redis alone', async () => {

@@ -27,6 +27,12 @@ function histogram<L extends string>(
 export class FragmentRequestMetrics {
   readonly requests = counter(register, 'fragment_requests_total', 'Fragments resolved, by status seen', ['fragment', 'status']);
   readonly enqueues = counter(register, 'fragment_enqueues_total', 'Build jobs enqueued (one per lease taken)', ['fragment']);
+  readonly suppressed = counter(
+    register,
+    'fragment_duplicates_suppressed_total',
+    'Requests that needed a build already leased by another request: no job enqueued (the pending marker at work)',
+    ['fragment'],
+  );
   readonly waits = counter(
     register,
     'fragment_waits_total',

@@ -68,6 +68,7 @@ export class FragmentResolver {
     const leased: LeasedBuild[] = [];
     stored.forEach((s, i) => {
       if (s.takenGeneration > 0) leased.push({ target: targets[i], generation: s.takenGeneration });
+      else if (s.status === 'pending' || s.status === 'stale') this.metrics.suppressed.inc({ fragment: targets[i].definition.name });
     });
     if (leased.length > 0) await this.enqueue(leased, options.requestId);
 
