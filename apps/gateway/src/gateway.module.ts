@@ -1,39 +1,66 @@
-import { Module } from '@nestjs/common';
-import { AuthModule, authEnvSchema, authOptionsFromEnv } from '@worker-pattern/auth';
+import { BullModule } from '@nestjs/bull';
+import { type DynamicModule, Module } from '@nestjs/common';
+import { AuthModule, authOptionsFromEnv, RateLimitModule, rateLimitsFromEnv } from '@worker-pattern/auth';
+import { DB_ENV_KEYS, DbModule, dbOptionsFromEnv } from '@worker-pattern/db';
 import { FRAGMENT_ENV_KEYS, FRAGMENT_REDIS, FragmentModule, fragmentOptionsFromEnv } from '@worker-pattern/fragment';
 import { PagesModule } from '@worker-pattern/pages';
-import { DB_ENV_KEYS, DbModule, dbOptionsFromEnv } from '@worker-pattern/db';
-import { AppConfig, baseEnvSchema, databaseEnvSchema, pickEnv, PlatformModule } from '@worker-pattern/platform';
-import { WritesModule } from '@worker-pattern/writes';
-import type { z } from 'zod';
+import { AppConfig, type EnvSource, pickEnv, PlatformModule } from '@worker-pattern/platform';
+import { INVALIDATIONS_QUEUE, WritesModule } from '@worker-pattern/writes';
+import type { Redis } from 'ioredis';
+import type { DestinationStream } from 'pino';
+import { type GatewayEnv, gatewayEnvSchema } from './gateway-env.schema';
 
-const gatewayEnv = baseEnvSchema.extend(databaseEnvSchema.shape).extend(authEnvSchema.shape);
-type GatewayEnv = z.output<typeof gatewayEnv>;
+export interface GatewayModuleOptions {
+  /** Defaults to `process.env`; tests pass a literal. */
+  readonly env?: EnvSource;
+  /** Defaults to stdout; tests pass a stream to read the log lines. */
+  readonly logStream?: DestinationStream;
+}
 
 /**
  * The gateway. Reads come from Redis alone (no SQL on the read path); Postgres is used by writes
- * only, connected lazily so the gateway starts and serves pages while Postgres is down.
+ * only, connected lazily so the gateway starts and serves pages while Postgres is down. It is a
+ * producer of every queue (the invalidations queue only so the queue dashboard can show it) and a
+ * consumer of none: no module here provides a processor.
  */
-@Module({
-  imports: [
-    PlatformModule.forRoot({ service: 'gateway', envSchema: gatewayEnv, defaultPort: 3000, readiness: { redis: FRAGMENT_REDIS } }),
-    FragmentModule.forRootAsync({
-      inject: [AppConfig],
-      useFactory: (config: AppConfig<GatewayEnv>) => fragmentOptionsFromEnv(pickEnv(config, FRAGMENT_ENV_KEYS), 'gateway'),
-    }),
-    AuthModule.forRootAsync({
-      inject: [AppConfig],
-      useFactory: (config: AppConfig<GatewayEnv>) =>
-        authOptionsFromEnv({
-          NODE_ENV: config.get('NODE_ENV', { infer: true }),
-          JWT_SECRET: config.get('JWT_SECRET', { infer: true }),
-          JWT_TTL_SECONDS: config.get('JWT_TTL_SECONDS', { infer: true }),
-          DEV_LOGIN: config.get('DEV_LOGIN', { infer: true }),
+@Module({})
+export class GatewayModule {
+  static register(options: GatewayModuleOptions = {}): DynamicModule {
+    return {
+      module: GatewayModule,
+      imports: [
+        PlatformModule.forRoot({
+          service: 'gateway',
+          envSchema: gatewayEnvSchema,
+          defaultPort: 3000,
+          readiness: { redis: FRAGMENT_REDIS },
+          env: options.env,
+          logStream: options.logStream,
         }),
-    }),
-    DbModule.forRootLazyAsync({ inject: [AppConfig], useFactory: (config: AppConfig<GatewayEnv>) => dbOptionsFromEnv(pickEnv(config, DB_ENV_KEYS), 'gateway') }),
-    PagesModule,
-    WritesModule,
-  ],
-})
-export class GatewayModule {}
+        FragmentModule.forRootAsync({
+          inject: [AppConfig],
+          useFactory: (config: AppConfig<GatewayEnv>) => fragmentOptionsFromEnv(pickEnv(config, FRAGMENT_ENV_KEYS), 'gateway'),
+        }),
+        AuthModule.forRootAsync({
+          inject: [AppConfig],
+          useFactory: (config: AppConfig<GatewayEnv>) => authOptionsFromEnv(pickEnv(config, ['NODE_ENV', 'JWT_SECRET', 'JWT_TTL_SECONDS', 'DEV_LOGIN'])),
+        }),
+        RateLimitModule.forRootAsync({
+          inject: [AppConfig, FRAGMENT_REDIS],
+          useFactory: (config: AppConfig<GatewayEnv>, redis: Redis) => ({
+            redis,
+            keyPrefix: config.get('REDIS_KEY_PREFIX', { infer: true }),
+            perMinute: rateLimitsFromEnv(pickEnv(config, ['RATE_LIMIT_PER_MINUTE', 'RATE_LIMIT_WRITES_PER_MINUTE', 'RATE_LIMIT_LOGIN_PER_MINUTE'])),
+          }),
+        }),
+        DbModule.forRootLazyAsync({
+          inject: [AppConfig],
+          useFactory: (config: AppConfig<GatewayEnv>) => dbOptionsFromEnv(pickEnv(config, DB_ENV_KEYS), 'gateway'),
+        }),
+        BullModule.registerQueue({ name: INVALIDATIONS_QUEUE }),
+        PagesModule,
+        WritesModule,
+      ],
+    };
+  }
+}

@@ -2,3 +2,4 @@ export * from './lib/fragment-http';
 export * from './lib/page-definition';
 export * from './lib/pages.module';
 export * from './lib/request-query';
+export * from './lib/fragment.openapi';

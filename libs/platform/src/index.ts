@@ -13,3 +13,6 @@ export * from './lib/bootstrap';
 export * from './lib/platform.module';
 export * from './lib/platform.options';
 export * from './lib/shutdown.watchdog';
+export * from './lib/http/body-limit';
+export * from './lib/http/http-security';
+export * from './lib/http/api-errors.openapi';

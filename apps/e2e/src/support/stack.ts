@@ -20,6 +20,8 @@ export interface StackOptions {
   readonly adminDatabaseUrl?: string;
   /** Extra environment for every app, e.g. short Bull intervals for fault tests. */
   readonly env?: Record<string, string>;
+  /** The apps started with the stack (default: the gateway and every worker); `startApp` adds more. */
+  readonly apps?: readonly AppName[];
 }
 
 /**
@@ -64,7 +66,7 @@ export class Stack {
     await new Promise<void>((resolve) => (stack.redis.status === 'ready' ? resolve() : stack.redis.once('ready', () => resolve())));
     try {
       await runToCompletion('db-cli', { DATABASE_URL: stack.databaseUrl }, ['seed', '--users', String(options.users ?? 1000)]);
-      await Promise.all((['gateway', ...WORKER_APPS] as AppName[]).map((name) => stack.startApp(name)));
+      await Promise.all((options.apps ?? (['gateway', ...WORKER_APPS] as AppName[])).map((name) => stack.startApp(name)));
     } catch (error) {
       await stack.stop();
       throw error;

@@ -1,5 +1,8 @@
 import { BadRequestException, Controller, Get, Inject, Query, Res } from '@nestjs/common';
+import { ApiOperation, ApiProduces, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { AUTH_OPTIONS, type AuthModuleOptions } from '@worker-pattern/auth';
+import { MAX_ID } from '@worker-pattern/fragment';
+import { ApiErrorResponses } from '@worker-pattern/platform';
 import type { FastifyReply } from 'fastify';
 import { renderDemoPage } from './demo-page.html';
 import { dashboardPage } from './page-definition';
@@ -18,11 +21,20 @@ const CONTENT_SECURITY_POLICY = [
 ].join('; ');
 
 /** `GET /[?userId=N]`: the demo dashboard, signed in as demo user N (default 1) by dev login. */
+@ApiTags('demo')
 @Controller()
 export class DemoPageController {
   constructor(@Inject(AUTH_OPTIONS) private readonly auth: AuthModuleOptions) {}
 
   @Get()
+  @ApiOperation({
+    summary: 'The demo dashboard page',
+    description: 'The shell renders at once; fragments fill in from the stream (or by polling). Signs in by dev login, so it works only where dev login is enabled.',
+  })
+  @ApiProduces('text/html')
+  @ApiQuery({ name: 'userId', required: false, schema: { type: 'integer', minimum: 1, maximum: MAX_ID, default: 1 }, description: 'View the page as this demo user' })
+  @ApiResponse({ status: 200, description: 'The page', content: { 'text/html': { schema: { type: 'string' } } } })
+  @ApiErrorResponses(400)
   page(@Query() query: RawQuery, @Res() reply: FastifyReply): void {
     const unknown = Object.keys(query).find((name) => name !== 'userId');
     if (unknown !== undefined) throw new BadRequestException(`unknown parameter "${unknown.slice(0, 64)}"`);

@@ -1,7 +1,9 @@
 import { Controller, Get, HttpException, HttpStatus, NotFoundException, Param, Query, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiParam, ApiProduces, ApiQuery, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { StreamViewerGuard, ViewerId } from '@worker-pattern/auth';
 import { FragmentResolver, FragmentWatcher, renderFragmentJson } from '@worker-pattern/fragment';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ApiErrorResponses } from '@worker-pattern/platform';
 import { FragmentErrorsFilter } from './fragment-errors.filter';
 import { PAGES, type PageDefinition } from './page-definition';
 import { PageStreamMetrics } from './page-stream.metrics';
@@ -20,6 +22,7 @@ const RECONNECT_MS = 2000;
  * `heartbeat` after the initial states and every 15 s. Nothing per connection touches Redis
  * except one read when a watched fragment settles.
  */
+@ApiTags('pages')
 @Controller('api/pages')
 @UseFilters(FragmentErrorsFilter)
 export class PageStreamController {
@@ -34,6 +37,22 @@ export class PageStreamController {
 
   @Get(':page/stream')
   @UseGuards(StreamViewerGuard)
+  @ApiOperation({
+    summary: 'A page as Server-Sent Events',
+    description:
+      'One `event: fragment` per fragment with its current state (`data:` is a FragmentEvent), then one each time a fragment settles, and `event: heartbeat` after the initial states and every 15 s. Authenticate with the Authorization header or, from a browser’s EventSource, with `?ticket=` from POST /api/auth/stream-ticket. At most 5 open streams per viewer and gateway process.',
+  })
+  @ApiBearerAuth()
+  @ApiSecurity('streamTicket')
+  @ApiParam({ name: 'page', enum: PAGES.map((p) => p.name), description: 'The page' })
+  @ApiQuery({ name: 'ticket', required: false, schema: { type: 'string' }, description: 'A stream ticket, for clients that cannot send headers' })
+  @ApiProduces('text/event-stream')
+  @ApiResponse({
+    status: 200,
+    description: 'The event stream; the `data:` of each `event: fragment` is a FragmentEvent (see Schemas)',
+    content: { 'text/event-stream': { schema: { type: 'string', example: 'event: fragment\ndata: {"name":"profile","status":"pending","retryAfterMs":500}\n\n' } } },
+  })
+  @ApiErrorResponses(400, 401, 404, 429, 503)
   async stream(
     @Param('page') name: string,
     @Query() query: RawQuery,

@@ -1,13 +1,18 @@
 import { Controller, Get, NotFoundException, Param, Query, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { ViewerGuard, ViewerId } from '@worker-pattern/auth';
 import { FragmentResolver } from '@worker-pattern/fragment';
+import { ApiErrorResponses } from '@worker-pattern/platform';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { FragmentErrorsFilter } from './fragment-errors.filter';
 import { renderPageJson, sendJson } from './fragment-http';
+import { API_WAIT_MS_QUERY, fragmentSchemaRef } from './fragment.openapi';
 import { PAGES, type PageDefinition } from './page-definition';
 import { refuseUnknownParams, takeWaitMs, type RawQuery } from './request-query';
 
 /** `GET /api/pages/:page`: every fragment of a page in one Redis round trip. */
+@ApiTags('pages')
+@ApiBearerAuth()
 @Controller('api/pages')
 @UseGuards(ViewerGuard)
 @UseFilters(FragmentErrorsFilter)
@@ -17,6 +22,15 @@ export class PagesController {
   constructor(private readonly resolver: FragmentResolver) {}
 
   @Get(':page')
+  @ApiOperation({
+    summary: 'A page: every fragment at once',
+    description:
+      'Answers from Redis in one round trip. Fragments not built yet are `pending` (their builds are enqueued once, however many ask) unless `waitMs` lets the request wait for them. Any parameter other than `waitMs` is a 400.',
+  })
+  @ApiParam({ name: 'page', enum: PAGES.map((p) => p.name), description: 'The page' })
+  @ApiQuery(API_WAIT_MS_QUERY)
+  @ApiOkResponse({ description: 'Each fragment with its own status', schema: fragmentSchemaRef('DashboardPage') })
+  @ApiErrorResponses(400, 401, 404, 429, 503)
   async page(
     @Param('page') name: string,
     @Query() query: RawQuery,

@@ -5,6 +5,8 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { Logger } from 'nestjs-pino';
 import { AppConfig } from './config/app-config.service';
 import type { BaseEnv } from './config/env.schema';
+import { BODY_LIMIT_BYTES, refuseOversizedBodies } from './http/body-limit';
+import { applyHttpSecurity, type HttpSecurityOptions } from './http/http-security';
 import { REQUEST_ID_HEADER, resolveRequestId } from './logging/request-id';
 import { StartupLogger } from './logging/startup.logger';
 import { installGracefulShutdown } from './shutdown.watchdog';
@@ -16,16 +18,22 @@ export interface CreateHttpAppOptions {
   service?: string;
   /** Where those early lines go; stdout by default. */
   startupLogDestination?: NodeJS.WritableStream;
+  /**
+   * Security headers and CORS, for apps browsers talk to (the gateway); a function of the app when
+   * the values come from its validated config. Absent: neither is added.
+   */
+  security?: HttpSecurityOptions | ((app: NestFastifyApplication) => HttpSecurityOptions);
+  /**
+   * What the app adds to its HTTP surface before it starts: static assets, docs, a microservice
+   * transport (a hybrid app), … Runs here rather than in `bootstrapHttpApp` so that tests built on
+   * `createHttpApp` get exactly the surface production serves.
+   */
+  configure?: (app: NestFastifyApplication) => void | Promise<void>;
 }
 
 export interface BootstrapOptions extends CreateHttpAppOptions {
   service: string;
-  /** What main.ts adds before listening, e.g. a microservice transport (a hybrid app). */
-  configure?: (app: NestFastifyApplication) => void | Promise<void>;
 }
-
-// Our requests are small JSON bodies; a large one is a mistake or an attack.
-const BODY_LIMIT_BYTES = 64 * 1024;
 
 /**
  * The app exactly as `bootstrapHttpApp` runs it, without listening: tests build on this (then
@@ -56,6 +64,15 @@ export async function createHttpApp(rootModule: RootModule, options: CreateHttpA
     .addHook('onRequest', async (request, reply) => {
       reply.header(REQUEST_ID_HEADER, request.id);
     });
+  refuseOversizedBodies(app.getHttpAdapter().getInstance());
+  try {
+    if (options.security) await applyHttpSecurity(app, typeof options.security === 'function' ? options.security(app) : options.security);
+    await options.configure?.(app);
+  } catch (error) {
+    // The container is up (connections open): a failed setup must not leave it running.
+    await app.close().catch(() => undefined);
+    throw error;
+  }
   // Signals are handled by bootstrapHttpApp (installGracefulShutdown), not enableShutdownHooks:
   // app.close() runs the same shutdown hooks (@nestjs/bull closes queues, waiting for active jobs)
   // and then the process exits on its own terms, PID 1 in a container included.
@@ -70,7 +87,6 @@ export async function bootstrapHttpApp(rootModule: RootModule, options: Bootstra
   const { service } = options;
   try {
     const app = await createHttpApp(rootModule, options);
-    await options.configure?.(app);
     // Transports `configure` connected start before HTTP, so a ready gateway already hears events.
     await app.startAllMicroservices();
     const config = app.get<AppConfig<BaseEnv>>(AppConfig);

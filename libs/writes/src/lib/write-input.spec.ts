@@ -23,6 +23,11 @@ describe('write input', () => {
     expect(message(() => parsePostBody({ body: 'x', extra: 1 }))).toBe('unknown field "extra"');
   });
 
+  it('refuses a NUL character, which Postgres text cannot store (found by fuzzing: it was a 500)', () => {
+    expect(message(() => parsePostBody({ body: 'a\u0000b' }))).toBe('body must not contain NUL (\\u0000) characters');
+    expect(parsePostBody({ body: 'a\u0001b 😀 \ud800' })).toBe('a\u0001b 😀 \ud800');
+  });
+
   it('takes a follow target as a JSON number only', () => {
     expect(parseFollowBody({ userId: 7 })).toBe(7);
     expect(message(() => parseFollowBody({ userId: '7' }))).toBe('userId must be a number');

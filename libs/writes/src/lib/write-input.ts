@@ -8,7 +8,14 @@ const postBody = z
     body: z
       .string({ error: 'body must be a string' })
       .transform((text) => text.trim())
-      .pipe(z.string().min(1, 'body must not be empty').max(MAX_POST_LENGTH, `body must be at most ${MAX_POST_LENGTH} characters`)),
+      .pipe(
+        z
+          .string()
+          .min(1, 'body must not be empty')
+          .max(MAX_POST_LENGTH, `body must be at most ${MAX_POST_LENGTH} characters`)
+          // Postgres text cannot hold U+0000: refused here as a 400, not failed there as a 500.
+          .refine((text) => !text.includes('\u0000'), 'body must not contain NUL (\\u0000) characters'),
+      ),
   })
   .strict();
 

@@ -50,3 +50,34 @@ export function envBoolean() {
     .enum(['true', 'false', '1', '0'], { error: problemOr(problem) })
     .transform((value) => value === 'true' || value === '1');
 }
+
+function isWebOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    // `origin` is scheme://host[:port] exactly as a browser sends it: a path, a trailing slash,
+    // user info, a default port or an upper-case host all make the two differ.
+    // WHATWG URLs accept `*` in a host name; a wildcard is exactly what this list must not hold.
+    return (url.protocol === 'https:' || url.protocol === 'http:') && url.origin === value && !value.includes('*');
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A comma-separated list of web origins as browsers send them in `Origin` (`https://app.example.com`,
+ * `http://localhost:5173`): no path, no trailing slash, no wildcard. Parsed into a de-duplicated list.
+ */
+export function envOriginList() {
+  const problem = 'must be a comma-separated list of origins like https://app.example.com (scheme://host[:port], no path, no "*")';
+  return z.string({ error: problemOr(problem) }).transform((raw, ctx) => {
+    const origins = raw
+      .split(',')
+      .map((origin) => origin.trim())
+      .filter((origin) => origin.length > 0);
+    if (origins.length === 0 || !origins.every(isWebOrigin)) {
+      ctx.addIssue({ code: 'custom', message: problem });
+      return z.NEVER;
+    }
+    return [...new Set(origins)];
+  });
+}

@@ -1,4 +1,4 @@
-import { baseEnvSchema, databaseEnvSchema, workerEnvSchema } from './env.schema';
+import { baseEnvSchema, corsEnvSchema, databaseEnvSchema, workerEnvSchema } from './env.schema';
 import { EnvValidationError, validateEnv } from './env.validation';
 
 const workerSchema = baseEnvSchema.extend(databaseEnvSchema.shape).extend(workerEnvSchema.shape);
@@ -114,4 +114,25 @@ describe('databaseEnvSchema and workerEnvSchema', () => {
       DATABASE_URL: 'must be a URL starting with postgres:// or postgresql:// (got "mysql://db/x")',
     });
   });
+});
+
+describe('corsEnvSchema', () => {
+  it('is closed (no origins) when CORS_ORIGINS is unset or empty', () => {
+    expect(validateEnv(corsEnvSchema, { env: {} }).CORS_ORIGINS).toEqual([]);
+    expect(validateEnv(corsEnvSchema, { env: { CORS_ORIGINS: '' } }).CORS_ORIGINS).toEqual([]);
+  });
+
+  it('takes a comma-separated list of origins, trimmed and de-duplicated', () => {
+    expect(validateEnv(corsEnvSchema, { env: { CORS_ORIGINS: 'https://app.example.com, http://localhost:5173,https://app.example.com' } }).CORS_ORIGINS).toEqual([
+      'https://app.example.com',
+      'http://localhost:5173',
+    ]);
+  });
+
+  it.each(['*', 'https://*.example.com', 'https://app.example.com/', 'https://app.example.com/path', 'app.example.com', 'ftp://files.example.com', 'https://u:p@app.example.com', 'https://App.example.com', ' , '])(
+    'refuses CORS_ORIGINS=%j',
+    (value) => {
+      expect(Object.keys(problemsOf(() => validateEnv(corsEnvSchema, { env: { CORS_ORIGINS: value } })))).toEqual(['CORS_ORIGINS']);
+    },
+  );
 });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { envEnum, envInt, envString, envUrl } from './env.fields';
+import { envEnum, envInt, envOriginList, envString, envUrl } from './env.fields';
 
 /**
  * The environment every process of the platform reads. Apps compose what they need, for example
@@ -41,11 +41,18 @@ export const workerEnvSchema = z.object({
   BULL_STALLED_INTERVAL_MS: envInt(1000, ONE_HOUR_MS).default(15_000),
 });
 
+/** For apps browsers call (the gateway): which other origins may, if any. */
+export const corsEnvSchema = z.object({
+  // Unset: CORS is closed, so no page of another origin can read an answer.
+  CORS_ORIGINS: envOriginList().default([]),
+});
+
 export type NodeEnv = (typeof NODE_ENVS)[number];
 export type LogLevel = (typeof LOG_LEVELS)[number];
 export type BaseEnv = z.output<typeof baseEnvSchema>;
 export type DatabaseEnv = z.output<typeof databaseEnvSchema>;
 export type WorkerEnv = z.output<typeof workerEnvSchema>;
+export type CorsEnv = z.output<typeof corsEnvSchema>;
 
 /** Any schema whose parsed output carries at least the base variables the platform itself reads. */
 export type EnvSchema = z.ZodType<BaseEnv>;

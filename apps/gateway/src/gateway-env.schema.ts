@@ -1,0 +1,17 @@
+import { adminEnvSchema, authEnvSchema, rateLimitEnvSchema } from '@worker-pattern/auth';
+import { baseEnvSchema, corsEnvSchema, databaseEnvSchema, envBoolean } from '@worker-pattern/platform';
+import { z } from 'zod';
+
+/** Everything the gateway reads from its environment, validated once at start. */
+export const gatewayEnvSchema = baseEnvSchema
+  .extend(databaseEnvSchema.shape)
+  .extend(authEnvSchema.shape)
+  .extend(corsEnvSchema.shape)
+  .extend(rateLimitEnvSchema.shape)
+  .extend(adminEnvSchema.shape)
+  .extend({
+    // OpenAPI at /api/docs: public outside production, behind the admin credentials in production.
+    API_DOCS: envBoolean().default(true),
+  });
+
+export type GatewayEnv = z.output<typeof gatewayEnvSchema>;

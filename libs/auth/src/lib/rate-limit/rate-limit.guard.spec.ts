@@ -1,0 +1,83 @@
+import type { ExecutionContext } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { JwtService } from '@nestjs/jwt';
+import type { ThrottlerStorage } from '@nestjs/throttler';
+import { ViewerTokens } from '../viewer-tokens';
+import { RateLimit } from './rate-limit.decorator';
+import { ViewerRateLimitGuard } from './rate-limit.guard';
+import { RateLimitMetrics } from './rate-limit.metrics';
+
+// Who is counted and what is skipped, with a stand-in store; counting itself is tested against
+// Redis in the gateway's integration tests.
+
+const tokens = new ViewerTokens(new JwtService({}), { secret: 's'.repeat(40), ttlSeconds: 60, devLogin: true });
+
+class ReadController {
+  read(): void {
+    // a route handler stand-in: only its metadata matters
+  }
+}
+@RateLimit('login')
+class LoginController {
+  login(): void {
+    // a route handler stand-in: only its metadata matters
+  }
+}
+
+function httpContext(request: object, controller: { new (): object; prototype: object } = ReadController, handler = 'read'): ExecutionContext {
+  const reply = { header: jest.fn() };
+  return {
+    getType: () => 'http',
+    getClass: () => controller,
+    getHandler: () => (controller.prototype as Record<string, unknown>)[handler],
+    switchToHttp: () => ({ getRequest: () => request, getResponse: () => reply }),
+  } as unknown as ExecutionContext;
+}
+
+async function guardWith() {
+  const keys: string[] = [];
+  const storage: ThrottlerStorage = {
+    increment: async (key) => {
+      keys.push(key);
+      return { totalHits: 1, timeToExpire: 60, isBlocked: false, timeToBlockExpire: 0 };
+    },
+  };
+  const guard = new ViewerRateLimitGuard({ throttlers: [{ name: 'default', ttl: 60_000, limit: 10 }] }, storage, new Reflector(), tokens, new RateLimitMetrics());
+  await guard.onModuleInit();
+  return { guard, keys };
+}
+
+const request = (headers: Record<string, string> = {}, query: Record<string, unknown> = {}, url = '/api/pages/:page') => ({
+  ip: '203.0.113.7',
+  headers,
+  query,
+  routeOptions: { url },
+});
+
+describe('ViewerRateLimitGuard', () => {
+  it('counts a valid token’s viewer, or a ticket’s, and the client address for anything else', async () => {
+    const { guard, keys } = await guardWith();
+    const token = tokens.issue(42).token;
+    await guard.canActivate(httpContext(request({ authorization: `Bearer ${token}` })));
+    await guard.canActivate(httpContext(request({}, { ticket: tokens.issueTicket(43).ticket })));
+    await guard.canActivate(httpContext(request({ authorization: 'Bearer forged.token.here' })));
+    await guard.canActivate(httpContext(request({ authorization: `Token ${token}` })));
+    await guard.canActivate(httpContext(request({}, { ticket: token }))); // an API token is no ticket
+    await guard.canActivate(httpContext(request()));
+    expect(keys).toEqual(['api:v:42', 'api:v:43', 'api:ip:203.0.113.7', 'api:ip:203.0.113.7', 'api:ip:203.0.113.7', 'api:ip:203.0.113.7']);
+  });
+
+  it('counts dev login by address even with a token, under its own scope', async () => {
+    const { guard, keys } = await guardWith();
+    await guard.canActivate(httpContext(request({ authorization: `Bearer ${tokens.issue(42).token}` }, {}, '/api/auth/dev-login'), LoginController, 'login'));
+    expect(keys).toEqual(['login:ip:203.0.113.7']);
+  });
+
+  it('skips every route outside /api, and the readiness events of the hybrid app', async () => {
+    const { guard, keys } = await guardWith();
+    for (const url of ['/', '/health/live', '/metrics', '/apix', '/api']) expect(await guard.canActivate(httpContext(request({}, {}, url)))).toBe(true);
+    const rpc = { getType: () => 'rpc', getClass: () => ReadController, getHandler: () => ReadController.prototype.read } as unknown as ExecutionContext;
+    expect(await guard.canActivate(rpc)).toBe(true);
+    expect(keys).toEqual([]);
+  });
+});

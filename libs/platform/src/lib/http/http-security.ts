@@ -1,0 +1,65 @@
+import helmet from '@fastify/helmet';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+
+/**
+ * What an app that browsers talk to (the gateway) adds to its HTTP surface: security headers on
+ * every response and, only for origins an operator listed, CORS. Workers serve probes and metrics
+ * only and take none of this.
+ */
+export interface HttpSecurityOptions {
+  /**
+   * Origins (`https://app.example.com`) whose pages may call this app from a browser. Empty: CORS
+   * stays closed, i.e. no `Access-Control-Allow-Origin` on any response and no preflight route.
+   */
+  readonly corsOrigins: readonly string[];
+}
+
+/**
+ * The Content-Security-Policy for every response that does not set its own. Helmet's defaults,
+ * tightened (no framing, no plugins, no `<base>`), and loose only where the bundled admin UIs need
+ * it: swagger-ui and bull-board style elements inline and bull-board loads its web font from
+ * Google. No inline script is allowed anywhere. The demo page sends a stricter policy of its own,
+ * which replaces this one. `upgrade-insecure-requests` is left out: TLS ends at the ingress, and
+ * in development the gateway is plain HTTP on 127.0.0.1, where upgraded asset URLs would fail.
+ */
+export const DEFAULT_CSP_DIRECTIVES = {
+  'default-src': ["'self'"],
+  'script-src': ["'self'"],
+  'script-src-attr': ["'none'"],
+  'style-src': ["'self'", "'unsafe-inline'", 'https://fonts.googleapis.com'],
+  'font-src': ["'self'", 'data:', 'https://fonts.gstatic.com'],
+  'img-src': ["'self'", 'data:'],
+  'connect-src': ["'self'"],
+  'object-src': ["'none'"],
+  'base-uri': ["'self'"],
+  'form-action': ["'self'"],
+  'frame-ancestors': ["'none'"],
+  'upgrade-insecure-requests': null,
+} as const;
+
+/** Headers a browser may send cross-origin, and the ones it may read back (retry hints, request ids). */
+const CORS_ALLOWED_HEADERS = ['authorization', 'content-type', 'x-request-id'];
+const CORS_EXPOSED_HEADERS = ['retry-after', 'x-request-id', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'];
+
+/** Registers helmet (and CORS when origins are listed). Call before `init()`/`listen()`. */
+export async function applyHttpSecurity(app: NestFastifyApplication, options: HttpSecurityOptions): Promise<void> {
+  await app.register(helmet, {
+    contentSecurityPolicy: { useDefaults: false, directives: DEFAULT_CSP_DIRECTIVES },
+    // Frames are refused by CSP already; X-Frame-Options says the same to browsers without CSP 2.
+    frameguard: { action: 'deny' },
+    // HSTS only means something over TLS; browsers ignore it on plain HTTP, so it is safe to send.
+    strictTransportSecurity: { maxAge: 31_536_000, includeSubDomains: true },
+  });
+  if (options.corsOrigins.length > 0) {
+    app.enableCors({
+      // An exact list: a request from any other origin gets no CORS headers, so the browser blocks it.
+      origin: [...options.corsOrigins],
+      // Bearer tokens, not cookies: credentials mode would widen what a listed origin can do.
+      credentials: false,
+      methods: ['GET', 'POST', 'DELETE'],
+      allowedHeaders: CORS_ALLOWED_HEADERS,
+      exposedHeaders: CORS_EXPOSED_HEADERS,
+      maxAge: 600,
+    });
+  }
+}
