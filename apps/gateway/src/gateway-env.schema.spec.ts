@@ -1,6 +1,6 @@
 import { EnvValidationError, validateEnv } from '@worker-pattern/platform';
 import { apiDocsAccess } from './api-docs.setup';
-import { gatewayEnvSchema } from './gateway-env.schema';
+import { gatewayEnvSchema } from '@worker-pattern/pages';
 
 function problemsOf(env: Record<string, string>): Record<string, string> {
   try {

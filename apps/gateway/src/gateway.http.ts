@@ -5,7 +5,7 @@ import { FRAGMENT_CATALOG_DEFINITIONS } from '@worker-pattern/pages';
 import { AppConfig, type BootstrapOptions, pickEnv } from '@worker-pattern/platform';
 import { INVALIDATIONS_QUEUE } from '@worker-pattern/writes';
 import { setupApiDocs } from './api-docs.setup';
-import type { GatewayEnv } from './gateway-env.schema';
+import type { GatewayEnv } from '@worker-pattern/pages';
 import { mountQueueDashboard } from './queue-dashboard.setup';
 
 export interface GatewayHttpOptions {

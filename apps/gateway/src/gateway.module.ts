@@ -3,12 +3,11 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { AuthModule, authOptionsFromEnv, RateLimitModule, rateLimitsFromEnv } from '@worker-pattern/auth';
 import { DB_ENV_KEYS, DbModule, dbOptionsFromEnv } from '@worker-pattern/db';
 import { FRAGMENT_ENV_KEYS, FRAGMENT_REDIS, FragmentModule, fragmentOptionsFromEnv } from '@worker-pattern/fragment';
-import { PagesModule } from '@worker-pattern/pages';
+import { type GatewayEnv, gatewayEnvSchema, PagesModule } from '@worker-pattern/pages';
 import { AppConfig, type EnvSource, pickEnv, PlatformModule } from '@worker-pattern/platform';
 import { INVALIDATIONS_QUEUE, WritesModule } from '@worker-pattern/writes';
 import type { Redis } from 'ioredis';
 import type { DestinationStream } from 'pino';
-import { type GatewayEnv, gatewayEnvSchema } from './gateway-env.schema';
 
 export interface GatewayModuleOptions {
   /** Defaults to `process.env`; tests pass a literal. */

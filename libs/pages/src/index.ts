@@ -3,3 +3,4 @@ export * from './lib/page-definition';
 export * from './lib/pages.module';
 export * from './lib/request-query';
 export * from './lib/fragment.openapi';
+export * from './lib/gateway-env.schema';

@@ -2,10 +2,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 // The one place deploy-checks reads the apps' code: the manifests are checked against the real
 // fragment definitions and the real environment validation, not against copies that could drift.
-import { authEnvSchema, authOptionsFromEnv } from '@worker-pattern/auth';
+import { authOptionsFromEnv } from '@worker-pattern/auth';
+import { gatewayEnvSchema } from '@worker-pattern/pages';
 import { feedFragment } from '@worker-pattern/feed';
 import type { FragmentDefinition } from '@worker-pattern/fragment';
-import { baseEnvSchema, databaseEnvSchema, type EnvDefaultValues, validateEnv } from '@worker-pattern/platform';
+import { type EnvDefaultValues, validateEnv } from '@worker-pattern/platform';
 import { profileFragment } from '@worker-pattern/profile';
 import { recommendationsFragment } from '@worker-pattern/recommendations';
 import { workerEnv } from '@worker-pattern/worker-host';
@@ -90,7 +91,7 @@ export function isApp(app: string): app is App {
 export const PACKAGE_VERSION: string = JSON.parse(readFileSync(join(WORKSPACE_ROOT, 'package.json'), 'utf8')).version;
 
 /** The environment schema each app validates at start (the gateway's is composed in its module). */
-const gatewayEnv = baseEnvSchema.extend(databaseEnvSchema.shape).extend(authEnvSchema.shape);
+const gatewayEnv = gatewayEnvSchema;
 
 export interface AppModuleDefaults {
   readonly port?: number;
