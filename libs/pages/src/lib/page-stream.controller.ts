@@ -1,11 +1,12 @@
-import { Controller, Get, HttpException, HttpStatus, NotFoundException, Param, Query, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
+import { Controller, Get, HttpException, HttpStatus, Param, Query, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiParam, ApiProduces, ApiQuery, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { StreamViewerGuard, ViewerId } from '@worker-pattern/auth';
-import { FragmentResolver, FragmentWatcher, renderFragmentJson } from '@worker-pattern/fragment';
+import { FragmentWatcher, renderFragmentJson } from '@worker-pattern/fragment';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiErrorResponses } from '@worker-pattern/platform';
 import { FragmentErrorsFilter } from './fragment-errors.filter';
-import { PAGES, type PageDefinition } from './page-definition';
+import { PageCatalog } from './page-catalog';
+import { PAGES } from './page-definition';
 import { PageStreamMetrics } from './page-stream.metrics';
 import { refuseUnknownParams, type RawQuery } from './request-query';
 
@@ -26,11 +27,10 @@ const RECONNECT_MS = 2000;
 @Controller('api/pages')
 @UseFilters(FragmentErrorsFilter)
 export class PageStreamController {
-  private readonly pages = new Map<string, PageDefinition>(PAGES.map((p) => [p.name, p]));
   private readonly openPerViewer = new Map<number, number>();
 
   constructor(
-    private readonly resolver: FragmentResolver,
+    private readonly catalog: PageCatalog,
     private readonly watcher: FragmentWatcher,
     private readonly metrics: PageStreamMetrics,
   ) {}
@@ -60,8 +60,7 @@ export class PageStreamController {
     @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,
   ): Promise<void> {
-    const page = this.pages.get(name);
-    if (!page) throw new NotFoundException(`unknown page "${name.slice(0, 64)}"`);
+    const page = this.catalog.get(name);
     const rest: RawQuery = { ...query };
     delete rest['ticket'];
     refuseUnknownParams(rest, page.name);
@@ -70,7 +69,7 @@ export class PageStreamController {
     }
 
     const response = reply.raw;
-    const targets = page.fragments.map((f) => this.resolver.target(f, {}, { viewerId }));
+    const targets = this.catalog.targets(page, viewerId);
     const names = page.fragments.map((f) => JSON.stringify(f.name));
     // States found before the headers go out wait here; a failure up to then is an ordinary 503.
     const early: string[] = [];

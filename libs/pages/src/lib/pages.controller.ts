@@ -1,4 +1,4 @@
-import { Controller, Get, NotFoundException, Param, Query, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
+import { Controller, Get, Param, Query, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { ViewerGuard, ViewerId } from '@worker-pattern/auth';
 import { FragmentResolver } from '@worker-pattern/fragment';
@@ -7,7 +7,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { FragmentErrorsFilter } from './fragment-errors.filter';
 import { renderPageJson, sendJson } from './fragment-http';
 import { API_WAIT_MS_QUERY, fragmentSchemaRef } from './fragment.openapi';
-import { PAGES, type PageDefinition } from './page-definition';
+import { PageCatalog } from './page-catalog';
+import { PAGES } from './page-definition';
 import { refuseUnknownParams, takeWaitMs, type RawQuery } from './request-query';
 
 /** `GET /api/pages/:page`: every fragment of a page in one Redis round trip. */
@@ -17,9 +18,11 @@ import { refuseUnknownParams, takeWaitMs, type RawQuery } from './request-query'
 @UseGuards(ViewerGuard)
 @UseFilters(FragmentErrorsFilter)
 export class PagesController {
-  private readonly pages = new Map<string, PageDefinition>(PAGES.map((p) => [p.name, p]));
 
-  constructor(private readonly resolver: FragmentResolver) {}
+  constructor(
+    private readonly resolver: FragmentResolver,
+    private readonly catalog: PageCatalog,
+  ) {}
 
   @Get(':page')
   @ApiOperation({
@@ -38,11 +41,10 @@ export class PagesController {
     @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,
   ): Promise<void> {
-    const page = this.pages.get(name);
-    if (!page) throw new NotFoundException(`unknown page "${name.slice(0, 64)}"`);
+    const page = this.catalog.get(name);
     const { waitMs, rest } = takeWaitMs(query);
     refuseUnknownParams(rest, page.name);
-    const targets = page.fragments.map((f) => this.resolver.target(f, {}, { viewerId }));
+    const targets = this.catalog.targets(page, viewerId);
     const states = await this.resolver.resolve(targets, { waitMs, requestId: request.id });
     sendJson(
       reply,

@@ -3,6 +3,7 @@ import { FragmentGatewayModule } from '@worker-pattern/fragment';
 import { DemoPageController } from './demo-page.controller';
 import { FragmentsController } from './fragments.controller';
 import { FRAGMENT_CATALOG_DEFINITIONS } from './page-definition';
+import { PageCatalog } from './page-catalog';
 import { PageStreamController } from './page-stream.controller';
 import { PageStreamMetrics } from './page-stream.metrics';
 import { PagesController } from './pages.controller';
@@ -11,6 +12,6 @@ import { PagesController } from './pages.controller';
 @Module({
   imports: [FragmentGatewayModule.register({ fragments: FRAGMENT_CATALOG_DEFINITIONS })],
   controllers: [DemoPageController, PagesController, PageStreamController, FragmentsController],
-  providers: [PageStreamMetrics],
+  providers: [PageCatalog, PageStreamMetrics],
 })
 export class PagesModule {}
