@@ -9,7 +9,12 @@ describe('the demo page in real Chromium', () => {
   let browser: Browser;
 
   beforeAll(async () => {
-    [stack, browser] = await Promise.all([Stack.start({ users: 600 }), launchChromium()]);
+    // Both at once, but whichever started is kept for afterAll even if the other failed: a stack
+    // left running would keep Jest from exiting.
+    const [started, launched] = await Promise.allSettled([Stack.start({ users: 600 }), launchChromium()]);
+    if (started.status === 'fulfilled') stack = started.value;
+    if (launched.status === 'fulfilled') browser = launched.value;
+    for (const result of [started, launched]) if (result.status === 'rejected') throw result.reason;
   });
 
   afterAll(async () => {

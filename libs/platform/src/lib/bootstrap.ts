@@ -2,12 +2,13 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { type DynamicModule, Logger as NestLogger, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { Logger } from 'nestjs-pino';
+import { Logger, PinoLogger } from 'nestjs-pino';
 import { AppConfig } from './config/app-config.service';
 import type { BaseEnv } from './config/env.schema';
 import { BODY_LIMIT_BYTES, refuseOversizedBodies } from './http/body-limit';
 import { applyHttpSecurity, type HttpSecurityOptions } from './http/http-security';
 import { REQUEST_ID_HEADER, resolveRequestId } from './logging/request-id';
+import { logRequests } from './logging/request-log.hook';
 import { StartupLogger } from './logging/startup.logger';
 import { installGracefulShutdown } from './shutdown.watchdog';
 
@@ -46,8 +47,7 @@ export async function createHttpApp(rootModule: RootModule, options: CreateHttpA
       // The client address and protocol come from the ingress' X-Forwarded-* headers.
       trustProxy: true,
       bodyLimit: BODY_LIMIT_BYTES,
-      // Fastify owns the request id: middie hands it to pino-http, so request logs and every line
-      // logged while serving the request carry it.
+      // Fastify owns the request id: echoed in x-request-id and on the request's log line.
       genReqId: (req: { headers: IncomingHttpHeaders }) => resolveRequestId(req.headers[REQUEST_ID_HEADER]),
     }),
     // Start-up lines wait for the app's logger; if start-up fails first they go out through the
@@ -64,6 +64,7 @@ export async function createHttpApp(rootModule: RootModule, options: CreateHttpA
     .addHook('onRequest', async (request, reply) => {
       reply.header(REQUEST_ID_HEADER, request.id);
     });
+  logRequests(app.getHttpAdapter().getInstance(), (await app.resolve(PinoLogger)).logger);
   refuseOversizedBodies(app.getHttpAdapter().getInstance());
   try {
     if (options.security) await applyHttpSecurity(app, typeof options.security === 'function' ? options.security(app) : options.security);

@@ -1,6 +1,7 @@
 import { PassThrough } from 'node:stream';
 import { Controller, Get, Logger, Module } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { __resetOutOfContextForTests } from 'nestjs-pino/PinoLogger';
 import { register } from 'prom-client';
 import { z } from 'zod';
 import { createHttpApp } from './bootstrap';
@@ -23,6 +24,11 @@ class ProbeController {
   private readonly logger = new Logger(ProbeController.name);
 
   constructor(private readonly config: AppConfig<TestEnv>) {}
+
+  @Get('boom')
+  boom(): never {
+    throw new Error('boom');
+  }
 
   @Get()
   probe(): { port: number; greeting: string; unknown: unknown } {
@@ -93,13 +99,21 @@ describe('PlatformModule (no external services)', () => {
     expect(refused.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
   });
 
-  it('logs JSON lines with service and request id, and redacts secrets', async () => {
+  it('logs one JSON line per request with its id, and redacts secrets', async () => {
     await app.inject({
       method: 'GET',
-      url: '/probe',
+      url: '/probe?ticket=t-secret&x=1',
       headers: { 'x-request-id': 'req-log-1', authorization: 'Bearer abc.def', cookie: 'sid=123' },
     });
-    const appLine = await logs.waitFor((l) => l.msg === 'probe called' && l['reqId'] === 'req-log-1');
+    const done = await logs.waitFor((l) => l.msg === 'request completed' && l['reqId'] === 'req-log-1');
+    expect(done).toMatchObject({
+      level: 'info',
+      service: 'platform-spec',
+      req: { id: 'req-log-1', method: 'GET', url: '/probe?ticket=[Redacted]&x=1' },
+      res: { statusCode: 200 },
+    });
+    expect(typeof done['responseTime']).toBe('number');
+    const appLine = await logs.waitFor((l) => l.msg === 'probe called');
     expect(appLine).toMatchObject({
       level: 'info',
       service: 'platform-spec',
@@ -108,30 +122,37 @@ describe('PlatformModule (no external services)', () => {
       token: '[Redacted]',
       secret: '[Redacted]',
     });
-    const done = await logs.waitFor((l) => l.msg === 'request completed' && (l['req'] as { id?: string } | undefined)?.id === 'req-log-1');
-    expect(done['service']).toBe('platform-spec');
-    expect(done['req']).toMatchObject({ url: '/probe', headers: { authorization: '[Redacted]', cookie: '[Redacted]' } });
-    expect(JSON.stringify(logs.lines)).not.toMatch(/abc\.def|sid=123|hunter2|tok-1/);
+    expect(JSON.stringify(logs.lines)).not.toMatch(/abc\.def|sid=123|hunter2|tok-1|t-secret/);
+  });
+
+  it('logs failed requests at warn and error', async () => {
+    await app.inject({ method: 'GET', url: '/no-such-route', headers: { 'x-request-id': 'req-404' } });
+    await app.inject({ method: 'GET', url: '/probe/boom', headers: { 'x-request-id': 'req-500' } });
+    expect(await logs.waitFor((l) => l['reqId'] === 'req-404')).toMatchObject({ level: 'warn', msg: 'request completed', res: { statusCode: 404 } });
+    expect(await logs.waitFor((l) => l['reqId'] === 'req-500' && l.msg === 'request errored')).toMatchObject({ level: 'error', res: { statusCode: 500 } });
   });
 
   it('does not log probe and scrape requests', async () => {
     await app.inject({ method: 'GET', url: '/health/live', headers: { 'x-request-id': 'quiet-1' } });
     await app.inject({ method: 'GET', url: '/metrics', headers: { 'x-request-id': 'quiet-2' } });
     await app.inject({ method: 'GET', url: '/probe', headers: { 'x-request-id': 'loud-1' } });
-    await logs.waitFor((l) => (l['req'] as { id?: string } | undefined)?.id === 'loud-1');
+    await logs.waitFor((l) => l['reqId'] === 'loud-1');
     expect(JSON.stringify(logs.lines)).not.toMatch(/quiet-[12]/);
   });
 
   it('honours LOG_LEVEL', async () => {
     const quiet = new MemoryLogStream();
+    // nestjs-pino keeps one root logger per process (the first app's); production runs one app per process.
+    __resetOutOfContextForTests();
     const other = await createHttpApp(rootModule({ GREETING: 'x', LOG_LEVEL: 'warn' }, quiet));
     try {
       await other.init();
       await other.inject({ method: 'GET', url: '/probe', headers: { 'x-request-id': 'lvl-1' } });
-      await quiet.waitFor((l) => l.msg === 'probe warned' && l['reqId'] === 'lvl-1');
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      // Neither the info line nor the (info-level) request log made it.
-      expect(quiet.lines.filter((l) => l['reqId'] === 'lvl-1').map((l) => l.msg)).toEqual(['probe warned']);
+      await other.inject({ method: 'GET', url: '/no-such-route', headers: { 'x-request-id': 'lvl-2' } });
+      await quiet.waitFor((l) => l['reqId'] === 'lvl-2');
+      // The warn line and the 404's (warn) request line made it; the info lines and the 200's did not.
+      expect(quiet.lines.map((l) => l.msg)).toEqual(['probe warned', 'request completed']);
+      expect(quiet.lines.some((l) => l['reqId'] === 'lvl-1')).toBe(false);
     } finally {
       await other.close();
     }

@@ -1,11 +1,8 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { hostname } from 'node:os';
-import { RequestMethod } from '@nestjs/common';
 import type { Params } from 'nestjs-pino';
 import { type DestinationStream, stdTimeFunctions } from 'pino';
 import type { Options } from 'pino-http';
 import type { LogLevel } from '../config/env.schema';
-import { REQUEST_ID_HEADER, isQuietPath, resolveRequestId } from './request-id';
 
 export interface LoggerSettings {
   service: string;
@@ -33,7 +30,7 @@ const REDACT_PATHS = [
   ...SECRET_FIELDS.flatMap((field) => [field, `*.${field}`, `*.*.${field}`]),
 ];
 
-/** pino-http options shared by request logs and application logs (nestjs-pino builds both from them). */
+/** The root logger's options (nestjs-pino builds it with pino-http; Nest's Logger and logRequests write to it). */
 export function createPinoHttpOptions({ service, level }: Omit<LoggerSettings, 'stream'>): Options {
   return {
     level,
@@ -45,17 +42,6 @@ export function createPinoHttpOptions({ service, level }: Omit<LoggerSettings, '
     serializers: {
       req: (req: { url?: string }) => (typeof req.url === 'string' ? { ...req, url: redactUrl(req.url) } : req),
     },
-    // Only used where the server did not set `req.id` itself; createHttpApp's Fastify does.
-    genReqId: (req: IncomingMessage, res: ServerResponse) => {
-      const id = resolveRequestId(req.headers[REQUEST_ID_HEADER]);
-      res.setHeader(REQUEST_ID_HEADER, id);
-      return id;
-    },
-    // Lines logged inside a request carry its id, not a copy of the whole request.
-    quietReqLogger: true,
-    // Middie rewrites req.url for mounted middleware; the path as requested is kept in originalUrl.
-    autoLogging: { ignore: (req: IncomingMessage & { originalUrl?: string }) => isQuietPath(req.originalUrl ?? req.url) },
-    customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
   };
 }
 
@@ -63,7 +49,9 @@ export function createLoggerParams(settings: LoggerSettings): Params {
   const options = createPinoHttpOptions(settings);
   return {
     pinoHttp: settings.stream ? [options, settings.stream] : options,
-    // Nest 11's router syntax for "every path" (nestjs-pino's default '*' is the legacy one).
-    forRoutes: [{ path: '{*path}', method: RequestMethod.ALL }],
+    // No route gets nestjs-pino's middleware (it would run each request inside an AsyncLocalStorage,
+    // see request-log.hook.ts): the module still builds the root logger that Nest's Logger writes
+    // to, and requests are logged by logRequests.
+    forRoutes: [],
   };
 }

@@ -1,0 +1,124 @@
+import 'reflect-metadata';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, totalmem } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { benchSizes, type BenchContext } from './context';
+import { MemorySampler } from './memory';
+import { WORKSPACE_ROOT } from './processes';
+import { renderResults } from './results';
+import type { ScenarioResult } from './report';
+import { SCENARIOS } from './scenarios';
+import { BenchStack } from './stack';
+import { BenchSystem } from './system';
+
+const USAGE = `Usage: npm run bench -- [options]   (builds the apps, then runs node dist/bench/runner/main.js)
+
+  --quick              every scenario, briefly (the smoke test runs this)
+  --runs N             interleaved repetitions of each comparison (default 3; 1 with --quick)
+  --soak-minutes N     length of the soak (default 10; 20 s with --quick)
+  --only a,b           only these scenarios: ${'${ids}'}
+  --out FILE           the markdown report (default bench/RESULTS.md; --quick: bench/out/RESULTS.quick.md)
+  --json FILE          also write every figure as JSON
+  --profiles DIR       where CPU profiles go (default bench/out/profiles)
+`;
+
+function machine(): Record<string, string> {
+  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
+  const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? 'unknown';
+  return {
+    cpus: String(availableParallelism()),
+    cpuModel: model,
+    memory: `${(totalmem() / 1024 ** 3).toFixed(1)} GiB`,
+    node: process.version,
+  };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      runs: { type: 'string' },
+      'soak-minutes': { type: 'string' },
+      only: { type: 'string' },
+      out: { type: 'string' },
+      json: { type: 'string' },
+      profiles: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const ids = SCENARIOS.map((s) => s.id);
+  if (values.help) {
+    process.stdout.write(USAGE.replace('${ids}', ids.join(', ')));
+    return;
+  }
+  const quick = values.quick ?? false;
+  const only = values.only ? values.only.split(',') : ids;
+  for (const id of only) if (!ids.includes(id)) throw new Error(`unknown scenario "${id}" (known: ${ids.join(', ')})`);
+  const sizes = benchSizes(quick, {
+    runs: values.runs ? Number(values.runs) : undefined,
+    soakMinutes: values['soak-minutes'] ? Number(values['soak-minutes']) : undefined,
+  });
+  const out = path.resolve(WORKSPACE_ROOT, values.out ?? (quick ? 'bench/out/RESULTS.quick.md' : 'bench/RESULTS.md'));
+  const profileDir = path.resolve(WORKSPACE_ROOT, values.profiles ?? 'bench/out/profiles');
+  mkdirSync(profileDir, { recursive: true });
+
+  const started = new Date();
+  const stack = new BenchStack();
+  const memory = new MemorySampler(() => stack.apps());
+  const log = (message: string) => process.stdout.write(`[bench ${((Date.now() - started.getTime()) / 1000).toFixed(0).padStart(4)} s] ${message}\n`);
+  let system: Promise<BenchSystem> | undefined;
+  const ctx: BenchContext = { sizes, stack, memory, log, profileDir, system: () => (system ??= BenchSystem.start(ctx)) };
+
+  let interrupted = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (interrupted) {
+      stack.killAll();
+      process.exit(130);
+    }
+    interrupted = true;
+    log(`${signal}: cleaning up (again to kill at once)`);
+    void stack.cleanup().finally(() => process.exit(130));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  // A throw inside a load generator's callback lands here, not in the scenario: still clean up.
+  process.on('uncaughtException', (error) => {
+    process.stderr.write(`bench failed: ${error.stack ?? error.message}\n`);
+    void stack.cleanup().finally(() => process.exit(1));
+  });
+
+  const results: ScenarioResult[] = [];
+  memory.start();
+  try {
+    for (const scenario of SCENARIOS) {
+      if (!only.includes(scenario.id)) continue;
+      log(`${scenario.title}`);
+      memory.setPhase(scenario.id);
+      const t0 = Date.now();
+      const result = await scenario.run(ctx, results);
+      log(`${scenario.title}: done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+      results.push(result);
+    }
+  } finally {
+    memory.stop();
+    log('cleaning up: stopping processes, deleting keys, dropping the database');
+    await stack.cleanup();
+  }
+  const finished = new Date();
+  const markdown = renderResults({ started, finished, machine: machine(), sizes, argv: process.argv.slice(2), results });
+  mkdirSync(path.dirname(out), { recursive: true });
+  writeFileSync(out, markdown);
+  log(`wrote ${path.relative(WORKSPACE_ROOT, out)}`);
+  if (values.json) {
+    const json = path.resolve(WORKSPACE_ROOT, values.json);
+    mkdirSync(path.dirname(json), { recursive: true });
+    writeFileSync(json, JSON.stringify({ started, finished, machine: machine(), sizes, results }, null, 2));
+    log(`wrote ${path.relative(WORKSPACE_ROOT, json)}`);
+  }
+}
+
+main().catch((error: Error) => {
+  process.stderr.write(`bench failed: ${error.stack ?? error.message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,32 @@
+import type { BenchContext } from '../context';
+import type { ScenarioResult } from '../report';
+import { burst } from './burst';
+import { engineVsBull } from './engine-vs-bull';
+import { freshness } from './freshness';
+import { memorySoak } from './memory-soak';
+import { scale } from './scale';
+import { timeToFragment } from './time-to-fragment';
+import { versionZero } from './version-zero';
+import { warmFloor } from './warm-floor';
+
+export interface Scenario {
+  readonly id: string;
+  readonly title: string;
+  readonly run: (ctx: BenchContext, earlier: readonly ScenarioResult[]) => Promise<ScenarioResult>;
+}
+
+/**
+ * In the order they run: the engine-only scenarios first (Redis and bench workers only, before the
+ * gateway and workers exist, so no idle process of the stack takes part), then the whole system,
+ * and the soak last (it also reports the peak memory of every earlier scenario).
+ */
+export const SCENARIOS: readonly Scenario[] = [
+  { id: 'engine-vs-bull', title: '3. Engine vs raw Bull', run: engineVsBull },
+  { id: 'scale', title: '5. Horizontal scale', run: scale },
+  { id: 'version-zero', title: '1. Version zero vs the worker pattern', run: versionZero },
+  { id: 'warm-floor', title: '2. Warm page vs the floor', run: warmFloor },
+  { id: 'burst', title: '4. One build per burst', run: burst },
+  { id: 'time-to-fragment', title: '6. Time to fragment', run: timeToFragment },
+  { id: 'freshness', title: '8. Freshness: a post reaches a follower’s feed', run: freshness },
+  { id: 'memory', title: '7. Memory and the soak', run: memorySoak },
+];

@@ -1,0 +1,160 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { Redis } from 'ioredis';
+import { Client } from 'pg';
+import { BenchProcess, freePort, runToCompletion, waitForHttpOk } from './processes';
+
+export const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+export const ADMIN_DATABASE_URL = process.env['BENCH_DATABASE_ADMIN_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const JWT_SECRET = `bench-secret-${randomBytes(16).toString('hex')}`;
+
+export const FRAGMENT_WORKERS = ['profile-worker', 'feed-worker', 'recommendations-worker'] as const;
+export const STACK_APPS = ['gateway', ...FRAGMENT_WORKERS, 'invalidation-worker'] as const;
+export type StackApp = (typeof STACK_APPS)[number];
+export type BenchApp = 'fat-controller' | 'floor' | 'bench-worker' | 'raw-bull-worker';
+
+/** A process the bench started, with where it listens. */
+export interface RunningApp {
+  readonly name: string;
+  readonly proc: BenchProcess;
+  readonly port: number;
+  readonly url: string;
+}
+
+/**
+ * Everything the bench runs against, made and removed by the bench itself, the way the e2e tests
+ * do it (apps/e2e/src/support/stack.ts): a database of its own seeded by the built db-cli, a Redis
+ * key prefix and Bull prefix no other run uses, and the built apps as separate processes on free
+ * loopback ports, with LOG_LEVEL=warn. `cleanup()` stops them, deletes the keys and drops the database.
+ */
+export class BenchStack {
+  readonly id = randomBytes(4).toString('hex');
+  readonly keyPrefix = `bench:${this.id}:`;
+  readonly bullPrefix = `bench:${this.id}:bull`;
+  readonly databaseName = `wp_bench_${this.id}`;
+  readonly databaseUrl: string;
+  readonly redis: Redis;
+  private readonly running = new Set<RunningApp>();
+  private seeded = false;
+
+  constructor() {
+    const url = new URL(ADMIN_DATABASE_URL);
+    url.pathname = `/${this.databaseName}`;
+    this.databaseUrl = url.toString();
+    this.redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 2 });
+  }
+
+  /** The environment every app of the stack shares. */
+  baseEnv(): Record<string, string> {
+    return {
+      NODE_ENV: 'production',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      REDIS_URL,
+      REDIS_KEY_PREFIX: this.keyPrefix,
+      BULL_PREFIX: this.bullPrefix,
+      DATABASE_URL: this.databaseUrl,
+      JWT_SECRET,
+      // The bench drives a few hundred viewers at thousands of requests a second: the per-viewer
+      // limits stay in the path (their Redis call is part of what a request costs) but never refuse.
+      RATE_LIMIT_PER_MINUTE: '1000000',
+      RATE_LIMIT_WRITES_PER_MINUTE: '1000000',
+      RATE_LIMIT_LOGIN_PER_MINUTE: '1000000',
+    };
+  }
+
+  /** Migrates and seeds the stack's own database with the built db-cli (`seed` args). */
+  async seed(args: readonly string[]): Promise<void> {
+    this.seeded = true;
+    await runToCompletion({ label: 'db-cli', script: 'dist/apps/db-cli/main.js', env: { DATABASE_URL: this.databaseUrl }, args: ['seed', ...args] });
+  }
+
+  /** Starts a built app of the workspace (dist/apps/<name>) and waits until /health/ready says so. */
+  async startApp(name: StackApp, options: { env?: Record<string, string>; nodeArgs?: string[]; label?: string } = {}): Promise<RunningApp> {
+    const port = await freePort();
+    const proc = BenchProcess.start({
+      label: options.label ?? name,
+      script: `dist/apps/${name}/main.js`,
+      env: { ...this.baseEnv(), PORT: String(port), ...options.env },
+      nodeArgs: options.nodeArgs,
+    });
+    return this.track(options.label ?? name, proc, port, '/health/ready');
+  }
+
+  /** Starts a bench program (dist/bench/<name>) and waits until it answers on `healthPath`. */
+  async startBenchApp(name: BenchApp, options: { env?: Record<string, string>; nodeArgs?: string[]; label?: string; healthPath?: string } = {}): Promise<RunningApp> {
+    const port = await freePort();
+    const proc = BenchProcess.start({
+      label: options.label ?? name,
+      script: `dist/bench/${name}/main.js`,
+      env: { ...this.baseEnv(), PORT: String(port), ...options.env },
+      nodeArgs: options.nodeArgs,
+    });
+    return this.track(options.label ?? name, proc, port, options.healthPath ?? '/health');
+  }
+
+  private async track(name: string, proc: BenchProcess, port: number, healthPath: string): Promise<RunningApp> {
+    const app: RunningApp = { name, proc, port, url: `http://127.0.0.1:${port}` };
+    this.running.add(app);
+    try {
+      await waitForHttpOk(`${app.url}${healthPath}`, proc);
+    } catch (error) {
+      await this.stop(app);
+      throw error;
+    }
+    return app;
+  }
+
+  /** The processes running now. */
+  apps(): Iterable<RunningApp> {
+    return this.running;
+  }
+
+  async stop(app: RunningApp): Promise<void> {
+    await app.proc.stop();
+    this.running.delete(app);
+  }
+
+  private redisPidCache?: number | null;
+
+  /** Redis' pid when it runs on this machine (its CPU time is then measurable), else undefined. */
+  async redisPid(): Promise<number | undefined> {
+    if (this.redisPidCache === undefined) {
+      const pid = Number(/process_id:(\d+)/.exec(await this.redis.info('server'))?.[1]);
+      this.redisPidCache = pid > 0 && existsSync(`/proc/${pid}/stat`) && new URL(REDIS_URL).hostname.startsWith('127.') ? pid : null;
+    }
+    return this.redisPidCache ?? undefined;
+  }
+
+  /** Every key under `prefix` (SCAN, never KEYS). */
+  async deleteKeys(prefix: string): Promise<number> {
+    let cursor = '0';
+    let deleted = 0;
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) deleted += await this.redis.unlink(...keys);
+    } while (cursor !== '0');
+    return deleted;
+  }
+
+  async cleanup(): Promise<void> {
+    await Promise.all([...this.running].map((app) => app.proc.stop(10_000).catch(() => undefined)));
+    this.running.clear();
+    await this.deleteKeys(this.keyPrefix).catch(() => undefined);
+    this.redis.disconnect();
+    if (!this.seeded) return;
+    const admin = new Client({ connectionString: ADMIN_DATABASE_URL });
+    await admin.connect();
+    try {
+      await admin.query(`DROP DATABASE IF EXISTS "${this.databaseName}" WITH (FORCE)`);
+    } finally {
+      await admin.end();
+    }
+  }
+
+  /** Kills every child at once (an interrupted run): no waiting, nothing else. */
+  killAll(): void {
+    for (const app of this.running) app.proc.child.kill('SIGKILL');
+  }
+}

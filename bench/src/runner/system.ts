@@ -1,0 +1,108 @@
+import { feedFragment } from '@worker-pattern/feed';
+import { createFragmentTarget, type FragmentDefinition } from '@worker-pattern/fragment';
+import { profileFragment } from '@worker-pattern/profile';
+import { recommendationsFragment } from '@worker-pattern/recommendations';
+import { type BenchContext, ViewerPool } from './context';
+import { mapPool } from './load';
+import { JWT_SECRET, type RunningApp, type StackApp, STACK_APPS } from './stack';
+import { signViewerToken } from './tokens';
+
+/** The dashboard's fragments, in the page's order. */
+export const DASHBOARD_FRAGMENTS: readonly FragmentDefinition[] = [profileFragment, feedFragment, recommendationsFragment] as readonly FragmentDefinition[];
+export const DASHBOARD_NAMES = DASHBOARD_FRAGMENTS.map((f) => f.name);
+const QUEUES = [...new Set(DASHBOARD_FRAGMENTS.map((f) => f.queue))];
+
+interface DashboardPage {
+  readonly fragments: Record<string, { status: string }>;
+}
+
+/**
+ * The whole system as `npm start` runs it (gateway, three fragment workers, invalidation worker)
+ * on the stack's own database, started once for the scenarios that need it.
+ */
+export class BenchSystem {
+  readonly viewers: ViewerPool;
+  private readonly tokens = new Map<number, string>();
+
+  private constructor(
+    private readonly ctx: BenchContext,
+    readonly apps: Readonly<Record<StackApp, RunningApp>>,
+  ) {
+    this.viewers = new ViewerPool(ctx.sizes.users);
+  }
+
+  static async start(ctx: BenchContext): Promise<BenchSystem> {
+    ctx.log(`seeding ${ctx.stack.databaseName} (db-cli seed ${ctx.sizes.seedArgs.join(' ')})`);
+    await ctx.stack.seed(ctx.sizes.seedArgs);
+    const started = await Promise.all(STACK_APPS.map((name) => ctx.stack.startApp(name)));
+    ctx.log(`started ${started.map((a) => `${a.name} :${a.port}`).join(', ')}`);
+    return new BenchSystem(ctx, Object.fromEntries(started.map((a) => [a.name, a])) as Record<StackApp, RunningApp>);
+  }
+
+  get gateway(): RunningApp {
+    return this.apps.gateway;
+  }
+
+  private warm?: number[];
+
+  /** The viewers of the warm-page runs (scenarios 1, 2 and 7), the same set throughout. */
+  warmViewers(): number[] {
+    this.warm ??= this.viewers.take(this.ctx.sizes.warmViewers);
+    return this.warm;
+  }
+
+  token(viewerId: number): string {
+    let token = this.tokens.get(viewerId);
+    if (!token) this.tokens.set(viewerId, (token = signViewerToken(JWT_SECRET, viewerId)));
+    return token;
+  }
+
+  tokensOf(viewers: readonly number[]): string[] {
+    return viewers.map((v) => this.token(v));
+  }
+
+  /** Every Redis key of the dashboard's fragments for these viewers. */
+  dashboardKeys(viewers: readonly number[]): string[] {
+    return viewers.flatMap((viewerId) => DASHBOARD_FRAGMENTS.map((f) => createFragmentTarget(f, {}, { viewerId }, this.ctx.stack.keyPrefix).key));
+  }
+
+  async page(url: string, viewerId: number, query = ''): Promise<{ status: number; body: string }> {
+    const response = await fetch(`${url}/api/pages/dashboard${query}`, { headers: { authorization: `Bearer ${this.token(viewerId)}` } });
+    return { status: response.status, body: await response.text() };
+  }
+
+  /**
+   * Makes every viewer's dashboard fresh (all three fragments `ready`, with a full ttl ahead): drops
+   * their copies, then asks for each page with waitMs until all are built. Warm runs start right
+   * after, so no copy turns stale (and triggers a rebuild) during the run.
+   */
+  async rewarm(viewers: readonly number[]): Promise<void> {
+    const keys = this.dashboardKeys(viewers);
+    for (let i = 0; i < keys.length; i += 500) await this.ctx.stack.redis.unlink(...keys.slice(i, i + 500));
+    let missing = [...viewers];
+    for (let attempt = 1; missing.length > 0; attempt++) {
+      if (attempt > 20) throw new Error(`${missing.length} dashboards still not ready after 20 passes`);
+      const ready = await mapPool(missing, 20, async (viewer) => {
+        const { status, body } = await this.page(this.gateway.url, viewer, '?waitMs=2000');
+        if (status !== 200) throw new Error(`dashboard of ${viewer}: ${status} ${body.slice(0, 200)}`);
+        return Object.values((JSON.parse(body) as DashboardPage).fragments).every((f) => f.status === 'ready');
+      });
+      missing = missing.filter((_, i) => !ready[i]);
+    }
+  }
+
+  /** Waits until the fragment queues hold nothing waiting, active or delayed (every build done). */
+  async waitForIdleQueues(timeoutMs = 300_000): Promise<number> {
+    const started = performance.now();
+    const prefix = this.ctx.stack.bullPrefix;
+    for (;;) {
+      const pipeline = this.ctx.stack.redis.pipeline();
+      for (const q of QUEUES) pipeline.llen(`${prefix}:${q}:wait`).llen(`${prefix}:${q}:active`).zcard(`${prefix}:${q}:delayed`);
+      const replies = (await pipeline.exec()) ?? [];
+      if (replies.every(([, n]) => n === 0)) return performance.now() - started;
+      if (performance.now() - started > timeoutMs) throw new Error(`fragment queues not idle after ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}
+
