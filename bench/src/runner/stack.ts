@@ -153,6 +153,23 @@ export class BenchStack {
     }
   }
 
+  /**
+   * Connections open now: to Redis (every client of the server, this bench's own included) and to
+   * this run's database.
+   */
+  async connections(): Promise<{ redis: number; postgres: number }> {
+    const info = await this.redis.info('clients');
+    const redis = Number(/^connected_clients:(\d+)/m.exec(info)?.[1] ?? Number.NaN);
+    const admin = new Client({ connectionString: ADMIN_DATABASE_URL });
+    await admin.connect();
+    try {
+      const { rows } = await admin.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [this.databaseName]);
+      return { redis, postgres: rows[0]?.n ?? Number.NaN };
+    } finally {
+      await admin.end();
+    }
+  }
+
   /** Kills every child at once (an interrupted run): no waiting, nothing else. */
   killAll(): void {
     for (const app of this.running) app.proc.child.kill('SIGKILL');

@@ -69,7 +69,7 @@ export async function memorySoak(ctx: BenchContext): Promise<ScenarioResult> {
       trend.map((t) => [t.name, mib(t.first), mib(t.last), `${t.growth >= 0 ? '+' : ''}${(t.growth * 100).toFixed(1)} %`]),
     ),
     '',
-    `Listeners (\`fragment_event_listeners\`): ${soak.listenersBefore} before, up to ${Math.max(...soak.samples.map((s) => s.listeners))} during, **${soak.listenersAfter} after** the load stopped and the streams closed (${soak.listenersAfter === soak.listenersBefore ? 'back at baseline' : 'NOT back at baseline'}); open streams ${soak.streamsAfter} after.`,
+    `Listeners (\`fragment_event_listeners\`): ${soak.listenersBefore} before, up to ${Math.max(...soak.samples.map((s) => s.listeners))} during, **${soak.listenersAfter} after** the load stopped and the streams closed (${soak.listenersAfter === soak.listenersBefore ? 'back at baseline' : 'NOT back at baseline'}); open streams ${soak.streamsAfter} after. Connections: Redis ${soak.connectionsBefore.redis} before, ${soak.connectionsAfter.redis} after (every client of the server); Postgres ${soak.connectionsBefore.postgres} before, ${soak.connectionsAfter.postgres} after (this run's database; each process's pool opens connections as it needs them, up to DATABASE_POOL_SIZE).`,
   ].join('\n');
 
   const phases = ctx.memory.phases().filter((p) => !['start', 'after', 'memory'].includes(p));
@@ -92,6 +92,7 @@ export async function memorySoak(ctx: BenchContext): Promise<ScenarioResult> {
       gatewayRssGrowth: gatewayGrowth,
       listenersBefore: soak.listenersBefore,
       listenersAfter: soak.listenersAfter,
+      redisConnectionsGrowth: soak.connectionsAfter.redis - soak.connectionsBefore.redis,
       gatewayPeakRss: Math.max(...phases.map((p) => ctx.memory.peaksOf(p)['gateway'] ?? 0)),
       workerPeakRss: Math.max(...phases.map((p) => ctx.memory.peaksOf(p)['feed-worker'] ?? 0)),
     },
@@ -111,6 +112,8 @@ interface SoakResult {
   readonly listenersBefore: number;
   readonly listenersAfter: number;
   readonly streamsAfter: number;
+  readonly connectionsBefore: { redis: number; postgres: number };
+  readonly connectionsAfter: { redis: number; postgres: number };
   readonly builds: number;
   readonly invalidations: number;
 }
@@ -132,6 +135,7 @@ async function runSoak(ctx: BenchContext, system: BenchSystem, seconds: number):
   await system.waitForIdleQueues();
   const before = await gauges();
   const totalsBefore = await totals();
+  const connectionsBefore = await ctx.stack.connections();
   const pages = counts();
   const writes = counts();
   const streams = counts();
@@ -237,6 +241,7 @@ async function runSoak(ctx: BenchContext, system: BenchSystem, seconds: number):
   const after = await gauges();
   await system.waitForIdleQueues();
   const totalsAfter = await totals();
+  const connectionsAfter = await ctx.stack.connections();
   ctx.log(`  soak: ${pages.ok + pages.non2xx} pages, ${writes.ok + writes.non2xx} writes, ${streams.ok + streams.non2xx} streams; listeners ${before.listeners} → ${after.listeners}`);
   return {
     viewers: viewers.length,
@@ -249,6 +254,8 @@ async function runSoak(ctx: BenchContext, system: BenchSystem, seconds: number):
     listenersBefore: before.listeners,
     listenersAfter: after.listeners,
     streamsAfter: after.streams,
+    connectionsBefore,
+    connectionsAfter,
     builds: totalsAfter.builds - totalsBefore.builds,
     invalidations: totalsAfter.invalidations - totalsBefore.invalidations,
   };

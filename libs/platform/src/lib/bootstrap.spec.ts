@@ -1,9 +1,10 @@
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { Module } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { bootstrapHttpApp } from './bootstrap';
 import { baseEnvSchema } from './config/env.schema';
+import { REQUEST_TIMEOUT_MS } from './http/body-limit';
 import { PlatformModule } from './platform.module';
 
 function appModule(env: Record<string, string>) {
@@ -51,6 +52,27 @@ describe('bootstrapHttpApp', () => {
       await app.close();
     }
   });
+
+  it('cuts off a request whose body never finishes arriving with a 408 after REQUEST_TIMEOUT_MS', async () => {
+    const port = await freePort();
+    const app = await bootstrapHttpApp(appModule({ PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'silent' }), { service: 'bootstrap-spec' });
+    try {
+      const started = Date.now();
+      const answer = await new Promise<string>((resolve) => {
+        const socket = connect(port, '127.0.0.1');
+        let data = '';
+        socket.on('data', (chunk) => (data += chunk.toString()));
+        socket.on('close', () => resolve(data));
+        // A chunked JSON body whose first chunk never comes.
+        socket.write('POST /health/live HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\n');
+      });
+      expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+      expect(answer).toContain('"message":"Client Timeout"');
+      expect(Date.now() - started).toBeGreaterThanOrEqual(REQUEST_TIMEOUT_MS);
+    } finally {
+      await app.close();
+    }
+  }, REQUEST_TIMEOUT_MS + 10_000);
 
   it('logs the failure as JSON lines and exits 1 when the app cannot start', async () => {
     const exit = jest.spyOn(process, 'exit').mockImplementation((() => undefined) as () => never);

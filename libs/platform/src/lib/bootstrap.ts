@@ -5,7 +5,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { Logger, PinoLogger } from 'nestjs-pino';
 import { AppConfig } from './config/app-config.service';
 import type { BaseEnv } from './config/env.schema';
-import { BODY_LIMIT_BYTES, refuseOversizedBodies } from './http/body-limit';
+import { BODY_LIMIT_BYTES, REQUEST_TIMEOUT_CHECK_MS, REQUEST_TIMEOUT_MS, refuseOversizedBodies } from './http/body-limit';
 import { applyHttpSecurity, type HttpSecurityOptions } from './http/http-security';
 import { REQUEST_ID_HEADER, resolveRequestId } from './logging/request-id';
 import { logRequests } from './logging/request-log.hook';
@@ -47,6 +47,10 @@ export async function createHttpApp(rootModule: RootModule, options: CreateHttpA
       // The client address and protocol come from the ingress' X-Forwarded-* headers.
       trustProxy: true,
       bodyLimit: BODY_LIMIT_BYTES,
+      requestTimeout: REQUEST_TIMEOUT_MS,
+      // Node arms its timeout checks from the options the server is created with; Fastify sets
+      // requestTimeout only afterwards, which alone never fires.
+      http: { requestTimeout: REQUEST_TIMEOUT_MS, connectionsCheckingInterval: REQUEST_TIMEOUT_CHECK_MS },
       // Fastify owns the request id: echoed in x-request-id and on the request's log line.
       genReqId: (req: { headers: IncomingHttpHeaders }) => resolveRequestId(req.headers[REQUEST_ID_HEADER]),
     }),
