@@ -35,7 +35,7 @@ export async function scale(ctx: BenchContext): Promise<ScenarioResult> {
       const jps = f[`${load}:${processes}:jps`];
       const ideal = (processes * concurrency * 1000) / ms;
       rows.push([
-        load === 'io' ? `I/O-bound (${ms} ms sleep)` : `CPU-bound (${ms} ms busy loop)`,
+        load === 'io' ? `I/O-bound (${ms} ms sleep)` : `CPU-bound (${ms} ms of CPU in a busy loop)`,
         String(processes),
         fig(jps),
         fig(f[`${load}:${processes}:seconds`], 1, 's'),
@@ -46,12 +46,15 @@ export async function scale(ctx: BenchContext): Promise<ScenarioResult> {
       headline[`${load}${processes}Speedup`] = jps.median / one.median;
     }
   }
+  const maxProcesses = Math.max(...scaleProcesses);
   const markdown = [
     `A backlog of ${num(jobs)} distinct fragment copies, leased and enqueued as the gateway does, drained by N engine worker processes (bench-worker: FragmentWorkerModule with a bench builder), concurrency ${concurrency} each; ${runs} repetition${runs === 1 ? '' : 's'}, process counts interleaved.`,
     '',
     table(['builder', 'processes', 'jobs/s', `time to drain ${num(jobs)}`, 'speed-up vs 1', 'ceiling*'], rows),
     '',
     `\\* I/O-bound: processes × concurrency / build time, if the engine cost nothing. CPU-bound: min(processes, 2 cores) / build time, if Redis, the engine and everything else on the machine cost nothing.`,
+    '',
+    `What the machine limits: an I/O-bound builder waits rather than computes, so processes add capacity almost linearly until Redis or the cores saturate (${maxProcesses} processes: ${ratioText(headline[`io${maxProcesses}Speedup`])} of one). A CPU-bound builder cannot go past the 2 cores, which it shares with Redis, the load generator and the engine's own work (${maxProcesses} processes: ${ratioText(headline[`cpu${maxProcesses}Speedup`])} of one). On a cluster each worker pod brings its own cores, which is what the per-worker autoscalers are for.`,
   ].join('\n');
   return { id: 'scale', title: '5. Horizontal scale', headline, markdown, figures: f };
 }
