@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { AppProcess, freePort, waitForHttpOk } from './support/processes';
+import { freePort, startApp, waitForHttpOk } from './support/processes';
 import { Stack } from './support/stack';
 
 type F = { status: string; data?: unknown; builtAt?: string; retryAfterMs?: number; error?: string; errorCode?: string };
@@ -174,7 +174,7 @@ describe('HTTP contract, with the gateway and three workers as separate processe
   it('has no dev login in production, and refuses to start with it forced on', async () => {
     const port = await freePort();
     const env = { NODE_ENV: 'production', HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', REDIS_KEY_PREFIX: stack.keyPrefix, JWT_SECRET: 'p'.repeat(40) };
-    const production = AppProcess.start('gateway', env);
+    const production = startApp('gateway', env);
     try {
       await waitForHttpOk(`http://127.0.0.1:${port}/health/ready`, production);
       const response = await fetch(`http://127.0.0.1:${port}/api/auth/dev-login`, {
@@ -186,7 +186,7 @@ describe('HTTP contract, with the gateway and three workers as separate processe
     } finally {
       await production.stop();
     }
-    const forced = AppProcess.start('gateway', { ...env, DEV_LOGIN: 'true' });
+    const forced = startApp('gateway', { ...env, DEV_LOGIN: 'true' });
     expect(await forced.waitForExit(15_000)).not.toBe(0);
     expect(forced.output.join('')).toContain('DEV_LOGIN cannot be enabled when NODE_ENV=production');
   });

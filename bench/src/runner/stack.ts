@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { Client } from 'pg';
-import { BenchProcess, freePort, runToCompletion, waitForHttpOk } from './processes';
+import { builtApp } from '@worker-pattern/platform/processes';
+import { BenchProcess, freePort, runToCompletion, WORKSPACE_ROOT, waitForHttpOk } from './processes';
 
 export const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 export const ADMIN_DATABASE_URL = process.env['BENCH_DATABASE_ADMIN_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -66,38 +67,26 @@ export class BenchStack {
   /** Migrates and seeds the stack's own database with the built db-cli (`seed` args). */
   async seed(args: readonly string[]): Promise<void> {
     this.seeded = true;
-    await runToCompletion({ label: 'db-cli', script: 'dist/apps/db-cli/main.js', env: { DATABASE_URL: this.databaseUrl }, args: ['seed', ...args] });
+    await runToCompletion({ label: 'db-cli', script: builtApp('db-cli'), env: { DATABASE_URL: this.databaseUrl }, args: ['seed', ...args], root: WORKSPACE_ROOT });
   }
 
   /** Starts a built app of the workspace (dist/apps/<name>) and waits until /health/ready says so. */
-  async startApp(name: StackApp, options: { env?: Record<string, string>; nodeArgs?: string[]; label?: string } = {}): Promise<RunningApp> {
-    const port = await freePort();
-    const proc = BenchProcess.start({
-      label: options.label ?? name,
-      script: `dist/apps/${name}/main.js`,
-      env: { ...this.baseEnv(), PORT: String(port), ...options.env },
-      nodeArgs: options.nodeArgs,
-    });
-    return this.track(options.label ?? name, proc, port, '/health/ready');
+  startApp(name: StackApp, options: { env?: Record<string, string>; nodeArgs?: string[]; label?: string } = {}): Promise<RunningApp> {
+    return this.launch(builtApp(name), options.label ?? name, options, '/health/ready');
   }
 
   /** Starts a bench program (dist/bench/<name>) and waits until it answers on `healthPath`. */
-  async startBenchApp(name: BenchApp, options: { env?: Record<string, string>; nodeArgs?: string[]; label?: string; healthPath?: string } = {}): Promise<RunningApp> {
-    const port = await freePort();
-    const proc = BenchProcess.start({
-      label: options.label ?? name,
-      script: `dist/bench/${name}/main.js`,
-      env: { ...this.baseEnv(), PORT: String(port), ...options.env },
-      nodeArgs: options.nodeArgs,
-    });
-    return this.track(options.label ?? name, proc, port, options.healthPath ?? '/health');
+  startBenchApp(name: BenchApp, options: { env?: Record<string, string>; nodeArgs?: string[]; label?: string; healthPath?: string } = {}): Promise<RunningApp> {
+    return this.launch(`dist/bench/${name}/main.js`, options.label ?? name, options, options.healthPath ?? '/health');
   }
 
-  private async track(name: string, proc: BenchProcess, port: number, healthPath: string): Promise<RunningApp> {
-    const app: RunningApp = { name, proc, port, url: `http://127.0.0.1:${port}` };
+  private async launch(script: string, label: string, options: { env?: Record<string, string>; nodeArgs?: string[] }, healthPath: string): Promise<RunningApp> {
+    const port = await freePort();
+    const proc = BenchProcess.start({ label, script, env: { ...this.baseEnv(), PORT: String(port), ...options.env }, nodeArgs: options.nodeArgs, root: WORKSPACE_ROOT });
+    const app: RunningApp = { name: label, proc, port, url: `http://127.0.0.1:${port}` };
     this.running.add(app);
     try {
-      await waitForHttpOk(`${app.url}${healthPath}`, proc);
+      await waitForHttpOk(`${app.url}${healthPath}`, proc, 60_000);
     } catch (error) {
       await this.stop(app);
       throw error;
@@ -110,8 +99,9 @@ export class BenchStack {
     return this.running;
   }
 
+  /** SIGTERM (a --cpu-prof process writes its profile then), SIGKILL if it takes over 30 s. */
   async stop(app: RunningApp): Promise<void> {
-    await app.proc.stop();
+    await app.proc.stop('SIGTERM', 30_000).catch(() => undefined);
     this.running.delete(app);
   }
 
@@ -139,7 +129,7 @@ export class BenchStack {
   }
 
   async cleanup(): Promise<void> {
-    await Promise.all([...this.running].map((app) => app.proc.stop(10_000).catch(() => undefined)));
+    await Promise.all([...this.running].map((app) => app.proc.stop('SIGTERM', 10_000).catch(() => undefined)));
     this.running.clear();
     await this.deleteKeys(this.keyPrefix).catch(() => undefined);
     this.redis.disconnect();

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { Client } from 'pg';
 import { deleteKeysWithPrefix, TEST_REDIS_URL } from '@worker-pattern/fragment/testing';
-import { AppProcess, freePort, runToCompletion, waitForHttpOk } from './processes';
+import { type AppProcess, freePort, runToCompletion, startApp, waitForHttpOk } from './processes';
 
 export const WORKER_APPS = ['profile-worker', 'feed-worker', 'recommendations-worker', 'invalidation-worker'] as const;
 /** `gateway-2`…: extra gateway replicas behind the same Redis. */
@@ -82,7 +82,7 @@ export class Stack {
     const gateway = name.startsWith('gateway');
     if (gateway) env['JWT_SECRET'] = JWT_SECRET;
     env['DATABASE_URL'] = this.databaseUrl;
-    const app = AppProcess.start(gateway ? 'gateway' : name, env, [], name);
+    const app = startApp(gateway ? 'gateway' : name, env, [], name);
     this.apps.set(name, app);
     await waitForHttpOk(`${this.url(name)}/health/ready`, app);
     return app;

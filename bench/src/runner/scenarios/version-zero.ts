@@ -109,7 +109,7 @@ export async function versionZero(ctx: BenchContext): Promise<ScenarioResult> {
     ),
     '',
     `- **Warm: the gateway serves ${ratioText(headline.warmThroughputRatio, 1)} the fat controller's throughput**, with ${ratioText(headline.warmP99Ratio, 1)} lower p99 (${(f.gwWarmReady.median * 100).toFixed(1)} % of the fragments it served were \`ready\`).`,
-    `- **Cold: the gateway answers ${ratioText(headline.coldP50Ratio, 0)} sooner at p50** — but with \`pending\` placeholders, not a page. A pending answer is not a page, so:`,
+    `- **Cold: the gateway answers ${ratioText(headline.coldP50Ratio)} sooner at p50** — but with \`pending\` placeholders, not a page. A pending answer is not a page, so:`,
     `- **Time to a complete page** on the gateway (cold viewer, request → the third fragment's SSE \`ready\` event, ${connections} streams at once): p50 ${fig(f.completeP50, 1, 'ms')}, p99 ${fig(f.completeP99, 1, 'ms')} — against the fat controller's cold p50 ${fig(f['fatCold:p50'], 1, 'ms')}, p99 ${fig(f['fatCold:p99'], 1, 'ms')}.`,
     `- The ${num(ctx.sizes.coldGatewayViewers)} cold pages of a gateway run were all built ${fig(f.gwColdBuiltS, 1, 's')} after the run's first request: ${fig(f.gwColdPagesPerS, 0, 'pages/s')} through the workers, ${ratioText(headline.coldPagesPerSecondRatio)} the fat controller's cold rate — the same builders on the same database do the same work; the pattern moves it out of the request, it does not make it cheaper.`,
   ].join('\n');
