@@ -32,7 +32,7 @@ export default [
   },
   {
     // Tests may assert on values they know are there.
-    files: ['**/*.spec.ts', '**/*.int-spec.ts'],
+    files: ['**/*.spec.ts', '**/*.int-spec.ts', '**/*.e2e-spec.ts'],
     rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
   },
 ];
