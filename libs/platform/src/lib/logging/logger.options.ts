@@ -39,9 +39,6 @@ export function createPinoHttpOptions({ service, level }: Omit<LoggerSettings, '
     timestamp: stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
     redact: { paths: REDACT_PATHS, censor: REDACTED },
-    serializers: {
-      req: (req: { url?: string }) => (typeof req.url === 'string' ? { ...req, url: redactUrl(req.url) } : req),
-    },
   };
 }
 
