@@ -16,10 +16,22 @@ export default [
           enforceBuildableLibDependency: true,
           allow: [],
           depConstraints: [
-            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:feature', 'type:domain', 'type:platform', 'type:engine', 'type:data'] },
-            { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['type:engine', 'type:data', 'type:domain', 'type:platform'] },
-            { sourceTag: 'type:tools', onlyDependOnLibsWithTags: ['type:engine', 'type:data', 'type:domain', 'type:platform', 'type:feature'] },
-            { sourceTag: 'type:feature', onlyDependOnLibsWithTags: ['type:feature', 'type:domain', 'type:platform', 'type:engine', 'type:data'] },
+            {
+              sourceTag: 'type:app',
+              onlyDependOnLibsWithTags: ['type:feature', 'type:domain', 'type:platform', 'type:engine', 'type:data'],
+            },
+            {
+              sourceTag: 'type:e2e',
+              onlyDependOnLibsWithTags: ['type:engine', 'type:data', 'type:domain', 'type:platform'],
+            },
+            {
+              sourceTag: 'type:tools',
+              onlyDependOnLibsWithTags: ['type:engine', 'type:data', 'type:domain', 'type:platform', 'type:feature'],
+            },
+            {
+              sourceTag: 'type:feature',
+              onlyDependOnLibsWithTags: ['type:feature', 'type:domain', 'type:platform', 'type:engine', 'type:data'],
+            },
             { sourceTag: 'type:domain', onlyDependOnLibsWithTags: ['type:engine', 'type:data'] },
             { sourceTag: 'type:platform', onlyDependOnLibsWithTags: [] },
             { sourceTag: 'type:engine', onlyDependOnLibsWithTags: [] },

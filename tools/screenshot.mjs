@@ -14,14 +14,26 @@ const { values } = parseArgs({
 
 const browser = await chromium.launch({
   executablePath: values.chromium,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  args: [
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+  ],
 });
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   await page.goto(values.url);
-  await page.waitForFunction(() => [...document.querySelectorAll('[data-fragment]')].every((n) => n.getAttribute('data-status') === 'ready'), null, {
-    timeout: 30_000,
-  });
+  await page.waitForFunction(
+    () => [...document.querySelectorAll('[data-fragment]')].every((n) => n.getAttribute('data-status') === 'ready'),
+    null,
+    {
+      timeout: 30_000,
+    },
+  );
   await page.screenshot({ path: values.out });
   console.log(`wrote ${values.out}`);
 } finally {

@@ -110,7 +110,9 @@ async function ensureRedis(cfg, probe, services) {
   if (cfg.explicit) {
     throw new LauncherError(
       `REDIS_URL is set to ${shown}, but ${
-        probe.reachable ? `the server there refused the connection: ${probe.reason}` : `no Redis answers there (${probe.reason})`
+        probe.reachable
+          ? `the server there refused the connection: ${probe.reason}`
+          : `no Redis answers there (${probe.reason})`
       }.\nThe launcher never replaces a URL you set. ${
         probe.reachable ? 'Fix the credentials in REDIS_URL' : 'Start that Redis or fix REDIS_URL'
       }; or unset REDIS_URL to use a\nlocal Redis on 127.0.0.1:6379 (or a throwaway redis-server the launcher starts itself).`,
@@ -124,11 +126,13 @@ async function ensureRedis(cfg, probe, services) {
   const redisServer = findExecutable('redis-server');
   if (!redisServer) {
     throw new LauncherError(
-      `Redis is not reachable at ${shown} (${probe.reason}) and REDIS_URL is not set, so the launcher\nlooked for redis-server to start a throwaway one, but there is no redis-server on PATH\n(${process.env.PATH ?? ''}).\nDo one of:\n${installHint([
-        'install Redis:  sudo apt-get install redis-server    (Debian/Ubuntu)',
-        '                brew install redis                   (macOS)',
-        'or point the launcher at a Redis you run:  REDIS_URL=redis://HOST:6379 npm start',
-      ])}`,
+      `Redis is not reachable at ${shown} (${probe.reason}) and REDIS_URL is not set, so the launcher\nlooked for redis-server to start a throwaway one, but there is no redis-server on PATH\n(${process.env.PATH ?? ''}).\nDo one of:\n${installHint(
+        [
+          'install Redis:  sudo apt-get install redis-server    (Debian/Ubuntu)',
+          '                brew install redis                   (macOS)',
+          'or point the launcher at a Redis you run:  REDIS_URL=redis://HOST:6379 npm start',
+        ],
+      )}`,
     );
   }
   say(`Redis is not reachable at ${shown} (${probe.reason}); starting a throwaway ${redisServer} ...`);
@@ -161,12 +165,14 @@ async function ensurePostgres(cfg, probe, services) {
   const bins = findPostgresBinaries({ pathEnv: process.env.PATH ?? '', libRoot });
   if (!bins.binDir) {
     throw new LauncherError(
-      `Postgres is not reachable at ${shown} (${probe.reason}) and DATABASE_URL is not set, so the launcher\nlooked for the Postgres server binaries (initdb and postgres) to start a throwaway cluster, but found none\non PATH or in ${libRoot}/*/bin.\nDo one of:\n${installHint([
-        'install PostgreSQL:  sudo apt-get install postgresql    (Debian/Ubuntu)',
-        '                     brew install postgresql@16         (macOS)',
-        'or point the launcher at a Postgres you run:',
-        '  DATABASE_URL=postgres://USER:PASSWORD@HOST:5432/worker_pattern npm start',
-      ])}`,
+      `Postgres is not reachable at ${shown} (${probe.reason}) and DATABASE_URL is not set, so the launcher\nlooked for the Postgres server binaries (initdb and postgres) to start a throwaway cluster, but found none\non PATH or in ${libRoot}/*/bin.\nDo one of:\n${installHint(
+        [
+          'install PostgreSQL:  sudo apt-get install postgresql    (Debian/Ubuntu)',
+          '                     brew install postgresql@16         (macOS)',
+          'or point the launcher at a Postgres you run:',
+          '  DATABASE_URL=postgres://USER:PASSWORD@HOST:5432/worker_pattern npm start',
+        ],
+      )}`,
     );
   }
   let runAs;
@@ -174,12 +180,14 @@ async function ensurePostgres(cfg, probe, services) {
     const user = lookupSystemUser('postgres');
     if (!user) {
       throw new LauncherError(
-        `Postgres is not reachable at ${shown} (${probe.reason}) and DATABASE_URL is not set. The server binaries are\nin ${bins.binDir}, but initdb refuses to run as root and there is no "postgres" system user to run it as.\nDo one of:\n${installHint([
-          'run npm start as a normal (non-root) user',
-          'create the user:  useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres',
-          'or point the launcher at a Postgres you run:',
-          '  DATABASE_URL=postgres://USER:PASSWORD@HOST:5432/worker_pattern npm start',
-        ])}`,
+        `Postgres is not reachable at ${shown} (${probe.reason}) and DATABASE_URL is not set. The server binaries are\nin ${bins.binDir}, but initdb refuses to run as root and there is no "postgres" system user to run it as.\nDo one of:\n${installHint(
+          [
+            'run npm start as a normal (non-root) user',
+            'create the user:  useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres',
+            'or point the launcher at a Postgres you run:',
+            '  DATABASE_URL=postgres://USER:PASSWORD@HOST:5432/worker_pattern npm start',
+          ],
+        )}`,
       );
     }
     runAs = { name: 'postgres', ...user };
@@ -208,9 +216,7 @@ async function prepareServices(services) {
     // ioredis and pg load lazily inside the probes; make a missing install a clear message.
     await Promise.all([import('ioredis'), import('pg')]);
   } catch (err) {
-    throw new LauncherError(
-      `Cannot load ioredis/pg (${err.message}).\nInstall the dependencies first:  npm ci`,
-    );
+    throw new LauncherError(`Cannot load ioredis/pg (${err.message}).\nInstall the dependencies first:  npm ci`);
   }
   const t0 = Date.now();
   const [redisProbe, pgProbe] = await Promise.all([
@@ -242,7 +248,9 @@ async function stopServices(services) {
   for (const service of [...services].reverse()) {
     const t0 = Date.now();
     await service.stop();
-    say(`stopped the throwaway ${service.kind === 'redis' ? 'Redis' : 'Postgres'} and removed ${service.dir} [${formatDuration(Date.now() - t0)}]`);
+    say(
+      `stopped the throwaway ${service.kind === 'redis' ? 'Redis' : 'Postgres'} and removed ${service.dir} [${formatDuration(Date.now() - t0)}]`,
+    );
   }
   services.length = 0;
 }
@@ -296,7 +304,9 @@ function checkBuilt(distDir, built) {
   if (missing.length) {
     throw new LauncherError(
       `Not built: ${missing.map((n) => shownPath(mainJsOf(distDir, n))).join(', ')}.\n${
-        built ? 'The build succeeded but did not produce them; check the projects\' webpack output paths.' : 'Run npm start without --no-build (or npx nx run-many -t build).'
+        built
+          ? "The build succeeded but did not produce them; check the projects' webpack output paths."
+          : 'Run npm start without --no-build (or npx nx run-many -t build).'
       }`,
     );
   }
@@ -315,7 +325,9 @@ async function runDbCli(distDir, env, users, stopTimeoutMs) {
     });
     const info = await runStep(managed, stopTimeoutMs);
     if (info.code !== 0) {
-      throw new LauncherError(`db-cli ${step.join(' ')} ${describeExit(info)} (its output is above, prefixed [db-cli]).`);
+      throw new LauncherError(
+        `db-cli ${step.join(' ')} ${describeExit(info)} (its output is above, prefixed [db-cli]).`,
+      );
     }
     say(`db-cli ${step[0]} done [${formatDuration(Date.now() - t0)}]`);
   }
@@ -435,8 +447,10 @@ async function runApps({ distDir, env, portBase, services, urls, stopTimeoutMs, 
   }
   const results = await Promise.all(running.map((a) => a.stop({ signal: 'SIGTERM', timeoutMs: stopTimeoutMs })));
   running.forEach((a, i) => {
-    if (results[i].killed) warn(`${a.name} did not exit within ${formatDuration(stopTimeoutMs)} of SIGTERM; killed it (SIGKILL)`);
-    else if (exitCode === 0 && results[i].code !== 0 && results[i].code !== null) warn(`${a.name} ${describeExit(results[i])} while stopping`);
+    if (results[i].killed)
+      warn(`${a.name} did not exit within ${formatDuration(stopTimeoutMs)} of SIGTERM; killed it (SIGKILL)`);
+    else if (exitCode === 0 && results[i].code !== 0 && results[i].code !== null)
+      warn(`${a.name} ${describeExit(results[i])} while stopping`);
   });
   if (running.length) say(`apps stopped [${formatDuration(Date.now() - t1)}]`);
   return exitCode;
@@ -448,7 +462,9 @@ async function runServicesOnly({ services, urls }) {
       'services are up (--services-only):',
       `  REDIS_URL=${urls.redisUrl}`,
       `  DATABASE_URL=${urls.databaseUrl}`,
-      services.length ? 'Ctrl-C stops the throwaway server(s) and removes their temp dirs.' : 'Nothing to stop: both were already running. Ctrl-C to exit.',
+      services.length
+        ? 'Ctrl-C stops the throwaway server(s) and removes their temp dirs.'
+        : 'Nothing to stop: both were already running. Ctrl-C to exit.',
     ].join('\n'),
   );
   const event = await Promise.race([
@@ -456,7 +472,9 @@ async function runServicesOnly({ services, urls }) {
     ...services.map((s) => s.process.exited.then((info) => ({ kind: 'exit', service: s, info }))),
   ]);
   if (event.kind === 'exit') {
-    warn(`the throwaway ${event.service.kind} ${describeExit(event.info)} unexpectedly. Its last output:\n  ${event.service.process.tail().slice(-20).join('\n  ')}`);
+    warn(
+      `the throwaway ${event.service.kind} ${describeExit(event.info)} unexpectedly. Its last output:\n  ${event.service.process.tail().slice(-20).join('\n  ')}`,
+    );
     return 1;
   }
   return 0;

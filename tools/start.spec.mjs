@@ -75,7 +75,11 @@ describe('parseArgs', () => {
     assert.equal(parseArgs(['--users', '1', '--users=7']).users, 7);
   });
 
-  const rejects = (argv, pattern) => assert.throws(() => parseArgs(argv), (err) => err instanceof UsageError && pattern.test(err.message));
+  const rejects = (argv, pattern) =>
+    assert.throws(
+      () => parseArgs(argv),
+      (err) => err instanceof UsageError && pattern.test(err.message),
+    );
 
   test('unknown flags are errors, with a suggestion when close', () => {
     rejects(['--bogus'], /unknown option --bogus$/);
@@ -144,7 +148,10 @@ describe('service configuration', () => {
     };
     assert.deepEqual(resolveServiceConfig(env).redis, { url: 'redis://127.0.0.1:1', explicit: false });
     assert.deepEqual(resolveServiceConfig(env).database, { url: 'postgres://postgres@127.0.0.1:1/x', explicit: false });
-    assert.deepEqual(resolveServiceConfig({ ...env, REDIS_URL: 'redis://mine:1' }).redis, { url: 'redis://mine:1', explicit: true });
+    assert.deepEqual(resolveServiceConfig({ ...env, REDIS_URL: 'redis://mine:1' }).redis, {
+      url: 'redis://mine:1',
+      explicit: true,
+    });
   });
 
   test('intFromEnv', () => {
@@ -167,7 +174,10 @@ describe('service configuration', () => {
         ['invalidation-worker', 3004],
       ],
     );
-    assert.equal(BUILD_PROJECTS.join(','), 'gateway,profile-worker,feed-worker,recommendations-worker,invalidation-worker,db-cli');
+    assert.equal(
+      BUILD_PROJECTS.join(','),
+      'gateway,profile-worker,feed-worker,recommendations-worker,invalidation-worker,db-cli',
+    );
   });
 
   test('db-cli steps pass --users through to seed only', () => {
@@ -181,7 +191,10 @@ describe('URL helpers', () => {
     assert.equal(redactUrl('postgres://u:secret@h:5432/db'), 'postgres://u:***@h:5432/db');
     assert.equal(redactUrl('redis://:pw@127.0.0.1:6379'), 'redis://:***@127.0.0.1:6379');
     assert.equal(redactUrl('redis://127.0.0.1:6379'), 'redis://127.0.0.1:6379');
-    assert.equal(redactUrl('postgres://postgres@127.0.0.1:5432/worker_pattern'), 'postgres://postgres@127.0.0.1:5432/worker_pattern');
+    assert.equal(
+      redactUrl('postgres://postgres@127.0.0.1:5432/worker_pattern'),
+      'postgres://postgres@127.0.0.1:5432/worker_pattern',
+    );
   });
 
   test('maintenanceDatabaseUrl swaps only the database', () => {
@@ -189,7 +202,10 @@ describe('URL helpers', () => {
       maintenanceDatabaseUrl('postgres://u:p@db.example:6543/worker_pattern?sslmode=require'),
       'postgres://u:p@db.example:6543/postgres?sslmode=require',
     );
-    assert.equal(maintenanceDatabaseUrl('postgresql://postgres@127.0.0.1:5432'), 'postgresql://postgres@127.0.0.1:5432/postgres');
+    assert.equal(
+      maintenanceDatabaseUrl('postgresql://postgres@127.0.0.1:5432'),
+      'postgresql://postgres@127.0.0.1:5432/postgres',
+    );
     assert.throws(() => maintenanceDatabaseUrl('not a url'));
   });
 
@@ -367,7 +383,10 @@ describe('line prefixing', () => {
 
 describe('probes (classification, and a closed port: no server needed)', () => {
   test('pg errors: network vs. a server that answered', () => {
-    assert.equal(isPgUnreachable(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' })), true);
+    assert.equal(
+      isPgUnreachable(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' })),
+      true,
+    );
     assert.equal(isPgUnreachable(new Error('timeout expired')), true);
     assert.equal(isPgUnreachable(new Error('Connection terminated unexpectedly')), true);
     assert.equal(isPgUnreachable(new AggregateError([Object.assign(new Error('x'), { code: 'ECONNREFUSED' })])), true);
@@ -377,7 +396,10 @@ describe('probes (classification, and a closed port: no server needed)', () => {
 
   test('redis errors: network vs. a server that answered', () => {
     assert.equal(isRedisUnreachable(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })), true);
-    assert.equal(isRedisUnreachable(Object.assign(new Error('NOAUTH Authentication required.'), { name: 'ReplyError' })), false);
+    assert.equal(
+      isRedisUnreachable(Object.assign(new Error('NOAUTH Authentication required.'), { name: 'ReplyError' })),
+      false,
+    );
     assert.equal(isRedisUnreachable(Object.assign(new Error('WRONGPASS invalid'), { name: 'ReplyError' })), false);
   });
 
@@ -418,9 +440,14 @@ describe('probes (classification, and a closed port: no server needed)', () => {
 
 describe('child processes', () => {
   test('captures output lines and reports the exit', async () => {
-    const child = startChild('t', process.execPath, ['-e', 'console.log("a\\nb"); console.error("c"); process.exit(3)'], {
-      output: 'capture',
-    });
+    const child = startChild(
+      't',
+      process.execPath,
+      ['-e', 'console.log("a\\nb"); console.error("c"); process.exit(3)'],
+      {
+        output: 'capture',
+      },
+    );
     const info = await child.exited;
     assert.equal(info.code, 3);
     assert.deepEqual(child.tail().sort(), ['a', 'b', 'c']);

@@ -45,11 +45,17 @@ describe('npm run bench -- --quick', () => {
     const { code, output } = await runQuick(['--out', out, '--json', json, '--profiles', path.join(dir, 'profiles')]);
     expect({ code, tail: code === 0 ? '' : output.split('\n').slice(-40).join('\n') }).toEqual({ code: 0, tail: '' });
 
-    const { results } = JSON.parse(readFileSync(json, 'utf8')) as { results: Array<{ id: string; title: string; headline: Record<string, number> }> };
+    const { results } = JSON.parse(readFileSync(json, 'utf8')) as {
+      results: Array<{ id: string; title: string; headline: Record<string, number> }>;
+    };
     expect(results.map((r) => r.id).sort()).toEqual(Object.keys(EXPECTED).sort());
     for (const result of results) {
       for (const name of EXPECTED[result.id]) {
-        expect({ scenario: result.id, figure: name, finite: Number.isFinite(result.headline[name]) }).toEqual({ scenario: result.id, figure: name, finite: true });
+        expect({ scenario: result.id, figure: name, finite: Number.isFinite(result.headline[name]) }).toEqual({
+          scenario: result.id,
+          figure: name,
+          finite: true,
+        });
       }
     }
     // One burst, one build: the figure the pattern exists for (the runner also fails the run otherwise).

@@ -35,8 +35,7 @@ export function isPgUnreachable(err) {
   if (NETWORK_CODES.has(err.code)) return true;
   const msg = String(err.message ?? '');
   return (
-    err.code === 'PROBE_TIMEOUT' ||
-    /timeout expired|Connection terminated unexpectedly|connection timeout/i.test(msg)
+    err.code === 'PROBE_TIMEOUT' || /timeout expired|Connection terminated unexpectedly|connection timeout/i.test(msg)
   );
 }
 

@@ -26,7 +26,11 @@ module.exports = function browserBundle({ app, name, entry }) {
           test: /\.ts$/,
           exclude: /node_modules/,
           loader: 'ts-loader',
-          options: { configFile: path.join(workspaceRoot, 'libs/fragment-client/tsconfig.json'), transpileOnly: true, compilerOptions: { module: 'esnext', moduleResolution: 'bundler' } },
+          options: {
+            configFile: path.join(workspaceRoot, 'libs/fragment-client/tsconfig.json'),
+            transpileOnly: true,
+            compilerOptions: { module: 'esnext', moduleResolution: 'bundler' },
+          },
         },
         { test: /\.css$/, type: 'asset/resource' },
       ],

@@ -47,7 +47,8 @@ Environment:
 
 const SEED_FLAGS = ['users', 'posts', 'follows', 'likes', 'items', 'scale', 'random-seed'] as const;
 
-type Command = { name: 'migrate' } | { name: 'reset' } | { name: 'seed'; options: SeedOptions; ifEmpty: boolean } | { name: 'help' };
+type Command =
+  { name: 'migrate' } | { name: 'reset' } | { name: 'seed'; options: SeedOptions; ifEmpty: boolean } | { name: 'help' };
 
 class UsageError extends Error {}
 
@@ -78,7 +79,9 @@ function parseCommand(argv: readonly string[]): Command {
     return { name: 'help' };
   }
   if (positionals.length !== 1) {
-    throw new UsageError(positionals.length ? `expected one command, got: ${positionals.join(' ')}` : 'missing command');
+    throw new UsageError(
+      positionals.length ? `expected one command, got: ${positionals.join(' ')}` : 'missing command',
+    );
   }
   const [name] = positionals;
   const given = Object.keys(values).filter((key) => key !== 'help');
@@ -91,7 +94,9 @@ function parseCommand(argv: readonly string[]): Command {
   if (name !== 'seed') {
     throw new UsageError(`unknown command "${name}"`);
   }
-  const raw = Object.fromEntries(SEED_FLAGS.map((flag) => [flag, values[flag]]).filter(([, value]) => typeof value === 'string'));
+  const raw = Object.fromEntries(
+    SEED_FLAGS.map((flag) => [flag, values[flag]]).filter(([, value]) => typeof value === 'string'),
+  );
   try {
     return { name: 'seed', options: parseSeedOptions(raw), ifEmpty: values['if-empty'] === true };
   } catch (error) {
@@ -136,7 +141,9 @@ async function runSeed(dataSource: DataSource, command: Extract<Command, { name:
   try {
     const result = await seed(dataSource, command.options, progress.onProgress);
     progress.stop();
-    const sizes = (['users', 'posts', 'follows', 'likes', 'items'] as const).map((size) => `${result[size].toLocaleString('en-US')} ${size}`);
+    const sizes = (['users', 'posts', 'follows', 'likes', 'items'] as const).map(
+      (size) => `${result[size].toLocaleString('en-US')} ${size}`,
+    );
     console.log(`Seeded ${sizes.join(', ')} in ${(result.elapsedMs / 1000).toFixed(1)} s.`);
   } catch (error) {
     progress.stop();
@@ -174,7 +181,9 @@ async function main(argv: readonly string[]): Promise<number> {
     console.log(`Created database ${redactUrl(url)}`);
   }
   // Schema changes and the seed may legitimately run longer than the apps' statement timeout.
-  const dataSource = new DataSource(createDataSourceOptions({ url, poolSize: 2, statementTimeoutMs: 0, applicationName: 'db-cli' }));
+  const dataSource = new DataSource(
+    createDataSourceOptions({ url, poolSize: 2, statementTimeoutMs: 0, applicationName: 'db-cli' }),
+  );
   await dataSource.initialize();
   try {
     if (command.name === 'reset') {

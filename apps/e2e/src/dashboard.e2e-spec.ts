@@ -30,11 +30,16 @@ describe('the demo page in real Chromium', () => {
   }
 
   const statuses = (page: Page) =>
-    page.$$eval('[data-fragment]', (nodes) => Object.fromEntries(nodes.map((n) => [n.getAttribute('data-fragment'), n.getAttribute('data-status')])));
+    page.$$eval('[data-fragment]', (nodes) =>
+      Object.fromEntries(nodes.map((n) => [n.getAttribute('data-fragment'), n.getAttribute('data-status')])),
+    );
 
   async function waitForStatuses(page: Page, status: string): Promise<void> {
     await page.waitForFunction(
-      ([names, wanted]) => (names as string[]).every((n) => document.querySelector(`[data-fragment="${n}"]`)?.getAttribute('data-status') === wanted),
+      ([names, wanted]) =>
+        (names as string[]).every(
+          (n) => document.querySelector(`[data-fragment="${n}"]`)?.getAttribute('data-status') === wanted,
+        ),
       [FRAGMENTS, status] as const,
       { timeout: 20_000 },
     );

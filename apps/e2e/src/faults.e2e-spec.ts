@@ -6,7 +6,11 @@ type Page = { fragments: Record<string, { status: string }> };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function eventually<T>(probe: () => Promise<T | undefined>, ms = 20_000, what = 'condition'): Promise<{ value: T; ms: number }> {
+async function eventually<T>(
+  probe: () => Promise<T | undefined>,
+  ms = 20_000,
+  what = 'condition',
+): Promise<{ value: T; ms: number }> {
   const started = Date.now();
   for (;;) {
     const value = await probe().catch(() => undefined);
@@ -21,10 +25,13 @@ async function dashboard(stack: Stack, token: string, waitMs = 0): Promise<{ sta
   return { status: response.status, page: response.ok ? ((await response.json()) as Page) : undefined };
 }
 
-const allReady = (page?: Page) => page !== undefined && Object.values(page.fragments).every((f) => f.status === 'ready');
+const allReady = (page?: Page) =>
+  page !== undefined && Object.values(page.fragments).every((f) => f.status === 'ready');
 
 async function pageReady(stack: Stack, token: string, ms = 30_000, what = 'dashboard ready'): Promise<number> {
-  return (await eventually(async () => (allReady((await dashboard(stack, token, 1000)).page) ? true : undefined), ms, what)).ms;
+  return (
+    await eventually(async () => (allReady((await dashboard(stack, token, 1000)).page) ? true : undefined), ms, what)
+  ).ms;
 }
 
 /** Holds `LOCK TABLE likes`, so recommendation builds block inside Postgres: a build "in flight". */
@@ -71,7 +78,9 @@ describe('faults: crashes and restarts lose nothing, and the system recovers by 
       const restarted = Date.now();
       await stack.startApp('recommendations-worker');
       const ms = await pageReady(stack, token);
-      console.log(`SIGKILL mid-build: page complete ${Date.now() - restarted} ms after a new worker started (${ms} ms of polling)`);
+      console.log(
+        `SIGKILL mid-build: page complete ${Date.now() - restarted} ms after a new worker started (${ms} ms of polling)`,
+      );
     });
 
     it('drains within its budget on SIGTERM and hands an unfinished build back, losing nothing', async () => {
@@ -92,9 +101,14 @@ describe('faults: crashes and restarts lose nothing, and the system recovers by 
       expect(code).toBe(0);
       expect(await activeBuilds()).toBe(0);
       // A worker with the default 30 s lock: only a handed-back job can be built within the wait below.
-      await stack.startApp('recommendations-worker', { BULL_LOCK_DURATION_MS: '30000', BULL_STALLED_INTERVAL_MS: '30000' });
+      await stack.startApp('recommendations-worker', {
+        BULL_LOCK_DURATION_MS: '30000',
+        BULL_STALLED_INTERVAL_MS: '30000',
+      });
       const ms = await pageReady(stack, token, 15_000, 'handed-back build done');
-      console.log(`SIGTERM mid-build: exited 0 after ${exitMs} ms (budget 4000 ms); page complete ${ms} ms after a new worker started`);
+      console.log(
+        `SIGTERM mid-build: exited 0 after ${exitMs} ms (budget 4000 ms); page complete ${ms} ms after a new worker started`,
+      );
     });
 
     it('loses no write and no invalidation when the gateway is killed during writes', async () => {
@@ -127,7 +141,9 @@ describe('faults: crashes and restarts lose nothing, and the system recovers by 
       await stack.app('gateway').stop('SIGKILL');
       await Promise.all(writers);
       await stack.startApp('gateway');
-      console.log(`gateway killed (SIGKILL) during a burst of posts: ${acknowledged.length} acknowledged before it died`);
+      console.log(
+        `gateway killed (SIGKILL) during a burst of posts: ${acknowledged.length} acknowledged before it died`,
+      );
       // Every acknowledged write is there; every write that committed has its outbox row, relayed.
       const rows = await stack.query<{ id: string; relayed: boolean }>(
         `SELECT p.id::text AS id, bool_and(o.dispatched_at IS NOT NULL) AS relayed
@@ -137,7 +153,9 @@ describe('faults: crashes and restarts lose nothing, and the system recovers by 
       expect(rows.map((r) => r.id)).toEqual(expect.arrayContaining(acknowledged));
       const { ms } = await eventually(
         async () => {
-          const [{ pending }] = await stack.query<{ pending: number }>(`SELECT count(*)::int AS pending FROM outbox WHERE dispatched_at IS NULL`);
+          const [{ pending }] = await stack.query<{ pending: number }>(
+            `SELECT count(*)::int AS pending FROM outbox WHERE dispatched_at IS NULL`,
+          );
           const queued = await stack.redis.llen(`${stack.keyPrefix}bull:invalidations:wait`);
           const active = await stack.redis.llen(`${stack.keyPrefix}bull:invalidations:active`);
           return pending === 0 && queued === 0 && active === 0 ? true : undefined;
@@ -146,17 +164,26 @@ describe('faults: crashes and restarts lose nothing, and the system recovers by 
         'every outbox row relayed and invalidated',
       );
       expect(await stack.redis.zcard(`${stack.keyPrefix}bull:invalidations:failed`)).toBe(0);
-      const committed = await stack.query<{ id: string }>(`SELECT id::text AS id FROM posts WHERE author_id = 211 AND body LIKE 'burst %'`);
-      const outbox = await stack.query<{ id: string }>(`SELECT payload->>'postId' AS id FROM outbox WHERE topic = 'post.created' AND (payload->>'authorId')::int = 211`);
+      const committed = await stack.query<{ id: string }>(
+        `SELECT id::text AS id FROM posts WHERE author_id = 211 AND body LIKE 'burst %'`,
+      );
+      const outbox = await stack.query<{ id: string }>(
+        `SELECT payload->>'postId' AS id FROM outbox WHERE topic = 'post.created' AND (payload->>'authorId')::int = 211`,
+      );
       expect(new Set(outbox.map((r) => r.id))).toEqual(new Set(committed.map((r) => r.id)));
       // And the follower sees the newest committed post.
-      const newest = committed.map((r) => BigInt(r.id)).sort((a, b) => (a < b ? 1 : -1))[0]!.toString();
+      const newest = committed
+        .map((r) => BigInt(r.id))
+        .sort((a, b) => (a < b ? 1 : -1))[0]!
+        .toString();
       await eventually(async () => {
         const response = await stack.get('/api/fragments/feed?waitMs=1000', follower);
         const feed = (await response.json()) as { data?: { posts: Array<{ id: string }> } };
         return feed.data?.posts.some((p) => p.id === newest) ? true : undefined;
       });
-      console.log(`after the gateway restart: all ${committed.length} committed posts relayed and invalidated within ${ms} ms`);
+      console.log(
+        `after the gateway restart: all ${committed.length} committed posts relayed and invalidated within ${ms} ms`,
+      );
     });
   });
 
@@ -189,15 +216,29 @@ describe('faults: crashes and restarts lose nothing, and the system recovers by 
       await sleep(1000);
       await redis.start();
       const restarted = Date.now();
-      await eventually(async () => ((await stack.get('/health/ready')).status === 200 ? true : undefined), 30_000, 'gateway ready again');
+      await eventually(
+        async () => ((await stack.get('/health/ready')).status === 200 ? true : undefined),
+        30_000,
+        'gateway ready again',
+      );
       for (const worker of ['profile-worker', 'feed-worker', 'recommendations-worker'] as const) {
-        await eventually(async () => ((await stack.get('/health/ready', undefined, worker)).status === 200 ? true : undefined), 30_000, `${worker} ready`);
+        await eventually(
+          async () => ((await stack.get('/health/ready', undefined, worker)).status === 200 ? true : undefined),
+          30_000,
+          `${worker} ready`,
+        );
       }
       // Redis came back empty: a new viewer's fragments build through the recovered queues and events.
       const cold = await stack.login(222);
       await pageReady(stack, cold, 30_000, 'new fragments built after the restart');
-      console.log(`Redis down: 503 in ${answeredMs} ms; after Redis returned, a cold page was complete ${Date.now() - restarted} ms later`);
-      expect(['gateway', 'profile-worker', 'feed-worker', 'recommendations-worker', 'invalidation-worker'].every((n) => stack.app(n as never).running)).toBe(true);
+      console.log(
+        `Redis down: 503 in ${answeredMs} ms; after Redis returned, a cold page was complete ${Date.now() - restarted} ms later`,
+      );
+      expect(
+        ['gateway', 'profile-worker', 'feed-worker', 'recommendations-worker', 'invalidation-worker'].every(
+          (n) => stack.app(n as never).running,
+        ),
+      ).toBe(true);
     });
   });
 
@@ -219,7 +260,10 @@ describe('faults: crashes and restarts lose nothing, and the system recovers by 
     it('keeps serving cached pages, retries builds with backoff, and completes pending fragments when it returns', async () => {
       const warm = await stack.login(231);
       await pageReady(stack, warm);
-      const retriesBefore = await stack.metric('recommendations-worker', 'fragment_builds_total', { fragment: 'recommendations', outcome: 'retry' });
+      const retriesBefore = await stack.metric('recommendations-worker', 'fragment_builds_total', {
+        fragment: 'recommendations',
+        outcome: 'retry',
+      });
       await postgres.stop();
       const cold = await stack.login(232);
       const pending = await dashboard(stack, cold);
@@ -234,7 +278,12 @@ describe('faults: crashes and restarts lose nothing, and the system recovers by 
       expect(write.status).toBe(503);
       await eventually(
         async () =>
-          (await stack.metric('recommendations-worker', 'fragment_builds_total', { fragment: 'recommendations', outcome: 'retry' })) > retriesBefore ? true : undefined,
+          (await stack.metric('recommendations-worker', 'fragment_builds_total', {
+            fragment: 'recommendations',
+            outcome: 'retry',
+          })) > retriesBefore
+            ? true
+            : undefined,
         15_000,
         'a build retried',
       );
@@ -242,7 +291,9 @@ describe('faults: crashes and restarts lose nothing, and the system recovers by 
       await postgres.start();
       const restarted = Date.now();
       await pageReady(stack, cold, 40_000, 'pending fragments complete after Postgres returned');
-      console.log(`Postgres down: cached pages kept serving, writes 503; pending fragments completed ${Date.now() - restarted} ms after Postgres returned`);
+      console.log(
+        `Postgres down: cached pages kept serving, writes 503; pending fragments completed ${Date.now() - restarted} ms after Postgres returned`,
+      );
       const after = await fetch(`${stack.url()}/api/posts`, {
         method: 'POST',
         headers: { authorization: `Bearer ${warm}`, 'content-type': 'application/json' },

@@ -1,5 +1,12 @@
 import { connect } from 'node:net';
-import { encodeHostile, hostileHeaderValue, hostileJson, hostilePathSegment, hostileQuery, hostileString } from '@worker-pattern/platform/testing';
+import {
+  encodeHostile,
+  hostileHeaderValue,
+  hostileJson,
+  hostilePathSegment,
+  hostileQuery,
+  hostileString,
+} from '@worker-pattern/platform/testing';
 import fc from 'fast-check';
 import { Stack } from './support/stack';
 
@@ -20,7 +27,11 @@ function expectSane(what: string, method: string, answer: Answer): void {
   expect({ where, json: answer.contentType.startsWith('application/json') }).toEqual({ where, json: true });
   const body = JSON.parse(answer.body) as { message?: unknown; status?: unknown; error?: unknown };
   const message = typeof body.message === 'string' ? body.message : body.status === 'failed' ? body.error : undefined;
-  expect({ where, status: answer.status, message: typeof message === 'string' && message.length > 0 }).toEqual({ where, status: answer.status, message: true });
+  expect({ where, status: answer.status, message: typeof message === 'string' && message.length > 0 }).toEqual({
+    where,
+    status: answer.status,
+    message: true,
+  });
 }
 
 describe('fuzzing the gateway over real HTTP', () => {
@@ -35,7 +46,11 @@ describe('fuzzing the gateway over real HTTP', () => {
     stack = await Stack.start({
       users: USERS,
       apps: ['gateway'],
-      env: { RATE_LIMIT_PER_MINUTE: '1000000', RATE_LIMIT_WRITES_PER_MINUTE: '1000000', RATE_LIMIT_LOGIN_PER_MINUTE: '1000000' },
+      env: {
+        RATE_LIMIT_PER_MINUTE: '1000000',
+        RATE_LIMIT_WRITES_PER_MINUTE: '1000000',
+        RATE_LIMIT_LOGIN_PER_MINUTE: '1000000',
+      },
     });
     tokens = await Promise.all([1, 2, 3, USERS + 5].map((id) => stack.login(id)));
   });
@@ -51,16 +66,35 @@ describe('fuzzing the gateway over real HTTP', () => {
     expect((await stack.get('/health/live')).status).toBe(200);
   });
 
-  const idOrHostile = fc.oneof({ weight: 2, arbitrary: fc.integer({ min: 1, max: USERS + 10 }).map(String) }, { weight: 3, arbitrary: hostilePathSegment() });
+  const idOrHostile = fc.oneof(
+    { weight: 2, arbitrary: fc.integer({ min: 1, max: USERS + 10 }).map(String) },
+    { weight: 3, arbitrary: hostilePathSegment() },
+  );
   const target = fc.oneof(
-    fc.constantFrom('/api/pages/dashboard', '/api/fragments/profile', '/api/fragments/feed', '/api/fragments/recommendations', '/', '/health/ready', '/metrics', '/api/docs-json', '/admin/queues'),
+    fc.constantFrom(
+      '/api/pages/dashboard',
+      '/api/fragments/profile',
+      '/api/fragments/feed',
+      '/api/fragments/recommendations',
+      '/',
+      '/health/ready',
+      '/metrics',
+      '/api/docs-json',
+      '/admin/queues',
+    ),
     hostilePathSegment().map((s) => `/api/pages/${s}`),
     hostilePathSegment().map((s) => `/api/fragments/${s}`),
     idOrHostile.map((s) => `/api/follows/${s}`),
     idOrHostile.map((s) => `/api/items/${s}/likes`),
     fc.array(hostilePathSegment(), { minLength: 1, maxLength: 3 }).map((parts) => `/${parts.join('/')}`),
   );
-  const writeTarget = fc.constantFrom('/api/auth/dev-login', '/api/auth/stream-ticket', '/api/posts', '/api/follows', '/api/items/3/likes');
+  const writeTarget = fc.constantFrom(
+    '/api/auth/dev-login',
+    '/api/auth/stream-ticket',
+    '/api/posts',
+    '/api/follows',
+    '/api/items/3/likes',
+  );
   const bodyText = fc.oneof(
     hostileJson(['userId', 'body']).map((v) => JSON.stringify(v) ?? 'null'),
     fc.integer({ min: 1, max: USERS + 10 }).map((userId) => JSON.stringify({ userId })),
@@ -82,16 +116,34 @@ describe('fuzzing the gateway over real HTTP', () => {
         hostileQuery(),
         auth,
         fc.option(bodyText, { nil: undefined }),
-        fc.constantFrom('application/json', 'text/plain', 'application/x-www-form-urlencoded', 'application/octet-stream'),
-        fc.dictionary(fc.constantFrom('x-request-id', 'x-forwarded-for', 'origin', 'cookie', 'accept', 'range', 'if-none-match'), hostileHeaderValue(), { maxKeys: 3 }),
+        fc.constantFrom(
+          'application/json',
+          'text/plain',
+          'application/x-www-form-urlencoded',
+          'application/octet-stream',
+        ),
+        fc.dictionary(
+          fc.constantFrom('x-request-id', 'x-forwarded-for', 'origin', 'cookie', 'accept', 'range', 'if-none-match'),
+          hostileHeaderValue(),
+          { maxKeys: 3 },
+        ),
         async (method, path, query, authorization, body, contentType, extra) => {
           const headers: Record<string, string> = { ...extra };
           const credential = authorization();
           if (credential) headers['authorization'] = credential;
           const sendsBody = body !== undefined && method !== 'GET' && method !== 'HEAD';
           if (sendsBody) headers['content-type'] = contentType;
-          const response = await fetch(`${stack.url()}${path}${query}`, { method, headers, body: sendsBody ? body : undefined, redirect: 'manual' });
-          const answer = { status: response.status, contentType: response.headers.get('content-type') ?? '', body: await response.text() };
+          const response = await fetch(`${stack.url()}${path}${query}`, {
+            method,
+            headers,
+            body: sendsBody ? body : undefined,
+            redirect: 'manual',
+          });
+          const answer = {
+            status: response.status,
+            contentType: response.headers.get('content-type') ?? '',
+            body: await response.text(),
+          };
           expectSane(`${path}${query}`, method, answer);
         },
       ),
@@ -128,7 +180,8 @@ describe('fuzzing the gateway over real HTTP', () => {
         const head = headEnd >= 0 ? data.slice(0, headEnd) : data;
         const contentType = /\r\ncontent-type: ([^\r]*)/i.exec(head)?.[1] ?? '';
         const length = Number(/\r\ncontent-length: (\d+)/i.exec(head)?.[1] ?? data.length);
-        const body = headEnd >= 0 ? Buffer.from(data.slice(headEnd + 4, headEnd + 4 + length), 'latin1').toString('utf8') : '';
+        const body =
+          headEnd >= 0 ? Buffer.from(data.slice(headEnd + 4, headEnd + 4 + length), 'latin1').toString('utf8') : '';
         resolve({ status, contentType, body, closed: true });
       });
       socket.write(Buffer.from(request, 'latin1'));
@@ -142,8 +195,20 @@ describe('fuzzing the gateway over real HTTP', () => {
     // Bytes a well-behaved client library would never send.
     const rawPath = fc.oneof(
       hostileString().map((s) => `/api/fragments/${encodeHostile(s)}`),
-      fc.constantFrom('/api/pages/dashboard?x=%ZZ', '/api/fragments/%', '/api/fragments/%E0%A4%A', '/api/pages/dashboard?userId=%00', '//api//pages//dashboard', '/api/../api/pages/dashboard', '*', 'http://evil.example/api/pages/dashboard', '/api/pages/dashboard#frag'),
-      fc.string({ unit: 'binary-ascii', minLength: 1, maxLength: 30 }).map((s) => `/api/fragments/${s.replace(/[\r\n ]/g, '')}`),
+      fc.constantFrom(
+        '/api/pages/dashboard?x=%ZZ',
+        '/api/fragments/%',
+        '/api/fragments/%E0%A4%A',
+        '/api/pages/dashboard?userId=%00',
+        '//api//pages//dashboard',
+        '/api/../api/pages/dashboard',
+        '*',
+        'http://evil.example/api/pages/dashboard',
+        '/api/pages/dashboard#frag',
+      ),
+      fc
+        .string({ unit: 'binary-ascii', minLength: 1, maxLength: 30 })
+        .map((s) => `/api/fragments/${s.replace(/[\r\n ]/g, '')}`),
     );
     const headerLine = fc.oneof(
       fc.constant(`Authorization: Bearer ${'x'.repeat(20)}`),
@@ -166,9 +231,16 @@ describe('fuzzing the gateway over real HTTP', () => {
         fc.option(hostileString(), { nil: undefined }),
         fc.boolean(),
         async (method, path, lines, body, withToken) => {
-          const head = [`${method} ${path} HTTP/1.1`, 'Host: 127.0.0.1', 'Connection: close', ...(withToken ? [`Authorization: Bearer ${token()}`] : []), ...lines];
+          const head = [
+            `${method} ${path} HTTP/1.1`,
+            'Host: 127.0.0.1',
+            'Connection: close',
+            ...(withToken ? [`Authorization: Bearer ${token()}`] : []),
+            ...lines,
+          ];
           const bytes = body === undefined ? '' : Buffer.from(body).toString('latin1');
-          if (body !== undefined && !lines.some((l) => /^(content-length|transfer-encoding):/i.test(l))) head.push(`Content-Length: ${bytes.length}`);
+          if (body !== undefined && !lines.some((l) => /^(content-length|transfer-encoding):/i.test(l)))
+            head.push(`Content-Length: ${bytes.length}`);
           const answer = await raw(`${head.join('\r\n')}\r\n\r\n${bytes}`);
           // Node's parser may drop a request it cannot frame at all; otherwise the answer is sane.
           statuses[answer.status] = (statuses[answer.status] ?? 0) + 1;

@@ -24,7 +24,8 @@ describe('push: page streams over Server-Sent Events', () => {
     await stack?.stop();
   });
 
-  const streamUrl = (gateway: 'gateway' | `gateway-${number}` = 'gateway', query = '') => `${stack.url(gateway)}/api/pages/dashboard/stream${query}`;
+  const streamUrl = (gateway: 'gateway' | `gateway-${number}` = 'gateway', query = '') =>
+    `${stack.url(gateway)}/api/pages/dashboard/stream${query}`;
 
   it('delivers the current state of a cold viewer’s fragments, then each one as it becomes ready', async () => {
     const token = await stack.login(21);
@@ -55,12 +56,17 @@ describe('push: page streams over Server-Sent Events', () => {
     expect((await SseStream.open(streamUrl())).status).toBe(401);
     expect((await SseStream.open(streamUrl('gateway', `?ticket=${token}`))).status).toBe(401);
     expect((await SseStream.open(streamUrl('gateway', '?ticket=nonsense'))).status).toBe(401);
-    expect((await SseStream.open(streamUrl('gateway', '?viewerId=3'), { authorization: `Bearer ${token}` })).status).toBe(400);
+    expect(
+      (await SseStream.open(streamUrl('gateway', '?viewerId=3'), { authorization: `Bearer ${token}` })).status,
+    ).toBe(400);
   });
 
   it('accepts a short-lived ticket, which is no API token', async () => {
     const token = await stack.login(23);
-    const response = await fetch(`${stack.url()}/api/auth/stream-ticket`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    const response = await fetch(`${stack.url()}/api/auth/stream-ticket`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}` },
+    });
     expect(response.status).toBe(200);
     const { ticket, expiresIn } = (await response.json()) as { ticket: string; expiresIn: number };
     expect(expiresIn).toBeLessThanOrEqual(60);
@@ -85,7 +91,9 @@ describe('push: page streams over Server-Sent Events', () => {
 
   it('caps open streams per viewer', async () => {
     const token = await stack.login(25);
-    const open = await Promise.all(Array.from({ length: 5 }, () => SseStream.open(streamUrl(), { authorization: `Bearer ${token}` })));
+    const open = await Promise.all(
+      Array.from({ length: 5 }, () => SseStream.open(streamUrl(), { authorization: `Bearer ${token}` })),
+    );
     expect(open.map((s) => s.status)).toEqual([200, 200, 200, 200, 200]);
     const extra = await SseStream.open(streamUrl(), { authorization: `Bearer ${token}` });
     expect(extra.status).toBe(429);
@@ -99,7 +107,11 @@ describe('push: page streams over Server-Sent Events', () => {
     const tokens = await Promise.all(Array.from({ length: 200 }, (_, i) => stack.login(300 + i)));
     const streams: SseStream[] = [];
     for (let batch = 0; batch < 5; batch++) {
-      streams.push(...(await Promise.all(tokens.map((token) => SseStream.open(streamUrl(), { authorization: `Bearer ${token}` })))));
+      streams.push(
+        ...(await Promise.all(
+          tokens.map((token) => SseStream.open(streamUrl(), { authorization: `Bearer ${token}` })),
+        )),
+      );
     }
     expect(streams.every((s) => s.status === 200)).toBe(true);
     expect(await streamsOpen()).toBe(1000);

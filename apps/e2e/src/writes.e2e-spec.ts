@@ -14,11 +14,21 @@ describe('writes keep fragments fresh, durably (gateway, invalidation worker and
     await stack?.stop();
   });
 
-  async function send(method: string, path: string, token: string | undefined, body?: unknown, raw?: string): Promise<Response> {
+  async function send(
+    method: string,
+    path: string,
+    token: string | undefined,
+    body?: unknown,
+    raw?: string,
+  ): Promise<Response> {
     const headers: Record<string, string> = {};
     if (token) headers['authorization'] = `Bearer ${token}`;
     if (body !== undefined || raw !== undefined) headers['content-type'] = 'application/json';
-    return fetch(`${stack.url()}${path}`, { method, headers, body: raw ?? (body === undefined ? undefined : JSON.stringify(body)) });
+    return fetch(`${stack.url()}${path}`, {
+      method,
+      headers,
+      body: raw ?? (body === undefined ? undefined : JSON.stringify(body)),
+    });
   }
 
   async function fragment<D>(name: string, token: string): Promise<F<D>> {
@@ -56,23 +66,35 @@ describe('writes keep fragments fresh, durably (gateway, invalidation worker and
     expect(post).toMatchObject({ body, authorId: 102 });
     const first = await fragment<{ posts: Post[] }>('feed', follower);
     expect(['ready', 'stale']).toContain(first.status); // served while it rebuilds, never pending
-    const ms = await eventually(async () => ((await fragment<{ posts: Post[] }>('feed', follower)).data?.posts ?? []).some((p) => p.id === post.id));
+    const ms = await eventually(async () =>
+      ((await fragment<{ posts: Post[] }>('feed', follower)).data?.posts ?? []).some((p) => p.id === post.id),
+    );
     console.log(`post visible in the follower's feed after ${ms} ms`);
     const profile = await fragment<{ counts: { posts: number } }>('profile', author);
     const [{ n }] = await stack.query<{ n: number }>('SELECT count(*)::int AS n FROM posts WHERE author_id = 102');
-    await eventually(async () => (await fragment<{ counts: { posts: number } }>('profile', author)).data?.counts.posts === n);
+    await eventually(
+      async () => (await fragment<{ counts: { posts: number } }>('profile', author)).data?.counts.posts === n,
+    );
     expect(profile.status).not.toBe('pending');
   });
 
   it('keeps an unfollowed author out of the feed', async () => {
     const [follower, author] = [await stack.login(111), await stack.login(112)];
     await send('POST', '/api/follows', follower, { userId: 112 });
-    const before = (await send('POST', '/api/posts', author, { body: 'while followed' })).json() as Promise<{ id: string }>;
+    const before = (await send('POST', '/api/posts', author, { body: 'while followed' })).json() as Promise<{
+      id: string;
+    }>;
     const { id: followedPost } = await before;
-    await eventually(async () => ((await fragment<{ posts: Post[] }>('feed', follower)).data?.posts ?? []).some((p) => p.id === followedPost));
+    await eventually(async () =>
+      ((await fragment<{ posts: Post[] }>('feed', follower)).data?.posts ?? []).some((p) => p.id === followedPost),
+    );
     expect((await send('DELETE', '/api/follows/112', follower)).status).toBe(204);
-    await eventually(async () => ((await fragment<{ posts: Post[] }>('feed', follower)).data?.posts ?? []).every((p) => p.author.id !== 112));
-    const { id: laterPost } = (await (await send('POST', '/api/posts', author, { body: 'after the unfollow' })).json()) as { id: string };
+    await eventually(async () =>
+      ((await fragment<{ posts: Post[] }>('feed', follower)).data?.posts ?? []).every((p) => p.author.id !== 112),
+    );
+    const { id: laterPost } = (await (
+      await send('POST', '/api/posts', author, { body: 'after the unfollow' })
+    ).json()) as { id: string };
     for (let i = 0; i < 5; i++) {
       const posts = (await fragment<{ posts: Post[] }>('feed', follower)).data?.posts ?? [];
       expect(posts.some((p) => p.id === laterPost || p.author.id === 112)).toBe(false);
@@ -104,7 +126,9 @@ describe('writes keep fragments fresh, durably (gateway, invalidation worker and
     await send('DELETE', '/api/follows/132', viewer);
     await send('DELETE', '/api/items/7/likes', viewer);
     const before = await counts();
-    const follows = await Promise.all(Array.from({ length: 20 }, () => send('POST', '/api/follows', viewer, { userId: 132 })));
+    const follows = await Promise.all(
+      Array.from({ length: 20 }, () => send('POST', '/api/follows', viewer, { userId: 132 })),
+    );
     const likes = await Promise.all(Array.from({ length: 20 }, () => send('POST', '/api/items/7/likes', viewer)));
     for (const responses of [follows, likes]) {
       const statuses = responses.map((r) => r.status).sort();
@@ -129,23 +153,54 @@ describe('writes keep fragments fresh, durably (gateway, invalidation worker and
       ['non-string body', 'POST', '/api/posts', token, { body: 42 }, undefined, 400, /must be a string/],
       ['no body field', 'POST', '/api/posts', token, {}, undefined, 400, /must be a string/],
       ['an array', 'POST', '/api/posts', token, [], undefined, 400, /JSON object/],
-      ['an extra field', 'POST', '/api/posts', token, { body: 'hi', authorId: 1 }, undefined, 400, /unknown field "authorId"/],
+      [
+        'an extra field',
+        'POST',
+        '/api/posts',
+        token,
+        { body: 'hi', authorId: 1 },
+        undefined,
+        400,
+        /unknown field "authorId"/,
+      ],
       ['malformed JSON', 'POST', '/api/posts', token, undefined, '{"body": ', 400, /JSON/],
       ['no token', 'POST', '/api/posts', undefined, { body: 'hi' }, undefined, 401, /Authorization/],
       ['unknown user', 'POST', '/api/follows', token, { userId: 999999 }, undefined, 404, /user 999999 not found/],
       ['self-follow', 'POST', '/api/follows', token, { userId: 141 }, undefined, 400, /cannot follow yourself/],
       ['string user id', 'POST', '/api/follows', token, { userId: '5' }, undefined, 400, /userId must be a number/],
       ['non-numeric path id', 'DELETE', '/api/follows/abc', token, undefined, undefined, 400, /"userId"/],
-      ['unknown user to unfollow', 'DELETE', '/api/follows/999999', token, undefined, undefined, 404, /user 999999 not found/],
+      [
+        'unknown user to unfollow',
+        'DELETE',
+        '/api/follows/999999',
+        token,
+        undefined,
+        undefined,
+        404,
+        /user 999999 not found/,
+      ],
       ['unknown item', 'POST', '/api/items/999999/likes', token, undefined, undefined, 404, /item 999999 not found/],
       ['negative item id', 'POST', '/api/items/-3/likes', token, undefined, undefined, 400, /"id"/],
-      ['unknown item to unlike', 'DELETE', '/api/items/999999/likes', token, undefined, undefined, 404, /item 999999 not found/],
+      [
+        'unknown item to unlike',
+        'DELETE',
+        '/api/items/999999/likes',
+        token,
+        undefined,
+        undefined,
+        404,
+        /item 999999 not found/,
+      ],
     ];
     for (const [name, method, path, auth, body, raw, status, message] of cases) {
       const response = await send(method, path, auth, body, raw);
       const text = await response.text();
       const got = (JSON.parse(text) as { message?: string }).message ?? text;
-      expect({ name, status: response.status, message: got }).toEqual({ name, status, message: expect.stringMatching(message) });
+      expect({ name, status: response.status, message: got }).toEqual({
+        name,
+        status,
+        message: expect.stringMatching(message),
+      });
     }
     expect(await counts()).toEqual(before);
   });

@@ -38,12 +38,23 @@ export function buildApiDocument(app: NestFastifyApplication): OpenAPIObject {
     )
     .setVersion('1')
     .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
-    .addApiKey({ type: 'apiKey', in: 'query', name: 'ticket', description: 'One-minute stream ticket (POST /api/auth/stream-ticket)' }, 'streamTicket')
+    .addApiKey(
+      {
+        type: 'apiKey',
+        in: 'query',
+        name: 'ticket',
+        description: 'One-minute stream ticket (POST /api/auth/stream-ticket)',
+      },
+      'streamTicket',
+    )
     .build();
   const document = SwaggerModule.createDocument(app, config, {
     operationIdFactory: (controller, method) => `${controller.replace(/Controller$/, '')}_${method}`,
   });
-  document.components = { ...document.components, schemas: { ...document.components?.schemas, ...API_ERROR_SCHEMAS, ...PAGES_OPENAPI_SCHEMAS } };
+  document.components = {
+    ...document.components,
+    schemas: { ...document.components?.schemas, ...API_ERROR_SCHEMAS, ...PAGES_OPENAPI_SCHEMAS },
+  };
   for (const [path, operation] of Object.entries(OPERATIONS)) {
     const get = document.paths[path]?.get;
     if (get) Object.assign(get, { ...operation, tags: ['operations'] });
@@ -64,7 +75,9 @@ export function setupApiDocs(app: NestFastifyApplication, options: ApiDocsOption
     app
       .getHttpAdapter()
       .getInstance()
-      .addHook('onRequest', async (request, reply) => (request.routeOptions.url?.startsWith(API_DOCS_PATH) ? guard(request, reply) : undefined));
+      .addHook('onRequest', async (request, reply) =>
+        request.routeOptions.url?.startsWith(API_DOCS_PATH) ? guard(request, reply) : undefined,
+      );
   }
   SwaggerModule.setup(API_DOCS_PATH, app, () => buildApiDocument(app), {
     jsonDocumentUrl: API_DOCS_JSON_PATH,

@@ -6,7 +6,8 @@ function problemsOf(env: Record<string, string>): Record<string, string> {
   try {
     validateEnv(gatewayEnvSchema, { env, defaults: { PORT: 3000 } });
   } catch (error) {
-    if (error instanceof EnvValidationError) return Object.fromEntries(error.problems.map((p) => [p.variable, p.problem]));
+    if (error instanceof EnvValidationError)
+      return Object.fromEntries(error.problems.map((p) => [p.variable, p.problem]));
     throw error;
   }
   return {};
@@ -27,7 +28,16 @@ describe('the gateway’s environment', () => {
   });
 
   it('reports every bad security setting at once, never echoing a password', () => {
-    expect(problemsOf({ CORS_ORIGINS: '*', RATE_LIMIT_PER_MINUTE: '0', RATE_LIMIT_WRITES_PER_MINUTE: 'lots', ADMIN_USER: 'a:b', ADMIN_PASSWORD: 'line\nbreak', API_DOCS: 'yes' })).toEqual({
+    expect(
+      problemsOf({
+        CORS_ORIGINS: '*',
+        RATE_LIMIT_PER_MINUTE: '0',
+        RATE_LIMIT_WRITES_PER_MINUTE: 'lots',
+        ADMIN_USER: 'a:b',
+        ADMIN_PASSWORD: 'line\nbreak',
+        API_DOCS: 'yes',
+      }),
+    ).toEqual({
       CORS_ORIGINS: expect.stringMatching(/^must be a comma-separated list of origins/),
       RATE_LIMIT_PER_MINUTE: 'must be an integer between 1 and 1000000 (got "0")',
       RATE_LIMIT_WRITES_PER_MINUTE: 'must be an integer between 1 and 1000000 (got "lots")',

@@ -46,7 +46,11 @@ describe('the gateway’s HTTP surface (in-process, real Redis and Postgres)', (
 
   describe('security headers', () => {
     it('sends helmet’s headers and the default CSP on API answers, errors included', async () => {
-      for (const response of [await get('/api/pages/dashboard', asViewer(viewer())), await get('/api/pages/dashboard'), await get('/api/nope')]) {
+      for (const response of [
+        await get('/api/pages/dashboard', asViewer(viewer())),
+        await get('/api/pages/dashboard'),
+        await get('/api/nope'),
+      ]) {
         expect(response.headers).toMatchObject({
           'x-content-type-options': 'nosniff',
           'x-frame-options': 'DENY',
@@ -97,24 +101,27 @@ describe('the gateway’s HTTP surface (in-process, real Redis and Postgres)', (
   });
 
   describe('body limit', () => {
-    it.each(['/api/auth/dev-login', '/api/posts', '/api/follows'])('refuses a body over 64 KiB on %s with 413 and the limit in the message', async (url) => {
-      const response = await gateway.app.inject({
-        method: 'POST',
-        url,
-        headers: {
-          ...asViewer(viewer()),
-          'content-type': 'application/json',
-        },
-        payload: JSON.stringify({ body: 'x'.repeat(70_000) }),
-        remoteAddress: address(),
-      });
-      expect(response.statusCode).toBe(413);
-      expect(response.json()).toEqual({
-        statusCode: 413,
-        error: 'Payload Too Large',
-        message: 'request body too large: at most 65536 bytes (64 KiB)',
-      });
-    });
+    it.each(['/api/auth/dev-login', '/api/posts', '/api/follows'])(
+      'refuses a body over 64 KiB on %s with 413 and the limit in the message',
+      async (url) => {
+        const response = await gateway.app.inject({
+          method: 'POST',
+          url,
+          headers: {
+            ...asViewer(viewer()),
+            'content-type': 'application/json',
+          },
+          payload: JSON.stringify({ body: 'x'.repeat(70_000) }),
+          remoteAddress: address(),
+        });
+        expect(response.statusCode).toBe(413);
+        expect(response.json()).toEqual({
+          statusCode: 413,
+          error: 'Payload Too Large',
+          message: 'request body too large: at most 65536 bytes (64 KiB)',
+        });
+      },
+    );
   });
 
   describe('OpenAPI docs', () => {
@@ -161,7 +168,12 @@ describe('the gateway’s HTTP surface (in-process, real Redis and Postgres)', (
         ['/api/auth/stream-ticket', 'post', [], ['200', '401', '429']],
         ['/api/pages/{page}', 'get', ['page', 'waitMs'], ['200', '400', '401', '404', '429', '503']],
         ['/api/pages/{page}/stream', 'get', ['page', 'ticket'], ['200', '400', '401', '404', '429', '503']],
-        ['/api/fragments/{name}', 'get', ['name', 'userId', 'waitMs'], ['200', '202', '400', '401', '404', '429', '502', '503']],
+        [
+          '/api/fragments/{name}',
+          'get',
+          ['name', 'userId', 'waitMs'],
+          ['200', '202', '400', '401', '404', '429', '502', '503'],
+        ],
         ['/api/posts', 'post', [], ['201', '400', '401', '404', '413', '429', '503']],
         ['/api/follows', 'post', [], ['200', '201', '400', '401', '404', '413', '429', '503']],
         ['/api/follows/{userId}', 'delete', ['userId'], ['204', '400', '401', '404', '429', '503']],
@@ -204,7 +216,9 @@ describe('the gateway’s HTTP surface (in-process, real Redis and Postgres)', (
         expect(JSON.stringify(document.paths[path]![method]!.requestBody)).toContain('"additionalProperties":false');
       }
       // Nothing undocumented slipped in: every operation is one of the above.
-      const documented = Object.entries(document.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m} ${path}`));
+      const documented = Object.entries(document.paths).flatMap(([path, ops]) =>
+        Object.keys(ops).map((m) => `${m} ${path}`),
+      );
       expect(documented.sort()).toEqual(expected.map(([path, method]) => `${method} ${path}`).sort());
     });
 
@@ -220,7 +234,9 @@ describe('the gateway’s HTTP surface (in-process, real Redis and Postgres)', (
         bearer: { type: 'http', scheme: 'bearer' },
         streamTicket: { type: 'apiKey', in: 'query', name: 'ticket' },
       });
-      const refs = [...JSON.stringify(document).matchAll(/"\$ref":"#\/components\/schemas\/([^"]+)"/g)].map((m) => m[1]!);
+      const refs = [...JSON.stringify(document).matchAll(/"\$ref":"#\/components\/schemas\/([^"]+)"/g)].map(
+        (m) => m[1]!,
+      );
       expect(refs.length).toBeGreaterThan(10);
       expect(refs.filter((name) => !(name in document.components.schemas))).toEqual([]);
     });
@@ -230,7 +246,12 @@ describe('the gateway’s HTTP surface (in-process, real Redis and Postgres)', (
     it('challenges without credentials and refuses wrong ones, on the page, its API and its static files', async () => {
       // (A path the board does not have is a plain 404: the hook guards the board's routes.)
       expect((await get('/admin/queues/nonexistent')).statusCode).toBe(404);
-      for (const url of ['/admin/queues', '/admin/queues/', '/admin/queues/api/queues', '/admin/queues/static/css/main.88d71b4bd7.css']) {
+      for (const url of [
+        '/admin/queues',
+        '/admin/queues/',
+        '/admin/queues/api/queues',
+        '/admin/queues/static/css/main.88d71b4bd7.css',
+      ]) {
         const anonymous = await get(url);
         expect({ url, status: anonymous.statusCode }).toEqual({
           url,
@@ -284,7 +305,8 @@ describe('the gateway’s HTTP surface (in-process, real Redis and Postgres)', (
             ...(origin ? { origin } : {}),
           },
         });
-      for (const origin of [undefined, 'https://evil.example', 'null']) expect((await pause(origin)).statusCode).toBe(403);
+      for (const origin of [undefined, 'https://evil.example', 'null'])
+        expect((await pause(origin)).statusCode).toBe(403);
       const queue = gateway.app.get<Queue>(getQueueToken('feed'), {
         strict: false,
       });
@@ -296,7 +318,9 @@ describe('the gateway’s HTTP surface (in-process, real Redis and Postgres)', (
 
     it('leaves the gateway a producer only: no queue has a handler', () => {
       for (const name of GATEWAY_QUEUES) {
-        const queue = gateway.app.get<Queue & { handlers?: Record<string, unknown> }>(getQueueToken(name), { strict: false });
+        const queue = gateway.app.get<Queue & { handlers?: Record<string, unknown> }>(getQueueToken(name), {
+          strict: false,
+        });
         expect({ name, handlers: Object.keys(queue.handlers ?? {}) }).toEqual({
           name,
           handlers: [],
@@ -324,7 +348,9 @@ describe('the gateway’s HTTP surface (in-process, real Redis and Postgres)', (
       expect(refused.json()).toEqual({
         statusCode: 429,
         error: 'Too Many Requests',
-        message: expect.stringMatching(/^rate limit exceeded: at most 30 requests per minute for this viewer; retry in \d+ s$/),
+        message: expect.stringMatching(
+          /^rate limit exceeded: at most 30 requests per minute for this viewer; retry in \d+ s$/,
+        ),
       });
       // The counter is the viewer's, across routes: another route is refused too, another viewer is not.
       expect((await get('/api/pages/dashboard', headers)).statusCode).toBe(429);
@@ -349,7 +375,10 @@ describe('the gateway’s HTTP surface (in-process, real Redis and Postgres)', (
 
     it('counts requests without a valid token against the client address, however the token varies', async () => {
       const from = address();
-      const statuses = await limited(() => get('/api/pages/dashboard', { authorization: `Bearer x${Math.random().toString(36).slice(2)}` }, from), LIMITS.api);
+      const statuses = await limited(
+        () => get('/api/pages/dashboard', { authorization: `Bearer x${Math.random().toString(36).slice(2)}` }, from),
+        LIMITS.api,
+      );
       expect(new Set(statuses)).toEqual(new Set([401]));
       expect((await get('/api/pages/dashboard', { authorization: 'Bearer another' }, from)).statusCode).toBe(429);
       expect((await get('/api/pages/dashboard', {}, address())).statusCode).toBe(401);
@@ -399,7 +428,9 @@ describe('the gateway’s HTTP surface (in-process, real Redis and Postgres)', (
 
     it('does not hold requests when Redis is gone: they go through unlimited, and the failure is counted', async () => {
       const failures = async () =>
-        (await register.getSingleMetricAsString('rate_limit_store_failures_total')).match(/^rate_limit_store_failures_total(?:\{[^}]*\})? (\d+)$/m)?.[1];
+        (await register.getSingleMetricAsString('rate_limit_store_failures_total')).match(
+          /^rate_limit_store_failures_total(?:\{[^}]*\})? (\d+)$/m,
+        )?.[1];
       const before = Number((await failures()) ?? 0);
       const redis = gateway.app.get<Redis>(FRAGMENT_REDIS);
       const closed = new Promise((resolve) => redis.once('end', resolve));
@@ -445,30 +476,60 @@ describe('the gateway’s admin surfaces in production (in-process)', () => {
 
   it('puts the docs behind the admin credentials, and has no dev login', async () => {
     const gateway = await start({ ADMIN_PASSWORD: ADMIN.password });
-    for (const url of ['/api/docs', '/api/docs/', '/api/docs-json', '/api/docs-yaml', '/api/docs/swagger-ui-init.js', '/api/docs/swagger-ui.css']) {
+    for (const url of [
+      '/api/docs',
+      '/api/docs/',
+      '/api/docs-json',
+      '/api/docs-yaml',
+      '/api/docs/swagger-ui-init.js',
+      '/api/docs/swagger-ui.css',
+    ]) {
       const anonymous = await gateway.app.inject({ method: 'GET', url });
-      expect({ url, status: anonymous.statusCode, challenge: anonymous.headers['www-authenticate'] }).toEqual({ url, status: 401, challenge: expect.stringMatching(/^Basic /) });
-      expect({ url, status: (await gateway.app.inject({ method: 'GET', url, headers: { authorization: ADMIN_AUTH } })).statusCode }).toEqual({ url, status: 200 });
+      expect({ url, status: anonymous.statusCode, challenge: anonymous.headers['www-authenticate'] }).toEqual({
+        url,
+        status: 401,
+        challenge: expect.stringMatching(/^Basic /),
+      });
+      expect({
+        url,
+        status: (await gateway.app.inject({ method: 'GET', url, headers: { authorization: ADMIN_AUTH } })).statusCode,
+      }).toEqual({ url, status: 200 });
     }
-    expect((await gateway.app.inject({ method: 'GET', url: '/admin/queues', headers: { authorization: ADMIN_AUTH } })).statusCode).toBe(200);
-    const login = await gateway.app.inject({ method: 'POST', url: '/api/auth/dev-login', headers: { 'content-type': 'application/json' }, payload: '{"userId":1}' });
+    expect(
+      (await gateway.app.inject({ method: 'GET', url: '/admin/queues', headers: { authorization: ADMIN_AUTH } }))
+        .statusCode,
+    ).toBe(200);
+    const login = await gateway.app.inject({
+      method: 'POST',
+      url: '/api/auth/dev-login',
+      headers: { 'content-type': 'application/json' },
+      payload: '{"userId":1}',
+    });
     expect(login.statusCode).toBe(404);
   });
 
   it('serves neither docs nor dashboard without an admin password (404), and nothing else changes', async () => {
     const gateway = await start({});
     for (const url of ['/api/docs', '/api/docs-json', '/admin/queues', '/admin/queues/api/queues']) {
-      expect({ url, status: (await gateway.app.inject({ method: 'GET', url, headers: { authorization: ADMIN_AUTH } })).statusCode }).toEqual({ url, status: 404 });
+      expect({
+        url,
+        status: (await gateway.app.inject({ method: 'GET', url, headers: { authorization: ADMIN_AUTH } })).statusCode,
+      }).toEqual({ url, status: 404 });
     }
     expect((await gateway.app.inject({ method: 'GET', url: '/health/ready' })).statusCode).toBe(200);
   });
 
   it('refuses to start with an admin password shorter than 16 characters', async () => {
-    await expect(start({ ADMIN_PASSWORD: 'short-password' })).rejects.toThrow('ADMIN_PASSWORD must be at least 16 characters when NODE_ENV=production');
+    await expect(start({ ADMIN_PASSWORD: 'short-password' })).rejects.toThrow(
+      'ADMIN_PASSWORD must be at least 16 characters when NODE_ENV=production',
+    );
   });
 
   it('turns the docs off with API_DOCS=false, admin or not', async () => {
     const gateway = await start({ ADMIN_PASSWORD: ADMIN.password, API_DOCS: 'false' });
-    expect((await gateway.app.inject({ method: 'GET', url: '/api/docs-json', headers: { authorization: ADMIN_AUTH } })).statusCode).toBe(404);
+    expect(
+      (await gateway.app.inject({ method: 'GET', url: '/api/docs-json', headers: { authorization: ADMIN_AUTH } }))
+        .statusCode,
+    ).toBe(404);
   });
 });

@@ -14,7 +14,9 @@ export interface GatewayHttpOptions {
 }
 
 /** Every queue the gateway produces to, shown on the queue dashboard. */
-export const GATEWAY_QUEUES: readonly string[] = [...new Set([...FRAGMENT_CATALOG_DEFINITIONS.map((f) => f.queue), INVALIDATIONS_QUEUE])];
+export const GATEWAY_QUEUES: readonly string[] = [
+  ...new Set([...FRAGMENT_CATALOG_DEFINITIONS.map((f) => f.queue), INVALIDATIONS_QUEUE]),
+];
 
 const configOf = (app: NestFastifyApplication) => app.get<AppConfig<GatewayEnv>>(AppConfig);
 

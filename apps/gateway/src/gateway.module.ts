@@ -38,18 +38,22 @@ export class GatewayModule {
         }),
         FragmentModule.forRootAsync({
           inject: [AppConfig],
-          useFactory: (config: AppConfig<GatewayEnv>) => fragmentOptionsFromEnv(pickEnv(config, FRAGMENT_ENV_KEYS), 'gateway'),
+          useFactory: (config: AppConfig<GatewayEnv>) =>
+            fragmentOptionsFromEnv(pickEnv(config, FRAGMENT_ENV_KEYS), 'gateway'),
         }),
         AuthModule.forRootAsync({
           inject: [AppConfig],
-          useFactory: (config: AppConfig<GatewayEnv>) => authOptionsFromEnv(pickEnv(config, ['NODE_ENV', 'JWT_SECRET', 'JWT_TTL_SECONDS', 'DEV_LOGIN'])),
+          useFactory: (config: AppConfig<GatewayEnv>) =>
+            authOptionsFromEnv(pickEnv(config, ['NODE_ENV', 'JWT_SECRET', 'JWT_TTL_SECONDS', 'DEV_LOGIN'])),
         }),
         RateLimitModule.forRootAsync({
           inject: [AppConfig, FRAGMENT_REDIS],
           useFactory: (config: AppConfig<GatewayEnv>, redis: Redis) => ({
             redis,
             keyPrefix: config.get('REDIS_KEY_PREFIX', { infer: true }),
-            perMinute: rateLimitsFromEnv(pickEnv(config, ['RATE_LIMIT_PER_MINUTE', 'RATE_LIMIT_WRITES_PER_MINUTE', 'RATE_LIMIT_LOGIN_PER_MINUTE'])),
+            perMinute: rateLimitsFromEnv(
+              pickEnv(config, ['RATE_LIMIT_PER_MINUTE', 'RATE_LIMIT_WRITES_PER_MINUTE', 'RATE_LIMIT_LOGIN_PER_MINUTE']),
+            ),
           }),
         }),
         DbModule.forRootLazyAsync({

@@ -20,7 +20,11 @@ export const QUEUE_DASHBOARD_PATH = '/admin/queues';
  *
  * The gateway only reads and manages the queues through the board; it never processes them.
  */
-export async function mountQueueDashboard(app: NestFastifyApplication, credentials: AdminCredentials | null, queueNames: readonly string[]): Promise<boolean> {
+export async function mountQueueDashboard(
+  app: NestFastifyApplication,
+  credentials: AdminCredentials | null,
+  queueNames: readonly string[],
+): Promise<boolean> {
   if (!credentials) return false;
   const queues = queueNames.map((name) => app.get<Queue>(getQueueToken(name), { strict: false }));
   const board = new FastifyAdapter();

@@ -1,6 +1,11 @@
 import { Module } from '@nestjs/common';
 import { DB_ENV_KEYS, DbModule, dbOptionsFromEnv } from '@worker-pattern/db';
-import { FRAGMENT_REDIS, FRAGMENT_WORKER_ENV_KEYS, FragmentModule, fragmentOptionsFromEnv } from '@worker-pattern/fragment';
+import {
+  FRAGMENT_REDIS,
+  FRAGMENT_WORKER_ENV_KEYS,
+  FragmentModule,
+  fragmentOptionsFromEnv,
+} from '@worker-pattern/fragment';
 import { AppConfig, pickEnv, PlatformModule } from '@worker-pattern/platform';
 import { workerEnv, type WorkerEnv } from '@worker-pattern/worker-host';
 import { InvalidationWorkerModule as InvalidationModule } from '@worker-pattern/writes';
@@ -21,10 +26,14 @@ const DEFAULT_CONCURRENCY = 8;
       envDefaults: { WORKER_CONCURRENCY: DEFAULT_CONCURRENCY },
       readiness: { redis: FRAGMENT_REDIS, postgres: true },
     }),
-    DbModule.forRootAsync({ inject: [AppConfig], useFactory: (config: AppConfig<WorkerEnv>) => dbOptionsFromEnv(pickEnv(config, DB_ENV_KEYS), SERVICE) }),
+    DbModule.forRootAsync({
+      inject: [AppConfig],
+      useFactory: (config: AppConfig<WorkerEnv>) => dbOptionsFromEnv(pickEnv(config, DB_ENV_KEYS), SERVICE),
+    }),
     FragmentModule.forRootAsync({
       inject: [AppConfig],
-      useFactory: (config: AppConfig<WorkerEnv>) => fragmentOptionsFromEnv(pickEnv(config, FRAGMENT_WORKER_ENV_KEYS), SERVICE),
+      useFactory: (config: AppConfig<WorkerEnv>) =>
+        fragmentOptionsFromEnv(pickEnv(config, FRAGMENT_WORKER_ENV_KEYS), SERVICE),
     }),
     InvalidationModule,
   ],

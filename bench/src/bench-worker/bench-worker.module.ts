@@ -26,7 +26,8 @@ import { benchWorkerEnv, type BenchWorkerEnv } from './bench-worker.env';
     }),
     FragmentModule.forRootAsync({
       inject: [AppConfig],
-      useFactory: (config: AppConfig<BenchWorkerEnv>) => fragmentOptionsFromEnv(pickEnv(config, FRAGMENT_WORKER_ENV_KEYS), 'bench-worker'),
+      useFactory: (config: AppConfig<BenchWorkerEnv>) =>
+        fragmentOptionsFromEnv(pickEnv(config, FRAGMENT_WORKER_ENV_KEYS), 'bench-worker'),
     }),
     FragmentWorkerModule.register({ fragment: benchFragment, builder: BenchBuilder }),
   ],

@@ -32,7 +32,11 @@ class DataSourceCloser implements OnApplicationShutdown {
  * Env: PORT, DATABASE_URL, DATABASE_POOL_SIZE, JWT_SECRET.
  */
 @Module({
-  imports: [AuthModule.forRootAsync({ useFactory: () => ({ secret: env['JWT_SECRET'] ?? '', ttlSeconds: 3600, devLogin: false }) })],
+  imports: [
+    AuthModule.forRootAsync({
+      useFactory: () => ({ secret: env['JWT_SECRET'] ?? '', ttlSeconds: 3600, devLogin: false }),
+    }),
+  ],
   controllers: [FatDashboardController, HealthController],
   providers: [
     {
@@ -49,7 +53,11 @@ class DataSourceCloser implements OnApplicationShutdown {
     DataSourceCloser,
     { provide: ProfileBuilder, inject: [DataSource], useFactory: (ds: DataSource) => new ProfileBuilder(ds) },
     { provide: FeedBuilder, inject: [DataSource], useFactory: (ds: DataSource) => new FeedBuilder(ds) },
-    { provide: RecommendationsBuilder, inject: [DataSource], useFactory: (ds: DataSource) => new RecommendationsBuilder(ds) },
+    {
+      provide: RecommendationsBuilder,
+      inject: [DataSource],
+      useFactory: (ds: DataSource) => new RecommendationsBuilder(ds),
+    },
   ],
 })
 export class FatControllerModule {}

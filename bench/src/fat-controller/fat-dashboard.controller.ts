@@ -32,7 +32,10 @@ export class FatDashboardController {
       ['profile', profile],
       ['feed', feed],
       ['recommendations', recommendations],
-    ].map(([name, data]) => `"${String(name)}":${renderFragmentJson({ status: 'ready', dataJson: JSON.stringify(data), builtAt })}`);
+    ].map(
+      ([name, data]) =>
+        `"${String(name)}":${renderFragmentJson({ status: 'ready', dataJson: JSON.stringify(data), builtAt })}`,
+    );
     void reply
       .code(200)
       .header('content-type', 'application/json; charset=utf-8')

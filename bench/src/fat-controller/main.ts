@@ -4,7 +4,9 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { FatControllerModule } from './fat-controller.module';
 
 async function main(): Promise<void> {
-  const app = await NestFactory.create<NestFastifyApplication>(FatControllerModule, new FastifyAdapter(), { logger: ['error', 'warn'] });
+  const app = await NestFactory.create<NestFastifyApplication>(FatControllerModule, new FastifyAdapter(), {
+    logger: ['error', 'warn'],
+  });
   const stop = async () => {
     await app.close();
     process.exit(0);

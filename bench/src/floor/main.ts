@@ -40,7 +40,11 @@ app.get('/api/pages/dashboard', async (request, reply) => {
   const parts = await redis.mget(FRAGMENTS.map((f) => `${prefix}${viewer}:${f}`));
   if (parts.some((p) => p === null)) return reply.code(404).send({ message: 'not in the floor' });
   const body = `{"page":"dashboard","fragments":{${parts.map((p, i) => `"${FRAGMENTS[i]}":${p}`).join(',')}}}`;
-  return reply.code(200).header('content-type', 'application/json; charset=utf-8').header('cache-control', 'no-store').send(body);
+  return reply
+    .code(200)
+    .header('content-type', 'application/json; charset=utf-8')
+    .header('cache-control', 'no-store')
+    .send(body);
 });
 
 const stop = async () => {

@@ -108,7 +108,9 @@ export class ViewerPool {
 
   take(count: number): number[] {
     if (this.next + count - 1 > this.users) {
-      throw new Error(`the seeded database has ${this.users} users; the bench needs more fresh viewers (asked ${count} from ${this.next})`);
+      throw new Error(
+        `the seeded database has ${this.users} users; the bench needs more fresh viewers (asked ${count} from ${this.next})`,
+      );
     }
     const ids = Array.from({ length: count }, (_, i) => this.next + i);
     this.next += count;

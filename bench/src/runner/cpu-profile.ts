@@ -71,7 +71,12 @@ class BundleModules {
 }
 
 /** Who a frame belongs to (a package, one of our libs, node, V8) and, for our code, which file. */
-function ownerOf(url: string, functionName: string, line: number, modules: BundleModules): { owner: string; where: string } {
+function ownerOf(
+  url: string,
+  functionName: string,
+  line: number,
+  modules: BundleModules,
+): { owner: string; where: string } {
   const same = (owner: string) => ({ owner, where: owner });
   if (PSEUDO.has(functionName) && url === '') return same(functionName);
   if (url === '') return same('(native)');
@@ -175,7 +180,12 @@ function pct(share: number): string {
  */
 export function profileMarkdown(
   summary: ProfileSummary,
-  options: { owners?: number; self?: number; inclusive?: readonly string[]; units?: { count: number; name: string } } = {},
+  options: {
+    owners?: number;
+    self?: number;
+    inclusive?: readonly string[];
+    units?: { count: number; name: string };
+  } = {},
 ): string {
   const units = options.units;
   const per = (ms: number) => (units ? ` ${((ms * 1000) / units.count).toFixed(1)} |` : '');
@@ -183,21 +193,31 @@ export function profileMarkdown(
   const perAlign = units ? ' ---: |' : '';
   const lines = [
     `Busy ${(summary.busyMs / 1000).toFixed(2)} s of ${(summary.totalMs / 1000).toFixed(2)} s sampled (${pct(summary.busyMs / summary.totalMs)})${
-      units ? `; ${units.count.toLocaleString('en-US')} ${units.name}s, ${((summary.busyMs * 1000) / units.count).toFixed(0)} µs of busy CPU per ${units.name} (profiling adds its own overhead)` : ''
+      units
+        ? `; ${units.count.toLocaleString('en-US')} ${units.name}s, ${((summary.busyMs * 1000) / units.count).toFixed(0)} µs of busy CPU per ${units.name} (profiling adds its own overhead)`
+        : ''
     }.`,
     '',
     `| self time by owner | ms | share of busy |${perHead}`,
     `| --- | ---: | ---: |${perAlign}`,
-    ...summary.byOwner.slice(0, options.owners ?? 12).map((c) => `| ${c.frame} | ${c.ms.toFixed(0)} | ${pct(c.share)} |${per(c.ms)}`),
+    ...summary.byOwner
+      .slice(0, options.owners ?? 12)
+      .map((c) => `| ${c.frame} | ${c.ms.toFixed(0)} | ${pct(c.share)} |${per(c.ms)}`),
     '',
     `| busiest functions (self) | ms | share of busy |${perHead}`,
     `| --- | ---: | ---: |${perAlign}`,
-    ...summary.topSelf.slice(0, options.self ?? 12).map((c) => `| \`${c.frame}\` | ${c.ms.toFixed(0)} | ${pct(c.share)} |${per(c.ms)}`),
+    ...summary.topSelf
+      .slice(0, options.self ?? 12)
+      .map((c) => `| \`${c.frame}\` | ${c.ms.toFixed(0)} | ${pct(c.share)} |${per(c.ms)}`),
   ];
   const wanted = options.inclusive ?? [];
   const picked = wanted.length ? summary.topInclusive.filter((c) => wanted.some((w) => c.frame.startsWith(w))) : [];
   if (picked.length) {
-    lines.push('', `| selected functions (inclusive: with everything they call) | ms | share of busy |${perHead}`, `| --- | ---: | ---: |${perAlign}`);
+    lines.push(
+      '',
+      `| selected functions (inclusive: with everything they call) | ms | share of busy |${perHead}`,
+      `| --- | ---: | ---: |${perAlign}`,
+    );
     lines.push(...picked.map((c) => `| \`${c.frame}\` | ${c.ms.toFixed(0)} | ${pct(c.share)} |${per(c.ms)}`));
   }
   return lines.join('\n');

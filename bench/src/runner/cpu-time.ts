@@ -16,9 +16,14 @@ export function cpuMs(pid: number): number | undefined {
 }
 
 /** CPU ms each named process used while `work` ran. */
-export async function measureCpu<T>(pids: Readonly<Record<string, number>>, work: () => Promise<T>): Promise<{ result: T; cpu: Record<string, number> }> {
+export async function measureCpu<T>(
+  pids: Readonly<Record<string, number>>,
+  work: () => Promise<T>,
+): Promise<{ result: T; cpu: Record<string, number> }> {
   const before = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuMs(pid) ?? Number.NaN]));
   const result = await work();
-  const cpu = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, (cpuMs(pid) ?? Number.NaN) - before[name]]));
+  const cpu = Object.fromEntries(
+    Object.entries(pids).map(([name, pid]) => [name, (cpuMs(pid) ?? Number.NaN) - before[name]]),
+  );
   return { result, cpu };
 }

@@ -89,7 +89,12 @@ export async function drainOnce(ctx: BenchContext, options: DrainOptions): Promi
               label: `raw-bull-worker#${i + 1}`,
               healthPath: '/',
               nodeArgs: options.nodeArgs ? [...options.nodeArgs] : undefined,
-              env: { BULL_PREFIX: bullPrefix, QUEUE: BENCH_QUEUE, WORKER_CONCURRENCY: String(options.concurrency), BENCH_BUILD_MS: String(options.builder === 'sleep' ? (options.buildMs ?? 0) : 0) },
+              env: {
+                BULL_PREFIX: bullPrefix,
+                QUEUE: BENCH_QUEUE,
+                WORKER_CONCURRENCY: String(options.concurrency),
+                BENCH_BUILD_MS: String(options.builder === 'sleep' ? (options.buildMs ?? 0) : 0),
+              },
             }),
       ),
     );
@@ -100,18 +105,32 @@ export async function drainOnce(ctx: BenchContext, options: DrainOptions): Promi
     else await enqueueRawJobs(queue, options.jobs, options.kind === 'raw-engine-opts');
     const enqueueSeconds = (performance.now() - enqueueStarted) / 1000;
 
-    const keys = { wait: `${bullPrefix}:${BENCH_QUEUE}:wait`, paused: `${bullPrefix}:${BENCH_QUEUE}:paused`, active: `${bullPrefix}:${BENCH_QUEUE}:active`, delayed: `${bullPrefix}:${BENCH_QUEUE}:delayed` };
+    const keys = {
+      wait: `${bullPrefix}:${BENCH_QUEUE}:wait`,
+      paused: `${bullPrefix}:${BENCH_QUEUE}:paused`,
+      active: `${bullPrefix}:${BENCH_QUEUE}:active`,
+      delayed: `${bullPrefix}:${BENCH_QUEUE}:delayed`,
+    };
     const queued = Number(await redis.llen(keys.paused));
     if (queued !== options.jobs) throw new Error(`expected ${options.jobs} paused jobs, found ${queued}`);
 
     const redisPid = await ctx.stack.redisPid();
     const pids = Object.fromEntries(workers.map((w) => [w.name, w.proc.pid]));
-    const cpuBefore = { workers: sumCpu(Object.values(pids)), redis: redisPid ? (cpuMs(redisPid) ?? Number.NaN) : Number.NaN };
+    const cpuBefore = {
+      workers: sumCpu(Object.values(pids)),
+      redis: redisPid ? (cpuMs(redisPid) ?? Number.NaN) : Number.NaN,
+    };
     const t0 = performance.now();
     const fromUs = monotonicMicros();
     await queue.resume();
     for (;;) {
-      const [[, wait], [, paused], [, active], [, delayed]] = (await redis.multi().llen(keys.wait).llen(keys.paused).llen(keys.active).zcard(keys.delayed).exec()) as Array<[Error | null, number]>;
+      const [[, wait], [, paused], [, active], [, delayed]] = (await redis
+        .multi()
+        .llen(keys.wait)
+        .llen(keys.paused)
+        .llen(keys.active)
+        .zcard(keys.delayed)
+        .exec()) as Array<[Error | null, number]>;
       if (wait + paused + active + delayed === 0) break;
       if (performance.now() - t0 > 600_000) throw new Error('the queue did not drain within 10 minutes');
       await new Promise((r) => setTimeout(r, 5));
@@ -124,8 +143,17 @@ export async function drainOnce(ctx: BenchContext, options: DrainOptions): Promi
     const failed = await redis.zcard(`${bullPrefix}:${BENCH_QUEUE}:failed`);
     if (failed > 0) throw new Error(`${failed} jobs failed`);
     const processed = await countProcessed(options.kind, workers);
-    if (processed !== options.jobs) throw new Error(`${options.kind}: ${processed} of ${options.jobs} jobs were processed`);
-    return { seconds, jobsPerSecond: options.jobs / seconds, enqueueSeconds, processed, window, workerCpuPerJob, redisCpuPerJob };
+    if (processed !== options.jobs)
+      throw new Error(`${options.kind}: ${processed} of ${options.jobs} jobs were processed`);
+    return {
+      seconds,
+      jobsPerSecond: options.jobs / seconds,
+      enqueueSeconds,
+      processed,
+      window,
+      workerCpuPerJob,
+      redisCpuPerJob,
+    };
   } finally {
     await Promise.all(workers.map((w) => ctx.stack.stop(w)));
     await queue.close().catch(() => undefined);
@@ -150,7 +178,11 @@ async function enqueueEngineJobs(queue: Bull.Queue, redis: Redis, keyPrefix: str
       targets.map((target, i) => {
         const generation = stored[i].takenGeneration;
         if (generation <= 0) throw new Error(`no lease taken for ${target.key}`);
-        return { name: FRAGMENT_BUILD_JOB, data: createJobData(target, generation), opts: createJobOptions(benchFragment, target.key, generation) };
+        return {
+          name: FRAGMENT_BUILD_JOB,
+          data: createJobData(target, generation),
+          opts: createJobOptions(benchFragment, target.key, generation),
+        };
       }),
     );
   }
@@ -160,7 +192,11 @@ async function enqueueRawJobs(queue: Bull.Queue, jobs: number, engineOptions: bo
   for (let first = 0; first < jobs; first += BATCH) {
     const batch = [];
     for (let n = first; n < Math.min(jobs, first + BATCH); n++) {
-      batch.push({ name: FRAGMENT_BUILD_JOB, data: { n }, opts: engineOptions ? createJobOptions(benchFragment, `raw:${n}`, 1) : {} });
+      batch.push({
+        name: FRAGMENT_BUILD_JOB,
+        data: { n },
+        opts: engineOptions ? createJobOptions(benchFragment, `raw:${n}`, 1) : {},
+      });
     }
     await queue.addBulk(batch);
   }

@@ -79,7 +79,11 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
 }
 
 /** Runs `fn` over `items` with at most `concurrency` at once; results in input order. */
-export async function mapPool<T, R>(items: readonly T[], concurrency: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+export async function mapPool<T, R>(
+  items: readonly T[],
+  concurrency: number,
+  fn: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
   await Promise.all(
@@ -120,33 +124,37 @@ export function openStream(url: string, token: string, onEvent: (event: StreamEv
   // The status promise may be ignored by callers that only wait for events.
   status.catch(() => undefined);
   const ended = new Promise<void>((resolveEnded) => {
-    request = httpRequest(url, { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' }, agent: false }, (response) => {
-      settleStatus.resolve(response.statusCode ?? 0);
-      response.setEncoding('utf8');
-      let buffer = '';
-      response.on('data', (chunk: string) => {
-        buffer += chunk;
-        let end: number;
-        while ((end = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          let event = 'message';
-          let data = '';
-          for (const line of block.split('\n')) {
-            if (line.startsWith('event: ')) event = line.slice(7);
-            else if (line.startsWith('data: ')) data += line.slice(6);
+    request = httpRequest(
+      url,
+      { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' }, agent: false },
+      (response) => {
+        settleStatus.resolve(response.statusCode ?? 0);
+        response.setEncoding('utf8');
+        let buffer = '';
+        response.on('data', (chunk: string) => {
+          buffer += chunk;
+          let end: number;
+          while ((end = buffer.indexOf('\n\n')) >= 0) {
+            const block = buffer.slice(0, end);
+            buffer = buffer.slice(end + 2);
+            let event = 'message';
+            let data = '';
+            for (const line of block.split('\n')) {
+              if (line.startsWith('event: ')) event = line.slice(7);
+              else if (line.startsWith('data: ')) data += line.slice(6);
+            }
+            if (!data) continue;
+            try {
+              onEvent({ event, data: JSON.parse(data) as Record<string, unknown>, at: performance.now() - started });
+            } catch {
+              // not JSON: not an event of ours
+            }
           }
-          if (!data) continue;
-          try {
-            onEvent({ event, data: JSON.parse(data) as Record<string, unknown>, at: performance.now() - started });
-          } catch {
-            // not JSON: not an event of ours
-          }
-        }
-      });
-      response.on('close', () => resolveEnded());
-      response.on('error', () => resolveEnded());
-    });
+        });
+        response.on('close', () => resolveEnded());
+        response.on('error', () => resolveEnded());
+      },
+    );
     request.on('error', (error) => {
       settleStatus.reject(error);
       resolveEnded();
@@ -160,13 +168,23 @@ export function openStream(url: string, token: string, onEvent: (event: StreamEv
  * Opens a page stream and resolves with ms from the request to each named fragment's first `ready`
  * event (and to the last of them: the complete page), then closes it. Rejects after `timeoutMs`.
  */
-export async function timeToReady(url: string, token: string, names: readonly string[], timeoutMs = 60_000): Promise<Record<string, number>> {
+export async function timeToReady(
+  url: string,
+  token: string,
+  names: readonly string[],
+  timeoutMs = 60_000,
+): Promise<Record<string, number>> {
   const times: Record<string, number> = {};
   let done!: () => void;
   const allReady = new Promise<void>((resolve) => (done = resolve));
   const stream = openStream(url, token, (e) => {
     const name = e.data['name'];
-    if (e.event === 'fragment' && typeof name === 'string' && e.data['status'] === 'ready' && times[name] === undefined) {
+    if (
+      e.event === 'fragment' &&
+      typeof name === 'string' &&
+      e.data['status'] === 'ready' &&
+      times[name] === undefined
+    ) {
       times[name] = e.at;
       if (names.every((n) => times[n] !== undefined)) done();
     }
@@ -178,7 +196,10 @@ export async function timeToReady(url: string, token: string, names: readonly st
     await Promise.race([
       allReady,
       stream.ended.then(() => Promise.reject(new Error('stream ended before every fragment was ready'))),
-      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`not every fragment ready within ${timeoutMs} ms`)), timeoutMs))),
+      new Promise<never>(
+        (_, reject) =>
+          (timer = setTimeout(() => reject(new Error(`not every fragment ready within ${timeoutMs} ms`)), timeoutMs)),
+      ),
     ]);
   } finally {
     clearTimeout(timer);

@@ -66,9 +66,17 @@ async function main(): Promise<void> {
   const started = new Date();
   const stack = new BenchStack();
   const memory = new MemorySampler(() => stack.apps());
-  const log = (message: string) => process.stdout.write(`[bench ${((Date.now() - started.getTime()) / 1000).toFixed(0).padStart(4)} s] ${message}\n`);
+  const log = (message: string) =>
+    process.stdout.write(`[bench ${((Date.now() - started.getTime()) / 1000).toFixed(0).padStart(4)} s] ${message}\n`);
   let system: Promise<BenchSystem> | undefined;
-  const ctx: BenchContext = { sizes, stack, memory, log, profileDir, system: () => (system ??= BenchSystem.start(ctx)) };
+  const ctx: BenchContext = {
+    sizes,
+    stack,
+    memory,
+    log,
+    profileDir,
+    system: () => (system ??= BenchSystem.start(ctx)),
+  };
 
   let interrupted = false;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -106,7 +114,14 @@ async function main(): Promise<void> {
     await stack.cleanup();
   }
   const finished = new Date();
-  const markdown = renderResults({ started, finished, machine: machine(), sizes, argv: process.argv.slice(2), results });
+  const markdown = renderResults({
+    started,
+    finished,
+    machine: machine(),
+    sizes,
+    argv: process.argv.slice(2),
+    results,
+  });
   mkdirSync(path.dirname(out), { recursive: true });
   writeFileSync(out, markdown);
   log(`wrote ${path.relative(WORKSPACE_ROOT, out)}`);

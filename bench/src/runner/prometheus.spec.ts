@@ -13,7 +13,11 @@ describe('parsePrometheus', () => {
   it('reads names, labels and values', () => {
     const samples = parsePrometheus(text);
     expect(samples).toHaveLength(4);
-    expect(samples[0]).toEqual({ name: 'fragment_builds_total', labels: { fragment: 'profile', outcome: 'built', service: 'profile-worker' }, value: 12 });
+    expect(samples[0]).toEqual({
+      name: 'fragment_builds_total',
+      labels: { fragment: 'profile', outcome: 'built', service: 'profile-worker' },
+      value: 12,
+    });
     expect(samples[3]).toEqual({ name: 'process_resident_memory_bytes', labels: {}, value: 123456 });
   });
 

@@ -10,7 +10,8 @@ export interface ResultsInput {
   readonly results: readonly ScenarioResult[];
 }
 
-const BUILD = 'NX_DAEMON=false npx nx run-many -t build -p gateway,profile-worker,feed-worker,recommendations-worker,invalidation-worker,db-cli,bench';
+const BUILD =
+  'NX_DAEMON=false npx nx run-many -t build -p gateway,profile-worker,feed-worker,recommendations-worker,invalidation-worker,db-cli,bench';
 
 /** bench/RESULTS.md: when, where, how, then one section per scenario in the order. */
 export function renderResults(input: ResultsInput): string {

@@ -6,7 +6,8 @@ import { builtApp } from '@worker-pattern/platform/processes';
 import { BenchProcess, freePort, runToCompletion, WORKSPACE_ROOT, waitForHttpOk } from './processes';
 
 export const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
-export const ADMIN_DATABASE_URL = process.env['BENCH_DATABASE_ADMIN_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const ADMIN_DATABASE_URL =
+  process.env['BENCH_DATABASE_ADMIN_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const JWT_SECRET = `bench-secret-${randomBytes(16).toString('hex')}`;
 
 export const FRAGMENT_WORKERS = ['profile-worker', 'feed-worker', 'recommendations-worker'] as const;
@@ -67,22 +68,45 @@ export class BenchStack {
   /** Migrates and seeds the stack's own database with the built db-cli (`seed` args). */
   async seed(args: readonly string[]): Promise<void> {
     this.seeded = true;
-    await runToCompletion({ label: 'db-cli', script: builtApp('db-cli'), env: { DATABASE_URL: this.databaseUrl }, args: ['seed', ...args], root: WORKSPACE_ROOT });
+    await runToCompletion({
+      label: 'db-cli',
+      script: builtApp('db-cli'),
+      env: { DATABASE_URL: this.databaseUrl },
+      args: ['seed', ...args],
+      root: WORKSPACE_ROOT,
+    });
   }
 
   /** Starts a built app of the workspace (dist/apps/<name>) and waits until /health/ready says so. */
-  startApp(name: StackApp, options: { env?: Record<string, string>; nodeArgs?: string[]; label?: string } = {}): Promise<RunningApp> {
+  startApp(
+    name: StackApp,
+    options: { env?: Record<string, string>; nodeArgs?: string[]; label?: string } = {},
+  ): Promise<RunningApp> {
     return this.launch(builtApp(name), options.label ?? name, options, '/health/ready');
   }
 
   /** Starts a bench program (dist/bench/<name>) and waits until it answers on `healthPath`. */
-  startBenchApp(name: BenchApp, options: { env?: Record<string, string>; nodeArgs?: string[]; label?: string; healthPath?: string } = {}): Promise<RunningApp> {
+  startBenchApp(
+    name: BenchApp,
+    options: { env?: Record<string, string>; nodeArgs?: string[]; label?: string; healthPath?: string } = {},
+  ): Promise<RunningApp> {
     return this.launch(`dist/bench/${name}/main.js`, options.label ?? name, options, options.healthPath ?? '/health');
   }
 
-  private async launch(script: string, label: string, options: { env?: Record<string, string>; nodeArgs?: string[] }, healthPath: string): Promise<RunningApp> {
+  private async launch(
+    script: string,
+    label: string,
+    options: { env?: Record<string, string>; nodeArgs?: string[] },
+    healthPath: string,
+  ): Promise<RunningApp> {
     const port = await freePort();
-    const proc = BenchProcess.start({ label, script, env: { ...this.baseEnv(), PORT: String(port), ...options.env }, nodeArgs: options.nodeArgs, root: WORKSPACE_ROOT });
+    const proc = BenchProcess.start({
+      label,
+      script,
+      env: { ...this.baseEnv(), PORT: String(port), ...options.env },
+      nodeArgs: options.nodeArgs,
+      root: WORKSPACE_ROOT,
+    });
     const app: RunningApp = { name: label, proc, port, url: `http://127.0.0.1:${port}` };
     this.running.add(app);
     try {
@@ -111,7 +135,8 @@ export class BenchStack {
   async redisPid(): Promise<number | undefined> {
     if (this.redisPidCache === undefined) {
       const pid = Number(/process_id:(\d+)/.exec(await this.redis.info('server'))?.[1]);
-      this.redisPidCache = pid > 0 && existsSync(`/proc/${pid}/stat`) && new URL(REDIS_URL).hostname.startsWith('127.') ? pid : null;
+      this.redisPidCache =
+        pid > 0 && existsSync(`/proc/${pid}/stat`) && new URL(REDIS_URL).hostname.startsWith('127.') ? pid : null;
     }
     return this.redisPidCache ?? undefined;
   }
@@ -153,7 +178,10 @@ export class BenchStack {
     const admin = new Client({ connectionString: ADMIN_DATABASE_URL });
     await admin.connect();
     try {
-      const { rows } = await admin.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [this.databaseName]);
+      const { rows } = await admin.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1',
+        [this.databaseName],
+      );
       return { redis, postgres: rows[0]?.n ?? Number.NaN };
     } finally {
       await admin.end();

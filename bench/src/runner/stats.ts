@@ -14,7 +14,12 @@ export function median(values: readonly number[]): number {
 }
 
 export function figure(runs: readonly number[]): Figure {
-  return { runs: [...runs], median: median(runs), min: runs.reduce((a, b) => Math.min(a, b), Infinity), max: runs.reduce((a, b) => Math.max(a, b), -Infinity) };
+  return {
+    runs: [...runs],
+    median: median(runs),
+    min: runs.reduce((a, b) => Math.min(a, b), Infinity),
+    max: runs.reduce((a, b) => Math.max(a, b), -Infinity),
+  };
 }
 
 /** Nearest-rank percentile (p in 0..100) of unsorted values; NaN for none. */

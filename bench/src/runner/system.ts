@@ -8,7 +8,11 @@ import { JWT_SECRET, type RunningApp, type StackApp, STACK_APPS } from './stack'
 import { signViewerToken } from './tokens';
 
 /** The dashboard's fragments, in the page's order. */
-export const DASHBOARD_FRAGMENTS: readonly FragmentDefinition[] = [profileFragment, feedFragment, recommendationsFragment] as readonly FragmentDefinition[];
+export const DASHBOARD_FRAGMENTS: readonly FragmentDefinition[] = [
+  profileFragment,
+  feedFragment,
+  recommendationsFragment,
+] as readonly FragmentDefinition[];
 export const DASHBOARD_NAMES = DASHBOARD_FRAGMENTS.map((f) => f.name);
 const QUEUES = [...new Set(DASHBOARD_FRAGMENTS.map((f) => f.queue))];
 
@@ -63,11 +67,15 @@ export class BenchSystem {
 
   /** Every Redis key of the dashboard's fragments for these viewers. */
   dashboardKeys(viewers: readonly number[]): string[] {
-    return viewers.flatMap((viewerId) => DASHBOARD_FRAGMENTS.map((f) => createFragmentTarget(f, {}, { viewerId }, this.ctx.stack.keyPrefix).key));
+    return viewers.flatMap((viewerId) =>
+      DASHBOARD_FRAGMENTS.map((f) => createFragmentTarget(f, {}, { viewerId }, this.ctx.stack.keyPrefix).key),
+    );
   }
 
   async page(url: string, viewerId: number, query = ''): Promise<{ status: number; body: string }> {
-    const response = await fetch(`${url}/api/pages/dashboard${query}`, { headers: { authorization: `Bearer ${this.token(viewerId)}` } });
+    const response = await fetch(`${url}/api/pages/dashboard${query}`, {
+      headers: { authorization: `Bearer ${this.token(viewerId)}` },
+    });
     return { status: response.status, body: await response.text() };
   }
 
@@ -97,7 +105,8 @@ export class BenchSystem {
     const prefix = this.ctx.stack.bullPrefix;
     for (;;) {
       const pipeline = this.ctx.stack.redis.pipeline();
-      for (const q of QUEUES) pipeline.llen(`${prefix}:${q}:wait`).llen(`${prefix}:${q}:active`).zcard(`${prefix}:${q}:delayed`);
+      for (const q of QUEUES)
+        pipeline.llen(`${prefix}:${q}:wait`).llen(`${prefix}:${q}:active`).zcard(`${prefix}:${q}:delayed`);
       const replies = (await pipeline.exec()) ?? [];
       if (replies.every(([, n]) => n === 0)) return performance.now() - started;
       if (performance.now() - started > timeoutMs) throw new Error(`fragment queues not idle after ${timeoutMs} ms`);
@@ -105,4 +114,3 @@ export class BenchSystem {
     }
   }
 }
-

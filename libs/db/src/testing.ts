@@ -33,7 +33,9 @@ export async function createTestDatabase(options: CreateTestDatabaseOptions = {}
   const name = `wp_test_${process.pid}_${randomBytes(4).toString('hex')}`;
   const url = urlForDatabase(adminUrl, name);
   await withMaintenanceClient(adminUrl, (client) => client.query(`CREATE DATABASE ${quoteIdentifier(name)}`));
-  const dataSource = new DataSource(createDataSourceOptions({ url, poolSize: 4, applicationName: 'worker-pattern-test' }));
+  const dataSource = new DataSource(
+    createDataSourceOptions({ url, poolSize: 4, applicationName: 'worker-pattern-test' }),
+  );
   const drop = async (): Promise<void> => {
     if (dataSource.isInitialized) {
       await dataSource.destroy();

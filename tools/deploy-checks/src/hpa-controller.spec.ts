@@ -1,4 +1,10 @@
-import { HpaController, type HpaSettings, hpaSettingsFromManifest, type MetricSample, type ScalingRules } from './lib/hpa/hpa-controller';
+import {
+  HpaController,
+  type HpaSettings,
+  hpaSettingsFromManifest,
+  type MetricSample,
+  type ScalingRules,
+} from './lib/hpa/hpa-controller';
 import { parseQuantity } from './lib/hpa/quantity';
 
 /**
@@ -7,7 +13,11 @@ import { parseQuantity } from './lib/hpa/quantity';
  * policies, selectPolicy), so the spike simulation rests on the real arithmetic.
  */
 
-const NO_LIMIT: ScalingRules = { stabilizationWindowSeconds: 0, selectPolicy: 'Max', policies: [{ type: 'Percent', value: 10_000, periodSeconds: 15 }] };
+const NO_LIMIT: ScalingRules = {
+  stabilizationWindowSeconds: 0,
+  selectPolicy: 'Max',
+  policies: [{ type: 'Percent', value: 10_000, periodSeconds: 15 }],
+};
 
 function settings(overrides: Partial<HpaSettings> = {}): HpaSettings {
   return {
@@ -41,16 +51,34 @@ describe('HPA controller: one metric', () => {
   it('CPU Utilization: ceil(ratio × ready pods); pods not ready count as 0% when scaling up', () => {
     const cpu = settings({ metrics: [{ type: 'Resource', resource: 'cpu', averageUtilization: 60 }] });
     const pod = (ready: boolean, cpuPercent: number) => ({ ready, utilization: { cpu: cpuPercent } });
-    expect(new HpaController(cpu).reconcile(0, 3, { external: {}, pods: [pod(true, 90), pod(true, 90), pod(true, 90)] }).desired).toBe(5);
+    expect(
+      new HpaController(cpu).reconcile(0, 3, { external: {}, pods: [pod(true, 90), pod(true, 90), pod(true, 90)] })
+        .desired,
+    ).toBe(5);
     // ratio 1.5 over ready pods; with the unready one at 0%: 270 / 4 / 60 = 1.125 → ceil(4.5) = 5
-    expect(new HpaController(cpu).reconcile(0, 4, { external: {}, pods: [pod(true, 90), pod(true, 90), pod(true, 90), pod(false, 0)] }).desired).toBe(5);
+    expect(
+      new HpaController(cpu).reconcile(0, 4, {
+        external: {},
+        pods: [pod(true, 90), pod(true, 90), pod(true, 90), pod(false, 0)],
+      }).desired,
+    ).toBe(5);
     // ratio 1.05: within tolerance
-    expect(new HpaController(cpu).reconcile(0, 2, { external: {}, pods: [pod(true, 63), pod(true, 63)] }).desired).toBe(2);
+    expect(new HpaController(cpu).reconcile(0, 2, { external: {}, pods: [pod(true, 63), pod(true, 63)] }).desired).toBe(
+      2,
+    );
   });
 
   it('takes the largest recommendation over several metrics', () => {
-    const both = settings({ metrics: [...settings().metrics, { type: 'Resource', resource: 'cpu', averageUtilization: 50 }] });
-    const result = new HpaController(both).reconcile(0, 2, { external: { backlog: 30 }, pods: [{ ready: true, utilization: { cpu: 100 } }, { ready: true, utilization: { cpu: 100 } }] });
+    const both = settings({
+      metrics: [...settings().metrics, { type: 'Resource', resource: 'cpu', averageUtilization: 50 }],
+    });
+    const result = new HpaController(both).reconcile(0, 2, {
+      external: { backlog: 30 },
+      pods: [
+        { ready: true, utilization: { cpu: 100 } },
+        { ready: true, utilization: { cpu: 100 } },
+      ],
+    });
     expect(result.proposals).toEqual([3, 4]);
     expect(result.desired).toBe(4);
   });
@@ -59,7 +87,10 @@ describe('HPA controller: one metric', () => {
     const bounded = new HpaController(settings({ minReplicas: 2, maxReplicas: 5 }));
     expect(bounded.reconcile(0, 3, backlog(1000)).desired).toBe(5);
     expect(bounded.reconcile(15, 5, backlog(0)).desired).toBe(2);
-    expect(new HpaController(settings({ maxReplicas: 5 })).reconcile(0, 8, backlog(0))).toMatchObject({ desired: 5, reason: 'TooManyReplicas' });
+    expect(new HpaController(settings({ maxReplicas: 5 })).reconcile(0, 8, backlog(0))).toMatchObject({
+      desired: 5,
+      reason: 'TooManyReplicas',
+    });
   });
 });
 
@@ -97,7 +128,15 @@ describe('HPA controller: scaling policies', () => {
   });
 
   it('counts the changes already made within each policy period', () => {
-    const hpa = new HpaController(settings({ scaleUp: { stabilizationWindowSeconds: 0, selectPolicy: 'Max', policies: [{ type: 'Pods', value: 4, periodSeconds: 60 }] } }));
+    const hpa = new HpaController(
+      settings({
+        scaleUp: {
+          stabilizationWindowSeconds: 0,
+          selectPolicy: 'Max',
+          policies: [{ type: 'Pods', value: 4, periodSeconds: 60 }],
+        },
+      }),
+    );
     expect(hpa.reconcile(0, 2, backlog(1000)).desired).toBe(6);
     expect(hpa.reconcile(15, 6, backlog(1000)).desired).toBe(6); // the period started at 2: 2 + 4 already reached
     expect(hpa.reconcile(60, 6, backlog(1000)).desired).toBe(10); // the t=0 event is out of the period
@@ -116,7 +155,13 @@ describe('HPA controller: scaling policies', () => {
     expect(hpa.reconcile(0, 12, backlog(0)).desired).toBe(8); // -50% → 6, -4 → 8: Min keeps 8
     expect(hpa.reconcile(15, 8, backlog(0)).desired).toBe(8); // period start 12: nothing more this minute
     expect(hpa.reconcile(60, 8, backlog(0)).desired).toBe(4); // -50% → 4, -4 → 4
-    expect(new HpaController(settings({ minReplicas: 1, scaleDown: { ...down, selectPolicy: 'Max' } })).reconcile(0, 12, backlog(0)).desired).toBe(6);
+    expect(
+      new HpaController(settings({ minReplicas: 1, scaleDown: { ...down, selectPolicy: 'Max' } })).reconcile(
+        0,
+        12,
+        backlog(0),
+      ).desired,
+    ).toBe(6);
   });
 });
 
@@ -144,13 +189,28 @@ describe('HPA settings from a manifest', () => {
       apiVersion: 'autoscaling/v2',
       kind: 'HorizontalPodAutoscaler',
       metadata: { name: 'x' },
-      spec: { scaleTargetRef: { kind: 'Deployment', name: 'x' }, maxReplicas: 5, behavior: { scaleDown: { stabilizationWindowSeconds: 60 } } },
+      spec: {
+        scaleTargetRef: { kind: 'Deployment', name: 'x' },
+        maxReplicas: 5,
+        behavior: { scaleDown: { stabilizationWindowSeconds: 60 } },
+      },
     });
     expect(s).toMatchObject({
       minReplicas: 1,
       metrics: [{ type: 'Resource', resource: 'cpu', averageUtilization: 80 }],
-      scaleUp: { stabilizationWindowSeconds: 0, selectPolicy: 'Max', policies: [{ type: 'Pods', value: 4, periodSeconds: 15 }, { type: 'Percent', value: 100, periodSeconds: 15 }] },
-      scaleDown: { stabilizationWindowSeconds: 60, selectPolicy: 'Max', policies: [{ type: 'Percent', value: 100, periodSeconds: 15 }] },
+      scaleUp: {
+        stabilizationWindowSeconds: 0,
+        selectPolicy: 'Max',
+        policies: [
+          { type: 'Pods', value: 4, periodSeconds: 15 },
+          { type: 'Percent', value: 100, periodSeconds: 15 },
+        ],
+      },
+      scaleDown: {
+        stabilizationWindowSeconds: 60,
+        selectPolicy: 'Max',
+        policies: [{ type: 'Percent', value: 100, periodSeconds: 15 }],
+      },
     });
   });
 

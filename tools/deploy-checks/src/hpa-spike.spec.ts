@@ -2,7 +2,12 @@ import { loadApplySets } from './lib/apply-sets';
 import { WORKER_APPS, type WorkerApp } from './lib/app-facts';
 import { deployments, effectiveEnv, hpas, literalEnv } from './lib/k8s-objects';
 import { type HpaSettings, hpaSettingsFromManifest } from './lib/hpa/hpa-controller';
-import { formatTimeline, type QueueModel, type SimulationStep, simulateQueueAutoscaling } from './lib/hpa/queue-simulation';
+import {
+  formatTimeline,
+  type QueueModel,
+  type SimulationStep,
+  simulateQueueAutoscaling,
+} from './lib/hpa/queue-simulation';
 
 /**
  * A 10× backlog spike against each worker's own HPA, with the settings read from
@@ -47,7 +52,9 @@ function scenario(app: WorkerApp, tweak: (s: HpaSettings) => HpaSettings = (s) =
   if (!hpa) throw new Error(`no HPA for ${app}`);
   const settings = tweak(hpaSettingsFromManifest(hpa.obj));
   const deployment = deployments(sets.top).find(({ obj }) => obj.metadata?.name === app)!.obj;
-  const concurrency = Number(literalEnv(effectiveEnv(deployment.spec!.template.spec!.containers[0], sets.top), 'WORKER_CONCURRENCY'));
+  const concurrency = Number(
+    literalEnv(effectiveEnv(deployment.spec!.template.spec!.containers[0], sets.top), 'WORKER_CONCURRENCY'),
+  );
   const backlogMetric = settings.metrics.find((m) => m.type === 'External');
   if (!backlogMetric || backlogMetric.type !== 'External') throw new Error(`${app}: no backlog metric`);
   const { buildSeconds, cpuBusyPercent } = WORKLOAD[app];
@@ -157,7 +164,12 @@ describe.each(WORKER_APPS)('%s: a 10× backlog spike against its own HPA (k8s/61
         `${app}: HPA min ${minReplicas} max ${maxReplicas}, backlog target ${s.target}/pod, WORKER_CONCURRENCY ${s.concurrency}, ` +
           `build ${s.model.buildSeconds} s → ${(s.concurrency / s.model.buildSeconds).toFixed(1)} jobs/s per pod; ` +
           `arrivals ${s.baselineRate.toFixed(1)}/s, ${SPIKE_FACTOR}× = ${(SPIKE_FACTOR * s.baselineRate).toFixed(1)}/s from t=${SPIKE_START} to t=${SPIKE_END} s`,
-        formatTimeline(`${app} timeline (new pods ready ${POD_STARTUP_SECONDS} s after the HPA adds them):`, steps, SPIKE_START, SPIKE_END),
+        formatTimeline(
+          `${app} timeline (new pods ready ${POD_STARTUP_SECONDS} s after the HPA adds them):`,
+          steps,
+          SPIKE_START,
+          SPIKE_END,
+        ),
         `${app} summary: first scale-up ${summary.firstScaleUp} s after the spike; ${summary.keepUp} ready pods (enough to keep up) after ${summary.reachedKeepUp} s; ` +
           `peak ${summary.peakReplicas} replicas, ${summary.peakWaiting} jobs waiting (the longest a job waited: ~${summary.worstDelay} s); backlog drained ${summary.drained} s after the spike started; ` +
           `first scale-down ${summary.firstScaleDownAfterSpike} s after the spike ended; back to ${minReplicas} replicas after ${summary.backToMin} s`,
@@ -182,7 +194,9 @@ describe.each(WORKER_APPS)('%s: a 10× backlog spike against its own HPA (k8s/61
     expect(summary.drained).toBeLessThanOrEqual(180);
     const duringSpike = steps.filter((x) => x.t >= SPIKE_START + summary.drained && x.t < SPIKE_END);
     expect(Math.min(...duringSpike.map((x) => x.replicas))).toBeGreaterThanOrEqual(summary.keepUp);
-    expect(steps.filter((x) => x.t > SPIKE_START + summary.drained && x.t < SPIKE_END).every((x) => x.waiting < 1)).toBe(true);
+    expect(
+      steps.filter((x) => x.t > SPIKE_START + summary.drained && x.t < SPIKE_END).every((x) => x.waiting < 1),
+    ).toBe(true);
   });
 
   it('stays within minReplicas..maxReplicas', () => {
@@ -195,7 +209,10 @@ describe.each(WORKER_APPS)('%s: a 10× backlog spike against its own HPA (k8s/61
     steps.forEach((x, i) => {
       if (i === 0 || x.replicas >= steps[i - 1].replicas) return;
       const window = steps.filter((y) => y.sync && y.t > x.t - scaleDown.stabilizationWindowSeconds && y.t <= x.t);
-      expect({ t: x.t, highest: Math.max(...window.map((y) => y.sync!.recommendation)) }).toEqual({ t: x.t, highest: expect.any(Number) });
+      expect({ t: x.t, highest: Math.max(...window.map((y) => y.sync!.recommendation)) }).toEqual({
+        t: x.t,
+        highest: expect.any(Number),
+      });
       expect(Math.max(...window.map((y) => y.sync!.recommendation))).toBeLessThanOrEqual(x.replicas);
     });
   });
@@ -213,10 +230,15 @@ describe.each(WORKER_APPS)('%s: a 10× backlog spike against its own HPA (k8s/61
   });
 
   it("is driven by the manifest's settings: a shorter window scales down earlier", () => {
-    const halved = scenario(app, (x) => ({ ...x, scaleDown: { ...x.scaleDown, stabilizationWindowSeconds: x.scaleDown.stabilizationWindowSeconds / 2 } }));
+    const halved = scenario(app, (x) => ({
+      ...x,
+      scaleDown: { ...x.scaleDown, stabilizationWindowSeconds: x.scaleDown.stabilizationWindowSeconds / 2 },
+    }));
     const earlier = summarize(halved, run(halved));
     expect(earlier.firstScaleDownAfterSpike).toBeLessThan(summary.firstScaleDownAfterSpike);
-    expect(summary.firstScaleDownAfterSpike - earlier.firstScaleDownAfterSpike).toBeGreaterThanOrEqual(scaleDown.stabilizationWindowSeconds / 2 - 15);
+    expect(summary.firstScaleDownAfterSpike - earlier.firstScaleDownAfterSpike).toBeGreaterThanOrEqual(
+      scaleDown.stabilizationWindowSeconds / 2 - 15,
+    );
   });
 });
 

@@ -56,86 +56,801 @@ const top = sets.top;
 describe('each check catches what it is for', () => {
   it.each<[string, () => string[], RegExp]>([
     // names
-    ['an invalid Service name', () => checkNames(mutate<IService>(top, 'Service', 'gateway', (s) => (s.metadata!.name = 'Gateway_1'))), /"Gateway_1" is not a valid Service name/],
-    ['an invalid label value', () => checkNames(mutate<IService>(top, 'Service', 'gateway', (s) => (s.metadata!.labels!['app.kubernetes.io/name'] = 'not valid!'))), /invalid value of label/],
+    [
+      'an invalid Service name',
+      () => checkNames(mutate<IService>(top, 'Service', 'gateway', (s) => (s.metadata!.name = 'Gateway_1'))),
+      /"Gateway_1" is not a valid Service name/,
+    ],
+    [
+      'an invalid label value',
+      () =>
+        checkNames(
+          mutate<IService>(
+            top,
+            'Service',
+            'gateway',
+            (s) => (s.metadata!.labels!['app.kubernetes.io/name'] = 'not valid!'),
+          ),
+        ),
+      /invalid value of label/,
+    ],
     // namespace and labels
-    ['a namespaced object without namespace', () => checkNamespace('worker-pattern')(mutate<IConfigMap>(top, 'ConfigMap', 'worker-pattern-common', (c) => delete c.metadata!.namespace)), /namespace is \(unset/],
-    ['a missing part-of label', () => checkLabels(mutate<IPodDisruptionBudget>(top, 'PodDisruptionBudget', 'feed-worker', (p) => delete p.metadata!.labels!['app.kubernetes.io/part-of'])), /part-of is missing/],
+    [
+      'a namespaced object without namespace',
+      () =>
+        checkNamespace('worker-pattern')(
+          mutate<IConfigMap>(top, 'ConfigMap', 'worker-pattern-common', (c) => delete c.metadata!.namespace),
+        ),
+      /namespace is \(unset/,
+    ],
+    [
+      'a missing part-of label',
+      () =>
+        checkLabels(
+          mutate<IPodDisruptionBudget>(
+            top,
+            'PodDisruptionBudget',
+            'feed-worker',
+            (p) => delete p.metadata!.labels!['app.kubernetes.io/part-of'],
+          ),
+        ),
+      /part-of is missing/,
+    ],
     // selectors
-    ['a Service selecting no pods', () => checkSelectors(mutate<IService>(top, 'Service', 'feed-worker', (s) => (s.spec!.selector!['app.kubernetes.io/name'] = 'feed-wroker'))), /matches no pods/],
-    ['a Service targeting a port the pods do not have', () => checkSelectors(mutate<IService>(top, 'Service', 'gateway', (s) => (s.spec!.ports![0].targetPort = 'web'))), /targetPort web is not a port/],
-    ['a Deployment selector that misses its own pods', () => checkSelectors(mutate<IDeployment>(top, 'Deployment', 'gateway', (d) => (d.spec!.selector.matchLabels!['app.kubernetes.io/name'] = 'gw'))), /selector does not match the template's labels/],
-    ['a Deployment without PDB', () => checkSelectors({ name: 'no pdb', docs: top.docs.filter((d) => !(d.body.kind === 'PodDisruptionBudget' && d.body.metadata?.name === 'invalidation-worker')) }), /Deployment\/invalidation-worker: no PodDisruptionBudget covers its pods/],
-    ['a PDB selecting nothing', () => checkSelectors(mutate<IPodDisruptionBudget>(top, 'PodDisruptionBudget', 'feed-worker', (p) => (p.spec!.selector!.matchLabels!['app.kubernetes.io/name'] = 'feed'))), /selector matches no Deployment's pods/],
-    ['a NetworkPolicy selecting nothing', () => checkSelectors(mutate<INetworkPolicy>(top, 'NetworkPolicy', 'workers', (n) => (n.spec!.podSelector.matchLabels!['app.kubernetes.io/component'] = 'workers'))), /podSelector matches no pods/],
-    ['a NetworkPolicy on a port name the pods lack', () => checkSelectors(mutate<INetworkPolicy>(top, 'NetworkPolicy', 'workers', (n) => (n.spec!.ingress![0].ports![0].port = 'metrics'))), /ingress port "metrics" is not a named port/],
+    [
+      'a Service selecting no pods',
+      () =>
+        checkSelectors(
+          mutate<IService>(
+            top,
+            'Service',
+            'feed-worker',
+            (s) => (s.spec!.selector!['app.kubernetes.io/name'] = 'feed-wroker'),
+          ),
+        ),
+      /matches no pods/,
+    ],
+    [
+      'a Service targeting a port the pods do not have',
+      () => checkSelectors(mutate<IService>(top, 'Service', 'gateway', (s) => (s.spec!.ports![0].targetPort = 'web'))),
+      /targetPort web is not a port/,
+    ],
+    [
+      'a Deployment selector that misses its own pods',
+      () =>
+        checkSelectors(
+          mutate<IDeployment>(
+            top,
+            'Deployment',
+            'gateway',
+            (d) => (d.spec!.selector.matchLabels!['app.kubernetes.io/name'] = 'gw'),
+          ),
+        ),
+      /selector does not match the template's labels/,
+    ],
+    [
+      'a Deployment without PDB',
+      () =>
+        checkSelectors({
+          name: 'no pdb',
+          docs: top.docs.filter(
+            (d) => !(d.body.kind === 'PodDisruptionBudget' && d.body.metadata?.name === 'invalidation-worker'),
+          ),
+        }),
+      /Deployment\/invalidation-worker: no PodDisruptionBudget covers its pods/,
+    ],
+    [
+      'a PDB selecting nothing',
+      () =>
+        checkSelectors(
+          mutate<IPodDisruptionBudget>(
+            top,
+            'PodDisruptionBudget',
+            'feed-worker',
+            (p) => (p.spec!.selector!.matchLabels!['app.kubernetes.io/name'] = 'feed'),
+          ),
+        ),
+      /selector matches no Deployment's pods/,
+    ],
+    [
+      'a NetworkPolicy selecting nothing',
+      () =>
+        checkSelectors(
+          mutate<INetworkPolicy>(
+            top,
+            'NetworkPolicy',
+            'workers',
+            (n) => (n.spec!.podSelector.matchLabels!['app.kubernetes.io/component'] = 'workers'),
+          ),
+        ),
+      /podSelector matches no pods/,
+    ],
+    [
+      'a NetworkPolicy on a port name the pods lack',
+      () =>
+        checkSelectors(
+          mutate<INetworkPolicy>(
+            top,
+            'NetworkPolicy',
+            'workers',
+            (n) => (n.spec!.ingress![0].ports![0].port = 'metrics'),
+          ),
+        ),
+      /ingress port "metrics" is not a named port/,
+    ],
     // autoscalers
-    ['an HPA whose target does not exist', () => checkAutoscalers(mutate<IHorizontalPodAutoscaler>(top, 'HorizontalPodAutoscaler', 'feed-worker', (h) => (h.spec!.scaleTargetRef.name = 'feed'))), /scale target Deployment feed does not exist/],
-    ['minReplicas above maxReplicas', () => checkAutoscalers(mutate<IHorizontalPodAutoscaler>(top, 'HorizontalPodAutoscaler', 'feed-worker', (h) => (h.spec!.minReplicas = 20))), /min replicas 20 > max replicas 12/],
-    ['a scaled Deployment that sets replicas', () => checkAutoscalers(mutate<IDeployment>(top, 'Deployment', 'feed-worker', (d) => (d.spec!.replicas = 3))), /sets spec.replicas/],
-    ['an HPA and a ScaledObject on one Deployment (the KEDA folder applied without the README)', () => checkAutoscalers({ name: 'k8s + k8s/keda', docs: [...top.docs, ...sets.keda.docs.filter((d) => d.file.startsWith('k8s/keda/'))] }), /feed-worker is scaled by 2 autoscalers \(HorizontalPodAutoscaler\/feed-worker in k8s\/61-hpa-workers.yaml, ScaledObject\/feed-worker in k8s\/keda\/10-scaledobjects.yaml\)/],
-    ['a Deployment without autoscaler', () => checkAutoscalers({ name: 'no hpa', docs: top.docs.filter((d) => !(d.body.kind === 'HorizontalPodAutoscaler' && d.body.metadata?.name === 'gateway')) }), /Deployment\/gateway: no autoscaler targets it/],
+    [
+      'an HPA whose target does not exist',
+      () =>
+        checkAutoscalers(
+          mutate<IHorizontalPodAutoscaler>(
+            top,
+            'HorizontalPodAutoscaler',
+            'feed-worker',
+            (h) => (h.spec!.scaleTargetRef.name = 'feed'),
+          ),
+        ),
+      /scale target Deployment feed does not exist/,
+    ],
+    [
+      'minReplicas above maxReplicas',
+      () =>
+        checkAutoscalers(
+          mutate<IHorizontalPodAutoscaler>(
+            top,
+            'HorizontalPodAutoscaler',
+            'feed-worker',
+            (h) => (h.spec!.minReplicas = 20),
+          ),
+        ),
+      /min replicas 20 > max replicas 12/,
+    ],
+    [
+      'a scaled Deployment that sets replicas',
+      () => checkAutoscalers(mutate<IDeployment>(top, 'Deployment', 'feed-worker', (d) => (d.spec!.replicas = 3))),
+      /sets spec.replicas/,
+    ],
+    [
+      'an HPA and a ScaledObject on one Deployment (the KEDA folder applied without the README)',
+      () =>
+        checkAutoscalers({
+          name: 'k8s + k8s/keda',
+          docs: [...top.docs, ...sets.keda.docs.filter((d) => d.file.startsWith('k8s/keda/'))],
+        }),
+      /feed-worker is scaled by 2 autoscalers \(HorizontalPodAutoscaler\/feed-worker in k8s\/61-hpa-workers.yaml, ScaledObject\/feed-worker in k8s\/keda\/10-scaledobjects.yaml\)/,
+    ],
+    [
+      'a Deployment without autoscaler',
+      () =>
+        checkAutoscalers({
+          name: 'no hpa',
+          docs: top.docs.filter(
+            (d) => !(d.body.kind === 'HorizontalPodAutoscaler' && d.body.metadata?.name === 'gateway'),
+          ),
+        }),
+      /Deployment\/gateway: no autoscaler targets it/,
+    ],
     // pod security
-    ['a writable root filesystem', () => checkPodSecurity(mutate<IDeployment>(top, 'Deployment', 'feed-worker', (d) => (container(d).securityContext!.readOnlyRootFilesystem = false))), /readOnlyRootFilesystem is not true/],
-    ['privilege escalation', () => checkPodSecurity(mutate<IDeployment>(top, 'Deployment', 'gateway', (d) => delete container(d).securityContext!.allowPrivilegeEscalation)), /allowPrivilegeEscalation is not false/],
-    ['kept capabilities', () => checkPodSecurity(mutate<IDeployment>(top, 'Deployment', 'gateway', (d) => (container(d).securityContext!.capabilities = { drop: ['NET_RAW'] }))), /drop does not include ALL/],
-    ['running as root allowed', () => checkPodSecurity(mutate<IDeployment>(top, 'Deployment', 'gateway', (d) => { delete container(d).securityContext!.runAsNonRoot; delete d.spec!.template.spec!.securityContext!.runAsNonRoot; })), /runAsNonRoot is not true/],
-    ['no seccomp profile', () => checkPodSecurity(mutate<IDeployment>(top, 'Deployment', 'gateway', (d) => { delete container(d).securityContext!.seccompProfile; delete d.spec!.template.spec!.securityContext!.seccompProfile; })), /seccompProfile is not RuntimeDefault/],
+    [
+      'a writable root filesystem',
+      () =>
+        checkPodSecurity(
+          mutate<IDeployment>(
+            top,
+            'Deployment',
+            'feed-worker',
+            (d) => (container(d).securityContext!.readOnlyRootFilesystem = false),
+          ),
+        ),
+      /readOnlyRootFilesystem is not true/,
+    ],
+    [
+      'privilege escalation',
+      () =>
+        checkPodSecurity(
+          mutate<IDeployment>(
+            top,
+            'Deployment',
+            'gateway',
+            (d) => delete container(d).securityContext!.allowPrivilegeEscalation,
+          ),
+        ),
+      /allowPrivilegeEscalation is not false/,
+    ],
+    [
+      'kept capabilities',
+      () =>
+        checkPodSecurity(
+          mutate<IDeployment>(
+            top,
+            'Deployment',
+            'gateway',
+            (d) => (container(d).securityContext!.capabilities = { drop: ['NET_RAW'] }),
+          ),
+        ),
+      /drop does not include ALL/,
+    ],
+    [
+      'running as root allowed',
+      () =>
+        checkPodSecurity(
+          mutate<IDeployment>(top, 'Deployment', 'gateway', (d) => {
+            delete container(d).securityContext!.runAsNonRoot;
+            delete d.spec!.template.spec!.securityContext!.runAsNonRoot;
+          }),
+        ),
+      /runAsNonRoot is not true/,
+    ],
+    [
+      'no seccomp profile',
+      () =>
+        checkPodSecurity(
+          mutate<IDeployment>(top, 'Deployment', 'gateway', (d) => {
+            delete container(d).securityContext!.seccompProfile;
+            delete d.spec!.template.spec!.securityContext!.seccompProfile;
+          }),
+        ),
+      /seccompProfile is not RuntimeDefault/,
+    ],
     // resources and probes
-    ['no memory limit', () => checkResources(mutate<IDeployment>(top, 'Deployment', 'feed-worker', (d) => delete container(d).resources!.limits!['memory'])), /no memory limit/],
-    ['a request above its limit', () => checkResources(mutate<IDeployment>(top, 'Deployment', 'feed-worker', (d) => (container(d).resources!.requests!['cpu'] = '2'))), /cpu request 2 is above its limit 1/],
-    ['no readiness probe', () => checkProbes(mutate<IDeployment>(top, 'Deployment', 'recommendations-worker', (d) => delete container(d).readinessProbe)), /no readinessProbe/],
-    ['liveness on the readiness endpoint', () => checkProbes(mutate<IDeployment>(top, 'Deployment', 'gateway', (d) => (container(d).livenessProbe!.httpGet!.path = '/health/ready'))), /livenessProbe checks \/health\/ready/],
+    [
+      'no memory limit',
+      () =>
+        checkResources(
+          mutate<IDeployment>(
+            top,
+            'Deployment',
+            'feed-worker',
+            (d) => delete container(d).resources!.limits!['memory'],
+          ),
+        ),
+      /no memory limit/,
+    ],
+    [
+      'a request above its limit',
+      () =>
+        checkResources(
+          mutate<IDeployment>(
+            top,
+            'Deployment',
+            'feed-worker',
+            (d) => (container(d).resources!.requests!['cpu'] = '2'),
+          ),
+        ),
+      /cpu request 2 is above its limit 1/,
+    ],
+    [
+      'no readiness probe',
+      () =>
+        checkProbes(
+          mutate<IDeployment>(top, 'Deployment', 'recommendations-worker', (d) => delete container(d).readinessProbe),
+        ),
+      /no readinessProbe/,
+    ],
+    [
+      'liveness on the readiness endpoint',
+      () =>
+        checkProbes(
+          mutate<IDeployment>(
+            top,
+            'Deployment',
+            'gateway',
+            (d) => (container(d).livenessProbe!.httpGet!.path = '/health/ready'),
+          ),
+        ),
+      /livenessProbe checks \/health\/ready/,
+    ],
     // metrics
-    ['an invalidation worker scraped on the wrong port', () => checkScrapeAnnotations(mutate<IDeployment>(top, 'Deployment', 'invalidation-worker', (d) => (d.spec!.template.metadata!.annotations!['prometheus.io/port'] = '3001'))), /invalidation-worker: pod annotation prometheus.io\/port is 3001, its http port is 3004/],
-    ['a worker left out of scraping', () => checkScrapeAnnotations(mutate<IDeployment>(top, 'Deployment', 'invalidation-worker', (d) => delete d.spec!.template.metadata!.annotations)), /invalidation-worker: pod annotation prometheus.io\/scrape is not "true"/],
+    [
+      'an invalidation worker scraped on the wrong port',
+      () =>
+        checkScrapeAnnotations(
+          mutate<IDeployment>(
+            top,
+            'Deployment',
+            'invalidation-worker',
+            (d) => (d.spec!.template.metadata!.annotations!['prometheus.io/port'] = '3001'),
+          ),
+        ),
+      /invalidation-worker: pod annotation prometheus.io\/port is 3001, its http port is 3004/,
+    ],
+    [
+      'a worker left out of scraping',
+      () =>
+        checkScrapeAnnotations(
+          mutate<IDeployment>(
+            top,
+            'Deployment',
+            'invalidation-worker',
+            (d) => delete d.spec!.template.metadata!.annotations,
+          ),
+        ),
+      /invalidation-worker: pod annotation prometheus.io\/scrape is not "true"/,
+    ],
     // images
-    ['a latest tag', () => checkImages(mutate<IDeployment>(top, 'Deployment', 'gateway', (d) => (container(d).image = 'worker-pattern/gateway:latest'))), /should be tagged/],
-    ['a Deployment running another app', () => checkImages(mutate<IDeployment>(top, 'Deployment', 'feed-worker', (d) => (container(d).image = container(d).image!.replace('feed', 'profile')))), /runs image profile-worker/],
+    [
+      'a latest tag',
+      () =>
+        checkImages(
+          mutate<IDeployment>(
+            top,
+            'Deployment',
+            'gateway',
+            (d) => (container(d).image = 'worker-pattern/gateway:latest'),
+          ),
+        ),
+      /should be tagged/,
+    ],
+    [
+      'a Deployment running another app',
+      () =>
+        checkImages(
+          mutate<IDeployment>(
+            top,
+            'Deployment',
+            'feed-worker',
+            (d) => (container(d).image = container(d).image!.replace('feed', 'profile')),
+          ),
+        ),
+      /runs image profile-worker/,
+    ],
     // environment
-    ['HOST left at 127.0.0.1', () => checkEnv(mutate<IConfigMap>(top, 'ConfigMap', 'worker-pattern-common', (c) => delete c.data!['HOST'])), /HOST is not set/],
-    ['a secret as a literal value', () => checkEnv(mutate<IDeployment>(top, 'Deployment', 'feed-worker', (d) => { const e = envVar(d, 'REDIS_URL'); delete e.valueFrom; e.value = 'redis://:hunter2@redis:6379'; })), /REDIS_URL must come from a secretKeyRef/],
-    ['the gateway without a database (its writes need one)', () => checkEnv(mutate<IDeployment>(top, 'Deployment', 'gateway', (d) => (container(d).env = container(d).env!.filter((e) => e.name !== 'DATABASE_URL')))), /Deployment\/gateway container gateway: DATABASE_URL is not set/],
-    ["the gateway's DATABASE_URL as a literal", () => checkEnv(mutate<IDeployment>(top, 'Deployment', 'gateway', (d) => { const e = envVar(d, 'DATABASE_URL'); delete e.valueFrom; e.value = 'postgres://wp:hunter2@pg:5432/wp'; })), /gateway: DATABASE_URL must come from a secretKeyRef/],
-    ['the invalidation worker without DATABASE_URL', () => checkEnv(mutate<IDeployment>(top, 'Deployment', 'invalidation-worker', (d) => (container(d).env = container(d).env!.filter((e) => e.name !== 'DATABASE_URL')))), /invalidation-worker: DATABASE_URL is not set/],
-    ['the invalidation worker on another port', () => checkEnv(mutate<IDeployment>(top, 'Deployment', 'invalidation-worker', (d) => (envVar(d, 'PORT').value = '3003'))), /listens on 3003, but its http port is 3004/],
-    ['the gateway without JWT_SECRET', () => checkEnv(mutate<IDeployment>(top, 'Deployment', 'gateway', (d) => (container(d).env = container(d).env!.filter((e) => e.name !== 'JWT_SECRET')))), /JWT_SECRET is not set/],
-    ['a worker without DATABASE_URL', () => checkEnv(mutate<IDeployment>(top, 'Deployment', 'profile-worker', (d) => (container(d).env = container(d).env!.filter((e) => e.name !== 'DATABASE_URL')))), /DATABASE_URL is not set/],
-    ['a misspelt variable', () => checkEnv(mutate<IDeployment>(top, 'Deployment', 'feed-worker', (d) => (envVar(d, 'WORKER_CONCURRENCY').name = 'WORKER_CONCURENCY'))), /WORKER_CONCURENCY is not read by feed-worker/],
-    ['a value the app refuses at start', () => checkEnv(mutate<IConfigMap>(top, 'ConfigMap', 'worker-pattern-common', (c) => (c.data!['LOG_LEVEL'] = 'verbose'))), /would refuse to start: .*LOG_LEVEL: must be one of/],
-    ['dev login in production', () => checkEnv(mutate<IDeployment>(top, 'Deployment', 'gateway', (d) => (envVar(d, 'DEV_LOGIN').value = 'true'))), /DEV_LOGIN cannot be enabled/],
-    ['a port that is not the container port', () => checkEnv(mutate<IDeployment>(top, 'Deployment', 'feed-worker', (d) => (envVar(d, 'PORT').value = '8080'))), /listens on 8080, but its http port is 3002/],
-    ['a missing ConfigMap', () => checkEnv({ name: 'no config', docs: top.docs.filter((d) => d.body.metadata?.name !== 'worker-pattern-worker') }), /envFrom ConfigMap worker-pattern-worker is not in the apply set/],
+    [
+      'HOST left at 127.0.0.1',
+      () => checkEnv(mutate<IConfigMap>(top, 'ConfigMap', 'worker-pattern-common', (c) => delete c.data!['HOST'])),
+      /HOST is not set/,
+    ],
+    [
+      'a secret as a literal value',
+      () =>
+        checkEnv(
+          mutate<IDeployment>(top, 'Deployment', 'feed-worker', (d) => {
+            const e = envVar(d, 'REDIS_URL');
+            delete e.valueFrom;
+            e.value = 'redis://:hunter2@redis:6379';
+          }),
+        ),
+      /REDIS_URL must come from a secretKeyRef/,
+    ],
+    [
+      'the gateway without a database (its writes need one)',
+      () =>
+        checkEnv(
+          mutate<IDeployment>(
+            top,
+            'Deployment',
+            'gateway',
+            (d) => (container(d).env = container(d).env!.filter((e) => e.name !== 'DATABASE_URL')),
+          ),
+        ),
+      /Deployment\/gateway container gateway: DATABASE_URL is not set/,
+    ],
+    [
+      "the gateway's DATABASE_URL as a literal",
+      () =>
+        checkEnv(
+          mutate<IDeployment>(top, 'Deployment', 'gateway', (d) => {
+            const e = envVar(d, 'DATABASE_URL');
+            delete e.valueFrom;
+            e.value = 'postgres://wp:hunter2@pg:5432/wp';
+          }),
+        ),
+      /gateway: DATABASE_URL must come from a secretKeyRef/,
+    ],
+    [
+      'the invalidation worker without DATABASE_URL',
+      () =>
+        checkEnv(
+          mutate<IDeployment>(
+            top,
+            'Deployment',
+            'invalidation-worker',
+            (d) => (container(d).env = container(d).env!.filter((e) => e.name !== 'DATABASE_URL')),
+          ),
+        ),
+      /invalidation-worker: DATABASE_URL is not set/,
+    ],
+    [
+      'the invalidation worker on another port',
+      () =>
+        checkEnv(
+          mutate<IDeployment>(top, 'Deployment', 'invalidation-worker', (d) => (envVar(d, 'PORT').value = '3003')),
+        ),
+      /listens on 3003, but its http port is 3004/,
+    ],
+    [
+      'the gateway without JWT_SECRET',
+      () =>
+        checkEnv(
+          mutate<IDeployment>(
+            top,
+            'Deployment',
+            'gateway',
+            (d) => (container(d).env = container(d).env!.filter((e) => e.name !== 'JWT_SECRET')),
+          ),
+        ),
+      /JWT_SECRET is not set/,
+    ],
+    [
+      'a worker without DATABASE_URL',
+      () =>
+        checkEnv(
+          mutate<IDeployment>(
+            top,
+            'Deployment',
+            'profile-worker',
+            (d) => (container(d).env = container(d).env!.filter((e) => e.name !== 'DATABASE_URL')),
+          ),
+        ),
+      /DATABASE_URL is not set/,
+    ],
+    [
+      'a misspelt variable',
+      () =>
+        checkEnv(
+          mutate<IDeployment>(
+            top,
+            'Deployment',
+            'feed-worker',
+            (d) => (envVar(d, 'WORKER_CONCURRENCY').name = 'WORKER_CONCURENCY'),
+          ),
+        ),
+      /WORKER_CONCURENCY is not read by feed-worker/,
+    ],
+    [
+      'a value the app refuses at start',
+      () =>
+        checkEnv(
+          mutate<IConfigMap>(top, 'ConfigMap', 'worker-pattern-common', (c) => (c.data!['LOG_LEVEL'] = 'verbose')),
+        ),
+      /would refuse to start: .*LOG_LEVEL: must be one of/,
+    ],
+    [
+      'dev login in production',
+      () => checkEnv(mutate<IDeployment>(top, 'Deployment', 'gateway', (d) => (envVar(d, 'DEV_LOGIN').value = 'true'))),
+      /DEV_LOGIN cannot be enabled/,
+    ],
+    [
+      'a port that is not the container port',
+      () => checkEnv(mutate<IDeployment>(top, 'Deployment', 'feed-worker', (d) => (envVar(d, 'PORT').value = '8080'))),
+      /listens on 8080, but its http port is 3002/,
+    ],
+    [
+      'a missing ConfigMap',
+      () =>
+        checkEnv({
+          name: 'no config',
+          docs: top.docs.filter((d) => d.body.metadata?.name !== 'worker-pattern-worker'),
+        }),
+      /envFrom ConfigMap worker-pattern-worker is not in the apply set/,
+    ],
     // shutdown
-    ['a grace period shorter than the drain', () => checkShutdownBudget(mutate<IDeployment>(top, 'Deployment', 'recommendations-worker', (d) => (d.spec!.template.spec!.terminationGracePeriodSeconds = 30))), /terminationGracePeriodSeconds 30 s does not cover .* SHUTDOWN_TIMEOUT_MS 40000/],
-    ['a drain budget shorter than a build', () => checkShutdownBudget(mutate<IDeployment>(top, 'Deployment', 'recommendations-worker', (d) => (envVar(d, 'SHUTDOWN_TIMEOUT_MS').value = '25000'))), /SHUTDOWN_TIMEOUT_MS 25000 ≤ its builds' buildTimeoutMs 30000/],
-    ['a Bull lock shorter than a build', () => checkShutdownBudget(mutate<IDeployment>(top, 'Deployment', 'recommendations-worker', (d) => (container(d).env = container(d).env!.filter((e) => e.name !== 'BULL_LOCK_DURATION_MS')))), /BULL_LOCK_DURATION_MS 30000 ≤ its builds' buildTimeoutMs 30000/],
-    ['an invalidation Bull lock shorter than its statement timeout', () => checkShutdownBudget(mutate<IDeployment>(top, 'Deployment', 'invalidation-worker', (d) => container(d).env!.push({ name: 'BULL_LOCK_DURATION_MS', value: '10000' }))), /invalidation-worker: BULL_LOCK_DURATION_MS 10000 ≤ DATABASE_STATEMENT_TIMEOUT_MS .* 15000/],
-    ['an invalidation drain budget below its one query\'s statement timeout', () => checkShutdownBudget(mutate<IDeployment>(top, 'Deployment', 'invalidation-worker', (d) => (envVar(d, 'SHUTDOWN_TIMEOUT_MS').value = '10000'))), /invalidation-worker: SHUTDOWN_TIMEOUT_MS 10000 ≤ DATABASE_STATEMENT_TIMEOUT_MS .* 15000/],
-    ['an invalidation worker without statement timeout (unbounded jobs)', () => checkShutdownBudget(mutate<IDeployment>(top, 'Deployment', 'invalidation-worker', (d) => container(d).env!.push({ name: 'DATABASE_STATEMENT_TIMEOUT_MS', value: '0' }))), /invalidation-worker: DATABASE_STATEMENT_TIMEOUT_MS .* is 0: its jobs have no upper bound/],
-    ['an invalidation grace period shorter than its drain', () => checkShutdownBudget(mutate<IDeployment>(top, 'Deployment', 'invalidation-worker', (d) => (d.spec!.template.spec!.terminationGracePeriodSeconds = 20))), /invalidation-worker: terminationGracePeriodSeconds 20 s does not cover .* SHUTDOWN_TIMEOUT_MS 20000/],
-    ['a gateway grace period that ignores its preStop sleep', () => checkShutdownBudget(mutate<IDeployment>(top, 'Deployment', 'gateway', (d) => (d.spec!.template.spec!.terminationGracePeriodSeconds = 28))), /does not cover preStop 5 s \+ SHUTDOWN_TIMEOUT_MS 25000/],
+    [
+      'a grace period shorter than the drain',
+      () =>
+        checkShutdownBudget(
+          mutate<IDeployment>(
+            top,
+            'Deployment',
+            'recommendations-worker',
+            (d) => (d.spec!.template.spec!.terminationGracePeriodSeconds = 30),
+          ),
+        ),
+      /terminationGracePeriodSeconds 30 s does not cover .* SHUTDOWN_TIMEOUT_MS 40000/,
+    ],
+    [
+      'a drain budget shorter than a build',
+      () =>
+        checkShutdownBudget(
+          mutate<IDeployment>(
+            top,
+            'Deployment',
+            'recommendations-worker',
+            (d) => (envVar(d, 'SHUTDOWN_TIMEOUT_MS').value = '25000'),
+          ),
+        ),
+      /SHUTDOWN_TIMEOUT_MS 25000 ≤ its builds' buildTimeoutMs 30000/,
+    ],
+    [
+      'a Bull lock shorter than a build',
+      () =>
+        checkShutdownBudget(
+          mutate<IDeployment>(
+            top,
+            'Deployment',
+            'recommendations-worker',
+            (d) => (container(d).env = container(d).env!.filter((e) => e.name !== 'BULL_LOCK_DURATION_MS')),
+          ),
+        ),
+      /BULL_LOCK_DURATION_MS 30000 ≤ its builds' buildTimeoutMs 30000/,
+    ],
+    [
+      'an invalidation Bull lock shorter than its statement timeout',
+      () =>
+        checkShutdownBudget(
+          mutate<IDeployment>(top, 'Deployment', 'invalidation-worker', (d) =>
+            container(d).env!.push({ name: 'BULL_LOCK_DURATION_MS', value: '10000' }),
+          ),
+        ),
+      /invalidation-worker: BULL_LOCK_DURATION_MS 10000 ≤ DATABASE_STATEMENT_TIMEOUT_MS .* 15000/,
+    ],
+    [
+      "an invalidation drain budget below its one query's statement timeout",
+      () =>
+        checkShutdownBudget(
+          mutate<IDeployment>(
+            top,
+            'Deployment',
+            'invalidation-worker',
+            (d) => (envVar(d, 'SHUTDOWN_TIMEOUT_MS').value = '10000'),
+          ),
+        ),
+      /invalidation-worker: SHUTDOWN_TIMEOUT_MS 10000 ≤ DATABASE_STATEMENT_TIMEOUT_MS .* 15000/,
+    ],
+    [
+      'an invalidation worker without statement timeout (unbounded jobs)',
+      () =>
+        checkShutdownBudget(
+          mutate<IDeployment>(top, 'Deployment', 'invalidation-worker', (d) =>
+            container(d).env!.push({ name: 'DATABASE_STATEMENT_TIMEOUT_MS', value: '0' }),
+          ),
+        ),
+      /invalidation-worker: DATABASE_STATEMENT_TIMEOUT_MS .* is 0: its jobs have no upper bound/,
+    ],
+    [
+      'an invalidation grace period shorter than its drain',
+      () =>
+        checkShutdownBudget(
+          mutate<IDeployment>(
+            top,
+            'Deployment',
+            'invalidation-worker',
+            (d) => (d.spec!.template.spec!.terminationGracePeriodSeconds = 20),
+          ),
+        ),
+      /invalidation-worker: terminationGracePeriodSeconds 20 s does not cover .* SHUTDOWN_TIMEOUT_MS 20000/,
+    ],
+    [
+      'a gateway grace period that ignores its preStop sleep',
+      () =>
+        checkShutdownBudget(
+          mutate<IDeployment>(
+            top,
+            'Deployment',
+            'gateway',
+            (d) => (d.spec!.template.spec!.terminationGracePeriodSeconds = 28),
+          ),
+        ),
+      /does not cover preStop 5 s \+ SHUTDOWN_TIMEOUT_MS 25000/,
+    ],
     // scaling signals
-    ['a worker scaled on another queue', () => checkSignals(mutate<IHorizontalPodAutoscaler>(top, 'HorizontalPodAutoscaler', 'feed-worker', (h) => (h.spec!.metrics![0].external!.metric.selector!.matchLabels!['queue'] = 'profile'))), /must select exactly queue=feed/],
-    ['the invalidation worker scaled on a queue it only produces to', () => checkSignals(mutate<IHorizontalPodAutoscaler>(top, 'HorizontalPodAutoscaler', 'invalidation-worker', (h) => (h.spec!.metrics![0].external!.metric.selector!.matchLabels!['queue'] = 'feed'))), /invalidation-worker: the External metric must select exactly queue=invalidations/],
-    ['an invalidation target at its concurrency', () => checkSignals(mutate<IHorizontalPodAutoscaler>(top, 'HorizontalPodAutoscaler', 'invalidation-worker', (h) => (h.spec!.metrics![0].external!.target.averageValue = '8'))), /backlog target 8 per pod ≥ WORKER_CONCURRENCY 8/],
-    ['an adapter rule that leaves out the invalidations queue', () => checkScalingSignals(adapterRules.map((r) => ({ ...r, seriesQuery: 'bull_queue_jobs{namespace!="",queue=~"profile|feed|recommendations"}' })))(top), /HorizontalPodAutoscaler\/invalidation-worker: adapter rule for bull_queue_backlog does not admit .*"queue":"invalidations".*seriesQuery has queue=~"profile\|feed\|recommendations"/],
-    ['an adapter rule that counts only waiting jobs', () => checkScalingSignals(adapterRules.map((r) => ({ ...r, metricsQuery: r.metricsQuery.replace('state=~"waiting|active"', 'state="waiting",state=~"waiting|active"') })))(top), /does not admit .*"state":"active".*metricsQuery has state="waiting"/],
-    ['a target at the concurrency', () => checkSignals(mutate<IHorizontalPodAutoscaler>(top, 'HorizontalPodAutoscaler', 'recommendations-worker', (h) => (h.spec!.metrics![0].external!.target.averageValue = '4'))), /backlog target 4 per pod ≥ WORKER_CONCURRENCY 4/],
-    ['a slow scale-up', () => checkSignals(mutate<IHorizontalPodAutoscaler>(top, 'HorizontalPodAutoscaler', 'feed-worker', (h) => (h.spec!.behavior!.scaleUp!.stabilizationWindowSeconds = 120))), /scale-up stabilization 120 s is too slow/],
-    ['a hasty scale-down', () => checkSignals(mutate<IHorizontalPodAutoscaler>(top, 'HorizontalPodAutoscaler', 'feed-worker', (h) => (h.spec!.behavior!.scaleDown!.stabilizationWindowSeconds = 30))), /scale-down stabilization 30 s is too short/],
-    ['no CPU metric', () => checkSignals(mutate<IHorizontalPodAutoscaler>(top, 'HorizontalPodAutoscaler', 'feed-worker', (h) => (h.spec!.metrics = h.spec!.metrics!.slice(0, 1)))), /no CPU utilization metric/],
-    ['a metric no adapter rule serves', () => checkScalingSignals([])(top), /no prometheus-adapter external rule serves bull_queue_backlog/],
-    ['a KEDA query that sums over pods', () => checkSignals(mutate<IScaledObject>(sets.keda, 'ScaledObject', 'feed-worker', (s) => (s.spec.triggers[0].metadata['query'] = 'sum(bull_queue_jobs{namespace="worker-pattern",queue="feed",state=~"waiting|active"})'))), /take the max per state/],
-    ['a KEDA trigger for the invalidation worker on a fragment queue', () => checkSignals(mutate<IScaledObject>(sets.keda, 'ScaledObject', 'invalidation-worker', (s) => (s.spec.triggers[0].metadata['query'] = s.spec.triggers[0].metadata['query'].replace('"invalidations"', '"feed"')))), /must select queue="invalidations"/],
-    ['a KEDA trigger on another queue', () => checkSignals(mutate<IScaledObject>(sets.keda, 'ScaledObject', 'profile-worker', (s) => (s.spec.triggers[0].metadata['query'] = s.spec.triggers[0].metadata['query'].replace('"profile"', '"feed"')))), /must select queue="profile"/],
+    [
+      'a worker scaled on another queue',
+      () =>
+        checkSignals(
+          mutate<IHorizontalPodAutoscaler>(
+            top,
+            'HorizontalPodAutoscaler',
+            'feed-worker',
+            (h) => (h.spec!.metrics![0].external!.metric.selector!.matchLabels!['queue'] = 'profile'),
+          ),
+        ),
+      /must select exactly queue=feed/,
+    ],
+    [
+      'the invalidation worker scaled on a queue it only produces to',
+      () =>
+        checkSignals(
+          mutate<IHorizontalPodAutoscaler>(
+            top,
+            'HorizontalPodAutoscaler',
+            'invalidation-worker',
+            (h) => (h.spec!.metrics![0].external!.metric.selector!.matchLabels!['queue'] = 'feed'),
+          ),
+        ),
+      /invalidation-worker: the External metric must select exactly queue=invalidations/,
+    ],
+    [
+      'an invalidation target at its concurrency',
+      () =>
+        checkSignals(
+          mutate<IHorizontalPodAutoscaler>(
+            top,
+            'HorizontalPodAutoscaler',
+            'invalidation-worker',
+            (h) => (h.spec!.metrics![0].external!.target.averageValue = '8'),
+          ),
+        ),
+      /backlog target 8 per pod ≥ WORKER_CONCURRENCY 8/,
+    ],
+    [
+      'an adapter rule that leaves out the invalidations queue',
+      () =>
+        checkScalingSignals(
+          adapterRules.map((r) => ({
+            ...r,
+            seriesQuery: 'bull_queue_jobs{namespace!="",queue=~"profile|feed|recommendations"}',
+          })),
+        )(top),
+      /HorizontalPodAutoscaler\/invalidation-worker: adapter rule for bull_queue_backlog does not admit .*"queue":"invalidations".*seriesQuery has queue=~"profile\|feed\|recommendations"/,
+    ],
+    [
+      'an adapter rule that counts only waiting jobs',
+      () =>
+        checkScalingSignals(
+          adapterRules.map((r) => ({
+            ...r,
+            metricsQuery: r.metricsQuery.replace('state=~"waiting|active"', 'state="waiting",state=~"waiting|active"'),
+          })),
+        )(top),
+      /does not admit .*"state":"active".*metricsQuery has state="waiting"/,
+    ],
+    [
+      'a target at the concurrency',
+      () =>
+        checkSignals(
+          mutate<IHorizontalPodAutoscaler>(
+            top,
+            'HorizontalPodAutoscaler',
+            'recommendations-worker',
+            (h) => (h.spec!.metrics![0].external!.target.averageValue = '4'),
+          ),
+        ),
+      /backlog target 4 per pod ≥ WORKER_CONCURRENCY 4/,
+    ],
+    [
+      'a slow scale-up',
+      () =>
+        checkSignals(
+          mutate<IHorizontalPodAutoscaler>(
+            top,
+            'HorizontalPodAutoscaler',
+            'feed-worker',
+            (h) => (h.spec!.behavior!.scaleUp!.stabilizationWindowSeconds = 120),
+          ),
+        ),
+      /scale-up stabilization 120 s is too slow/,
+    ],
+    [
+      'a hasty scale-down',
+      () =>
+        checkSignals(
+          mutate<IHorizontalPodAutoscaler>(
+            top,
+            'HorizontalPodAutoscaler',
+            'feed-worker',
+            (h) => (h.spec!.behavior!.scaleDown!.stabilizationWindowSeconds = 30),
+          ),
+        ),
+      /scale-down stabilization 30 s is too short/,
+    ],
+    [
+      'no CPU metric',
+      () =>
+        checkSignals(
+          mutate<IHorizontalPodAutoscaler>(
+            top,
+            'HorizontalPodAutoscaler',
+            'feed-worker',
+            (h) => (h.spec!.metrics = h.spec!.metrics!.slice(0, 1)),
+          ),
+        ),
+      /no CPU utilization metric/,
+    ],
+    [
+      'a metric no adapter rule serves',
+      () => checkScalingSignals([])(top),
+      /no prometheus-adapter external rule serves bull_queue_backlog/,
+    ],
+    [
+      'a KEDA query that sums over pods',
+      () =>
+        checkSignals(
+          mutate<IScaledObject>(
+            sets.keda,
+            'ScaledObject',
+            'feed-worker',
+            (s) =>
+              (s.spec.triggers[0].metadata['query'] =
+                'sum(bull_queue_jobs{namespace="worker-pattern",queue="feed",state=~"waiting|active"})'),
+          ),
+        ),
+      /take the max per state/,
+    ],
+    [
+      'a KEDA trigger for the invalidation worker on a fragment queue',
+      () =>
+        checkSignals(
+          mutate<IScaledObject>(
+            sets.keda,
+            'ScaledObject',
+            'invalidation-worker',
+            (s) =>
+              (s.spec.triggers[0].metadata['query'] = s.spec.triggers[0].metadata['query'].replace(
+                '"invalidations"',
+                '"feed"',
+              )),
+          ),
+        ),
+      /must select queue="invalidations"/,
+    ],
+    [
+      'a KEDA trigger on another queue',
+      () =>
+        checkSignals(
+          mutate<IScaledObject>(
+            sets.keda,
+            'ScaledObject',
+            'profile-worker',
+            (s) =>
+              (s.spec.triggers[0].metadata['query'] = s.spec.triggers[0].metadata['query'].replace(
+                '"profile"',
+                '"feed"',
+              )),
+          ),
+        ),
+      /must select queue="profile"/,
+    ],
     // network
-    ['no default deny', () => checkNetworkPolicies({ name: 'open', docs: top.docs.filter((d) => d.body.metadata?.name !== 'default-deny') }), /no default-deny NetworkPolicy/],
-    ['a worker open to everyone', () => checkNetworkPolicies(mutate<INetworkPolicy>(top, 'NetworkPolicy', 'workers', (n) => delete n.spec!.ingress![0].from)), /only the gateway may take traffic from anywhere/],
-    ['the gateway cut off from Postgres (its writes would fail)', () => checkNetworkPolicies(mutate<INetworkPolicy>(top, 'NetworkPolicy', 'gateway', (n) => (n.spec!.egress![0].ports = n.spec!.egress![0].ports!.filter((p) => p.port !== 5432)))), /Deployment\/gateway: egress to ports \[53, 6379\], expected \[53, 5432, 6379\]/],
-    ['the workers cut off from Postgres', () => checkNetworkPolicies(mutate<INetworkPolicy>(top, 'NetworkPolicy', 'workers', (n) => (n.spec!.egress![0].ports = n.spec!.egress![0].ports!.filter((p) => p.port !== 5432)))), /Deployment\/invalidation-worker: egress to ports \[53, 6379\], expected \[53, 5432, 6379\]/],
-    ['the invalidation worker outside the workers policy', () => checkNetworkPolicies(mutate<IDeployment>(top, 'Deployment', 'invalidation-worker', (d) => (d.spec!.template.metadata!.labels!['app.kubernetes.io/component'] = 'invalidation'))), /Deployment\/invalidation-worker: Prometheus \(namespace monitoring\) cannot scrape/],
-    ['Prometheus locked out of the workers', () => checkNetworkPolicies(mutate<INetworkPolicy>(top, 'NetworkPolicy', 'workers', (n) => delete n.spec!.ingress)), /Prometheus \(namespace monitoring\) cannot scrape/],
+    [
+      'no default deny',
+      () =>
+        checkNetworkPolicies({ name: 'open', docs: top.docs.filter((d) => d.body.metadata?.name !== 'default-deny') }),
+      /no default-deny NetworkPolicy/,
+    ],
+    [
+      'a worker open to everyone',
+      () =>
+        checkNetworkPolicies(
+          mutate<INetworkPolicy>(top, 'NetworkPolicy', 'workers', (n) => delete n.spec!.ingress![0].from),
+        ),
+      /only the gateway may take traffic from anywhere/,
+    ],
+    [
+      'the gateway cut off from Postgres (its writes would fail)',
+      () =>
+        checkNetworkPolicies(
+          mutate<INetworkPolicy>(
+            top,
+            'NetworkPolicy',
+            'gateway',
+            (n) => (n.spec!.egress![0].ports = n.spec!.egress![0].ports!.filter((p) => p.port !== 5432)),
+          ),
+        ),
+      /Deployment\/gateway: egress to ports \[53, 6379\], expected \[53, 5432, 6379\]/,
+    ],
+    [
+      'the workers cut off from Postgres',
+      () =>
+        checkNetworkPolicies(
+          mutate<INetworkPolicy>(
+            top,
+            'NetworkPolicy',
+            'workers',
+            (n) => (n.spec!.egress![0].ports = n.spec!.egress![0].ports!.filter((p) => p.port !== 5432)),
+          ),
+        ),
+      /Deployment\/invalidation-worker: egress to ports \[53, 6379\], expected \[53, 5432, 6379\]/,
+    ],
+    [
+      'the invalidation worker outside the workers policy',
+      () =>
+        checkNetworkPolicies(
+          mutate<IDeployment>(
+            top,
+            'Deployment',
+            'invalidation-worker',
+            (d) => (d.spec!.template.metadata!.labels!['app.kubernetes.io/component'] = 'invalidation'),
+          ),
+        ),
+      /Deployment\/invalidation-worker: Prometheus \(namespace monitoring\) cannot scrape/,
+    ],
+    [
+      'Prometheus locked out of the workers',
+      () =>
+        checkNetworkPolicies(mutate<INetworkPolicy>(top, 'NetworkPolicy', 'workers', (n) => delete n.spec!.ingress)),
+      /Prometheus \(namespace monitoring\) cannot scrape/,
+    ],
   ])('%s', (_, run, expected) => {
     const problems = run();
     expect(problems).toEqual(expect.arrayContaining([expect.stringMatching(expected)]));

@@ -1,7 +1,21 @@
 import { filterBySelector, kedaDeleteSelector, kedaTopLevelSelector, loadApplySets } from './lib/apply-sets';
-import { appModuleSource, EXTRA_POSTGRES_CONNECTIONS, gatewayReadPathProblems, isApp, WORKER_APPS, WORKER_QUEUES } from './lib/app-facts';
+import {
+  appModuleSource,
+  EXTRA_POSTGRES_CONNECTIONS,
+  gatewayReadPathProblems,
+  isApp,
+  WORKER_APPS,
+  WORKER_QUEUES,
+} from './lib/app-facts';
 import { describeDoc } from './lib/k8s-docs';
-import { adapterExternalRules, appSetChecks, autoscalers, checkLabels, checkNames, checkNamespace } from './lib/k8s-checks';
+import {
+  adapterExternalRules,
+  appSetChecks,
+  autoscalers,
+  checkLabels,
+  checkNames,
+  checkNamespace,
+} from './lib/k8s-checks';
 import { hpas, scaledObjects } from './lib/k8s-objects';
 import { hpaSettingsFromManifest, hpaSettingsFromScaledObject } from './lib/hpa/hpa-controller';
 import { parseSelectorString } from './lib/labels';
@@ -32,7 +46,10 @@ describe('apply set `kubectl apply -f k8s/prometheus-adapter`', () => {
 
   it('serves bull_queue_backlog from bull_queue_jobs waiting + active, by queue', () => {
     expect(adapterRules).toEqual([
-      expect.objectContaining({ name: { matches: '^bull_queue_jobs$', as: 'bull_queue_backlog' }, metricsQuery: expect.stringContaining('sum by (queue)') }),
+      expect.objectContaining({
+        name: { matches: '^bull_queue_jobs$', as: 'bull_queue_backlog' },
+        metricsQuery: expect.stringContaining('sum by (queue)'),
+      }),
     ]);
   });
 });
@@ -75,13 +92,17 @@ describe('one autoscaler per worker, in every apply set', () => {
   it('the KEDA variant scales exactly like the HPAs (targets, bounds, behaviour)', () => {
     for (const app of WORKER_APPS) {
       const hpa = hpaSettingsFromManifest(hpas(sets.top).find(({ obj }) => obj.spec!.scaleTargetRef.name === app)!.obj);
-      const so = hpaSettingsFromScaledObject(scaledObjects(sets.keda).find(({ obj }) => obj.spec.scaleTargetRef.name === app)!.obj);
+      const so = hpaSettingsFromScaledObject(
+        scaledObjects(sets.keda).find(({ obj }) => obj.spec.scaleTargetRef.name === app)!.obj,
+      );
       const comparable = (s: typeof hpa) => ({
         min: s.minReplicas,
         max: s.maxReplicas,
         up: s.scaleUp,
         down: s.scaleDown,
-        targets: s.metrics.map((m) => (m.type === 'External' ? { backlog: m.averageValue } : { [m.resource]: m.averageUtilization })),
+        targets: s.metrics.map((m) =>
+          m.type === 'External' ? { backlog: m.averageValue } : { [m.resource]: m.averageUtilization },
+        ),
       });
       expect({ app, ...comparable(so) }).toEqual({ app, ...comparable(hpa) });
     }
@@ -91,13 +112,25 @@ describe('one autoscaler per worker, in every apply set', () => {
 describe('reads never need Postgres; writes do', () => {
   it('the gateway gets DATABASE_URL for its writes, but neither its start nor its readiness depends on Postgres', () => {
     const gateway = deployments(sets.top).find(({ obj }) => obj.metadata?.name === 'gateway')!.obj;
-    expect(effectiveEnv(gateway.spec!.template.spec!.containers[0], sets.top).get('DATABASE_URL')).toEqual(expect.objectContaining({ kind: 'secret', key: 'DATABASE_URL' }));
+    expect(effectiveEnv(gateway.spec!.template.spec!.containers[0], sets.top).get('DATABASE_URL')).toEqual(
+      expect.objectContaining({ kind: 'secret', key: 'DATABASE_URL' }),
+    );
     expect(gatewayReadPathProblems()).toEqual([]);
   });
 
   it.each<[string, string | RegExp, string, RegExp]>([
-    ['readiness that checks Postgres', /readiness:\s*\{\s*redis:\s*FRAGMENT_REDIS\s*\}/, 'readiness: { redis: FRAGMENT_REDIS, postgres: true }', /\/health\/ready checks Postgres/],
-    ['an eager database connection', 'DbModule.forRootLazyAsync(', 'DbModule.forRootAsync(', /connects to Postgres eagerly/],
+    [
+      'readiness that checks Postgres',
+      /readiness:\s*\{\s*redis:\s*FRAGMENT_REDIS\s*\}/,
+      'readiness: { redis: FRAGMENT_REDIS, postgres: true }',
+      /\/health\/ready checks Postgres/,
+    ],
+    [
+      'an eager database connection',
+      'DbModule.forRootLazyAsync(',
+      'DbModule.forRootAsync(',
+      /connects to Postgres eagerly/,
+    ],
   ])('fails with %s in the gateway module', (_, from, to, expected) => {
     const source = appModuleSource('gateway');
     const broken = source.replace(from, to);
@@ -125,8 +158,13 @@ describe('capacity', () => {
   it('prints the Postgres connections the apps can open at their maximum scale', () => {
     const rows = connectionsAtMaxScale();
     const total = rows.reduce((sum, r) => sum + r.pods * (r.perPod + r.extra), 0);
-    const lines = rows.map((r) => `  ${r.app}: ${r.pods} pods × ${r.extra ? `(${r.perPod} + ${r.extra})` : r.perPod} = ${r.pods * (r.perPod + r.extra)}`);
-    console.log(`Postgres connections at maximum scale (max_connections must exceed this, or use PgBouncer):\n${lines.join('\n')}\n  total: ${total}`);
+    const lines = rows.map(
+      (r) =>
+        `  ${r.app}: ${r.pods} pods × ${r.extra ? `(${r.perPod} + ${r.extra})` : r.perPod} = ${r.pods * (r.perPod + r.extra)}`,
+    );
+    console.log(
+      `Postgres connections at maximum scale (max_connections must exceed this, or use PgBouncer):\n${lines.join('\n')}\n  total: ${total}`,
+    );
     expect(configMaps(sets.top).length).toBeGreaterThan(0);
     // Everything that talks to Postgres is counted: the gateway (writes), every worker, and the
     // invalidation worker's LISTEN connection.

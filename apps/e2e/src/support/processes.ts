@@ -8,6 +8,11 @@ export function startApp(app: string, env: Record<string, string>, args: string[
 }
 
 /** Runs a built CLI to completion; rejects with its output on a non-zero exit. */
-export function runToCompletion(app: string, env: Record<string, string>, args: string[], ms = 120_000): Promise<string> {
+export function runToCompletion(
+  app: string,
+  env: Record<string, string>,
+  args: string[],
+  ms = 120_000,
+): Promise<string> {
   return runChild({ label: app, script: builtApp(app), env, args, nodeArgs: ['--enable-source-maps'] }, ms);
 }

@@ -73,7 +73,18 @@ export class LocalRedis extends LocalServer {
   }
 
   async start(): Promise<void> {
-    this.spawnServer('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir]);
+    this.spawnServer('redis-server', [
+      '--port',
+      String(this.port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      this.dir,
+    ]);
     await this.waitUntil(() => this.output.includes('Ready to accept connections'), 'redis-server');
   }
 }
@@ -113,7 +124,18 @@ export class LocalPostgres extends LocalServer {
   async start(): Promise<void> {
     this.spawnServer(
       path.join(this.bin, 'postgres'),
-      ['-D', path.join(this.dir, 'data'), '-p', String(this.port), '-k', this.dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off'],
+      [
+        '-D',
+        path.join(this.dir, 'data'),
+        '-p',
+        String(this.port),
+        '-k',
+        this.dir,
+        '-c',
+        'listen_addresses=127.0.0.1',
+        '-c',
+        'fsync=off',
+      ],
       this.user ?? {},
     );
     await this.waitUntil(() => this.output.includes('ready to accept connections'), 'postgres');

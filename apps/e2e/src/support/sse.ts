@@ -19,7 +19,10 @@ export class SseStream {
 
   static async open(url: string, headers: Record<string, string> = {}): Promise<SseStream> {
     const controller = new AbortController();
-    const response = await fetch(url, { headers: { accept: 'text/event-stream', ...headers }, signal: controller.signal });
+    const response = await fetch(url, {
+      headers: { accept: 'text/event-stream', ...headers },
+      signal: controller.signal,
+    });
     const stream = new SseStream(response, controller);
     if (response.ok && response.body) void stream.read(response.body);
     return stream;

@@ -42,7 +42,11 @@ export class Stack {
     private readonly adminDatabaseUrl: string,
   ) {
     // Fault tests stop this Redis: a command must fail rather than wait in the offline queue.
-    this.redis = new Redis(env['REDIS_URL'] ?? TEST_REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false });
+    this.redis = new Redis(env['REDIS_URL'] ?? TEST_REDIS_URL, {
+      maxRetriesPerRequest: 1,
+      enableOfflineQueue: false,
+      lazyConnect: false,
+    });
     this.redis.on('error', () => undefined);
   }
 
@@ -63,10 +67,18 @@ export class Stack {
       ...options.env,
     };
     const stack = new Stack(databaseUrl.toString(), databaseName, keyPrefix, env, adminDatabaseUrl);
-    await new Promise<void>((resolve) => (stack.redis.status === 'ready' ? resolve() : stack.redis.once('ready', () => resolve())));
+    await new Promise<void>((resolve) =>
+      stack.redis.status === 'ready' ? resolve() : stack.redis.once('ready', () => resolve()),
+    );
     try {
-      await runToCompletion('db-cli', { DATABASE_URL: stack.databaseUrl }, ['seed', '--users', String(options.users ?? 1000)]);
-      await Promise.all((options.apps ?? (['gateway', ...WORKER_APPS] as AppName[])).map((name) => stack.startApp(name)));
+      await runToCompletion('db-cli', { DATABASE_URL: stack.databaseUrl }, [
+        'seed',
+        '--users',
+        String(options.users ?? 1000),
+      ]);
+      await Promise.all(
+        (options.apps ?? (['gateway', ...WORKER_APPS] as AppName[])).map((name) => stack.startApp(name)),
+      );
     } catch (error) {
       await stack.stop();
       throw error;

@@ -34,7 +34,11 @@ export class GatewayTestApp {
   ) {}
 
   static async start(options: GatewayTestAppOptions = {}): Promise<GatewayTestApp> {
-    const database = options.database ?? (await createTestDatabase({ seed: options.seed ?? { users: 50, posts: 200, follows: 300, likes: 300, items: 40 } }));
+    const database =
+      options.database ??
+      (await createTestDatabase({
+        seed: options.seed ?? { users: 50, posts: 200, follows: 300, likes: 300, items: 40 },
+      }));
     const keyPrefix = uniqueTestPrefix('gw');
     const env = {
       NODE_ENV: 'test',

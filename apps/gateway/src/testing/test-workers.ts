@@ -1,6 +1,11 @@
 import { Injectable, Module, type INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { type FragmentBuildContext, type FragmentBuilder, FragmentModule, FragmentWorkerModule } from '@worker-pattern/fragment';
+import {
+  type FragmentBuildContext,
+  type FragmentBuilder,
+  FragmentModule,
+  FragmentWorkerModule,
+} from '@worker-pattern/fragment';
 import { FRAGMENT_CATALOG_DEFINITIONS } from '@worker-pattern/pages';
 import { TEST_REDIS_URL } from '@worker-pattern/fragment/testing';
 

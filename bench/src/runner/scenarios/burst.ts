@@ -24,24 +24,49 @@ export async function burst(ctx: BenchContext): Promise<ScenarioResult> {
     for (const mode of ['now', 'wait'] as const) {
       const [target] = system.viewers.take(1);
       const path = `/api/fragments/profile?userId=${target}${mode === 'wait' ? '&waitMs=2000' : ''}`;
-      const builtBefore = sumOf(await scrape(worker), 'fragment_builds_total', { fragment: 'profile', outcome: 'built' });
+      const builtBefore = sumOf(await scrape(worker), 'fragment_builds_total', {
+        fragment: 'profile',
+        outcome: 'built',
+      });
       const enqueuedBefore = sumOf(await scrape(gateway), 'fragment_enqueues_total', { fragment: 'profile' });
-      const r = await runLoad({ url: gateway, path, connections: burstRequests, amount: burstRequests, tokens, timeout: 30 });
-      if (r.errors > 0 || r.requests !== burstRequests) throw new Error(`burst: ${r.requests} answers, ${r.errors} errors`);
+      const r = await runLoad({
+        url: gateway,
+        path,
+        connections: burstRequests,
+        amount: burstRequests,
+        tokens,
+        timeout: 30,
+      });
+      if (r.errors > 0 || r.requests !== burstRequests)
+        throw new Error(`burst: ${r.requests} answers, ${r.errors} errors`);
       // Let the one build land, then count.
       for (let i = 0; ; i++) {
-        const answer = await fetch(`${gateway}/api/fragments/profile?userId=${target}&waitMs=2000`, { headers: { authorization: `Bearer ${tokens[0]}` } });
+        const answer = await fetch(`${gateway}/api/fragments/profile?userId=${target}&waitMs=2000`, {
+          headers: { authorization: `Bearer ${tokens[0]}` },
+        });
         await answer.arrayBuffer();
         if (answer.status === 200) break;
         if (i > 20) throw new Error(`profile ${target} never became ready (${answer.status})`);
       }
       await system.waitForIdleQueues();
-      const builds = sumOf(await scrape(worker), 'fragment_builds_total', { fragment: 'profile', outcome: 'built' }) - builtBefore;
-      const enqueues = sumOf(await scrape(gateway), 'fragment_enqueues_total', { fragment: 'profile' }) - enqueuedBefore;
+      const builds =
+        sumOf(await scrape(worker), 'fragment_builds_total', { fragment: 'profile', outcome: 'built' }) - builtBefore;
+      const enqueues =
+        sumOf(await scrape(gateway), 'fragment_enqueues_total', { fragment: 'profile' }) - enqueuedBefore;
       const pending = r.statuses['202'] ?? 0;
-      series.addAll({ [`${mode}:builds`]: builds, [`${mode}:enqueues`]: enqueues, [`${mode}:p50`]: r.p50, [`${mode}:p99`]: r.p99, [`${mode}:max`]: r.max, [`${mode}:pending`]: pending });
-      ctx.log(`  run ${run} ${mode}: ${builds} build(s), ${enqueues} enqueue(s); ${JSON.stringify(r.statuses)}; p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms`);
-      if (builds !== 1) throw new Error(`a burst of ${burstRequests} requests for one cold fragment made ${builds} builds, not 1`);
+      series.addAll({
+        [`${mode}:builds`]: builds,
+        [`${mode}:enqueues`]: enqueues,
+        [`${mode}:p50`]: r.p50,
+        [`${mode}:p99`]: r.p99,
+        [`${mode}:max`]: r.max,
+        [`${mode}:pending`]: pending,
+      });
+      ctx.log(
+        `  run ${run} ${mode}: ${builds} build(s), ${enqueues} enqueue(s); ${JSON.stringify(r.statuses)}; p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms`,
+      );
+      if (builds !== 1)
+        throw new Error(`a burst of ${burstRequests} requests for one cold fragment made ${builds} builds, not 1`);
     }
   }
   const f = series.figures();
@@ -51,8 +76,24 @@ export async function burst(ctx: BenchContext): Promise<ScenarioResult> {
     table(
       ['', 'builds', 'enqueues', 'answered `pending` (202)', 'p50', 'p99', 'max'],
       [
-        ['plain requests', fig(f['now:builds']), fig(f['now:enqueues']), fig(f['now:pending']), fig(f['now:p50'], 1, 'ms'), fig(f['now:p99'], 1, 'ms'), fig(f['now:max'], 1, 'ms')],
-        ['with waitMs=2000 (each waits for the page)', fig(f['wait:builds']), fig(f['wait:enqueues']), fig(f['wait:pending']), fig(f['wait:p50'], 1, 'ms'), fig(f['wait:p99'], 1, 'ms'), fig(f['wait:max'], 1, 'ms')],
+        [
+          'plain requests',
+          fig(f['now:builds']),
+          fig(f['now:enqueues']),
+          fig(f['now:pending']),
+          fig(f['now:p50'], 1, 'ms'),
+          fig(f['now:p99'], 1, 'ms'),
+          fig(f['now:max'], 1, 'ms'),
+        ],
+        [
+          'with waitMs=2000 (each waits for the page)',
+          fig(f['wait:builds']),
+          fig(f['wait:enqueues']),
+          fig(f['wait:pending']),
+          fig(f['wait:p50'], 1, 'ms'),
+          fig(f['wait:p99'], 1, 'ms'),
+          fig(f['wait:max'], 1, 'ms'),
+        ],
       ],
     ),
     '',
@@ -61,7 +102,13 @@ export async function burst(ctx: BenchContext): Promise<ScenarioResult> {
   return {
     id: 'burst',
     title: '4. One build per burst',
-    headline: { builds: f['now:builds'].max, buildsWaiting: f['wait:builds'].max, p50: f['now:p50'].median, p99: f['now:p99'].median, waitP99: f['wait:p99'].median },
+    headline: {
+      builds: f['now:builds'].max,
+      buildsWaiting: f['wait:builds'].max,
+      p50: f['now:p50'].median,
+      p99: f['now:p99'].median,
+      waitP99: f['wait:p99'].median,
+    },
     markdown,
     figures: f,
   };

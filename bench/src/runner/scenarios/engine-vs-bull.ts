@@ -17,7 +17,11 @@ interface Variant {
 const VARIANTS: readonly Variant[] = [
   { key: 'engine', kind: 'engine', label: 'engine (FragmentWorkerModule, no-op builder)' },
   { key: 'raw', kind: 'raw', label: 'raw Bull, default job options, no-op processor' },
-  { key: 'rawOpts', kind: 'raw-engine-opts', label: 'raw Bull with the engine’s job options (priority lane, attempts, bounded history)' },
+  {
+    key: 'rawOpts',
+    kind: 'raw-engine-opts',
+    label: 'raw Bull with the engine’s job options (priority lane, attempts, bounded history)',
+  },
   { key: 'engine5', kind: 'engine', label: 'engine, builder sleeps 5 ms', sleepMs: 5 },
   { key: 'raw5', kind: 'raw', label: 'raw Bull, processor sleeps 5 ms', sleepMs: 5 },
 ];
@@ -27,13 +31,25 @@ const VARIANTS: readonly Variant[] = [
  * but about the design, which these figures let a reader check.
  */
 const ENGINE_GAP = [
-  'What limits it: a raw Bull job costs one Redis round trip (moveToFinished, which also fetches the next job). An engine build adds two of its own — `claim` before the builder (skip superseded work, stretch the lease, note the job for hand-back) and `complete` after it (the generation-guarded write-back and the readiness event) — each a Lua script and a socket write. On this VM a socket write costs about 60 µs of CPU (the profiles\' `writeUtf8String`/`writeBuffer`), so a no-op engine build spends about three times raw Bull\'s Redis and syscall time; the builder\'s own time hides it as builds get real (see the 5 ms rows; the dashboard\'s builders take 3–18 ms plus their SQL).',
+  "What limits it: a raw Bull job costs one Redis round trip (moveToFinished, which also fetches the next job). An engine build adds two of its own — `claim` before the builder (skip superseded work, stretch the lease, note the job for hand-back) and `complete` after it (the generation-guarded write-back and the readiness event) — each a Lua script and a socket write. On this VM a socket write costs about 60 µs of CPU (the profiles' `writeUtf8String`/`writeBuffer`), so a no-op engine build spends about three times raw Bull's Redis and syscall time; the builder's own time hides it as builds get real (see the 5 ms rows; the dashboard's builders take 3–18 ms plus their SQL).",
   '',
-  'What was tried, each as a prototype against this scenario in an earlier, busier run (so as changes in engine throughput, not as ratios): no AsyncLocalStorage per request (+14 %; landed in libs/platform for the gateway\'s sake, see scenario 2); claiming only builds still running after 50 ms, which saves one round trip for fast builds (+22 % more; not landed: it gives up the early skip of superseded work and the job note the SIGTERM hand-back relies on); ioredis auto-pipelining on the engine connection (no measurable change: the commands of concurrent builds rarely leave in the same tick). Closing the gap for no-op builds would mean folding claim and complete into Bull\'s own moveToActive/moveToFinished scripts, i.e. forking Bull.',
+  "What was tried, each as a prototype against this scenario in an earlier, busier run (so as changes in engine throughput, not as ratios): no AsyncLocalStorage per request (+14 %; landed in libs/platform for the gateway's sake, see scenario 2); claiming only builds still running after 50 ms, which saves one round trip for fast builds (+22 % more; not landed: it gives up the early skip of superseded work and the job note the SIGTERM hand-back relies on); ioredis auto-pipelining on the engine connection (no measurable change: the commands of concurrent builds rarely leave in the same tick). Closing the gap for no-op builds would mean folding claim and complete into Bull's own moveToActive/moveToFinished scripts, i.e. forking Bull.",
 ].join('\n');
 
 /** Frames of the engine's build path whose inclusive cost the report lists. */
-const ENGINE_FRAMES = ['run (libs/fragment', 'handle (libs/fragment', 'claim (libs/fragment', 'complete (libs/fragment', 'validate (libs/fragment', 'buildWithTimeout (libs/fragment', 'safeParse (zod', 'moveToFinished (bull', 'moveToActive (bull', 'createAbortSignal (', 'promiseInitHook ('];
+const ENGINE_FRAMES = [
+  'run (libs/fragment',
+  'handle (libs/fragment',
+  'claim (libs/fragment',
+  'complete (libs/fragment',
+  'validate (libs/fragment',
+  'buildWithTimeout (libs/fragment',
+  'safeParse (zod',
+  'moveToFinished (bull',
+  'moveToActive (bull',
+  'createAbortSignal (',
+  'promiseInitHook (',
+];
 
 /**
  * Scenario 3: builds per second through the engine (no-op builder) against raw Bull (no-op
@@ -45,8 +61,17 @@ export async function engineVsBull(ctx: BenchContext): Promise<ScenarioResult> {
   const series = new RunSeries<`${string}:${'jps' | 'enqueue' | 'workerUs' | 'redisUs'}`>();
   for (let run = 1; run <= runs; run++) {
     for (const v of VARIANTS) {
-      const result = await drainOnce(ctx, { kind: v.kind, processes: 1, concurrency, jobs, builder: v.sleepMs ? 'sleep' : 'noop', buildMs: v.sleepMs ?? 0 });
-      ctx.log(`  run ${run} ${v.key}: ${num(result.jobsPerSecond)} jobs/s (drain ${result.seconds.toFixed(2)} s, enqueue ${result.enqueueSeconds.toFixed(2)} s)`);
+      const result = await drainOnce(ctx, {
+        kind: v.kind,
+        processes: 1,
+        concurrency,
+        jobs,
+        builder: v.sleepMs ? 'sleep' : 'noop',
+        buildMs: v.sleepMs ?? 0,
+      });
+      ctx.log(
+        `  run ${run} ${v.key}: ${num(result.jobsPerSecond)} jobs/s (drain ${result.seconds.toFixed(2)} s, enqueue ${result.enqueueSeconds.toFixed(2)} s)`,
+      );
       series.addAll({
         [`${v.key}:jps`]: result.jobsPerSecond,
         [`${v.key}:enqueue`]: result.enqueueSeconds,
@@ -61,7 +86,13 @@ export async function engineVsBull(ctx: BenchContext): Promise<ScenarioResult> {
   for (const kind of ctx.sizes.profileEngine ? (['engine', 'raw'] as const) : []) {
     const name = `s3-${kind}-worker.cpuprofile`;
     rmSync(path.join(profileDir, name), { force: true });
-    const { window } = await drainOnce(ctx, { kind, processes: 1, concurrency, jobs, nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}`] });
+    const { window } = await drainOnce(ctx, {
+      kind,
+      processes: 1,
+      concurrency,
+      jobs,
+      nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}`],
+    });
     profiles[kind] = summariseProfile(path.join(profileDir, name), window);
   }
   const f = series.figures();
@@ -78,7 +109,17 @@ export async function engineVsBull(ctx: BenchContext): Promise<ScenarioResult> {
   const markdown = [
     `${num(jobs)} jobs enqueued into a paused queue (engine: leased and enqueued exactly as the gateway does), then resumed and timed until the queue is empty; one worker process, concurrency ${concurrency}, same Redis and Bull settings; every variant once per repetition, in turn (${runs} repetition${runs === 1 ? '' : 's'}). The engine worker is bench/src/bench-worker (FragmentWorkerModule with a bench fragment, as WorkerHostModule builds a worker, minus Postgres); the raw one bench/src/raw-bull-worker.`,
     '',
-    table(['variant', 'jobs/s', 'vs raw Bull (same build)', 'worker CPU per job', 'Redis CPU per job*', `enqueue ${num(jobs)} (not in jobs/s)`], rows),
+    table(
+      [
+        'variant',
+        'jobs/s',
+        'vs raw Bull (same build)',
+        'worker CPU per job',
+        'Redis CPU per job*',
+        `enqueue ${num(jobs)} (not in jobs/s)`,
+      ],
+      rows,
+    ),
     '',
     '\\* Redis is shared with whatever else runs on the machine; its CPU time over the drain is divided by the jobs drained.',
     '',

@@ -9,7 +9,9 @@ type FeedFragment = { status: string; data?: { posts?: Array<{ id: string; autho
 const POLL_MS = 5;
 
 async function feedOf(system: BenchSystem, viewer: number): Promise<FeedFragment> {
-  const response = await fetch(`${system.gateway.url}/api/fragments/feed`, { headers: { authorization: `Bearer ${system.token(viewer)}` } });
+  const response = await fetch(`${system.gateway.url}/api/fragments/feed`, {
+    headers: { authorization: `Bearer ${system.token(viewer)}` },
+  });
   if (response.status !== 200 && response.status !== 202) throw new Error(`feed of ${viewer}: ${response.status}`);
   return (await response.json()) as FeedFragment;
 }
@@ -20,7 +22,12 @@ async function feedOf(system: BenchSystem, viewer: number): Promise<FeedFragment
  * Reads poll every POLL_MS, as a client would on a push it has not got (the stream carries the
  * same rebuild as an event), so the figure is at most POLL_MS late.
  */
-async function postToVisible(system: BenchSystem, viewer: number, marker: string, timeoutMs = 30_000): Promise<number | undefined> {
+async function postToVisible(
+  system: BenchSystem,
+  viewer: number,
+  marker: string,
+  timeoutMs = 30_000,
+): Promise<number | undefined> {
   const feed = await feedOf(system, viewer);
   const author = feed.data?.posts?.[0]?.author.id;
   if (author === undefined) return undefined;
@@ -35,7 +42,8 @@ async function postToVisible(system: BenchSystem, viewer: number, marker: string
   for (;;) {
     const current = await feedOf(system, viewer);
     if (current.data?.posts?.some((p) => p.id === post.id)) return performance.now() - t0;
-    if (performance.now() - t0 > timeoutMs) throw new Error(`post ${post.id} not in the feed of ${viewer} within ${timeoutMs} ms`);
+    if (performance.now() - t0 > timeoutMs)
+      throw new Error(`post ${post.id} not in the feed of ${viewer} within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
 }
@@ -62,24 +70,42 @@ export async function freshness(ctx: BenchContext): Promise<ScenarioResult> {
       const sample = await postToVisible(system, viewer, `${run}-${i}-${viewer}`);
       if (sample !== undefined) times.push(sample);
     }
-    if (times.length < viewers.length / 2) throw new Error(`only ${times.length} of ${viewers.length} viewers follow anyone who posts`);
+    if (times.length < viewers.length / 2)
+      throw new Error(`only ${times.length} of ${viewers.length} viewers follow anyone who posts`);
     all.push(...times);
     series.addAll({ p50: percentile(times, 50), p99: percentile(times, 99), max: Math.max(0, ...times) });
-    ctx.log(`  run ${run}: ${times.length} posts, visible p50 ${percentile(times, 50).toFixed(0)} ms, p99 ${percentile(times, 99).toFixed(0)} ms`);
+    ctx.log(
+      `  run ${run}: ${times.length} posts, visible p50 ${percentile(times, 50).toFixed(0)} ms, p99 ${percentile(times, 99).toFixed(0)} ms`,
+    );
   }
   const f = series.figures();
   const ttlSeconds = feedFragment.ttlMs / 1000;
   const markdown = [
     `${num(freshnessSamples)} posts per run, one at a time, each by someone the reading viewer follows (taken from the viewer's own feed), right after the viewer loaded their dashboard: time from sending \`POST /api/posts\` to the first \`GET /api/fragments/feed\` (polled every ${POLL_MS} ms) that lists the new post. The path: the post and its outbox row commit together, the relay moves the row to the invalidation queue, the invalidation worker marks the feeds of all the author's followers stale and queues a background rebuild of the recently active ones, the feed worker rebuilds.`,
     '',
-    table(['post → visible in a follower’s feed', 'p50', 'p99', 'slowest'], [['per run (median and range over runs)', fig(f['p50'], 0, 'ms'), fig(f['p99'], 0, 'ms'), fig(f['max'], 0, 'ms')]]),
+    table(
+      ['post → visible in a follower’s feed', 'p50', 'p99', 'slowest'],
+      [
+        [
+          'per run (median and range over runs)',
+          fig(f['p50'], 0, 'ms'),
+          fig(f['p99'], 0, 'ms'),
+          fig(f['max'], 0, 'ms'),
+        ],
+      ],
+    ),
     '',
     `Over all ${num(all.length)} posts: p50 ${num(percentile(all, 50))} ms, p99 ${num(percentile(all, 99))} ms — against the feed's ${ttlSeconds} s ttl, the staleness a cache without write invalidation would allow.`,
   ].join('\n');
   return {
     id: 'freshness',
     title: '8. Freshness: a post reaches a follower’s feed',
-    headline: { p50Ms: f['p50'].median, p99Ms: f['p99'].median, allP50Ms: percentile(all, 50), allP99Ms: percentile(all, 99) },
+    headline: {
+      p50Ms: f['p50'].median,
+      p99Ms: f['p99'].median,
+      allP50Ms: percentile(all, 50),
+      allP99Ms: percentile(all, 99),
+    },
     markdown,
     figures: { ...f, samples: all },
   };

@@ -47,7 +47,13 @@ export async function memorySoak(ctx: BenchContext): Promise<ScenarioResult> {
     const last = mean(soak.samples.filter((s) => s.at >= end - window).map((s) => s.rss[name]));
     return { name, first, last, growth: last / first - 1 };
   });
-  const errors = soak.pages.non2xx + soak.pages.errors + soak.writes.non2xx + soak.writes.errors + soak.streams.non2xx + soak.streams.errors;
+  const errors =
+    soak.pages.non2xx +
+    soak.pages.errors +
+    soak.writes.non2xx +
+    soak.writes.errors +
+    soak.streams.non2xx +
+    soak.streams.errors;
   const s5xx = soak.pages.s5xx + soak.writes.s5xx + soak.streams.s5xx;
   const w = (s: string) => (seconds >= 120 ? 'minute' : s);
   const soakMd = [
@@ -56,17 +62,45 @@ export async function memorySoak(ctx: BenchContext): Promise<ScenarioResult> {
     table(
       ['traffic', 'requests', 'non-2xx', '5xx', 'network errors'],
       [
-        ['dashboard', num(soak.pages.ok + soak.pages.non2xx), num(soak.pages.non2xx), num(soak.pages.s5xx), num(soak.pages.errors)],
-        ['writes', num(soak.writes.ok + soak.writes.non2xx), num(soak.writes.non2xx), num(soak.writes.s5xx), num(soak.writes.errors)],
-        ['page streams', num(soak.streams.ok + soak.streams.non2xx), num(soak.streams.non2xx), num(soak.streams.s5xx), num(soak.streams.errors)],
+        [
+          'dashboard',
+          num(soak.pages.ok + soak.pages.non2xx),
+          num(soak.pages.non2xx),
+          num(soak.pages.s5xx),
+          num(soak.pages.errors),
+        ],
+        [
+          'writes',
+          num(soak.writes.ok + soak.writes.non2xx),
+          num(soak.writes.non2xx),
+          num(soak.writes.s5xx),
+          num(soak.writes.errors),
+        ],
+        [
+          'page streams',
+          num(soak.streams.ok + soak.streams.non2xx),
+          num(soak.streams.non2xx),
+          num(soak.streams.s5xx),
+          num(soak.streams.errors),
+        ],
       ],
     ),
     '',
     `**${errors === 0 ? 'No errors' : `${num(errors)} errors (${num(s5xx)} of them 5xx)`}.** ${num(soak.builds)} fragment builds and ${num(soak.invalidations)} invalidated copies during the soak; ${num(soak.streamEvents)} stream events received.`,
     '',
     table(
-      ['process', `RSS, first ${w(`${(window / 1000).toFixed(0)} s`)}`, `RSS, last ${w(`${(window / 1000).toFixed(0)} s`)}`, 'change'],
-      trend.map((t) => [t.name, mib(t.first), mib(t.last), `${t.growth >= 0 ? '+' : ''}${(t.growth * 100).toFixed(1)} %`]),
+      [
+        'process',
+        `RSS, first ${w(`${(window / 1000).toFixed(0)} s`)}`,
+        `RSS, last ${w(`${(window / 1000).toFixed(0)} s`)}`,
+        'change',
+      ],
+      trend.map((t) => [
+        t.name,
+        mib(t.first),
+        mib(t.last),
+        `${t.growth >= 0 ? '+' : ''}${(t.growth * 100).toFixed(1)} %`,
+      ]),
     ),
     '',
     `Listeners (\`fragment_event_listeners\`): ${soak.listenersBefore} before, up to ${Math.max(...soak.samples.map((s) => s.listeners))} during, **${soak.listenersAfter} after** the load stopped and the streams closed (${soak.listenersAfter === soak.listenersBefore ? 'back at baseline' : 'NOT back at baseline'}); open streams ${soak.streamsAfter} after. Connections: Redis ${soak.connectionsBefore.redis} before, ${soak.connectionsAfter.redis} after (every client of the server); Postgres ${soak.connectionsBefore.postgres} before, ${soak.connectionsAfter.postgres} after (this run's database; each process's pool opens connections as it needs them, up to DATABASE_POOL_SIZE).`,
@@ -75,7 +109,10 @@ export async function memorySoak(ctx: BenchContext): Promise<ScenarioResult> {
   const phases = ctx.memory.phases().filter((p) => !['start', 'after', 'memory'].includes(p));
   const names = [...new Set(phases.flatMap((p) => Object.keys(ctx.memory.peaksOf(p))))];
   const interesting = names.filter((n) => !n.includes('#') || n.endsWith('#1'));
-  const peakRows = interesting.map((name) => [name, ...phases.map((p) => (ctx.memory.peaksOf(p)[name] ? mib(ctx.memory.peaksOf(p)[name]) : ''))]);
+  const peakRows = interesting.map((name) => [
+    name,
+    ...phases.map((p) => (ctx.memory.peaksOf(p)[name] ? mib(ctx.memory.peaksOf(p)[name]) : '')),
+  ]);
   const peakMd = [
     `Peak RSS (VmRSS sampled every 250 ms) of each process during each scenario; \`#1\` is the first of several identical workers.`,
     '',
@@ -128,7 +165,8 @@ async function runSoak(ctx: BenchContext, system: BenchSystem, seconds: number):
   };
   const totals = async () => {
     let builds = 0;
-    for (const w of ['profile-worker', 'feed-worker', 'recommendations-worker'] as const) builds += sumOf(await scrape(system.apps[w].url), 'fragment_builds_total', { outcome: 'built' });
+    for (const w of ['profile-worker', 'feed-worker', 'recommendations-worker'] as const)
+      builds += sumOf(await scrape(system.apps[w].url), 'fragment_builds_total', { outcome: 'built' });
     const invalidations = sumOf(await scrape(system.apps['invalidation-worker'].url), 'fragment_invalidations_total');
     return { builds, invalidations };
   };
@@ -169,7 +207,9 @@ async function runSoak(ctx: BenchContext, system: BenchSystem, seconds: number):
       const viewer = random(viewers);
       fire(async () => {
         try {
-          const response = await fetch(`${gateway}/api/pages/dashboard${Math.random() < 0.1 ? '?waitMs=500' : ''}`, { headers: { authorization: `Bearer ${system.token(viewer)}` } });
+          const response = await fetch(`${gateway}/api/pages/dashboard${Math.random() < 0.1 ? '?waitMs=500' : ''}`, {
+            headers: { authorization: `Bearer ${system.token(viewer)}` },
+          });
           await response.arrayBuffer();
           record(pages, response.status);
         } catch {
@@ -196,7 +236,10 @@ async function runSoak(ctx: BenchContext, system: BenchSystem, seconds: number):
         try {
           const response = await fetch(`${gateway}${path}`, {
             method,
-            headers: { authorization: `Bearer ${system.token(viewer)}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+            headers: {
+              authorization: `Bearer ${system.token(viewer)}`,
+              ...(body ? { 'content-type': 'application/json' } : {}),
+            },
             body: body ? JSON.stringify(body) : undefined,
           });
           await response.arrayBuffer();
@@ -210,7 +253,11 @@ async function runSoak(ctx: BenchContext, system: BenchSystem, seconds: number):
 
   const streamLoops = Array.from({ length: STREAMS }, async () => {
     while (running()) {
-      const stream = openStream(`${gateway}/api/pages/dashboard/stream`, system.token(random(viewers)), () => streamEvents++);
+      const stream = openStream(
+        `${gateway}/api/pages/dashboard/stream`,
+        system.token(random(viewers)),
+        () => streamEvents++,
+      );
       try {
         record(streams, await stream.status);
       } catch {
@@ -242,7 +289,9 @@ async function runSoak(ctx: BenchContext, system: BenchSystem, seconds: number):
   await system.waitForIdleQueues();
   const totalsAfter = await totals();
   const connectionsAfter = await ctx.stack.connections();
-  ctx.log(`  soak: ${pages.ok + pages.non2xx} pages, ${writes.ok + writes.non2xx} writes, ${streams.ok + streams.non2xx} streams; listeners ${before.listeners} → ${after.listeners}`);
+  ctx.log(
+    `  soak: ${pages.ok + pages.non2xx} pages, ${writes.ok + writes.non2xx} writes, ${streams.ok + streams.non2xx} streams; listeners ${before.listeners} → ${after.listeners}`,
+  );
   return {
     viewers: viewers.length,
     sampleEvery,

@@ -21,8 +21,13 @@ export async function scale(ctx: BenchContext): Promise<ScenarioResult> {
     for (const { load, builder, ms } of loads) {
       for (const processes of scaleProcesses) {
         const result = await drainOnce(ctx, { kind: 'engine', processes, concurrency, jobs, builder, buildMs: ms });
-        ctx.log(`  run ${run} ${load} × ${processes}: ${num(result.jobsPerSecond)} jobs/s, drained in ${result.seconds.toFixed(1)} s`);
-        series.addAll({ [`${load}:${processes}:jps`]: result.jobsPerSecond, [`${load}:${processes}:seconds`]: result.seconds });
+        ctx.log(
+          `  run ${run} ${load} × ${processes}: ${num(result.jobsPerSecond)} jobs/s, drained in ${result.seconds.toFixed(1)} s`,
+        );
+        series.addAll({
+          [`${load}:${processes}:jps`]: result.jobsPerSecond,
+          [`${load}:${processes}:seconds`]: result.seconds,
+        });
       }
     }
   }

@@ -26,20 +26,37 @@ export async function timeToFragment(ctx: BenchContext): Promise<ScenarioResult>
     await system.waitForIdleQueues();
     const before = await scrapeWorkers(system.apps);
     const viewers = system.viewers.take(ttfViewers);
-    const times = await mapPool(viewers, ttfConcurrency, (v) => timeToReady(streamUrl, system.token(v), DASHBOARD_NAMES));
+    const times = await mapPool(viewers, ttfConcurrency, (v) =>
+      timeToReady(streamUrl, system.token(v), DASHBOARD_NAMES),
+    );
     const after = await scrapeWorkers(system.apps);
     for (const name of [...DASHBOARD_NAMES, 'page']) {
       const values = times.map((t) => t[name]);
       series.addAll({ [`${name}:p50`]: percentile(values, 50), [`${name}:p99`]: percentile(values, 99) });
       if (name === 'page') continue;
-      const d = (metric: string) => sumOf(after[name], metric, { fragment: name }) - sumOf(before[name], metric, { fragment: name });
+      const d = (metric: string) =>
+        sumOf(after[name], metric, { fragment: name }) - sumOf(before[name], metric, { fragment: name });
       const buildMs = (d('fragment_build_seconds_sum') / Math.max(1, d('fragment_build_seconds_count'))) * 1000;
       series.addAll({ [`${name}:build`]: buildMs, [`${name}:overhead`]: percentile(values, 50) - buildMs });
     }
-    ctx.log(`  run ${run}: ${DASHBOARD_NAMES.map((n) => `${n} p50 ${percentile(times.map((t) => t[n]), 50).toFixed(1)} ms`).join(', ')}`);
+    ctx.log(
+      `  run ${run}: ${DASHBOARD_NAMES.map(
+        (n) =>
+          `${n} p50 ${percentile(
+            times.map((t) => t[n]),
+            50,
+          ).toFixed(1)} ms`,
+      ).join(', ')}`,
+    );
   }
   const f = series.figures();
-  const rows = DASHBOARD_NAMES.map((name) => [name, fig(f[`${name}:p50`], 1, 'ms'), fig(f[`${name}:p99`], 1, 'ms'), fig(f[`${name}:build`], 1, 'ms'), fig(f[`${name}:overhead`], 1, 'ms')]);
+  const rows = DASHBOARD_NAMES.map((name) => [
+    name,
+    fig(f[`${name}:p50`], 1, 'ms'),
+    fig(f[`${name}:p99`], 1, 'ms'),
+    fig(f[`${name}:build`], 1, 'ms'),
+    fig(f[`${name}:overhead`], 1, 'ms'),
+  ]);
   rows.push(['whole page (last of the three)', fig(f['page:p50'], 1, 'ms'), fig(f['page:p99'], 1, 'ms'), '', '']);
   const markdown = [
     `${num(ttfViewers)} cold viewers per run, ${ttfConcurrency} page streams at a time: time from the stream request to each fragment's \`event: fragment\` with status \`ready\`. Builder time is the mean of \`fragment_build_seconds\` over exactly the builds of the run.`,

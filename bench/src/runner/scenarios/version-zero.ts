@@ -13,12 +13,14 @@ async function readyShare(url: string, run: () => Promise<LoadResult>): Promise<
   const before = await scrape(url);
   const result = await run();
   const after = await scrape(url);
-  const d = (labels: Record<string, string>) => sumOf(after, 'fragment_requests_total', labels) - sumOf(before, 'fragment_requests_total', labels);
+  const d = (labels: Record<string, string>) =>
+    sumOf(after, 'fragment_requests_total', labels) - sumOf(before, 'fragment_requests_total', labels);
   return { result, ready: d({ status: 'ready' }) / Math.max(1, d({})) };
 }
 
 function expectOk(name: string, r: LoadResult): void {
-  if (r.non2xx > 0 || r.errors > 0) throw new Error(`${name}: ${r.non2xx} non-2xx, ${r.errors} errors (${JSON.stringify(r.statuses)})`);
+  if (r.non2xx > 0 || r.errors > 0)
+    throw new Error(`${name}: ${r.non2xx} non-2xx, ${r.errors} errors (${JSON.stringify(r.statuses)})`);
 }
 
 /**
@@ -32,7 +34,9 @@ export async function versionZero(ctx: BenchContext): Promise<ScenarioResult> {
   const gateway = system.gateway.url;
   const fat = await ctx.stack.startBenchApp('fat-controller', { env: { DATABASE_POOL_SIZE: '30' } });
   const warm = system.warmViewers();
-  const series = new RunSeries<`${Variant}:${Metric}` | 'gwColdBuiltS' | 'gwColdPagesPerS' | 'completeP50' | 'completeP99' | 'gwWarmReady'>();
+  const series = new RunSeries<
+    `${Variant}:${Metric}` | 'gwColdBuiltS' | 'gwColdPagesPerS' | 'completeP50' | 'completeP99' | 'gwWarmReady'
+  >();
   const path = '/api/pages/dashboard';
   try {
     // Untimed warm-up of both servers (JIT, connection pools, token caches): a few cold pages, then warm ones.
@@ -40,52 +44,101 @@ export async function versionZero(ctx: BenchContext): Promise<ScenarioResult> {
     await runLoad({ url: gateway, path, connections, amount: warmUpCold.length, tokens: system.tokensOf(warmUpCold) });
     await runLoad({ url: fat.url, path, connections, amount: warmUpCold.length, tokens: system.tokensOf(warmUpCold) });
     await system.rewarm(warm);
-    for (const url of [gateway, fat.url]) await runLoad({ url, path, connections, duration: ctx.sizes.warmupSeconds, tokens: system.tokensOf(warm) });
+    for (const url of [gateway, fat.url])
+      await runLoad({ url, path, connections, duration: ctx.sizes.warmupSeconds, tokens: system.tokensOf(warm) });
     await system.waitForIdleQueues();
 
     for (let run = 1; run <= runs; run++) {
       // Cold, gateway: every request a viewer nobody asked for; answers `pending` and enqueues.
       const coldGw = system.viewers.take(ctx.sizes.coldGatewayViewers);
       const t0 = performance.now();
-      const gwCold = await runLoad({ url: gateway, path, connections, amount: coldGw.length, tokens: system.tokensOf(coldGw) });
+      const gwCold = await runLoad({
+        url: gateway,
+        path,
+        connections,
+        amount: coldGw.length,
+        tokens: system.tokensOf(coldGw),
+      });
       expectOk('gateway cold', gwCold);
       await system.waitForIdleQueues();
       const builtS = (performance.now() - t0) / 1000;
-      series.addAll({ 'gwCold:rps': gwCold.rps, 'gwCold:p50': gwCold.p50, 'gwCold:p99': gwCold.p99, gwColdBuiltS: builtS, gwColdPagesPerS: coldGw.length / builtS });
-      ctx.log(`  run ${run} gateway cold: ${num(gwCold.rps)} req/s, p50 ${gwCold.p50.toFixed(1)} ms, p99 ${gwCold.p99.toFixed(1)} ms; every page built ${builtS.toFixed(1)} s after the first request`);
+      series.addAll({
+        'gwCold:rps': gwCold.rps,
+        'gwCold:p50': gwCold.p50,
+        'gwCold:p99': gwCold.p99,
+        gwColdBuiltS: builtS,
+        gwColdPagesPerS: coldGw.length / builtS,
+      });
+      ctx.log(
+        `  run ${run} gateway cold: ${num(gwCold.rps)} req/s, p50 ${gwCold.p50.toFixed(1)} ms, p99 ${gwCold.p99.toFixed(1)} ms; every page built ${builtS.toFixed(1)} s after the first request`,
+      );
 
       // Cold, fat controller: fresh viewers too.
       const coldFat = system.viewers.take(ctx.sizes.coldFatViewers);
-      const fatCold = await runLoad({ url: fat.url, path, connections, amount: coldFat.length, tokens: system.tokensOf(coldFat) });
+      const fatCold = await runLoad({
+        url: fat.url,
+        path,
+        connections,
+        amount: coldFat.length,
+        tokens: system.tokensOf(coldFat),
+      });
       expectOk('fat controller cold', fatCold);
       series.addAll({ 'fatCold:rps': fatCold.rps, 'fatCold:p50': fatCold.p50, 'fatCold:p99': fatCold.p99 });
-      ctx.log(`  run ${run} fat cold: ${num(fatCold.rps)} req/s, p50 ${fatCold.p50.toFixed(1)} ms, p99 ${fatCold.p99.toFixed(1)} ms`);
+      ctx.log(
+        `  run ${run} fat cold: ${num(fatCold.rps)} req/s, p50 ${fatCold.p50.toFixed(1)} ms, p99 ${fatCold.p99.toFixed(1)} ms`,
+      );
 
       // Time to a complete page on the gateway: SSE streams of cold viewers, `connections` at once.
       const streams = system.viewers.take(ctx.sizes.completePageViewers);
-      const times = await mapPool(streams, connections, (v) => timeToReady(`${gateway}${path}/stream`, system.token(v), DASHBOARD_NAMES));
+      const times = await mapPool(streams, connections, (v) =>
+        timeToReady(`${gateway}${path}/stream`, system.token(v), DASHBOARD_NAMES),
+      );
       const pages = times.map((t) => t['page']);
       series.addAll({ completeP50: percentile(pages, 50), completeP99: percentile(pages, 99) });
-      ctx.log(`  run ${run} gateway complete page (SSE): p50 ${percentile(pages, 50).toFixed(1)} ms, p99 ${percentile(pages, 99).toFixed(1)} ms`);
+      ctx.log(
+        `  run ${run} gateway complete page (SSE): p50 ${percentile(pages, 50).toFixed(1)} ms, p99 ${percentile(pages, 99).toFixed(1)} ms`,
+      );
       await system.waitForIdleQueues();
 
       // Warm: the same viewers over and over, every copy fresh.
       await system.rewarm(warm);
-      const { result: gwWarm, ready } = await readyShare(gateway, () => runLoad({ url: gateway, path, connections, duration: loadSeconds, tokens: system.tokensOf(warm) }));
+      const { result: gwWarm, ready } = await readyShare(gateway, () =>
+        runLoad({ url: gateway, path, connections, duration: loadSeconds, tokens: system.tokensOf(warm) }),
+      );
       expectOk('gateway warm', gwWarm);
-      series.addAll({ 'gwWarm:rps': gwWarm.rps, 'gwWarm:p50': gwWarm.p50, 'gwWarm:p99': gwWarm.p99, gwWarmReady: ready });
-      ctx.log(`  run ${run} gateway warm: ${num(gwWarm.rps)} req/s, p50 ${gwWarm.p50.toFixed(1)} ms, p99 ${gwWarm.p99.toFixed(1)} ms (${(ready * 100).toFixed(1)} % ready)`);
+      series.addAll({
+        'gwWarm:rps': gwWarm.rps,
+        'gwWarm:p50': gwWarm.p50,
+        'gwWarm:p99': gwWarm.p99,
+        gwWarmReady: ready,
+      });
+      ctx.log(
+        `  run ${run} gateway warm: ${num(gwWarm.rps)} req/s, p50 ${gwWarm.p50.toFixed(1)} ms, p99 ${gwWarm.p99.toFixed(1)} ms (${(ready * 100).toFixed(1)} % ready)`,
+      );
 
-      const fatWarm = await runLoad({ url: fat.url, path, connections, duration: loadSeconds, tokens: system.tokensOf(warm) });
+      const fatWarm = await runLoad({
+        url: fat.url,
+        path,
+        connections,
+        duration: loadSeconds,
+        tokens: system.tokensOf(warm),
+      });
       expectOk('fat controller warm', fatWarm);
       series.addAll({ 'fatWarm:rps': fatWarm.rps, 'fatWarm:p50': fatWarm.p50, 'fatWarm:p99': fatWarm.p99 });
-      ctx.log(`  run ${run} fat warm: ${num(fatWarm.rps)} req/s, p50 ${fatWarm.p50.toFixed(1)} ms, p99 ${fatWarm.p99.toFixed(1)} ms`);
+      ctx.log(
+        `  run ${run} fat warm: ${num(fatWarm.rps)} req/s, p50 ${fatWarm.p50.toFixed(1)} ms, p99 ${fatWarm.p99.toFixed(1)} ms`,
+      );
     }
   } finally {
     await ctx.stack.stop(fat);
   }
   const f = series.figures();
-  const row = (label: string, v: Variant) => [label, fig(f[`${v}:rps`]), fig(f[`${v}:p50`], 1, 'ms'), fig(f[`${v}:p99`], 1, 'ms')];
+  const row = (label: string, v: Variant) => [
+    label,
+    fig(f[`${v}:rps`]),
+    fig(f[`${v}:p50`], 1, 'ms'),
+    fig(f[`${v}:p99`], 1, 'ms'),
+  ];
   const headline = {
     warmThroughputRatio: f['gwWarm:rps'].median / f['fatWarm:rps'].median,
     warmP99Ratio: f['fatWarm:p99'].median / f['gwWarm:p99'].median,

@@ -26,13 +26,19 @@ const GATEWAY_FRAMES = [
 ];
 
 /** Copies each viewer's three `F` objects, as the gateway serves them now, into the floor's plain keys. */
-async function snapshotFloor(ctx: BenchContext, system: BenchSystem, viewers: readonly number[], prefix: string): Promise<void> {
+async function snapshotFloor(
+  ctx: BenchContext,
+  system: BenchSystem,
+  viewers: readonly number[],
+  prefix: string,
+): Promise<void> {
   const pipeline = ctx.stack.redis.pipeline();
   for (const viewer of viewers) {
     const { status, body } = await system.page(system.gateway.url, viewer);
     if (status !== 200) throw new Error(`dashboard of ${viewer}: ${status}`);
     const page = JSON.parse(body) as { fragments: Record<string, unknown> };
-    for (const name of DASHBOARD_NAMES) pipeline.set(`${prefix}${viewer}:${name}`, JSON.stringify(page.fragments[name]));
+    for (const name of DASHBOARD_NAMES)
+      pipeline.set(`${prefix}${viewer}:${name}`, JSON.stringify(page.fragments[name]));
   }
   await pipeline.exec();
 }
@@ -41,7 +47,10 @@ async function snapshotFloor(ctx: BenchContext, system: BenchSystem, viewers: re
 async function assertSameBytes(system: BenchSystem, other: RunningApp, viewer: number): Promise<number> {
   const a = await system.page(system.gateway.url, viewer);
   const b = await system.page(other.url, viewer);
-  if (a.body !== b.body) throw new Error(`${other.name}'s page differs from the gateway's:\n${a.body.slice(0, 300)}\n${b.body.slice(0, 300)}`);
+  if (a.body !== b.body)
+    throw new Error(
+      `${other.name}'s page differs from the gateway's:\n${a.body.slice(0, 300)}\n${b.body.slice(0, 300)}`,
+    );
   return Buffer.byteLength(a.body);
 }
 
@@ -76,9 +85,9 @@ const GAP_HISTORY = [
   '| the gateway before | 3,786 | 247 µs |',
   '| rate-limit script by EVALSHA instead of EVAL | 3,797 | 246 µs (no change: not landed) |',
   '| + no nestjs-pino middleware per request: on Node 20 its AsyncLocalStorage turns on promise hooks for every promise of the process; requests are logged from one Fastify hook instead (libs/platform/src/lib/logging/request-log.hook.ts) | 5,981 | 151 µs |',
-  '| + helmet\'s headers computed once at start and set with one call, instead of eleven middlewares per request (libs/platform/src/lib/http/http-security.ts) | 7,288 | 117 µs |',
+  "| + helmet's headers computed once at start and set with one call, instead of eleven middlewares per request (libs/platform/src/lib/http/http-security.ts) | 7,288 | 117 µs |",
   '| + ioredis auto-pipelining | 6,568 | 136 µs (no gain: not landed) |',
-  '| + the route outside Nest\'s router, guards and pipes (a ceiling, not a proposal) | 6,677 | 128 µs |',
+  "| + the route outside Nest's router, guards and pipes (a ceiling, not a proposal) | 6,677 | 128 µs |",
 ].join('\n');
 
 /**
@@ -117,7 +126,11 @@ export async function warmFloor(ctx: BenchContext): Promise<ScenarioResult> {
         kinds.map((kind) =>
           kind === 'gateway'
             ? ctx.stack.startApp('gateway', { label: 'gateway (profiled)', nodeArgs: profileArgs('gateway') })
-            : ctx.stack.startBenchApp('floor', { label: 'floor (profiled)', nodeArgs: profileArgs('floor'), env: { FLOOR_PREFIX: floorPrefix } }),
+            : ctx.stack.startBenchApp('floor', {
+                label: 'floor (profiled)',
+                nodeArgs: profileArgs('floor'),
+                env: { FLOOR_PREFIX: floorPrefix },
+              }),
         ),
       ),
     ]);
@@ -148,14 +161,26 @@ export async function warmFloor(ctx: BenchContext): Promise<ScenarioResult> {
         const { result: r, cpu } = await measureCpu({ app: server.app.proc.pid, redis: redisPid ?? -1 }, () =>
           runLoad({ url: server.app.url, path: PATH, connections, duration: loadSeconds, tokens }),
         );
-        if (r.non2xx > 0 || r.errors > 0) throw new Error(`${server.label}: ${r.non2xx} non-2xx, ${r.errors} errors (${JSON.stringify(r.statuses)})`);
+        if (r.non2xx > 0 || r.errors > 0)
+          throw new Error(`${server.label}: ${r.non2xx} non-2xx, ${r.errors} errors (${JSON.stringify(r.statuses)})`);
         const appUs = (cpu['app'] * 1000) / r.requests;
         const redisUs = (cpu['redis'] * 1000) / r.requests;
-        series.addAll({ [`${server.key}:rps`]: r.rps, [`${server.key}:p50`]: r.p50, [`${server.key}:p99`]: r.p99, [`${server.key}:appUs`]: appUs, [`${server.key}:redisUs`]: redisUs });
-        ctx.log(`  run ${run} ${server.label}: ${num(r.rps)} req/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms; CPU per request ${appUs.toFixed(0)} µs (+ Redis ${redisUs.toFixed(0)} µs)`);
+        series.addAll({
+          [`${server.key}:rps`]: r.rps,
+          [`${server.key}:p50`]: r.p50,
+          [`${server.key}:p99`]: r.p99,
+          [`${server.key}:appUs`]: appUs,
+          [`${server.key}:redisUs`]: redisUs,
+        });
+        ctx.log(
+          `  run ${run} ${server.label}: ${num(r.rps)} req/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms; CPU per request ${appUs.toFixed(0)} µs (+ Redis ${redisUs.toFixed(0)} µs)`,
+        );
       }
     }
-    headers = { gateway: await headerBytes(system.gateway.url, tokens[0]), floor: await headerBytes(floor.url, tokens[0]) };
+    headers = {
+      gateway: await headerBytes(system.gateway.url, tokens[0]),
+      floor: await headerBytes(floor.url, tokens[0]),
+    };
 
     // Profiles: the same load for profileSeconds on each profiled process, then stop it (which
     // writes the profile); only the samples taken during the load count.
@@ -189,13 +214,18 @@ export async function warmFloor(ctx: BenchContext): Promise<ScenarioResult> {
     '',
     table(['server', 'req/s', 'vs floor', 'p50', 'p99', 'server CPU per request*', 'Redis CPU per request*'], rows),
     '',
-    '\\* CPU time (user + system, /proc/<pid>/stat) over the run divided by the requests served; Redis is shared with anything else on the machine, and the load generator (autocannon, in the bench process) shares the two cores with the server and Redis, so the floor\'s throughput is partly the load generator\'s limit.',
+    "\\* CPU time (user + system, /proc/<pid>/stat) over the run divided by the requests served; Redis is shared with anything else on the machine, and the load generator (autocannon, in the bench process) shares the two cores with the server and Redis, so the floor's throughput is partly the load generator's limit.",
     '',
     `**Gateway / floor throughput: ${ratioText(throughputRatio)}** (target ≥ 0.80×); p99 ${fig(f['gw:p99'], 2, 'ms')} against ${fig(f['floor:p99'], 2, 'ms')}. Response headers: gateway ${headers['gateway']?.count} (${headers['gateway']?.bytes} bytes), floor ${headers['floor']?.count} (${headers['floor']?.bytes} bytes).`,
     '',
     `### Profile of the gateway under the warm load (node --cpu-prof, ${profileSeconds} s)`,
     '',
-    profileMarkdown(profiles['gateway'], { owners: 16, self: 15, inclusive: GATEWAY_FRAMES, units: { count: profiledRequests['gateway'], name: 'request' } }),
+    profileMarkdown(profiles['gateway'], {
+      owners: 16,
+      self: 15,
+      inclusive: GATEWAY_FRAMES,
+      units: { count: profiledRequests['gateway'], name: 'request' },
+    }),
     '',
     GAP_HISTORY,
     '',
@@ -203,7 +233,11 @@ export async function warmFloor(ctx: BenchContext): Promise<ScenarioResult> {
       ? [
           `### Profile of the floor, same load`,
           '',
-          profileMarkdown(profiles['floor'], { owners: 8, self: 8, units: { count: profiledRequests['floor'], name: 'request' } }),
+          profileMarkdown(profiles['floor'], {
+            owners: 8,
+            self: 8,
+            units: { count: profiledRequests['floor'], name: 'request' },
+          }),
         ]
       : []),
   ].join('\n');

@@ -1,4 +1,10 @@
-import { type DynamicModule, type InjectionToken, type ModuleMetadata, Module, type OptionalFactoryDependency } from '@nestjs/common';
+import {
+  type DynamicModule,
+  type InjectionToken,
+  type ModuleMetadata,
+  Module,
+  type OptionalFactoryDependency,
+} from '@nestjs/common';
 import { JwtModule } from '@nestjs/jwt';
 import { AUTH_OPTIONS, type AuthModuleOptions } from './auth-options';
 import { DevLoginController } from './dev-login.controller';
@@ -21,7 +27,12 @@ export class AuthModule {
       global: true,
       imports: [...(options.imports ?? []), JwtModule.register({})],
       controllers: [DevLoginController, StreamTicketController],
-      providers: [{ provide: AUTH_OPTIONS, useFactory: options.useFactory, inject: options.inject ?? [] }, ViewerTokens, ViewerGuard, StreamViewerGuard],
+      providers: [
+        { provide: AUTH_OPTIONS, useFactory: options.useFactory, inject: options.inject ?? [] },
+        ViewerTokens,
+        ViewerGuard,
+        StreamViewerGuard,
+      ],
       exports: [AUTH_OPTIONS, ViewerTokens, ViewerGuard, StreamViewerGuard],
     };
   }

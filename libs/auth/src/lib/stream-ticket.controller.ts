@@ -17,10 +17,15 @@ export class StreamTicketController {
   @ApiBearerAuth()
   @ApiOperation({
     summary: 'A one-minute ticket for the page stream',
-    description: 'For browsers, whose EventSource cannot send headers: the ticket goes in the stream URL (`?ticket=`), and it is useless as an API token.',
+    description:
+      'For browsers, whose EventSource cannot send headers: the ticket goes in the stream URL (`?ticket=`), and it is useless as an API token.',
   })
   @ApiOkResponse({
-    schema: { type: 'object', required: ['ticket', 'expiresIn'], properties: { ticket: { type: 'string' }, expiresIn: { type: 'integer', example: 60 } } },
+    schema: {
+      type: 'object',
+      required: ['ticket', 'expiresIn'],
+      properties: { ticket: { type: 'string' }, expiresIn: { type: 'integer', example: 60 } },
+    },
   })
   @ApiErrorResponses(401, 429)
   ticket(@ViewerId() viewerId: number): { ticket: string; expiresIn: number } {

@@ -57,7 +57,10 @@ describe('authOptionsFromEnv', () => {
 
   it('disables dev login in production and requires a secret', () => {
     expect(() => authOptionsFromEnv({ ...env, NODE_ENV: 'production' })).toThrow(/JWT_SECRET is required/);
-    expect(authOptionsFromEnv({ ...env, NODE_ENV: 'production', JWT_SECRET: secret })).toMatchObject({ devLogin: false, secret });
+    expect(authOptionsFromEnv({ ...env, NODE_ENV: 'production', JWT_SECRET: secret })).toMatchObject({
+      devLogin: false,
+      secret,
+    });
   });
 
   it('refuses dev login forced on in production', () => {

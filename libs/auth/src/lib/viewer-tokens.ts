@@ -26,7 +26,10 @@ export class ViewerTokens {
   ) {}
 
   issue(viewerId: number, ttlSeconds = this.options.ttlSeconds): { token: string; expiresIn: number } {
-    const token = this.jwt.sign({}, { subject: String(viewerId), expiresIn: ttlSeconds, algorithm: ALGORITHM, secret: this.options.secret });
+    const token = this.jwt.sign(
+      {},
+      { subject: String(viewerId), expiresIn: ttlSeconds, algorithm: ALGORITHM, secret: this.options.secret },
+    );
     return { token, expiresIn: ttlSeconds };
   }
 
@@ -37,7 +40,13 @@ export class ViewerTokens {
   issueTicket(viewerId: number): { ticket: string; expiresIn: number } {
     const ticket = this.jwt.sign(
       {},
-      { subject: String(viewerId), audience: TICKET_AUDIENCE, expiresIn: TICKET_TTL_SECONDS, algorithm: ALGORITHM, secret: this.options.secret },
+      {
+        subject: String(viewerId),
+        audience: TICKET_AUDIENCE,
+        expiresIn: TICKET_TTL_SECONDS,
+        algorithm: ALGORITHM,
+        secret: this.options.secret,
+      },
     );
     return { ticket, expiresIn: TICKET_TTL_SECONDS };
   }

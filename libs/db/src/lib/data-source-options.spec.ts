@@ -15,12 +15,21 @@ describe('createDataSourceOptions', () => {
   });
 
   it('passes pool size, statement timeout and application name to pg', () => {
-    const options = createDataSourceOptions({ url, poolSize: 3, statementTimeoutMs: 1500, applicationName: 'feed-worker' });
+    const options = createDataSourceOptions({
+      url,
+      poolSize: 3,
+      statementTimeoutMs: 1500,
+      applicationName: 'feed-worker',
+    });
     expect(options.extra).toEqual({ max: 3, statement_timeout: 1500, application_name: 'feed-worker' });
   });
 
   it('has sensible defaults', () => {
-    expect(createDataSourceOptions({ url }).extra).toEqual({ max: 10, statement_timeout: 30_000, application_name: 'worker-pattern' });
+    expect(createDataSourceOptions({ url }).extra).toEqual({
+      max: 10,
+      statement_timeout: 30_000,
+      application_name: 'worker-pattern',
+    });
   });
 
   it.each([0, -1, 1.5])('rejects pool size %p', (poolSize) => {
@@ -36,7 +45,12 @@ describe('isDatabaseConnectionError', () => {
   const withCode = (code: string, message = 'x') => Object.assign(new Error(message), { code });
 
   it('recognises an unreachable or restarting server', () => {
-    for (const error of [withCode('ECONNREFUSED'), withCode('08006'), withCode('57P01'), new Error('Connection terminated unexpectedly')]) {
+    for (const error of [
+      withCode('ECONNREFUSED'),
+      withCode('08006'),
+      withCode('57P01'),
+      new Error('Connection terminated unexpectedly'),
+    ]) {
       expect(isDatabaseConnectionError(error)).toBe(true);
     }
   });

@@ -59,5 +59,10 @@ export interface DbEnv {
 
 /** Connection settings from validated env; `applicationName` names the process's connections. */
 export function dbOptionsFromEnv(env: DbEnv, applicationName: string): DbConnectionOptions {
-  return { url: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE, statementTimeoutMs: env.DATABASE_STATEMENT_TIMEOUT_MS, applicationName };
+  return {
+    url: env.DATABASE_URL,
+    poolSize: env.DATABASE_POOL_SIZE,
+    statementTimeoutMs: env.DATABASE_STATEMENT_TIMEOUT_MS,
+    applicationName,
+  };
 }

@@ -5,7 +5,10 @@ import { dropDatabase, ensureDatabaseExists, urlForDatabase, withMaintenanceClie
 const adminUrl = process.env['TEST_DATABASE_ADMIN_URL'] || DEFAULT_TEST_DATABASE_ADMIN_URL;
 
 async function exists(name: string): Promise<boolean> {
-  return withMaintenanceClient(adminUrl, async (client) => (await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount === 1);
+  return withMaintenanceClient(
+    adminUrl,
+    async (client) => (await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount === 1,
+  );
 }
 
 describe('database administration (real Postgres)', () => {
@@ -24,7 +27,11 @@ describe('database administration (real Postgres)', () => {
 
   it('tolerates concurrent creators', async () => {
     await dropDatabase(url);
-    const results = await Promise.all([ensureDatabaseExists(url), ensureDatabaseExists(url), ensureDatabaseExists(url)]);
+    const results = await Promise.all([
+      ensureDatabaseExists(url),
+      ensureDatabaseExists(url),
+      ensureDatabaseExists(url),
+    ]);
     expect(results.filter(Boolean)).toHaveLength(1);
     expect(await exists(name)).toBe(true);
   });

@@ -21,11 +21,15 @@ describe('database URLs', () => {
   });
 
   it('refuses a URL without a database', () => {
-    expect(() => databaseNameFromUrl('postgres://u:secret@db:5432/')).toThrow(/names no database: postgres:\/\/u:\*\*\*@db:5432\//);
+    expect(() => databaseNameFromUrl('postgres://u:secret@db:5432/')).toThrow(
+      /names no database: postgres:\/\/u:\*\*\*@db:5432\//,
+    );
   });
 
   it('points the same server at another database, keeping credentials and query', () => {
-    expect(urlForDatabase('postgres://u:p@db:5433/app?application_name=x', 'postgres')).toBe('postgres://u:p@db:5433/postgres?application_name=x');
+    expect(urlForDatabase('postgres://u:p@db:5433/app?application_name=x', 'postgres')).toBe(
+      'postgres://u:p@db:5433/postgres?application_name=x',
+    );
     expect(databaseNameFromUrl(urlForDatabase('postgres://db/app', 'we"ird name'))).toBe('we"ird name');
   });
 

@@ -39,7 +39,10 @@ export function redactUrl(url: string): string {
 
 /** Runs `fn` with a short-lived client on the server's maintenance database `postgres`. */
 export async function withMaintenanceClient<T>(url: string, fn: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: urlForDatabase(url, 'postgres'), application_name: 'worker-pattern-admin' });
+  const client = new Client({
+    connectionString: urlForDatabase(url, 'postgres'),
+    application_name: 'worker-pattern-admin',
+  });
   await client.connect();
   try {
     return await fn(client);
@@ -80,7 +83,9 @@ export async function ensureDatabaseExists(url: string): Promise<boolean> {
 /** Drops the database `url` points at, disconnecting anyone still using it. */
 export async function dropDatabase(url: string): Promise<void> {
   const name = databaseNameFromUrl(url);
-  await withMaintenanceClient(url, (client) => client.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(name)} WITH (FORCE)`));
+  await withMaintenanceClient(url, (client) =>
+    client.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(name)} WITH (FORCE)`),
+  );
 }
 
 function isPgError(error: unknown): error is Error & { code: string } {

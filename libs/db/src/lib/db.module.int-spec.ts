@@ -43,8 +43,17 @@ describe('DbModule (real Postgres)', () => {
     try {
       const { dataSource } = moduleRef.get(UsesDataSource);
       expect(dataSource.isInitialized).toBe(true);
-      expect(dataSource.entityMetadatas.map((meta) => meta.tableName).sort()).toEqual(['follows', 'items', 'likes', 'outbox', 'posts', 'users']);
-      const [row] = await dataSource.query(`SELECT current_setting('application_name') AS name, current_database() AS db`);
+      expect(dataSource.entityMetadatas.map((meta) => meta.tableName).sort()).toEqual([
+        'follows',
+        'items',
+        'likes',
+        'outbox',
+        'posts',
+        'users',
+      ]);
+      const [row] = await dataSource.query(
+        `SELECT current_setting('application_name') AS name, current_database() AS db`,
+      );
       expect(row).toEqual({ name: 'db-module-spec', db: db.name });
     } finally {
       await moduleRef.close();

@@ -18,7 +18,12 @@ describe('queryWithAbort (real Postgres)', () => {
   }
 
   it('returns the rows of a query that is not aborted', async () => {
-    const rows = await queryWithAbort<Array<{ n: number }>>(db.dataSource, new AbortController().signal, 'SELECT $1::int + 1 AS n', [41]);
+    const rows = await queryWithAbort<Array<{ n: number }>>(
+      db.dataSource,
+      new AbortController().signal,
+      'SELECT $1::int + 1 AS n',
+      [41],
+    );
     expect(rows).toEqual([{ n: 42 }]);
   });
 
@@ -42,6 +47,8 @@ describe('queryWithAbort (real Postgres)', () => {
   });
 
   it('still reports a failing query as its own error', async () => {
-    await expect(queryWithAbort(db.dataSource, new AbortController().signal, 'SELECT * FROM no_such_table')).rejects.toThrow(/no_such_table/);
+    await expect(
+      queryWithAbort(db.dataSource, new AbortController().signal, 'SELECT * FROM no_such_table'),
+    ).rejects.toThrow(/no_such_table/);
   });
 });

@@ -5,7 +5,12 @@ import { DataSource } from 'typeorm';
  * query would keep a connection and a CPU busy until it finished on its own. Costs one extra round
  * trip (the backend pid), so use it for the heavy queries, not for primary-key lookups.
  */
-export async function queryWithAbort<T>(dataSource: DataSource, signal: AbortSignal, sql: string, params: readonly unknown[] = []): Promise<T> {
+export async function queryWithAbort<T>(
+  dataSource: DataSource,
+  signal: AbortSignal,
+  sql: string,
+  params: readonly unknown[] = [],
+): Promise<T> {
   signal.throwIfAborted();
   const runner = dataSource.createQueryRunner();
   let cancelling: Promise<unknown> | undefined;

@@ -60,13 +60,21 @@ describe('schema: migrations and entities (real Postgres)', () => {
     await follows.insert({ followerId: bob.id, followeeId: ada.id });
     await expect(follows.insert({ followerId: ada.id, followeeId: ada.id })).rejects.toThrow(/follows_no_self_follow/);
     await expect(follows.insert({ followerId: bob.id, followeeId: ada.id })).rejects.toThrow(/follows_pkey/);
-    await expect(db.dataSource.getRepository(Post).insert({ authorId: ada.id, body: '' })).rejects.toThrow(/posts_body_length/);
-    await expect(db.dataSource.getRepository(Post).insert({ authorId: ada.id, body: 'x'.repeat(5001) })).rejects.toThrow(QueryFailedError);
-    await expect(db.dataSource.getRepository(Post).insert({ authorId: 999, body: 'orphan' })).rejects.toThrow(/posts_author_id_fkey/);
+    await expect(db.dataSource.getRepository(Post).insert({ authorId: ada.id, body: '' })).rejects.toThrow(
+      /posts_body_length/,
+    );
+    await expect(
+      db.dataSource.getRepository(Post).insert({ authorId: ada.id, body: 'x'.repeat(5001) }),
+    ).rejects.toThrow(QueryFailedError);
+    await expect(db.dataSource.getRepository(Post).insert({ authorId: 999, body: 'orphan' })).rejects.toThrow(
+      /posts_author_id_fkey/,
+    );
     await expect(users.insert({ handle: 'Not A Handle', displayName: 'x' })).rejects.toThrow(/users_handle_format/);
     await expect(users.insert({ handle: 'ada', displayName: 'Another Ada' })).rejects.toThrow(/users_handle_key/);
 
-    const [item] = await db.dataSource.query(`INSERT INTO items (title, category) VALUES ('Dune', 'Books') RETURNING id`);
+    const [item] = await db.dataSource.query(
+      `INSERT INTO items (title, category) VALUES ('Dune', 'Books') RETURNING id`,
+    );
     await db.dataSource.getRepository(Like).insert({ userId: ada.id, itemId: item.id });
 
     expect(await isDatabaseEmpty(db.dataSource)).toBe(false);
@@ -96,7 +104,9 @@ describe('schema: migrations and entities (real Postgres)', () => {
     expect(await resetSchema(db.dataSource)).toEqual(['InitialSchema1764201600000', 'Outbox1764288000000']);
     expect(await tables()).toEqual(TABLES);
     expect(await isDatabaseEmpty(db.dataSource)).toBe(true);
-    const [{ id }] = await db.dataSource.query(`INSERT INTO users (handle, display_name) VALUES ('zed', 'Zed') RETURNING id`);
+    const [{ id }] = await db.dataSource.query(
+      `INSERT INTO users (handle, display_name) VALUES ('zed', 'Zed') RETURNING id`,
+    );
     expect(id).toBe(1);
   });
 });

@@ -38,7 +38,11 @@ describe('FeedBuilder (real Postgres)', () => {
   it('returns the 20 newest posts of followed users, newest first, ties broken by id', async () => {
     const { posts } = await builder.build({}, asViewer(1));
     expect(posts).toHaveLength(FEED_SIZE);
-    expect(posts.map((post) => post.id)).toEqual(['101', '100', ...Array.from({ length: 18 }, (_, i) => String(30 - i))]);
+    expect(posts.map((post) => post.id)).toEqual([
+      '101',
+      '100',
+      ...Array.from({ length: 18 }, (_, i) => String(30 - i)),
+    ]);
     expect(posts[0]).toEqual({
       id: '101',
       body: 'tie, higher id',

@@ -8,6 +8,8 @@ describe('FeedBuilder', () => {
     const builder = new FeedBuilder(new DataSource({ type: 'postgres' }));
     const building = builder.build({}, { viewerId: null, signal: new AbortController().signal, attempt: 1 });
     await expect(building).rejects.toThrow(PermanentFragmentError);
-    await expect(builder.build({}, { viewerId: null, signal: new AbortController().signal, attempt: 1 })).rejects.toMatchObject({ code: 'no_viewer' });
+    await expect(
+      builder.build({}, { viewerId: null, signal: new AbortController().signal, attempt: 1 }),
+    ).rejects.toMatchObject({ code: 'no_viewer' });
   });
 });

@@ -1,6 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { FragmentBuildContext, FragmentBuilder, FragmentNotFoundError, PermanentFragmentError } from '@worker-pattern/fragment';
+import {
+  FragmentBuildContext,
+  FragmentBuilder,
+  FragmentNotFoundError,
+  PermanentFragmentError,
+} from '@worker-pattern/fragment';
 import { DataSource } from 'typeorm';
 import { FEED_SIZE, FeedData, FeedParams, FeedPost } from './feed.fragment';
 

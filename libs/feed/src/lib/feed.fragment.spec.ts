@@ -10,7 +10,10 @@ describe('feedFragment', () => {
     expect(feedFragment.params.parse({})).toEqual({});
   });
 
-  it.each([{ userId: '2' }, { viewerId: '2' }, { limit: '100' }])('rejects %p: whose feed it is never comes from the request', (raw) => {
-    expect(feedFragment.params.safeParse(raw).success).toBe(false);
-  });
+  it.each([{ userId: '2' }, { viewerId: '2' }, { limit: '100' }])(
+    'rejects %p: whose feed it is never comes from the request',
+    (raw) => {
+      expect(feedFragment.params.safeParse(raw).success).toBe(false);
+    },
+  );
 });

@@ -35,7 +35,8 @@ function showNotice(text: string): void {
 async function main(): Promise<void> {
   const { page, userId, devLogin: devLoginEnabled } = config();
   const containers = new Map<string, HTMLElement>();
-  for (const node of document.querySelectorAll<HTMLElement>('[data-fragment]')) containers.set(node.dataset['fragment'] ?? '', node);
+  for (const node of document.querySelectorAll<HTMLElement>('[data-fragment]'))
+    containers.set(node.dataset['fragment'] ?? '', node);
   if (!devLoginEnabled) {
     showNotice('Dev login is disabled on this server: the demo page needs it to sign in.');
     return;

@@ -33,12 +33,22 @@ export function followFragments(options: FragmentFeedOptions): () => void {
 
   const poll = (name: string, attempt: number): void => {
     if (stopped) return;
-    fetch(`${base}/api/fragments/${encodeURIComponent(name)}`, { headers: { authorization: `Bearer ${options.token}` } })
+    fetch(`${base}/api/fragments/${encodeURIComponent(name)}`, {
+      headers: { authorization: `Bearer ${options.token}` },
+    })
       .then(async (response) => {
-        const view = (await response.json().catch(() => ({ status: 'failed', error: `HTTP ${response.status}` }))) as FragmentView;
+        const view = (await response
+          .json()
+          .catch(() => ({ status: 'failed', error: `HTTP ${response.status}` }))) as FragmentView;
         show(name, view.status ? view : { status: 'failed', error: `HTTP ${response.status}` });
         if (isSettled(view) && response.status !== 502) return;
-        later(() => poll(name, attempt + 1), retryDelayMs({ retryAfterHeader: response.headers.get('retry-after'), retryAfterMs: view.retryAfterMs }, attempt));
+        later(
+          () => poll(name, attempt + 1),
+          retryDelayMs(
+            { retryAfterHeader: response.headers.get('retry-after'), retryAfterMs: view.retryAfterMs },
+            attempt,
+          ),
+        );
       })
       .catch(() => later(() => poll(name, attempt + 1), retryDelayMs({}, attempt)));
   };
@@ -63,12 +73,17 @@ export function followFragments(options: FragmentFeedOptions): () => void {
   };
 
   const openStream = async (): Promise<void> => {
-    const response = await fetch(`${base}/api/auth/stream-ticket`, { method: 'POST', headers: { authorization: `Bearer ${options.token}` } });
+    const response = await fetch(`${base}/api/auth/stream-ticket`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${options.token}` },
+    });
     if (!response.ok) throw new Error(`stream ticket: HTTP ${response.status}`);
     const { ticket } = (await response.json()) as { ticket: string };
     if (stopped) return;
     let drops = 0;
-    source = new EventSource(`${base}/api/pages/${encodeURIComponent(options.page)}/stream?ticket=${encodeURIComponent(ticket)}`);
+    source = new EventSource(
+      `${base}/api/pages/${encodeURIComponent(options.page)}/stream?ticket=${encodeURIComponent(ticket)}`,
+    );
     options.onMode?.('stream');
     source.addEventListener('fragment', (event) => {
       drops = 0;

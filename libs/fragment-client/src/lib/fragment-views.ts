@@ -32,7 +32,11 @@ function profile(data: unknown): HTMLElement {
   const u = asRecord(user);
   const c = asRecord(counts);
   const box = el('div', 'profile');
-  box.append(el('p', 'name', str(u['displayName'])), el('p', 'handle', `@${str(u['handle'])}`), el('p', 'bio', str(u['bio'])));
+  box.append(
+    el('p', 'name', str(u['displayName'])),
+    el('p', 'handle', `@${str(u['handle'])}`),
+    el('p', 'bio', str(u['bio'])),
+  );
   const stats = el('ul', 'counts');
   for (const key of ['followers', 'following', 'posts', 'likes']) {
     const item = el('li');
@@ -51,7 +55,10 @@ function feed(data: unknown): HTMLElement {
     const author = asRecord(post['author']);
     const item = el('li');
     const head = el('p', 'meta');
-    head.append(el('strong', undefined, str(author['displayName'])), el('span', undefined, ` @${str(author['handle'])} · ${timeAgo(post['createdAt'])}`));
+    head.append(
+      el('strong', undefined, str(author['displayName'])),
+      el('span', undefined, ` @${str(author['handle'])} · ${timeAgo(post['createdAt'])}`),
+    );
     item.append(head, el('p', 'body', str(post['body'])));
     list.append(item);
   }
@@ -63,9 +70,15 @@ function recommendations(data: unknown): HTMLElement {
   for (const item of asList(asRecord(data)['items'])) {
     const reason = asRecord(item['reason']);
     const why =
-      reason['kind'] === 'similar-users' ? `liked by ${str(reason['similarUsers'])} people with your taste` : `popular: ${str(reason['likes'])} likes`;
+      reason['kind'] === 'similar-users'
+        ? `liked by ${str(reason['similarUsers'])} people with your taste`
+        : `popular: ${str(reason['likes'])} likes`;
     const row = el('li');
-    row.append(el('strong', undefined, str(item['title'])), el('span', 'category', ` ${str(item['category'])}`), el('p', 'why', why));
+    row.append(
+      el('strong', undefined, str(item['title'])),
+      el('span', 'category', ` ${str(item['category'])}`),
+      el('p', 'why', why),
+    );
     list.append(row);
   }
   return list;

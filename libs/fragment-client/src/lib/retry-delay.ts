@@ -12,11 +12,12 @@ export function retryDelayMs(
   random: () => number = Math.random,
 ): number {
   const header = hint.retryAfterHeader ? Number(hint.retryAfterHeader) * 1000 : Number.NaN;
-  const base = Number.isFinite(header) && header > 0
-    ? Math.max(header, hint.retryAfterMs ?? 0)
-    : hint.retryAfterMs !== undefined && hint.retryAfterMs > 0
-      ? hint.retryAfterMs
-      : FALLBACK_BASE_MS * 2 ** Math.min(attempt, 5);
+  const base =
+    Number.isFinite(header) && header > 0
+      ? Math.max(header, hint.retryAfterMs ?? 0)
+      : hint.retryAfterMs !== undefined && hint.retryAfterMs > 0
+        ? hint.retryAfterMs
+        : FALLBACK_BASE_MS * 2 ** Math.min(attempt, 5);
   const jitter = 0.75 + random() * 0.5;
   return Math.round(Math.min(MAX_MS, base) * jitter);
 }

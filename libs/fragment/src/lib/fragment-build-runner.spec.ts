@@ -47,13 +47,22 @@ describe('FragmentBuildRunner', () => {
   it('builds, serialises and writes with the definition ttl', async () => {
     const { instance, store } = runner(echo);
     await expect(instance.run({ payload: payload(3), attempt: 1, maxAttempts: 3, jobId: 'j1' })).resolves.toBe('built');
-    expect(store.complete).toHaveBeenCalledWith(keyFor(3), 5, '{"params":{"userId":3}}', expect.any(String), 60_000, 600_000);
+    expect(store.complete).toHaveBeenCalledWith(
+      keyFor(3),
+      5,
+      '{"params":{"userId":3}}',
+      expect.any(String),
+      60_000,
+      600_000,
+    );
   });
 
   it('skips a superseded build without running the builder', async () => {
     const build = jest.fn();
     const { instance, store } = runner({ build }, fakeStore('superseded'));
-    await expect(instance.run({ payload: payload(3), attempt: 1, maxAttempts: 3, jobId: 'j1' })).resolves.toBe('superseded');
+    await expect(instance.run({ payload: payload(3), attempt: 1, maxAttempts: 3, jobId: 'j1' })).resolves.toBe(
+      'superseded',
+    );
     expect(build).not.toHaveBeenCalled();
     expect(store.complete).not.toHaveBeenCalled();
   });
@@ -67,7 +76,9 @@ describe('FragmentBuildRunner', () => {
   ])('refuses a job with %s, writing nothing', async (_case, bad) => {
     const build = jest.fn();
     const { instance, store } = runner({ build });
-    const error = await instance.run({ payload: bad, attempt: 1, maxAttempts: 3, jobId: 'j1' }).catch((e: unknown) => e);
+    const error = await instance
+      .run({ payload: bad, attempt: 1, maxAttempts: 3, jobId: 'j1' })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(FragmentAttemptError);
     expect((error as FragmentAttemptError).retry).toBe(false);
     expect(build).not.toHaveBeenCalled();
@@ -76,21 +87,52 @@ describe('FragmentBuildRunner', () => {
   });
 
   it('records a permanent error as failed at once, with the builder message', async () => {
-    const { instance, store } = runner({ build: async () => Promise.reject(new FragmentNotFoundError('user 3 not found')) });
-    const error = (await instance.run({ payload: payload(3), attempt: 1, maxAttempts: 3, jobId: 'j1' }).catch((e: unknown) => e)) as FragmentAttemptError;
+    const { instance, store } = runner({
+      build: async () => Promise.reject(new FragmentNotFoundError('user 3 not found')),
+    });
+    const error = (await instance
+      .run({ payload: payload(3), attempt: 1, maxAttempts: 3, jobId: 'j1' })
+      .catch((e: unknown) => e)) as FragmentAttemptError;
     expect(error.retry).toBe(false);
     expect(error.code).toBe('not_found');
-    expect(store.fail).toHaveBeenCalledWith(keyFor(3), 5, { message: 'user 3 not found', code: 'not_found' }, true, 5000, expect.any(Number));
+    expect(store.fail).toHaveBeenCalledWith(
+      keyFor(3),
+      5,
+      { message: 'user 3 not found', code: 'not_found' },
+      true,
+      5000,
+      expect.any(Number),
+    );
   });
 
   it('keeps a transient error retryable until the last attempt, hiding its detail from clients', async () => {
-    const { instance, store } = runner({ build: async () => Promise.reject(new Error('password authentication failed for "x"')) });
-    const first = (await instance.run({ payload: payload(3), attempt: 1, maxAttempts: 2, jobId: 'j1' }).catch((e: unknown) => e)) as FragmentAttemptError;
+    const { instance, store } = runner({
+      build: async () => Promise.reject(new Error('password authentication failed for "x"')),
+    });
+    const first = (await instance
+      .run({ payload: payload(3), attempt: 1, maxAttempts: 2, jobId: 'j1' })
+      .catch((e: unknown) => e)) as FragmentAttemptError;
     expect(first.retry).toBe(true);
-    expect(store.fail).toHaveBeenLastCalledWith(keyFor(3), 5, { message: 'build failed after 1 attempt', code: 'build_failed' }, false, 5000, expect.any(Number));
-    const last = (await instance.run({ payload: payload(3), attempt: 2, maxAttempts: 2, jobId: 'j1' }).catch((e: unknown) => e)) as FragmentAttemptError;
+    expect(store.fail).toHaveBeenLastCalledWith(
+      keyFor(3),
+      5,
+      { message: 'build failed after 1 attempt', code: 'build_failed' },
+      false,
+      5000,
+      expect.any(Number),
+    );
+    const last = (await instance
+      .run({ payload: payload(3), attempt: 2, maxAttempts: 2, jobId: 'j1' })
+      .catch((e: unknown) => e)) as FragmentAttemptError;
     expect(last.retry).toBe(false);
-    expect(store.fail).toHaveBeenLastCalledWith(keyFor(3), 5, { message: 'build failed after 2 attempts', code: 'build_failed' }, true, 5000, expect.any(Number));
+    expect(store.fail).toHaveBeenLastCalledWith(
+      keyFor(3),
+      5,
+      { message: 'build failed after 2 attempts', code: 'build_failed' },
+      true,
+      5000,
+      expect.any(Number),
+    );
   });
 
   it('aborts a build that overruns its timeout and passes the abort on', async () => {
@@ -103,9 +145,18 @@ describe('FragmentBuildRunner', () => {
       },
     };
     const { instance, store } = runner(slow, fakeStore(), quick);
-    const error = (await instance.run({ payload: payload(3), attempt: 1, maxAttempts: 3, jobId: 'j1' }).catch((e: unknown) => e)) as FragmentAttemptError;
+    const error = (await instance
+      .run({ payload: payload(3), attempt: 1, maxAttempts: 3, jobId: 'j1' })
+      .catch((e: unknown) => e)) as FragmentAttemptError;
     expect(error.code).toBe('timeout');
     expect(seen?.signal.aborted).toBe(true);
-    expect(store.fail).toHaveBeenCalledWith(keyFor(3), 5, { message: 'build timed out after 1 attempt', code: 'timeout' }, false, 5000, expect.any(Number));
+    expect(store.fail).toHaveBeenCalledWith(
+      keyFor(3),
+      5,
+      { message: 'build timed out after 1 attempt', code: 'timeout' },
+      false,
+      5000,
+      expect.any(Number),
+    );
   });
 });

@@ -75,9 +75,13 @@ export class FragmentBuildRunner {
     const { definition } = this;
     const job = this.validate(attempt.payload);
     const labels = { fragment: definition.name };
-    if (attempt.attempt === 1) this.metrics.queueLatencySeconds.observe(labels, Math.max(0, Date.now() - job.enqueuedAt) / 1000);
+    if (attempt.attempt === 1)
+      this.metrics.queueLatencySeconds.observe(labels, Math.max(0, Date.now() - job.enqueuedAt) / 1000);
 
-    if ((await this.store.claim(job.key, job.generation, retryLeaseMs(definition, attempt.attempt), attempt.jobId)) === 'superseded') {
+    if (
+      (await this.store.claim(job.key, job.generation, retryLeaseMs(definition, attempt.attempt), attempt.jobId)) ===
+      'superseded'
+    ) {
       this.metrics.builds.inc({ ...labels, outcome: 'superseded' });
       return 'superseded';
     }
@@ -115,7 +119,12 @@ export class FragmentBuildRunner {
   }
 
   /** Structured log fields: the request that caused the build and the job, so one id follows it through. */
-  private logFields(job: FragmentJobData, attempt: BuildAttempt, outcome: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  private logFields(
+    job: FragmentJobData,
+    attempt: BuildAttempt,
+    outcome: string,
+    extra: Record<string, unknown> = {},
+  ): Record<string, unknown> {
     return {
       msg: `${this.definition.name} ${outcome}`,
       fragment: this.definition.name,
@@ -179,7 +188,11 @@ export class FragmentBuildRunner {
     }
   }
 
-  private async recordFailure(job: FragmentJobData, attempt: BuildAttempt, error: unknown): Promise<FragmentAttemptError> {
+  private async recordFailure(
+    job: FragmentJobData,
+    attempt: BuildAttempt,
+    error: unknown,
+  ): Promise<FragmentAttemptError> {
     const permanent = error instanceof PermanentFragmentError;
     const final = permanent || attempt.attempt >= attempt.maxAttempts;
     const code = permanent ? error.code : error instanceof BuildTimeoutError ? 'timeout' : 'build_failed';
@@ -199,7 +212,12 @@ export class FragmentBuildRunner {
     );
     const outcome = final ? 'failed' : 'retry';
     this.metrics.builds.inc({ fragment: this.definition.name, outcome });
-    const fields = this.logFields(job, attempt, outcome, { error: detail, code, maxAttempts: attempt.maxAttempts, recorded: result });
+    const fields = this.logFields(job, attempt, outcome, {
+      error: detail,
+      code,
+      maxAttempts: attempt.maxAttempts,
+      recorded: result,
+    });
     if (permanent) this.logger.warn(fields);
     else this.logger.error({ ...fields, stack: error instanceof Error ? error.stack : undefined });
     return new FragmentAttemptError(message, code, !final, { cause: error });

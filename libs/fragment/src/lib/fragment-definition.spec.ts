@@ -1,7 +1,14 @@
 import { z } from 'zod';
 import { defineFragment } from './fragment-definition';
 
-const base = { name: 'x', queue: 'x', scope: 'public' as const, version: 1, params: z.object({}).strict(), ttlMs: 1000 };
+const base = {
+  name: 'x',
+  queue: 'x',
+  scope: 'public' as const,
+  version: 1,
+  params: z.object({}).strict(),
+  ttlMs: 1000,
+};
 
 describe('defineFragment', () => {
   it('fills defaults that keep the lease longer than a build', () => {

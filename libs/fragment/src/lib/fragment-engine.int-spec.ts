@@ -36,7 +36,8 @@ class CountingProfileBuilder implements FragmentBuilder<{ userId: number }> {
     CountingProfileBuilder.builds.set(params.userId, (CountingProfileBuilder.builds.get(params.userId) ?? 0) + 1);
     await new Promise((r) => setTimeout(r, 20));
     if (params.userId === 404) throw new FragmentNotFoundError(`user ${params.userId} not found`);
-    if (CountingProfileBuilder.failFirstAttemptFor.has(params.userId) && ctx.attempt === 1) throw new Error('transient: connection reset');
+    if (CountingProfileBuilder.failFirstAttemptFor.has(params.userId) && ctx.attempt === 1)
+      throw new Error('transient: connection reset');
     return { userId: params.userId, viewerId: ctx.viewerId };
   }
 }
@@ -48,7 +49,9 @@ class EchoFeedBuilder implements FragmentBuilder<Record<string, never>> {
   }
 }
 
-async function start(imports: Array<Type | ReturnType<typeof FragmentWorkerModule.register>>): Promise<INestApplicationContext> {
+async function start(
+  imports: Array<Type | ReturnType<typeof FragmentWorkerModule.register>>,
+): Promise<INestApplicationContext> {
   const moduleRef = await Test.createTestingModule({
     imports: [FragmentModule.forRootAsync({ useFactory: () => options }), ...imports],
   }).compile();
@@ -72,7 +75,9 @@ describe('fragment engine end to end (real Redis, real Bull)', () => {
   const redis = new Redis(TEST_REDIS_URL);
 
   beforeAll(async () => {
-    gateway = await start([FragmentGatewayModule.register({ fragments: [testProfileFragment, testFeedFragment] }) as never]);
+    gateway = await start([
+      FragmentGatewayModule.register({ fragments: [testProfileFragment, testFeedFragment] }) as never,
+    ]);
     resolver = gateway.get(FragmentResolver);
     profileQueue = gateway.get<Queue>(getQueueToken(testProfileFragment.queue));
   });
@@ -84,7 +89,8 @@ describe('fragment engine end to end (real Redis, real Bull)', () => {
     await redis.quit();
   });
 
-  const profile = (userId: number, viewerId = 1) => resolver.target(testProfileFragment, { userId: String(userId) }, { viewerId });
+  const profile = (userId: number, viewerId = 1) =>
+    resolver.target(testProfileFragment, { userId: String(userId) }, { viewerId });
 
   it('turns 300 concurrent requests for one cold fragment into exactly one job', async () => {
     const before = await metricValue('fragment_enqueues_total', { fragment: 'test-profile' });
@@ -93,11 +99,17 @@ describe('fragment engine end to end (real Redis, real Bull)', () => {
     expect(states.every(([s]) => s!.status === 'pending')).toBe(true);
     expect(await profileQueue.getJobCounts()).toMatchObject({ waiting: 1, active: 0, delayed: 0 });
     expect((await metricValue('fragment_enqueues_total', { fragment: 'test-profile' })) - before).toBe(1);
-    expect((await metricValue('fragment_duplicates_suppressed_total', { fragment: 'test-profile' })) - suppressedBefore).toBe(299);
+    expect(
+      (await metricValue('fragment_duplicates_suppressed_total', { fragment: 'test-profile' })) - suppressedBefore,
+    ).toBe(299);
   });
 
   it('builds it once in a worker, then answers ready from Redis alone', async () => {
-    workers.push(await start([FragmentWorkerModule.register({ fragment: testProfileFragment, builder: CountingProfileBuilder }) as never]));
+    workers.push(
+      await start([
+        FragmentWorkerModule.register({ fragment: testProfileFragment, builder: CountingProfileBuilder }) as never,
+      ]),
+    );
     const [state] = await resolver.resolve([profile(1)], { waitMs: 2000 });
     expect(state).toMatchObject({ status: 'ready' });
     expect(JSON.parse(state!.dataJson!)).toEqual({ userId: 1, viewerId: null });
@@ -149,7 +161,9 @@ describe('fragment engine end to end (real Redis, real Bull)', () => {
   });
 
   it('keeps viewer-scoped fragments apart', async () => {
-    workers.push(await start([FragmentWorkerModule.register({ fragment: testFeedFragment, builder: EchoFeedBuilder }) as never]));
+    workers.push(
+      await start([FragmentWorkerModule.register({ fragment: testFeedFragment, builder: EchoFeedBuilder }) as never]),
+    );
     const feed = (viewerId: number) => resolver.target(testFeedFragment, {}, { viewerId });
     const [a] = await resolver.resolve([feed(11)], { waitMs: 2000 });
     const [b] = await resolver.resolve([feed(12)], { waitMs: 2000 });

@@ -27,7 +27,11 @@ export class FragmentParamsError extends Error {
     readonly param: string,
     readonly reason: string,
   ) {
-    super(param ? `invalid parameter "${param}" for fragment "${fragment}": ${reason}` : `invalid parameters for fragment "${fragment}": ${reason}`);
+    super(
+      param
+        ? `invalid parameter "${param}" for fragment "${fragment}": ${reason}`
+        : `invalid parameters for fragment "${fragment}": ${reason}`,
+    );
     this.name = 'FragmentParamsError';
   }
 }

@@ -2,19 +2,25 @@ import { FragmentEvents, parseFragmentEvent } from './fragment-events';
 
 describe('parseFragmentEvent', () => {
   it('parses status, generation (sent as a string) and a key that contains spaces', () => {
-    expect(parseFragmentEvent({ status: 'ready', generation: '1764280000001', key: 'wp:frag:x:v1:pub:{"q":"a b"}' })).toEqual({
+    expect(
+      parseFragmentEvent({ status: 'ready', generation: '1764280000001', key: 'wp:frag:x:v1:pub:{"q":"a b"}' }),
+    ).toEqual({
       status: 'ready',
       generation: 1764280000001,
       key: 'wp:frag:x:v1:pub:{"q":"a b"}',
     });
   });
 
-  it.each([null, 'ready 1 k', {}, { status: 'done', generation: '1', key: 'k' }, { status: 'ready', generation: 'x', key: 'k' }, { status: 'ready', generation: '1', key: '' }])(
-    'ignores malformed %j',
-    (data) => {
-      expect(parseFragmentEvent(data)).toBeNull();
-    },
-  );
+  it.each([
+    null,
+    'ready 1 k',
+    {},
+    { status: 'done', generation: '1', key: 'k' },
+    { status: 'ready', generation: 'x', key: 'k' },
+    { status: 'ready', generation: '1', key: '' },
+  ])('ignores malformed %j', (data) => {
+    expect(parseFragmentEvent(data)).toBeNull();
+  });
 });
 
 describe('FragmentEvents', () => {

@@ -30,7 +30,10 @@ export function fragmentEventsTransport(redisUrl: string, connectionName: string
  */
 export function connectFragmentEvents(app: INestApplication): void {
   const options = app.get<FragmentModuleOptions>(FRAGMENT_OPTIONS);
-  app.connectMicroservice<MicroserviceOptions>(fragmentEventsTransport(options.redisUrl, options.connectionName ?? 'gateway'), {
-    inheritAppConfig: true,
-  });
+  app.connectMicroservice<MicroserviceOptions>(
+    fragmentEventsTransport(options.redisUrl, options.connectionName ?? 'gateway'),
+    {
+      inheritAppConfig: true,
+    },
+  );
 }

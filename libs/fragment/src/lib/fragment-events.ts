@@ -13,7 +13,10 @@ export type FragmentEventListener = (event: FragmentEvent) => void;
 
 const eventSchema = z.object({
   status: z.enum(['ready', 'failed', 'invalidated']),
-  generation: z.string().regex(/^[1-9][0-9]{0,15}$/).transform(Number),
+  generation: z
+    .string()
+    .regex(/^[1-9][0-9]{0,15}$/)
+    .transform(Number),
   key: z.string().min(1).max(4096),
 });
 

@@ -54,7 +54,12 @@ const LANE_PRIORITY: Record<BuildLane, number> = { interactive: 1, background: 1
  * and per-lane id (a background rebuild promoted to interactive is a second job of the same
  * generation; whichever claims first builds, the other is superseded).
  */
-export function createJobOptions(definition: FragmentDefinition, key: string, generation: number, lane: BuildLane = 'interactive'): JobOptions {
+export function createJobOptions(
+  definition: FragmentDefinition,
+  key: string,
+  generation: number,
+  lane: BuildLane = 'interactive',
+): JobOptions {
   return {
     jobId: `${buildJobId(definition.name, key, generation)}.${lane === 'interactive' ? 'i' : 'b'}`,
     priority: LANE_PRIORITY[lane],

@@ -5,7 +5,12 @@ import { Counter, Gauge, Histogram, type Registry, register } from 'prom-client'
  * Metrics are registered idempotently on prom-client's default registry, which the platform's
  * /metrics serves, so a Nest module created twice in one process (tests) does not throw.
  */
-function counter<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[]): Counter<L> {
+function counter<L extends string>(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: readonly L[],
+): Counter<L> {
   const existing = registry.getSingleMetric(name);
   if (existing) return existing as Counter<L>;
   return new Counter({ name, help, labelNames, registers: [registry] });
@@ -25,8 +30,13 @@ function histogram<L extends string>(
 
 /** Gateway side: what requests saw and what they enqueued. */
 export class FragmentRequestMetrics {
-  readonly requests = counter(register, 'fragment_requests_total', 'Fragments resolved, by status seen', ['fragment', 'status']);
-  readonly enqueues = counter(register, 'fragment_enqueues_total', 'Build jobs enqueued (one per lease taken)', ['fragment']);
+  readonly requests = counter(register, 'fragment_requests_total', 'Fragments resolved, by status seen', [
+    'fragment',
+    'status',
+  ]);
+  readonly enqueues = counter(register, 'fragment_enqueues_total', 'Build jobs enqueued (one per lease taken)', [
+    'fragment',
+  ]);
   readonly suppressed = counter(
     register,
     'fragment_duplicates_suppressed_total',

@@ -64,5 +64,11 @@ export function fragmentOptionsFromEnv(
           stalledIntervalMs: env.BULL_STALLED_INTERVAL_MS ?? 15_000,
           drainTimeoutMs: Math.max(1000, (env.SHUTDOWN_TIMEOUT_MS ?? 25_000) - SHUTDOWN_MARGIN_MS),
         };
-  return { redisUrl: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX, bullPrefix: env.BULL_PREFIX, connectionName, worker };
+  return {
+    redisUrl: env.REDIS_URL,
+    keyPrefix: env.REDIS_KEY_PREFIX,
+    bullPrefix: env.BULL_PREFIX,
+    connectionName,
+    worker,
+  };
 }

@@ -8,7 +8,12 @@ import {
 } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import type { Job, Queue } from 'bull';
-import { BuildInterruptedError, FragmentAttemptError, FragmentBuildRunner, type BuildOutcome } from './fragment-build-runner';
+import {
+  BuildInterruptedError,
+  FragmentAttemptError,
+  FragmentBuildRunner,
+  type BuildOutcome,
+} from './fragment-build-runner';
 import type { FragmentDefinition } from './fragment-definition';
 import type { FragmentModuleOptions } from './fragment-options';
 import { FRAGMENT_BUILD_JOB, FRAGMENT_OPTIONS, WORKER_FRAGMENT } from './fragment.tokens';
@@ -45,9 +50,11 @@ export class FragmentQueueConsumer implements OnApplicationBootstrap, BeforeAppl
     const queue = this.moduleRef.get<Queue>(getQueueToken(this.definition.queue), { strict: false });
     await withTimeout(queue.isReady(), 10_000, `queue "${queue.name}": Redis not reachable`);
     // Not awaited: process() resolves only when the queue closes.
-    void queue.process(FRAGMENT_BUILD_JOB, worker.concurrency, (job: Job) => this.handle(job)).catch((error: Error) => {
-      this.logger.error(`queue "${queue.name}" stopped processing: ${error.message}`);
-    });
+    void queue
+      .process(FRAGMENT_BUILD_JOB, worker.concurrency, (job: Job) => this.handle(job))
+      .catch((error: Error) => {
+        this.logger.error(`queue "${queue.name}" stopped processing: ${error.message}`);
+      });
     assertOnlyBuildHandler(queue as QueueWithHandlers);
     this.depth.track(queue);
     this.queue = queue;
@@ -94,7 +101,9 @@ export class FragmentQueueConsumer implements OnApplicationBootstrap, BeforeAppl
           await (job as MovableJob).moveToDelayed(Date.now(), true);
           await job.releaseLock();
         } catch (error) {
-          this.logger.warn(`could not hand job ${String(job.id)} back (stalled-job recovery will): ${(error as Error).message}`);
+          this.logger.warn(
+            `could not hand job ${String(job.id)} back (stalled-job recovery will): ${(error as Error).message}`,
+          );
         }
         interrupt.abort();
       }),
@@ -128,6 +137,8 @@ export class FragmentQueueConsumer implements OnApplicationBootstrap, BeforeAppl
 function assertOnlyBuildHandler(queue: QueueWithHandlers): void {
   const names = Object.keys(queue.handlers ?? {});
   if (names.length !== 1 || names[0] !== FRAGMENT_BUILD_JOB) {
-    throw new Error(`queue "${queue.name}" must have exactly one handler, for "${FRAGMENT_BUILD_JOB}" (has: ${names.join(', ') || 'none'})`);
+    throw new Error(
+      `queue "${queue.name}" must have exactly one handler, for "${FRAGMENT_BUILD_JOB}" (has: ${names.join(', ') || 'none'})`,
+    );
   }
 }

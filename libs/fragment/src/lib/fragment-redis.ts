@@ -23,7 +23,8 @@ export function createFragmentRedis(url: string, name: string, overrides: RedisO
   return redis;
 }
 
-const CONNECTION_ERROR = /Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|max retries per request|Command timed out/i;
+const CONNECTION_ERROR =
+  /Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|max retries per request|Command timed out/i;
 
 /**
  * Whether an error means "Redis is not reachable right now" (answer 503 and let it reconnect) rather
@@ -46,7 +47,10 @@ export async function connectOrFail(redis: Redis, timeoutMs: number): Promise<vo
 
 /** Bull's own connections: Bull requires blocking and subscriber clients to retry forever. */
 export function createBullClient(url: string, name: string, type: 'client' | 'subscriber' | 'bclient'): Redis {
-  const shared: RedisOptions = { connectionName: `${name}:bull-${type}`, retryStrategy: (attempt) => Math.min(attempt * 200, 2000) };
+  const shared: RedisOptions = {
+    connectionName: `${name}:bull-${type}`,
+    retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
+  };
   const options: RedisOptions =
     type === 'client' ? shared : { ...shared, maxRetriesPerRequest: null, enableReadyCheck: false };
   return new Redis(url, options);

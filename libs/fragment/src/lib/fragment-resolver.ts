@@ -68,12 +68,16 @@ export class FragmentResolver {
     const leased: LeasedBuild[] = [];
     stored.forEach((s, i) => {
       if (s.takenGeneration > 0) leased.push({ target: targets[i], generation: s.takenGeneration });
-      else if (s.status === 'pending' || s.status === 'stale') this.metrics.suppressed.inc({ fragment: targets[i].definition.name });
+      else if (s.status === 'pending' || s.status === 'stale')
+        this.metrics.suppressed.inc({ fragment: targets[i].definition.name });
     });
     if (leased.length > 0) await this.enqueue(leased, options.requestId);
 
     const waitMs = options.waitMs ?? 0;
-    const final = waitMs > 0 && stored.some((s) => s.status === 'pending') ? await this.waitForPending(targets, stored, waitMs) : stored;
+    const final =
+      waitMs > 0 && stored.some((s) => s.status === 'pending')
+        ? await this.waitForPending(targets, stored, waitMs)
+        : stored;
 
     return final.map((s, i) => {
       const name = targets[i].definition.name;
@@ -169,12 +173,19 @@ export class FragmentResolver {
       for (const off of unsubscribe) off();
     }
     for (const [key, i] of pending) {
-      this.metrics.waits.inc({ fragment: targets[i].definition.name, outcome: waitOutcome(key, result[i], heard, settledOnRecheck) });
+      this.metrics.waits.inc({
+        fragment: targets[i].definition.name,
+        outcome: waitOutcome(key, result[i], heard, settledOnRecheck),
+      });
     }
     return result;
   }
 
-  private async reread(targets: readonly FragmentTarget[], indexes: Map<string, number>, into: StoredFragment[]): Promise<void> {
+  private async reread(
+    targets: readonly FragmentTarget[],
+    indexes: Map<string, number>,
+    into: StoredFragment[],
+  ): Promise<void> {
     const order = [...indexes.values()];
     const fresh = await this.store.read(
       order.map((i) => ({ key: targets[i].key, leaseMs: targets[i].definition.leaseMs })),

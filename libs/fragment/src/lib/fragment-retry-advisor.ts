@@ -65,7 +65,10 @@ export class FragmentRetryAdvisor implements OnModuleInit, OnApplicationShutdown
       await Promise.all(
         queues.map(async (name) => {
           const counts = (await this.enqueuer.queueByName(name).getJobCounts()) as unknown as Record<string, number>;
-          this.load.set(name, { waiting: (counts['waiting'] ?? 0) + (counts['delayed'] ?? 0), active: counts['active'] ?? 0 });
+          this.load.set(name, {
+            waiting: (counts['waiting'] ?? 0) + (counts['delayed'] ?? 0),
+            active: counts['active'] ?? 0,
+          });
         }),
       );
     } catch {

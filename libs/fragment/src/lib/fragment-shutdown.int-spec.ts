@@ -58,8 +58,13 @@ describe('worker shutdown (real Redis, real Bull)', () => {
   let producer: INestApplicationContext;
 
   const start = async (imports: unknown[], drainTimeoutMs = 500): Promise<INestApplicationContext> =>
-    (await Test.createTestingModule({ imports: [FragmentModule.forRootAsync({ useFactory: () => options(drainTimeoutMs) }), ...(imports as never[])] }).compile()).init();
-  const worker = (drainTimeoutMs?: number) => start([FragmentWorkerModule.register({ fragment: slowFragment, builder: GatedBuilder })], drainTimeoutMs);
+    (
+      await Test.createTestingModule({
+        imports: [FragmentModule.forRootAsync({ useFactory: () => options(drainTimeoutMs) }), ...(imports as never[])],
+      }).compile()
+    ).init();
+  const worker = (drainTimeoutMs?: number) =>
+    start([FragmentWorkerModule.register({ fragment: slowFragment, builder: GatedBuilder })], drainTimeoutMs);
 
   beforeAll(async () => {
     producer = await start([FragmentProducerModule.register({ fragments: [slowFragment] })]);

@@ -7,8 +7,18 @@ describe('renderFragmentJson', () => {
   });
 
   it('renders failures with an escaped message', () => {
-    const json = renderFragmentJson({ status: 'failed', error: 'user "9" \n not found', errorCode: 'not_found', retryAfterMs: 5 });
-    expect(JSON.parse(json)).toEqual({ status: 'failed', error: 'user "9" \n not found', errorCode: 'not_found', retryAfterMs: 5 });
+    const json = renderFragmentJson({
+      status: 'failed',
+      error: 'user "9" \n not found',
+      errorCode: 'not_found',
+      retryAfterMs: 5,
+    });
+    expect(JSON.parse(json)).toEqual({
+      status: 'failed',
+      error: 'user "9" \n not found',
+      errorCode: 'not_found',
+      retryAfterMs: 5,
+    });
   });
 
   it('adds an extra member when given one', () => {

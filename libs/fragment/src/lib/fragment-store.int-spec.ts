@@ -48,7 +48,12 @@ describe('FragmentStore (real Redis)', () => {
     expect(await store.claim(key, gen, 30_000, 'job-a')).toBe('claimed');
     expect(await store.complete(key, gen, '{"hello":1}', '2026-01-01T00:00:00.000Z', 60_000, 60_000)).toBe(true);
     const [state] = await store.read([lease(key)], true);
-    expect(state).toMatchObject({ status: 'ready', dataJson: '{"hello":1}', builtAt: '2026-01-01T00:00:00.000Z', takenGeneration: 0 });
+    expect(state).toMatchObject({
+      status: 'ready',
+      dataJson: '{"hello":1}',
+      builtAt: '2026-01-01T00:00:00.000Z',
+      takenGeneration: 0,
+    });
     expect(await redis.hget(key, 'l')).toBeNull();
     const ttl = await redis.pttl(key);
     expect(ttl).toBeGreaterThan(100_000);
@@ -104,9 +109,16 @@ describe('FragmentStore (real Redis)', () => {
     const gen = await takeLease(key);
     expect(await store.fail(key, gen, { message: 'boom', code: 'build_failed' }, false, 100, 30_000)).toBe('retrying');
     expect((await store.read([lease(key)], true))[0]).toMatchObject({ status: 'pending', takenGeneration: 0 });
-    expect(await store.fail(key, gen, { message: 'user 9 not found', code: 'not_found' }, true, 100, 30_000)).toBe('failed');
+    expect(await store.fail(key, gen, { message: 'user 9 not found', code: 'not_found' }, true, 100, 30_000)).toBe(
+      'failed',
+    );
     const [failed] = await store.read([lease(key)], true);
-    expect(failed).toMatchObject({ status: 'failed', error: 'user 9 not found', errorCode: 'not_found', takenGeneration: 0 });
+    expect(failed).toMatchObject({
+      status: 'failed',
+      error: 'user 9 not found',
+      errorCode: 'not_found',
+      takenGeneration: 0,
+    });
     expect(failed!.waitMs).toBeGreaterThan(0);
     await new Promise((r) => setTimeout(r, 150));
     const [retried] = await store.read([lease(key)], true);

@@ -2,7 +2,14 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { FRAGMENT_SETTLED_PATTERN } from './fragment-key';
 import type { FragmentStatus } from './fragment-state';
-import { CLAIM_SCRIPT, COMPLETE_SCRIPT, FAIL_SCRIPT, INVALIDATE_SCRIPT, RELEASE_SCRIPT, RESOLVE_SCRIPT } from './fragment-store.scripts';
+import {
+  CLAIM_SCRIPT,
+  COMPLETE_SCRIPT,
+  FAIL_SCRIPT,
+  INVALIDATE_SCRIPT,
+  RELEASE_SCRIPT,
+  RESOLVE_SCRIPT,
+} from './fragment-store.scripts';
 import { FRAGMENT_REDIS } from './fragment.tokens';
 
 /** One fragment as read from Redis. */
@@ -21,7 +28,8 @@ export interface StoredFragment {
 }
 
 /** What an invalidation did to one copy. */
-export type InvalidateResult = { readonly outcome: 'absent' | 'stale' } | { readonly outcome: 'rebuild'; readonly generation: number };
+export type InvalidateResult =
+  { readonly outcome: 'absent' | 'stale' } | { readonly outcome: 'rebuild'; readonly generation: number };
 
 export interface StoreReadRequest {
   readonly key: string;
@@ -53,9 +61,7 @@ export class FragmentStore {
   private readonly commands: FragmentCommands;
   private readonly channel = FRAGMENT_SETTLED_PATTERN;
 
-  constructor(
-    @Inject(FRAGMENT_REDIS) private readonly redis: Redis,
-  ) {
+  constructor(@Inject(FRAGMENT_REDIS) private readonly redis: Redis) {
     defineCommands(redis);
     this.commands = redis as unknown as FragmentCommands;
   }
@@ -99,7 +105,13 @@ export class FragmentStore {
     args.push(this.channel, activeWindowMs);
     for (const r of requests) args.push(r.leaseMs);
     const reply = await this.commands.fragmentInvalidate(requests.length, ...args);
-    return reply.map((value) => (value < 0 ? { outcome: 'absent' } : value === 0 ? { outcome: 'stale' } : { outcome: 'rebuild', generation: value }));
+    return reply.map((value) =>
+      value < 0
+        ? { outcome: 'absent' }
+        : value === 0
+          ? { outcome: 'stale' }
+          : { outcome: 'rebuild', generation: value },
+    );
   }
 
   /** Writes a build's result if nothing newer landed meanwhile; returns whether it was written. */
@@ -111,7 +123,15 @@ export class FragmentStore {
     ttlMs: number,
     staleMs: number,
   ): Promise<boolean> {
-    const written = await this.commands.fragmentComplete(key, generation, dataJson, builtAt, ttlMs, staleMs, this.channel);
+    const written = await this.commands.fragmentComplete(
+      key,
+      generation,
+      dataJson,
+      builtAt,
+      ttlMs,
+      staleMs,
+      this.channel,
+    );
     return written === 1;
   }
 
@@ -154,4 +174,3 @@ function defineCommands(redis: Redis): void {
   redis.defineCommand('fragmentRelease', { lua: RELEASE_SCRIPT, numberOfKeys: 1 });
   redis.defineCommand('fragmentInvalidate', { lua: INVALIDATE_SCRIPT });
 }
-

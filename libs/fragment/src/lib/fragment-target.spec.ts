@@ -33,7 +33,9 @@ describe('createFragmentTarget', () => {
   );
 
   it('rejects an array of ids (a repeated query param)', () => {
-    expect(paramsError(() => createFragmentTarget(testProfileFragment, { userId: ['1', '2'] }, ctx, 'p:')).param).toBe('userId');
+    expect(paramsError(() => createFragmentTarget(testProfileFragment, { userId: ['1', '2'] }, ctx, 'p:')).param).toBe(
+      'userId',
+    );
   });
 
   it('rejects unknown params, so nothing unvalidated reaches a key', () => {

@@ -10,7 +10,11 @@ export class FragmentTargets {
   constructor(@Inject(FRAGMENT_OPTIONS) private readonly options: FragmentModuleOptions) {}
 
   /** Throws `FragmentParamsError` naming the param when raw params do not validate. */
-  of<P extends Record<string, unknown>>(definition: FragmentDefinition<P>, raw: RawFragmentParams, ctx: FragmentRequestContext): FragmentTarget<P> {
+  of<P extends Record<string, unknown>>(
+    definition: FragmentDefinition<P>,
+    raw: RawFragmentParams,
+    ctx: FragmentRequestContext,
+  ): FragmentTarget<P> {
     return createFragmentTarget(definition, raw, ctx, this.options.keyPrefix);
   }
 }

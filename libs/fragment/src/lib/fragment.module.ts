@@ -66,7 +66,10 @@ export class FragmentModule {
     const optionsModule: DynamicModule = {
       module: FragmentOptionsModule,
       imports: options.imports ?? [],
-      providers: [{ provide: FRAGMENT_OPTIONS, useFactory: options.useFactory, inject: options.inject ?? [] }, BullConnections],
+      providers: [
+        { provide: FRAGMENT_OPTIONS, useFactory: options.useFactory, inject: options.inject ?? [] },
+        BullConnections,
+      ],
       exports: [FRAGMENT_OPTIONS, BullConnections],
     };
     return {
@@ -80,7 +83,11 @@ export class FragmentModule {
             prefix: o.bullPrefix,
             createClient: (type) => connections.create(o, type),
             settings: o.worker
-              ? { lockDuration: o.worker.lockDurationMs, stalledInterval: o.worker.stalledIntervalMs, maxStalledCount: 1 }
+              ? {
+                  lockDuration: o.worker.lockDurationMs,
+                  stalledInterval: o.worker.stalledIntervalMs,
+                  maxStalledCount: 1,
+                }
               : undefined,
           }),
         }),

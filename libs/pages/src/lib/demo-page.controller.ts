@@ -29,10 +29,16 @@ export class DemoPageController {
   @Get()
   @ApiOperation({
     summary: 'The demo dashboard page',
-    description: 'The shell renders at once; fragments fill in from the stream (or by polling). Signs in by dev login, so it works only where dev login is enabled.',
+    description:
+      'The shell renders at once; fragments fill in from the stream (or by polling). Signs in by dev login, so it works only where dev login is enabled.',
   })
   @ApiProduces('text/html')
-  @ApiQuery({ name: 'userId', required: false, schema: { type: 'integer', minimum: 1, maximum: MAX_ID, default: 1 }, description: 'View the page as this demo user' })
+  @ApiQuery({
+    name: 'userId',
+    required: false,
+    schema: { type: 'integer', minimum: 1, maximum: MAX_ID, default: 1 },
+    description: 'View the page as this demo user',
+  })
   @ApiResponse({ status: 200, description: 'The page', content: { 'text/html': { schema: { type: 'string' } } } })
   @ApiErrorResponses(400)
   page(@Query() query: RawQuery, @Res() reply: FastifyReply): void {

@@ -1,4 +1,10 @@
-import { type ArgumentsHost, BadRequestException, Catch, type ExceptionFilter, ServiceUnavailableException } from '@nestjs/common';
+import {
+  type ArgumentsHost,
+  BadRequestException,
+  Catch,
+  type ExceptionFilter,
+  ServiceUnavailableException,
+} from '@nestjs/common';
 import { FragmentParamsError, FragmentStoreUnavailableError } from '@worker-pattern/fragment';
 import type { FastifyReply } from 'fastify';
 import { sendJson } from './fragment-http';

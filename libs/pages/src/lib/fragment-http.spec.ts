@@ -23,7 +23,9 @@ describe('takeWaitMs', () => {
 
 describe('refuseUnknownParams', () => {
   it('names the first unknown param', () => {
-    expect(() => refuseUnknownParams({ viewerId: '2' }, 'dashboard')).toThrow('unknown parameter "viewerId" for page "dashboard"');
+    expect(() => refuseUnknownParams({ viewerId: '2' }, 'dashboard')).toThrow(
+      'unknown parameter "viewerId" for page "dashboard"',
+    );
     expect(() => refuseUnknownParams({}, 'dashboard')).not.toThrow();
   });
 });
@@ -44,13 +46,20 @@ describe('fragment HTTP semantics', () => {
   });
 
   it('renders a page as the contract says', () => {
-    const json = renderPageJson('dashboard', ['profile', 'feed'], [
-      { status: 'ready', dataJson: '{"a":1}', builtAt: 't' },
-      { status: 'pending', retryAfterMs: 500 },
-    ]);
+    const json = renderPageJson(
+      'dashboard',
+      ['profile', 'feed'],
+      [
+        { status: 'ready', dataJson: '{"a":1}', builtAt: 't' },
+        { status: 'pending', retryAfterMs: 500 },
+      ],
+    );
     expect(JSON.parse(json)).toEqual({
       page: 'dashboard',
-      fragments: { profile: { status: 'ready', data: { a: 1 }, builtAt: 't' }, feed: { status: 'pending', retryAfterMs: 500 } },
+      fragments: {
+        profile: { status: 'ready', data: { a: 1 }, builtAt: 't' },
+        feed: { status: 'pending', retryAfterMs: 500 },
+      },
     });
   });
 });

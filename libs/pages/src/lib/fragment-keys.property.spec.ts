@@ -1,4 +1,11 @@
-import { canonicalJson, createFragmentTarget, defineFragment, type FragmentDefinition, FragmentParamsError, fragmentId } from '@worker-pattern/fragment';
+import {
+  canonicalJson,
+  createFragmentTarget,
+  defineFragment,
+  type FragmentDefinition,
+  FragmentParamsError,
+  fragmentId,
+} from '@worker-pattern/fragment';
 import { hostileJson, hostileKey, hostileString } from '@worker-pattern/platform/testing';
 import fc from 'fast-check';
 import { z } from 'zod';
@@ -28,7 +35,12 @@ type Target = { key: string; identity: string };
 function targetOf(definition: FragmentDefinition, raw: Record<string, unknown>, viewer: number): Target | null {
   try {
     const target = createFragmentTarget(definition, raw, { viewerId: viewer }, PREFIX);
-    const identity = JSON.stringify([definition.name, definition.version, definition.scope === 'viewer' ? viewer : null, canonicalJson(target.params)]);
+    const identity = JSON.stringify([
+      definition.name,
+      definition.version,
+      definition.scope === 'viewer' ? viewer : null,
+      canonicalJson(target.params),
+    ]);
     return { key: target.key, identity };
   } catch (error) {
     if (error instanceof FragmentParamsError) return null;
@@ -40,7 +52,10 @@ describe('fragment keys of the served catalog (property-based)', () => {
   it('maps distinct (fragment, viewer, canonical params) to distinct keys, and equal ones to one key', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.tuple(fc.constantFrom(...FRAGMENT_CATALOG_DEFINITIONS), rawParams, fc.integer({ min: 1, max: 30 })), { minLength: 2, maxLength: 30 }),
+        fc.array(
+          fc.tuple(fc.constantFrom(...FRAGMENT_CATALOG_DEFINITIONS), rawParams, fc.integer({ min: 1, max: 30 })),
+          { minLength: 2, maxLength: 30 },
+        ),
         (requests) => {
           const identityOfKey = new Map<string, string>();
           const keyOfIdentity = new Map<string, string>();
@@ -91,7 +106,14 @@ describe('fragment keys of the served catalog (property-based)', () => {
 describe('fragment ids of any definition (property-based)', () => {
   // Definitions richer than the served ones: free-form string, array and nested params, so the
   // canonical encoding itself is tested against hostile values (':' '*' newlines, key order, …).
-  const loose = z.object({ q: z.string().optional(), tags: z.array(z.string()).optional(), n: z.number().optional(), extra: z.unknown().optional() }).strict();
+  const loose = z
+    .object({
+      q: z.string().optional(),
+      tags: z.array(z.string()).optional(),
+      n: z.number().optional(),
+      extra: z.unknown().optional(),
+    })
+    .strict();
   const definitions = [
     defineFragment({ name: 'search', queue: 'search', scope: 'public', version: 1, params: loose, ttlMs: 1000 }),
     defineFragment({ name: 'search', queue: 'search', scope: 'public', version: 2, params: loose, ttlMs: 1000 }),
@@ -99,7 +121,12 @@ describe('fragment ids of any definition (property-based)', () => {
     defineFragment({ name: 'search-v1', queue: 'search', scope: 'public', version: 1, params: loose, ttlMs: 1000 }),
   ] as FragmentDefinition[];
   const params = fc.record(
-    { q: hostileString(), tags: fc.array(hostileString(), { maxLength: 3 }), n: fc.double({ noNaN: true, noDefaultInfinity: true }), extra: hostileJson() },
+    {
+      q: hostileString(),
+      tags: fc.array(hostileString(), { maxLength: 3 }),
+      n: fc.double({ noNaN: true, noDefaultInfinity: true }),
+      extra: hostileJson(),
+    },
     { requiredKeys: [] },
   );
   const normalised = (value: unknown) => canonicalJson(JSON.parse(JSON.stringify(value)) as unknown);
@@ -114,12 +141,23 @@ describe('fragment ids of any definition (property-based)', () => {
 
   type IdFunction = (definition: FragmentDefinition, viewer: number | null, params: object) => string;
   const injectivity = (id: IdFunction) =>
-    fc.property(fc.constantFrom(...definitions), fc.constantFrom(...definitions), smallViewer, smallViewer, paramPair, (d1, d2, v1, v2, [p1, p2]) => {
-      const same = id(d1, v1, p1) === id(d2, v2, p2);
-      const identical =
-        d1.name === d2.name && d1.version === d2.version && d1.scope === d2.scope && (d1.scope === 'public' || v1 === v2) && normalised(p1) === normalised(p2);
-      expect(same).toBe(identical);
-    });
+    fc.property(
+      fc.constantFrom(...definitions),
+      fc.constantFrom(...definitions),
+      smallViewer,
+      smallViewer,
+      paramPair,
+      (d1, d2, v1, v2, [p1, p2]) => {
+        const same = id(d1, v1, p1) === id(d2, v2, p2);
+        const identical =
+          d1.name === d2.name &&
+          d1.version === d2.version &&
+          d1.scope === d2.scope &&
+          (d1.scope === 'public' || v1 === v2) &&
+          normalised(p1) === normalised(p2);
+        expect(same).toBe(identical);
+      },
+    );
 
   it('gives two ids only when definition, viewer and canonical params are the same', () => {
     fc.assert(injectivity(fragmentId), { numRuns: 1500 });
@@ -127,22 +165,35 @@ describe('fragment ids of any definition (property-based)', () => {
 
   // The property above would catch a broken key: each of these plausible mistakes fails it.
   it.each<[string, IdFunction]>([
-    ['params not canonical (key order kept)', (d, v, p) => `${d.name}:v${d.version}:${d.scope === 'viewer' ? `u${v}` : 'pub'}:${JSON.stringify(p)}`],
+    [
+      'params not canonical (key order kept)',
+      (d, v, p) => `${d.name}:v${d.version}:${d.scope === 'viewer' ? `u${v}` : 'pub'}:${JSON.stringify(p)}`,
+    ],
     ['no version', (d, v, p) => `${d.name}:${d.scope === 'viewer' ? `u${v}` : 'pub'}:${canonicalJson(p)}`],
     ['the viewer left out', (d, _v, p) => `${d.name}:v${d.version}:${canonicalJson(p)}`],
-    ['values joined without encoding', (d, v, p) => `${d.name}:v${d.version}:${d.scope === 'viewer' ? `u${v}` : 'pub'}:${Object.values(p).join(':')}`],
+    [
+      'values joined without encoding',
+      (d, v, p) => `${d.name}:v${d.version}:${d.scope === 'viewer' ? `u${v}` : 'pub'}:${Object.values(p).join(':')}`,
+    ],
   ])('fails for a key with %s', (_mistake, broken) => {
     expect(fc.check(injectivity(broken), { numRuns: 1500 }).failed).toBe(true);
   });
 
   it('gives the same id for the same params in any key order (canonical), and another for any change', () => {
     fc.assert(
-      fc.property(fc.constantFrom(...definitions), viewerId, params, hostileString(), (definition, viewer, p, change) => {
-        const reordered = Object.fromEntries(Object.entries(p).reverse());
-        expect(fragmentId(definition, viewer, reordered)).toBe(fragmentId(definition, viewer, p));
-        const changed = { ...p, q: `${p.q ?? ''}${change}` };
-        if (change !== '') expect(fragmentId(definition, viewer, changed)).not.toBe(fragmentId(definition, viewer, p));
-      }),
+      fc.property(
+        fc.constantFrom(...definitions),
+        viewerId,
+        params,
+        hostileString(),
+        (definition, viewer, p, change) => {
+          const reordered = Object.fromEntries(Object.entries(p).reverse());
+          expect(fragmentId(definition, viewer, reordered)).toBe(fragmentId(definition, viewer, p));
+          const changed = { ...p, q: `${p.q ?? ''}${change}` };
+          if (change !== '')
+            expect(fragmentId(definition, viewer, changed)).not.toBe(fragmentId(definition, viewer, p));
+        },
+      ),
       { numRuns: 1000 },
     );
   });

@@ -9,12 +9,19 @@ import { MAX_WAIT_MS } from './request-query';
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 
 /** `F` whose `data` has the given fragment's shape. */
-const fragmentOf = (data: string): SchemaObject => ({ allOf: [ref('Fragment'), { type: 'object', properties: { data: ref(data) } }] });
+const fragmentOf = (data: string): SchemaObject => ({
+  allOf: [ref('Fragment'), { type: 'object', properties: { data: ref(data) } }],
+});
 
 const user = (extra: Record<string, SchemaObject> = {}): SchemaObject => ({
   type: 'object',
   required: ['id', 'handle', 'displayName'],
-  properties: { id: { type: 'integer', minimum: 1 }, handle: { type: 'string' }, displayName: { type: 'string' }, ...extra },
+  properties: {
+    id: { type: 'integer', minimum: 1 },
+    handle: { type: 'string' },
+    displayName: { type: 'string' },
+    ...extra,
+  },
 });
 
 export const PAGES_OPENAPI_SCHEMAS: Record<string, SchemaObject> = {
@@ -27,7 +34,11 @@ export const PAGES_OPENAPI_SCHEMAS: Record<string, SchemaObject> = {
       status: { type: 'string', enum: ['ready', 'stale', 'pending', 'failed'] },
       data: { description: 'The fragment’s data, exactly as its worker built it (present when ready or stale)' },
       builtAt: { type: 'string', format: 'date-time' },
-      retryAfterMs: { type: 'integer', minimum: 0, description: 'For pending and failed: when asking again is worthwhile' },
+      retryAfterMs: {
+        type: 'integer',
+        minimum: 0,
+        description: 'For pending and failed: when asking again is worthwhile',
+      },
       error: { type: 'string', example: 'user 999999 not found' },
       errorCode: { type: 'string', example: 'not_found', description: '`not_found`, `build_failed`, `timeout`, …' },
     },
@@ -39,7 +50,12 @@ export const PAGES_OPENAPI_SCHEMAS: Record<string, SchemaObject> = {
       user: user({ bio: { type: 'string' }, joinedAt: { type: 'string', format: 'date-time' } }),
       counts: {
         type: 'object',
-        properties: { followers: { type: 'integer' }, following: { type: 'integer' }, posts: { type: 'integer' }, likes: { type: 'integer' } },
+        properties: {
+          followers: { type: 'integer' },
+          following: { type: 'integer' },
+          posts: { type: 'integer' },
+          likes: { type: 'integer' },
+        },
       },
     },
   },
@@ -78,7 +94,11 @@ export const PAGES_OPENAPI_SCHEMAS: Record<string, SchemaObject> = {
             score: { type: 'number' },
             reason: {
               type: 'object',
-              properties: { kind: { type: 'string', enum: ['similar-users', 'popular'] }, similarUsers: { type: 'integer' }, likes: { type: 'integer' } },
+              properties: {
+                kind: { type: 'string', enum: ['similar-users', 'popular'] },
+                similarUsers: { type: 'integer' },
+                likes: { type: 'integer' },
+              },
             },
           },
         },
@@ -96,13 +116,24 @@ export const PAGES_OPENAPI_SCHEMAS: Record<string, SchemaObject> = {
       fragments: {
         type: 'object',
         required: ['profile', 'feed', 'recommendations'],
-        properties: { profile: ref('ProfileFragment'), feed: ref('FeedFragment'), recommendations: ref('RecommendationsFragment') },
+        properties: {
+          profile: ref('ProfileFragment'),
+          feed: ref('FeedFragment'),
+          recommendations: ref('RecommendationsFragment'),
+        },
       },
     },
   },
   FragmentEvent: {
     description: 'The `data:` of an `event: fragment` line on the stream: F plus the fragment’s name',
-    allOf: [ref('Fragment'), { type: 'object', required: ['name'], properties: { name: { type: 'string', enum: ['profile', 'feed', 'recommendations'] } } }],
+    allOf: [
+      ref('Fragment'),
+      {
+        type: 'object',
+        required: ['name'],
+        properties: { name: { type: 'string', enum: ['profile', 'feed', 'recommendations'] } },
+      },
+    ],
   },
 };
 
@@ -115,4 +146,6 @@ export const API_WAIT_MS_QUERY = {
   description: 'Wait up to this long for pending fragments before answering',
 } as const;
 
-export const API_RETRY_AFTER_HEADER = { 'Retry-After': { description: 'Seconds until asking again is worthwhile', schema: { type: 'integer', minimum: 1 } } };
+export const API_RETRY_AFTER_HEADER = {
+  'Retry-After': { description: 'Seconds until asking again is worthwhile', schema: { type: 'integer', minimum: 1 } },
+};

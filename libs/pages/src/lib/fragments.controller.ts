@@ -1,4 +1,15 @@
-import { Controller, Get, Inject, NotFoundException, Param, Query, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  Inject,
+  NotFoundException,
+  Param,
+  Query,
+  Req,
+  Res,
+  UseFilters,
+  UseGuards,
+} from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ViewerGuard, ViewerId } from '@worker-pattern/auth';
 import { FRAGMENT_CATALOG, FragmentResolver, MAX_ID, type FragmentDefinition } from '@worker-pattern/fragment';
@@ -33,16 +44,32 @@ export class FragmentsController {
       '`profile` is any user’s public profile (`userId`, default the viewer); `feed` and `recommendations` are the viewer’s own and take no parameter. Unknown parameters are a 400, so nothing unvalidated reaches a cache key.',
   })
   @ApiParam({ name: 'name', enum: FRAGMENT_CATALOG_DEFINITIONS.map((f) => f.name), description: 'The fragment' })
-  @ApiQuery({ name: 'userId', required: false, schema: { type: 'integer', minimum: 1, maximum: MAX_ID }, description: '`profile` only: whose profile (default the viewer)' })
+  @ApiQuery({
+    name: 'userId',
+    required: false,
+    schema: { type: 'integer', minimum: 1, maximum: MAX_ID },
+    description: '`profile` only: whose profile (default the viewer)',
+  })
   @ApiQuery(API_WAIT_MS_QUERY)
   @ApiResponse({ status: 200, description: 'Ready or stale', schema: fragmentSchemaRef('Fragment') })
-  @ApiResponse({ status: 202, description: 'Pending: a build is queued or running', schema: fragmentSchemaRef('Fragment'), headers: API_RETRY_AFTER_HEADER })
+  @ApiResponse({
+    status: 202,
+    description: 'Pending: a build is queued or running',
+    schema: fragmentSchemaRef('Fragment'),
+    headers: API_RETRY_AFTER_HEADER,
+  })
   @ApiResponse({
     status: 404,
-    description: 'Unknown fragment (ApiError), or a failed fragment of a thing that does not exist (F with `errorCode: not_found`)',
+    description:
+      'Unknown fragment (ApiError), or a failed fragment of a thing that does not exist (F with `errorCode: not_found`)',
     schema: { oneOf: [fragmentSchemaRef('Fragment'), fragmentSchemaRef('ApiError')] },
   })
-  @ApiResponse({ status: 502, description: 'Failed: the build failed behind the gateway', schema: fragmentSchemaRef('Fragment'), headers: API_RETRY_AFTER_HEADER })
+  @ApiResponse({
+    status: 502,
+    description: 'Failed: the build failed behind the gateway',
+    schema: fragmentSchemaRef('Fragment'),
+    headers: API_RETRY_AFTER_HEADER,
+  })
   @ApiErrorResponses(400, 401, 429, 503)
   async fragment(
     @Param('name') name: string,

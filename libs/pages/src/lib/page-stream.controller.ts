@@ -1,5 +1,25 @@
-import { Controller, Get, HttpException, HttpStatus, Param, Query, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiParam, ApiProduces, ApiQuery, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import {
+  Controller,
+  Get,
+  HttpException,
+  HttpStatus,
+  Param,
+  Query,
+  Req,
+  Res,
+  UseFilters,
+  UseGuards,
+} from '@nestjs/common';
+import {
+  ApiBearerAuth,
+  ApiOperation,
+  ApiParam,
+  ApiProduces,
+  ApiQuery,
+  ApiResponse,
+  ApiSecurity,
+  ApiTags,
+} from '@nestjs/swagger';
 import { StreamViewerGuard, ViewerId } from '@worker-pattern/auth';
 import { FragmentWatcher, renderFragmentJson } from '@worker-pattern/fragment';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -45,12 +65,24 @@ export class PageStreamController {
   @ApiBearerAuth()
   @ApiSecurity('streamTicket')
   @ApiParam({ name: 'page', enum: PAGES.map((p) => p.name), description: 'The page' })
-  @ApiQuery({ name: 'ticket', required: false, schema: { type: 'string' }, description: 'A stream ticket, for clients that cannot send headers' })
+  @ApiQuery({
+    name: 'ticket',
+    required: false,
+    schema: { type: 'string' },
+    description: 'A stream ticket, for clients that cannot send headers',
+  })
   @ApiProduces('text/event-stream')
   @ApiResponse({
     status: 200,
     description: 'The event stream; the `data:` of each `event: fragment` is a FragmentEvent (see Schemas)',
-    content: { 'text/event-stream': { schema: { type: 'string', example: 'event: fragment\ndata: {"name":"profile","status":"pending","retryAfterMs":500}\n\n' } } },
+    content: {
+      'text/event-stream': {
+        schema: {
+          type: 'string',
+          example: 'event: fragment\ndata: {"name":"profile","status":"pending","retryAfterMs":500}\n\n',
+        },
+      },
+    },
   })
   @ApiErrorResponses(400, 401, 404, 429, 503)
   async stream(
@@ -65,7 +97,10 @@ export class PageStreamController {
     delete rest['ticket'];
     refuseUnknownParams(rest, page.name);
     if ((this.openPerViewer.get(viewerId) ?? 0) >= MAX_STREAMS_PER_VIEWER) {
-      throw new HttpException(`too many open streams for this viewer (at most ${MAX_STREAMS_PER_VIEWER})`, HttpStatus.TOO_MANY_REQUESTS);
+      throw new HttpException(
+        `too many open streams for this viewer (at most ${MAX_STREAMS_PER_VIEWER})`,
+        HttpStatus.TOO_MANY_REQUESTS,
+      );
     }
 
     const response = reply.raw;
@@ -84,7 +119,8 @@ export class PageStreamController {
     try {
       stop = await this.watcher.watch(targets, {
         requestId: request.id,
-        onState: (index, state) => write(`event: fragment\ndata: ${renderFragmentJson(state, `"name":${names[index]}`)}\n\n`),
+        onState: (index, state) =>
+          write(`event: fragment\ndata: ${renderFragmentJson(state, `"name":${names[index]}`)}\n\n`),
       });
     } catch (error) {
       this.closed(viewerId);
@@ -106,7 +142,8 @@ export class PageStreamController {
     });
     write = (chunk) => void (!closed && response.write(chunk));
     write(`retry: ${RECONNECT_MS}\n\n${early.join('')}`);
-    const heartbeat = (): void => write(`event: heartbeat\ndata: {"at":${JSON.stringify(new Date().toISOString())}}\n\n`);
+    const heartbeat = (): void =>
+      write(`event: heartbeat\ndata: {"at":${JSON.stringify(new Date().toISOString())}}\n\n`);
     heartbeat();
     const timer = setInterval(heartbeat, HEARTBEAT_MS);
     response.once('close', () => {
@@ -128,4 +165,3 @@ export class PageStreamController {
     this.metrics.open.dec();
   }
 }
-

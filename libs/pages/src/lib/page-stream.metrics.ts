@@ -8,6 +8,13 @@ export class PageStreamMetrics {
 
   constructor() {
     const existing = register.getSingleMetric('fragment_streams_open');
-    this.open = existing instanceof Gauge ? existing : new Gauge({ name: 'fragment_streams_open', help: 'Open SSE page streams in this gateway', registers: [register] });
+    this.open =
+      existing instanceof Gauge
+        ? existing
+        : new Gauge({
+            name: 'fragment_streams_open',
+            help: 'Open SSE page streams in this gateway',
+            registers: [register],
+          });
   }
 }

@@ -18,7 +18,6 @@ import { refuseUnknownParams, takeWaitMs, type RawQuery } from './request-query'
 @UseGuards(ViewerGuard)
 @UseFilters(FragmentErrorsFilter)
 export class PagesController {
-
   constructor(
     private readonly resolver: FragmentResolver,
     private readonly catalog: PageCatalog,

@@ -5,7 +5,12 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { Logger, PinoLogger } from 'nestjs-pino';
 import { AppConfig } from './config/app-config.service';
 import type { BaseEnv } from './config/env.schema';
-import { BODY_LIMIT_BYTES, REQUEST_TIMEOUT_CHECK_MS, REQUEST_TIMEOUT_MS, refuseOversizedBodies } from './http/body-limit';
+import {
+  BODY_LIMIT_BYTES,
+  REQUEST_TIMEOUT_CHECK_MS,
+  REQUEST_TIMEOUT_MS,
+  refuseOversizedBodies,
+} from './http/body-limit';
 import { applyHttpSecurity, type HttpSecurityOptions } from './http/http-security';
 import { REQUEST_ID_HEADER, resolveRequestId } from './logging/request-id';
 import { logRequests } from './logging/request-log.hook';
@@ -40,7 +45,10 @@ export interface BootstrapOptions extends CreateHttpAppOptions {
  * The app exactly as `bootstrapHttpApp` runs it, without listening: tests build on this (then
  * `app.init()` and `app.inject(...)`, or `app.listen(0, '127.0.0.1')`) so they exercise the real setup.
  */
-export async function createHttpApp(rootModule: RootModule, options: CreateHttpAppOptions = {}): Promise<NestFastifyApplication> {
+export async function createHttpApp(
+  rootModule: RootModule,
+  options: CreateHttpAppOptions = {},
+): Promise<NestFastifyApplication> {
   const app = await NestFactory.create<NestFastifyApplication>(
     rootModule,
     new FastifyAdapter({
@@ -56,7 +64,11 @@ export async function createHttpApp(rootModule: RootModule, options: CreateHttpA
     }),
     // Start-up lines wait for the app's logger; if start-up fails first they go out through the
     // StartupLogger, as JSON too. A failure throws here instead of aborting the process.
-    { bufferLogs: true, abortOnError: false, logger: new StartupLogger(options.service, options.startupLogDestination) },
+    {
+      bufferLogs: true,
+      abortOnError: false,
+      logger: new StartupLogger(options.service, options.startupLogDestination),
+    },
   );
   app.useLogger(app.get(Logger));
   // Nest flushes the buffer on listen(); flush now so an app that is only init()ed (tests) logs too.
@@ -71,7 +83,8 @@ export async function createHttpApp(rootModule: RootModule, options: CreateHttpA
   logRequests(app.getHttpAdapter().getInstance(), (await app.resolve(PinoLogger)).logger);
   refuseOversizedBodies(app.getHttpAdapter().getInstance());
   try {
-    if (options.security) await applyHttpSecurity(app, typeof options.security === 'function' ? options.security(app) : options.security);
+    if (options.security)
+      await applyHttpSecurity(app, typeof options.security === 'function' ? options.security(app) : options.security);
     await options.configure?.(app);
   } catch (error) {
     // The container is up (connections open): a failed setup must not leave it running.
@@ -88,7 +101,10 @@ export async function createHttpApp(rootModule: RootModule, options: CreateHttpA
  * `main.ts` of every app: create, listen on HOST:PORT from the validated config, bound the shutdown.
  * A failure to start (bad config, port taken, …) is logged as JSON and ends the process with exit 1.
  */
-export async function bootstrapHttpApp(rootModule: RootModule, options: BootstrapOptions): Promise<NestFastifyApplication> {
+export async function bootstrapHttpApp(
+  rootModule: RootModule,
+  options: BootstrapOptions,
+): Promise<NestFastifyApplication> {
   const { service } = options;
   try {
     const app = await createHttpApp(rootModule, options);
@@ -113,7 +129,10 @@ export async function bootstrapHttpApp(rootModule: RootModule, options: Bootstra
     return app;
   } catch (error) {
     // The app's logger may not exist yet (config is what failed, say).
-    new StartupLogger(service, options.startupLogDestination).fatal({ err: error, msg: `${service} failed to start` }, 'Bootstrap');
+    new StartupLogger(service, options.startupLogDestination).fatal(
+      { err: error, msg: `${service} failed to start` },
+      'Bootstrap',
+    );
     process.exit(1);
   }
 }

@@ -25,7 +25,11 @@ function redisClient(options: RedisOptions): Redis {
   return client;
 }
 
-async function startApp(client: Redis, readiness: ReadinessOptions, extraImports: NonNullable<ModuleMetadata['imports']> = []): Promise<NestFastifyApplication> {
+async function startApp(
+  client: Redis,
+  readiness: ReadinessOptions,
+  extraImports: NonNullable<ModuleMetadata['imports']> = [],
+): Promise<NestFastifyApplication> {
   @Module({
     imports: [
       PlatformModule.forRoot({
@@ -106,7 +110,13 @@ describe('platform shell over HTTP, with Redis up', () => {
 
 describe('readiness with Redis down', () => {
   it('answers 503 at once when the Redis port is closed', async () => {
-    const client = redisClient({ host: '127.0.0.1', port: 1, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+    const client = redisClient({
+      host: '127.0.0.1',
+      port: 1,
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+    });
     const app = await startApp(client, { redis: REDIS });
     try {
       const { result: res, ms } = await timed(() => app.inject({ method: 'GET', url: '/health/ready' }));
@@ -155,7 +165,9 @@ describe('readiness with Redis down', () => {
         expect(res.statusCode).toBe(503);
         expect(ms).toBeGreaterThanOrEqual(900);
         expect(ms).toBeLessThan(2000);
-        expect(res.json()).toMatchObject({ error: { redis: { status: 'down', message: 'no PING reply within 1000 ms' } } });
+        expect(res.json()).toMatchObject({
+          error: { redis: { status: 'down', message: 'no PING reply within 1000 ms' } },
+        });
       } finally {
         await app.close();
         client.disconnect();
@@ -185,7 +197,10 @@ describe('readiness with Postgres', () => {
     ]);
     try {
       const res = await app.inject({ method: 'GET', url: '/health/ready' });
-      expect(res.json()).toMatchObject({ status: 'ok', details: { redis: { status: 'up' }, postgres: { status: 'up' } } });
+      expect(res.json()).toMatchObject({
+        status: 'ok',
+        details: { redis: { status: 'up' }, postgres: { status: 'up' } },
+      });
       expect(res.statusCode).toBe(200);
     } finally {
       await app.close();

@@ -45,7 +45,9 @@ class ProbeController {
 
 function rootModule(env: Record<string, string>, logStream?: MemoryLogStream) {
   @Module({
-    imports: [PlatformModule.forRoot({ service: 'platform-spec', envSchema: testEnvSchema, defaultPort: 3999, env, logStream })],
+    imports: [
+      PlatformModule.forRoot({ service: 'platform-spec', envSchema: testEnvSchema, defaultPort: 3999, env, logStream }),
+    ],
     controllers: [ProbeController],
   })
   class TestAppModule {}
@@ -95,7 +97,11 @@ describe('PlatformModule (no external services)', () => {
     expect(given.headers['x-request-id']).toBe('req-abc-1');
     const made = await app.inject({ method: 'GET', url: '/health/live' });
     expect(made.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
-    const refused = await app.inject({ method: 'GET', url: '/probe', headers: { 'x-request-id': 'bad id with spaces' } });
+    const refused = await app.inject({
+      method: 'GET',
+      url: '/probe',
+      headers: { 'x-request-id': 'bad id with spaces' },
+    });
     expect(refused.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
   });
 
@@ -128,8 +134,15 @@ describe('PlatformModule (no external services)', () => {
   it('logs failed requests at warn and error', async () => {
     await app.inject({ method: 'GET', url: '/no-such-route', headers: { 'x-request-id': 'req-404' } });
     await app.inject({ method: 'GET', url: '/probe/boom', headers: { 'x-request-id': 'req-500' } });
-    expect(await logs.waitFor((l) => l['reqId'] === 'req-404')).toMatchObject({ level: 'warn', msg: 'request completed', res: { statusCode: 404 } });
-    expect(await logs.waitFor((l) => l['reqId'] === 'req-500' && l.msg === 'request errored')).toMatchObject({ level: 'error', res: { statusCode: 500 } });
+    expect(await logs.waitFor((l) => l['reqId'] === 'req-404')).toMatchObject({
+      level: 'warn',
+      msg: 'request completed',
+      res: { statusCode: 404 },
+    });
+    expect(await logs.waitFor((l) => l['reqId'] === 'req-500' && l.msg === 'request errored')).toMatchObject({
+      level: 'error',
+      res: { statusCode: 500 },
+    });
   });
 
   it('does not log probe and scrape requests', async () => {
@@ -160,7 +173,9 @@ describe('PlatformModule (no external services)', () => {
 
   it('refuses to start on a bad environment, naming every bad variable', async () => {
     const startupLog = new PassThrough();
-    const attempt = createHttpApp(rootModule({ PORT: '12abc', LOG_LEVEL: 'loud' }), { startupLogDestination: startupLog });
+    const attempt = createHttpApp(rootModule({ PORT: '12abc', LOG_LEVEL: 'loud' }), {
+      startupLogDestination: startupLog,
+    });
     await expect(attempt).rejects.toBeInstanceOf(EnvValidationError);
     await expect(attempt).rejects.toThrow(
       [
@@ -171,20 +186,34 @@ describe('PlatformModule (no external services)', () => {
       ].join('\n'),
     );
     // Nest reports it too, as JSON, before the app's own logger could exist.
-    const lines = String(startupLog.read()).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(lines.find((l) => l['context'] === 'ExceptionHandler')).toMatchObject({ level: 'error', context: 'ExceptionHandler', err: { type: 'EnvValidationError' } });
+    const lines = String(startupLog.read())
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.find((l) => l['context'] === 'ExceptionHandler')).toMatchObject({
+      level: 'error',
+      context: 'ExceptionHandler',
+      err: { type: 'EnvValidationError' },
+    });
   });
 });
 
 // Checked by `typecheck`: each @ts-expect-error fails the build if the line stops being an error.
 describe('config typing', () => {
   it('rejects a schema without the base variables, and defaults for unknown variables', () => {
-    // @ts-expect-error PlatformModule needs at least baseEnvSchema's variables
-    const noBase = () => PlatformModule.forRoot({ service: 'x', envSchema: z.object({ A: envString() }), defaultPort: 1 });
-    const typo = () =>
-      // @ts-expect-error GREETNG is not a variable of the schema
-      PlatformModule.forRoot({ service: 'x', envSchema: testEnvSchema, defaultPort: 1, envDefaults: { GREETNG: 'hi' } });
-    const fine = () => PlatformModule.forRoot({ service: 'x', envSchema: testEnvSchema, defaultPort: 1, envDefaults: { GREETING: 'hi' } });
+    const base = { service: 'x', defaultPort: 1 };
+    const noBase = () =>
+      // @ts-expect-error PlatformModule needs at least baseEnvSchema's variables
+      PlatformModule.forRoot({ ...base, envSchema: z.object({ A: envString() }) });
+    // @ts-expect-error GREETNG is not a variable of the schema
+    const typo = () => PlatformModule.forRoot({ ...base, envSchema: testEnvSchema, envDefaults: { GREETNG: 'hi' } });
+    const fine = () =>
+      PlatformModule.forRoot({
+        service: 'x',
+        envSchema: testEnvSchema,
+        defaultPort: 1,
+        envDefaults: { GREETING: 'hi' },
+      });
     expect([noBase, typo, fine].every((f) => typeof f === 'function')).toBe(true);
   });
 

@@ -65,7 +65,14 @@ describe('installGracefulShutdown', () => {
     const source = new EventEmitter();
     const exit = jest.fn();
     const onCloseError = jest.fn();
-    installGracefulShutdown({ close: () => Promise.reject(new Error('stuck queue')), exit, onCloseError, timeoutMs: 1000, onTimeout: jest.fn(), source });
+    installGracefulShutdown({
+      close: () => Promise.reject(new Error('stuck queue')),
+      exit,
+      onCloseError,
+      timeoutMs: 1000,
+      onTimeout: jest.fn(),
+      source,
+    });
     source.emit('SIGINT', 'SIGINT');
     await new Promise((r) => setImmediate(r));
     expect(exit).toHaveBeenCalledWith(1);
@@ -78,7 +85,13 @@ describe('installGracefulShutdown', () => {
       const source = new EventEmitter();
       const onTimeout = jest.fn();
       const exit = jest.fn();
-      installGracefulShutdown({ close: () => new Promise<void>(() => undefined), exit, timeoutMs: 500, onTimeout, source });
+      installGracefulShutdown({
+        close: () => new Promise<void>(() => undefined),
+        exit,
+        timeoutMs: 500,
+        onTimeout,
+        source,
+      });
       source.emit('SIGTERM', 'SIGTERM');
       jest.advanceTimersByTime(500);
       expect(onTimeout).toHaveBeenCalledWith('SIGTERM', 500);

@@ -33,7 +33,13 @@ describe('ProfileBuilder (real Postgres)', () => {
 
   it('returns the user and their counts', async () => {
     await expect(builder.build({ userId: 1 }, context())).resolves.toEqual({
-      user: { id: 1, handle: 'ada', displayName: 'Ada Lovelace', bio: 'Writes programs for engines.', joinedAt: '2024-03-01T10:00:00.000Z' },
+      user: {
+        id: 1,
+        handle: 'ada',
+        displayName: 'Ada Lovelace',
+        bio: 'Writes programs for engines.',
+        joinedAt: '2024-03-01T10:00:00.000Z',
+      },
       counts: { followers: 2, following: 1, posts: 3, likes: 2 },
     });
   });
@@ -66,7 +72,9 @@ describe('ProfileBuilder (real Postgres)', () => {
   it('does not query once the build is aborted', async () => {
     const controller = new AbortController();
     controller.abort(new Error('shutting down'));
-    await expect(builder.build({ userId: 1 }, { ...context(), signal: controller.signal })).rejects.toThrow('shutting down');
+    await expect(builder.build({ userId: 1 }, { ...context(), signal: controller.signal })).rejects.toThrow(
+      'shutting down',
+    );
   });
 
   it('is injectable: Nest resolves its DataSource through DbModule', async () => {
@@ -94,7 +102,8 @@ describe('ProfileBuilder on seeded data (real Postgres)', () => {
 
   it('agrees with plain counts for every seeded user', async () => {
     const builder = new ProfileBuilder(db.dataSource);
-    const expected: Array<{ id: number; followers: number; following: number; posts: number; likes: number }> = await db.dataSource.query(`
+    const expected: Array<{ id: number; followers: number; following: number; posts: number; likes: number }> = await db
+      .dataSource.query(`
       SELECT u.id,
              (SELECT count(*) FROM follows WHERE followee_id = u.id)::int AS followers,
              (SELECT count(*) FROM follows WHERE follower_id = u.id)::int AS following,

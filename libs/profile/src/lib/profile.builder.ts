@@ -46,7 +46,13 @@ export class ProfileBuilder implements FragmentBuilder<ProfileParams, ProfileDat
 
 function toProfileData(row: ProfileRow): ProfileData {
   return {
-    user: { id: row.id, handle: row.handle, displayName: row.display_name, bio: row.bio, joinedAt: row.created_at.toISOString() },
+    user: {
+      id: row.id,
+      handle: row.handle,
+      displayName: row.display_name,
+      bio: row.bio,
+      joinedAt: row.created_at.toISOString(),
+    },
     counts: { followers: row.followers, following: row.following, posts: row.posts, likes: row.likes },
   };
 }

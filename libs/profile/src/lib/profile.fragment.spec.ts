@@ -2,7 +2,13 @@ import { profileFragment } from './profile.fragment';
 
 describe('profileFragment', () => {
   it('is a public fragment on its own queue', () => {
-    expect(profileFragment).toMatchObject({ name: 'profile', queue: 'profile', scope: 'public', version: 1, ttlMs: 60_000 });
+    expect(profileFragment).toMatchObject({
+      name: 'profile',
+      queue: 'profile',
+      scope: 'public',
+      version: 1,
+      ttlMs: 60_000,
+    });
     expect(profileFragment.leaseMs).toBeGreaterThan(profileFragment.buildTimeoutMs);
   });
 
@@ -11,9 +17,12 @@ describe('profileFragment', () => {
     expect(profileFragment.params.parse({ userId: 42 })).toEqual({ userId: 42 });
   });
 
-  it.each([{ userId: '042' }, { userId: '0' }, { userId: '-1' }, { userId: '1e3' }, { userId: 'abc' }, {}])('rejects %p', (raw) => {
-    expect(profileFragment.params.safeParse(raw).success).toBe(false);
-  });
+  it.each([{ userId: '042' }, { userId: '0' }, { userId: '-1' }, { userId: '1e3' }, { userId: 'abc' }, {}])(
+    'rejects %p',
+    (raw) => {
+      expect(profileFragment.params.safeParse(raw).success).toBe(false);
+    },
+  );
 
   it('rejects unknown params, so nothing else can become part of the key', () => {
     expect(profileFragment.params.safeParse({ userId: '1', viewerId: '2' }).success).toBe(false);

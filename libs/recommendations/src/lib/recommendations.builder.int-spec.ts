@@ -9,7 +9,11 @@ function asViewer(viewerId: number, signal = new AbortController().signal): Frag
   return { viewerId, signal, attempt: 1 };
 }
 
-const similar = (id: number, score: number, similarUsers: number) => ({ id, score, reason: { kind: 'similar-users', similarUsers } });
+const similar = (id: number, score: number, similarUsers: number) => ({
+  id,
+  score,
+  reason: { kind: 'similar-users', similarUsers },
+});
 const popular = (id: number, likes: number) => ({ id, score: 0, reason: { kind: 'popular', likes } });
 const summary = ({ id, score, reason }: RecommendedItem) => ({ id, score, reason });
 
@@ -47,7 +51,13 @@ describe('RecommendationsBuilder (real Postgres)', () => {
       popular(7, 1),
       popular(8, 0),
     ]);
-    expect(items[0]).toEqual({ id: 3, title: 'Item 3', category: 'Books', score: 3, reason: { kind: 'similar-users', similarUsers: 2 } });
+    expect(items[0]).toEqual({
+      id: 3,
+      title: 'Item 3',
+      category: 'Books',
+      score: 3,
+      reason: { kind: 'similar-users', similarUsers: 2 },
+    });
   });
 
   it('never recommends what the viewer already likes', async () => {
@@ -59,7 +69,16 @@ describe('RecommendationsBuilder (real Postgres)', () => {
 
   it('falls back to the most popular items when nobody shares the viewer’s taste', async () => {
     const { items } = await builder.build({}, asViewer(7));
-    expect(items.map(summary)).toEqual([popular(1, 3), popular(2, 3), popular(3, 2), popular(6, 2), popular(4, 1), popular(5, 1), popular(7, 1), popular(8, 0)]);
+    expect(items.map(summary)).toEqual([
+      popular(1, 3),
+      popular(2, 3),
+      popular(3, 2),
+      popular(6, 2),
+      popular(4, 1),
+      popular(5, 1),
+      popular(7, 1),
+      popular(8, 0),
+    ]);
   });
 
   it('throws FragmentNotFoundError for an unknown viewer', async () => {
@@ -92,7 +111,10 @@ describe('RecommendationsBuilder (real Postgres)', () => {
 });
 
 /** The algorithm, spelled out in plain code over every like, to check the SQL against. */
-function reference(likes: Map<number, Set<number>>, viewerId: number): Array<{ id: number; score: number; similarUsers: number }> {
+function reference(
+  likes: Map<number, Set<number>>,
+  viewerId: number,
+): Array<{ id: number; score: number; similarUsers: number }> {
   const mine = likes.get(viewerId) ?? new Set<number>();
   const neighbours = [...likes.entries()]
     .filter(([userId]) => userId !== viewerId)
@@ -121,7 +143,9 @@ describe('RecommendationsBuilder on seeded data (real Postgres)', () => {
   beforeAll(async () => {
     // 1,500 users: enough that popular items give some viewers more than MAX_NEIGHBOURS similar users.
     db = await createTestDatabase({ seed: { scale: 0.15 } });
-    const rows: Array<{ user_id: number; item_id: number }> = await db.dataSource.query('SELECT user_id, item_id FROM likes');
+    const rows: Array<{ user_id: number; item_id: number }> = await db.dataSource.query(
+      'SELECT user_id, item_id FROM likes',
+    );
     for (const { user_id, item_id } of rows) {
       likes.set(user_id, (likes.get(user_id) ?? new Set()).add(item_id));
     }
@@ -134,10 +158,14 @@ describe('RecommendationsBuilder on seeded data (real Postgres)', () => {
     let capped = 0;
     for (let viewerId = 1; viewerId <= 1_500; viewerId += 15) {
       const mine = likes.get(viewerId) ?? new Set<number>();
-      const overlapping = [...likes.entries()].filter(([id, theirs]) => id !== viewerId && [...theirs].some((item) => mine.has(item))).length;
+      const overlapping = [...likes.entries()].filter(
+        ([id, theirs]) => id !== viewerId && [...theirs].some((item) => mine.has(item)),
+      ).length;
       if (overlapping > MAX_NEIGHBOURS) capped += 1;
       const { items } = await builder.build({}, asViewer(viewerId));
-      const expected = reference(likes, viewerId).map(({ id, score, similarUsers }) => similar(id, score, similarUsers));
+      const expected = reference(likes, viewerId).map(({ id, score, similarUsers }) =>
+        similar(id, score, similarUsers),
+      );
       expect([viewerId, items.map(summary)]).toEqual([viewerId, expected]);
     }
     expect(capped).toBeGreaterThan(0);

@@ -1,9 +1,19 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { queryWithAbort } from '@worker-pattern/db';
-import { FragmentBuildContext, FragmentBuilder, FragmentNotFoundError, PermanentFragmentError } from '@worker-pattern/fragment';
+import {
+  FragmentBuildContext,
+  FragmentBuilder,
+  FragmentNotFoundError,
+  PermanentFragmentError,
+} from '@worker-pattern/fragment';
 import { DataSource } from 'typeorm';
-import { RECOMMENDATIONS_SIZE, RecommendationsData, RecommendationsParams, RecommendedItem } from './recommendations.fragment';
+import {
+  RECOMMENDATIONS_SIZE,
+  RecommendationsData,
+  RecommendationsParams,
+  RecommendedItem,
+} from './recommendations.fragment';
 
 /**
  * How many of the most similar users vote. Popular items make almost everyone "similar" by one
@@ -78,7 +88,11 @@ export class RecommendationsBuilder implements FragmentBuilder<RecommendationsPa
     if (!(await this.userExists(viewerId))) {
       throw new FragmentNotFoundError(`user ${viewerId} not found`);
     }
-    const similar: SimilarRow[] = await queryWithAbort(this.dataSource, ctx.signal, SIMILAR_SQL, [viewerId, RECOMMENDATIONS_SIZE, MAX_NEIGHBOURS]);
+    const similar: SimilarRow[] = await queryWithAbort(this.dataSource, ctx.signal, SIMILAR_SQL, [
+      viewerId,
+      RECOMMENDATIONS_SIZE,
+      MAX_NEIGHBOURS,
+    ]);
     const items: RecommendedItem[] = similar.map((row) => ({
       id: row.id,
       title: row.title,
@@ -94,7 +108,13 @@ export class RecommendationsBuilder implements FragmentBuilder<RecommendationsPa
         items.map((item) => item.id),
       ]);
       for (const row of popular) {
-        items.push({ id: row.id, title: row.title, category: row.category, score: 0, reason: { kind: 'popular', likes: row.likes } });
+        items.push({
+          id: row.id,
+          title: row.title,
+          category: row.category,
+          score: 0,
+          reason: { kind: 'popular', likes: row.likes },
+        });
       }
     }
     return { items };

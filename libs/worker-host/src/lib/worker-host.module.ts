@@ -9,7 +9,14 @@ import {
   fragmentOptionsFromEnv,
   FragmentWorkerModule,
 } from '@worker-pattern/fragment';
-import { AppConfig, baseEnvSchema, databaseEnvSchema, pickEnv, PlatformModule, workerEnvSchema } from '@worker-pattern/platform';
+import {
+  AppConfig,
+  baseEnvSchema,
+  databaseEnvSchema,
+  pickEnv,
+  PlatformModule,
+  workerEnvSchema,
+} from '@worker-pattern/platform';
 import type { z } from 'zod';
 
 export const workerEnv = baseEnvSchema.extend(databaseEnvSchema.shape).extend(workerEnvSchema.shape);
@@ -43,14 +50,17 @@ export class WorkerHostModule {
           envDefaults: { WORKER_CONCURRENCY: options.defaultConcurrency },
           readiness: { redis: FRAGMENT_REDIS, postgres: true },
         }),
-        DbModule.forRootAsync({ inject: [AppConfig], useFactory: (config: AppConfig<WorkerEnv>) => dbOptionsFromEnv(pickEnv(config, DB_ENV_KEYS), options.service) }),
+        DbModule.forRootAsync({
+          inject: [AppConfig],
+          useFactory: (config: AppConfig<WorkerEnv>) => dbOptionsFromEnv(pickEnv(config, DB_ENV_KEYS), options.service),
+        }),
         FragmentModule.forRootAsync({
           inject: [AppConfig],
-          useFactory: (config: AppConfig<WorkerEnv>) => fragmentOptionsFromEnv(pickEnv(config, FRAGMENT_WORKER_ENV_KEYS), options.service),
+          useFactory: (config: AppConfig<WorkerEnv>) =>
+            fragmentOptionsFromEnv(pickEnv(config, FRAGMENT_WORKER_ENV_KEYS), options.service),
         }),
         FragmentWorkerModule.register({ fragment: options.fragment, builder: options.builder }),
       ],
     };
   }
 }
-

@@ -24,7 +24,9 @@ export class InvalidationFanout {
   async targetsOf(event: WriteEvent): Promise<FragmentTarget[]> {
     switch (event.type) {
       case 'post.created': {
-        const followers = (await this.dataSource.query(`SELECT follower_id AS id FROM follows WHERE followee_id = $1`, [event.authorId])) as Array<{
+        const followers = (await this.dataSource.query(`SELECT follower_id AS id FROM follows WHERE followee_id = $1`, [
+          event.authorId,
+        ])) as Array<{
           id: number;
         }>;
         return [this.profile(event.authorId), ...followers.map((f) => this.feed(f.id))];

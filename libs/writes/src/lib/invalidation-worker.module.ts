@@ -9,7 +9,11 @@ import { InvalidationConsumer } from './invalidation.consumer';
 import { OutboxRelay } from './outbox-relay';
 import { INVALIDATIONS_QUEUE } from './write-events';
 
-export const INVALIDATED_FRAGMENTS: readonly FragmentDefinition[] = [profileFragment, feedFragment, recommendationsFragment] as readonly FragmentDefinition[];
+export const INVALIDATED_FRAGMENTS: readonly FragmentDefinition[] = [
+  profileFragment,
+  feedFragment,
+  recommendationsFragment,
+] as readonly FragmentDefinition[];
 
 /**
  * The invalidation worker: relays the outbox into the invalidations queue and consumes it,
@@ -17,7 +21,10 @@ export const INVALIDATED_FRAGMENTS: readonly FragmentDefinition[] = [profileFrag
  * never consumes them). Needs the app's FragmentModule and a TypeORM DataSource.
  */
 @Module({
-  imports: [BullModule.registerQueue({ name: INVALIDATIONS_QUEUE }), FragmentProducerModule.register({ fragments: INVALIDATED_FRAGMENTS })],
+  imports: [
+    BullModule.registerQueue({ name: INVALIDATIONS_QUEUE }),
+    FragmentProducerModule.register({ fragments: INVALIDATED_FRAGMENTS }),
+  ],
   providers: [InvalidationFanout, InvalidationConsumer, OutboxRelay],
 })
 export class InvalidationWorkerModule {}

@@ -1,6 +1,17 @@
 import { InjectQueue } from '@nestjs/bull';
-import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
-import { FRAGMENT_OPTIONS, FragmentInvalidator, type FragmentModuleOptions, QueueDepthCollector } from '@worker-pattern/fragment';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
+import {
+  FRAGMENT_OPTIONS,
+  FragmentInvalidator,
+  type FragmentModuleOptions,
+  QueueDepthCollector,
+} from '@worker-pattern/fragment';
 import type { Job, Queue } from 'bull';
 import { Histogram, register } from 'prom-client';
 import { InvalidationFanout } from './invalidation-fanout';
@@ -33,11 +44,16 @@ export class InvalidationConsumer implements OnApplicationBootstrap, BeforeAppli
 
   onApplicationBootstrap(): void {
     this.depth.track(this.queue);
-    void this.queue.process(INVALIDATE_JOB, this.options.worker?.concurrency ?? 1, (job: Job<InvalidationJobData>) => this.handle(job.data)).catch((error: Error) => {
-      this.logger.error(`invalidations queue stopped: ${error.message}`);
-    });
+    void this.queue
+      .process(INVALIDATE_JOB, this.options.worker?.concurrency ?? 1, (job: Job<InvalidationJobData>) =>
+        this.handle(job.data),
+      )
+      .catch((error: Error) => {
+        this.logger.error(`invalidations queue stopped: ${error.message}`);
+      });
     const handlers = Object.keys((this.queue as Queue & { handlers?: object }).handlers ?? {});
-    if (handlers.length !== 1 || handlers[0] !== INVALIDATE_JOB) throw new Error(`queue "${INVALIDATIONS_QUEUE}" must have exactly one handler, for "${INVALIDATE_JOB}"`);
+    if (handlers.length !== 1 || handlers[0] !== INVALIDATE_JOB)
+      throw new Error(`queue "${INVALIDATIONS_QUEUE}" must have exactly one handler, for "${INVALIDATE_JOB}"`);
   }
 
   async beforeApplicationShutdown(): Promise<void> {

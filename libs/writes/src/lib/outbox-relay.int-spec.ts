@@ -29,13 +29,20 @@ describe('writes and the outbox relay (real Postgres and Redis)', () => {
     await db?.drop();
   });
 
-  const pending = async () => Number((await db.dataSource.query(`SELECT count(*) AS n FROM outbox WHERE dispatched_at IS NULL`))[0].n);
+  const pending = async () =>
+    Number((await db.dataSource.query(`SELECT count(*) AS n FROM outbox WHERE dispatched_at IS NULL`))[0].n);
   const relay = () => new OutboxRelay(db.dataSource, queue);
 
   it('records the write and its event together; a relay that was down relays it later', async () => {
     const post = await writes.createPost(1, 'hello');
-    const [row] = await db.dataSource.query(`SELECT id, topic, payload, dispatched_at FROM outbox ORDER BY id DESC LIMIT 1`);
-    expect(row).toMatchObject({ topic: 'post.created', payload: { type: 'post.created', authorId: 1, postId: post.id }, dispatched_at: null });
+    const [row] = await db.dataSource.query(
+      `SELECT id, topic, payload, dispatched_at FROM outbox ORDER BY id DESC LIMIT 1`,
+    );
+    expect(row).toMatchObject({
+      topic: 'post.created',
+      payload: { type: 'post.created', authorId: 1, postId: post.id },
+      dispatched_at: null,
+    });
     // The process that would have relayed it crashed right after the commit: nothing is queued yet.
     expect(await queue.getJob(`outbox.${row.id}`)).toBeNull();
     expect(await relay().drain()).toBeGreaterThanOrEqual(1);
@@ -47,9 +54,15 @@ describe('writes and the outbox relay (real Postgres and Redis)', () => {
   it('does not queue twice when a relay crashed between queueing and stamping', async () => {
     await relay().drain();
     await writes.createPost(2, 'relayed once');
-    const [row] = await db.dataSource.query(`SELECT id, payload FROM outbox WHERE dispatched_at IS NULL ORDER BY id DESC LIMIT 1`);
+    const [row] = await db.dataSource.query(
+      `SELECT id, payload FROM outbox WHERE dispatched_at IS NULL ORDER BY id DESC LIMIT 1`,
+    );
     // The crashed relay had already added the job, but its transaction never stamped the row.
-    await queue.add('invalidate', { outboxId: String(row.id), event: row.payload, writtenAt: Date.now() }, { jobId: `outbox.${row.id}` });
+    await queue.add(
+      'invalidate',
+      { outboxId: String(row.id), event: row.payload, writtenAt: Date.now() },
+      { jobId: `outbox.${row.id}` },
+    );
     const before = await queue.count();
     await relay().drain();
     expect(await queue.count()).toBe(before);

@@ -38,7 +38,10 @@ export class SocialWrites {
 
   createPost(authorId: number, body: string): Promise<PostCreated> {
     return this.transaction(async (em) => {
-      const [row] = (await em.query(`INSERT INTO posts (author_id, body) VALUES ($1, $2) RETURNING id, created_at`, [authorId, body])) as Array<{
+      const [row] = (await em.query(`INSERT INTO posts (author_id, body) VALUES ($1, $2) RETURNING id, created_at`, [
+        authorId,
+        body,
+      ])) as Array<{
         id: string;
         created_at: Date;
       }>;
@@ -49,58 +52,79 @@ export class SocialWrites {
 
   follow(followerId: number, followeeId: number): Promise<RelationResult> {
     if (followerId === followeeId) return Promise.reject(new WriteRefusedError('you cannot follow yourself'));
-    return this.transaction(async (em) => {
-      const inserted = (await em.query(
-        `INSERT INTO follows (follower_id, followee_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING created_at`,
-        [followerId, followeeId],
-      )) as Array<{ created_at: Date }>;
-      if (inserted[0]) {
-        await this.record(em, { type: 'follow.created', followerId, followeeId });
-        return { created: true, createdAt: inserted[0].created_at.toISOString() };
-      }
-      const [existing] = (await em.query(`SELECT created_at FROM follows WHERE follower_id = $1 AND followee_id = $2`, [followerId, followeeId])) as Array<{
-        created_at: Date;
-      }>;
-      return { created: false, createdAt: existing!.created_at.toISOString() };
-    }, { follows_followee_id_fkey: `user ${followeeId} not found` });
+    return this.transaction(
+      async (em) => {
+        const inserted = (await em.query(
+          `INSERT INTO follows (follower_id, followee_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING created_at`,
+          [followerId, followeeId],
+        )) as Array<{ created_at: Date }>;
+        if (inserted[0]) {
+          await this.record(em, { type: 'follow.created', followerId, followeeId });
+          return { created: true, createdAt: inserted[0].created_at.toISOString() };
+        }
+        const [existing] = (await em.query(
+          `SELECT created_at FROM follows WHERE follower_id = $1 AND followee_id = $2`,
+          [followerId, followeeId],
+        )) as Array<{
+          created_at: Date;
+        }>;
+        return { created: false, createdAt: existing!.created_at.toISOString() };
+      },
+      { follows_followee_id_fkey: `user ${followeeId} not found` },
+    );
   }
 
   unfollow(followerId: number, followeeId: number): Promise<boolean> {
     return this.transaction(async (em) => {
       await this.requireUser(em, followeeId);
-      const [, deleted] = (await em.query(`DELETE FROM follows WHERE follower_id = $1 AND followee_id = $2`, [followerId, followeeId])) as [unknown, number];
+      const [, deleted] = (await em.query(`DELETE FROM follows WHERE follower_id = $1 AND followee_id = $2`, [
+        followerId,
+        followeeId,
+      ])) as [unknown, number];
       if (deleted > 0) await this.record(em, { type: 'follow.deleted', followerId, followeeId });
       return deleted > 0;
     });
   }
 
   like(userId: number, itemId: number): Promise<RelationResult> {
-    return this.transaction(async (em) => {
-      const inserted = (await em.query(`INSERT INTO likes (user_id, item_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING created_at`, [
-        userId,
-        itemId,
-      ])) as Array<{ created_at: Date }>;
-      if (inserted[0]) {
-        await this.record(em, { type: 'like.created', userId, itemId });
-        return { created: true, createdAt: inserted[0].created_at.toISOString() };
-      }
-      const [existing] = (await em.query(`SELECT created_at FROM likes WHERE user_id = $1 AND item_id = $2`, [userId, itemId])) as Array<{ created_at: Date }>;
-      return { created: false, createdAt: existing!.created_at.toISOString() };
-    }, { likes_item_id_fkey: `item ${itemId} not found` });
+    return this.transaction(
+      async (em) => {
+        const inserted = (await em.query(
+          `INSERT INTO likes (user_id, item_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING created_at`,
+          [userId, itemId],
+        )) as Array<{ created_at: Date }>;
+        if (inserted[0]) {
+          await this.record(em, { type: 'like.created', userId, itemId });
+          return { created: true, createdAt: inserted[0].created_at.toISOString() };
+        }
+        const [existing] = (await em.query(`SELECT created_at FROM likes WHERE user_id = $1 AND item_id = $2`, [
+          userId,
+          itemId,
+        ])) as Array<{ created_at: Date }>;
+        return { created: false, createdAt: existing!.created_at.toISOString() };
+      },
+      { likes_item_id_fkey: `item ${itemId} not found` },
+    );
   }
 
   unlike(userId: number, itemId: number): Promise<boolean> {
     return this.transaction(async (em) => {
       const [item] = (await em.query(`SELECT 1 FROM items WHERE id = $1`, [itemId])) as unknown[];
       if (!item) throw new WriteNotFoundError(`item ${itemId} not found`);
-      const [, deleted] = (await em.query(`DELETE FROM likes WHERE user_id = $1 AND item_id = $2`, [userId, itemId])) as [unknown, number];
+      const [, deleted] = (await em.query(`DELETE FROM likes WHERE user_id = $1 AND item_id = $2`, [
+        userId,
+        itemId,
+      ])) as [unknown, number];
       if (deleted > 0) await this.record(em, { type: 'like.deleted', userId, itemId });
       return deleted > 0;
     });
   }
 
   /** `missing` names, per foreign key, what a violation means ("user 9 not found"). */
-  private async transaction<T>(work: (em: EntityManager) => Promise<T>, missing: Record<string, string> = {}): Promise<T> {
+  private async transaction<T>(
+    work: (em: EntityManager) => Promise<T>,
+    missing: Record<string, string> = {},
+  ): Promise<T> {
     try {
       return await this.db.get().transaction(work);
     } catch (error) {

@@ -1,4 +1,11 @@
-import { type ArgumentsHost, BadRequestException, Catch, type ExceptionFilter, NotFoundException, ServiceUnavailableException } from '@nestjs/common';
+import {
+  type ArgumentsHost,
+  BadRequestException,
+  Catch,
+  type ExceptionFilter,
+  NotFoundException,
+  ServiceUnavailableException,
+} from '@nestjs/common';
 import { DatabaseUnavailableError } from '@worker-pattern/db';
 import type { FastifyReply } from 'fastify';
 import { WriteNotFoundError, WriteRefusedError } from './social-writes';

@@ -21,16 +21,25 @@ const postBody = z
 
 const followBody = z
   .object({
-    userId: z.number({ error: 'userId must be a number' }).int('userId must be an integer').min(1, 'userId must be at least 1').max(2_147_483_647, 'userId is too large'),
+    userId: z
+      .number({ error: 'userId must be a number' })
+      .int('userId must be an integer')
+      .min(1, 'userId must be at least 1')
+      .max(2_147_483_647, 'userId is too large'),
   })
   .strict();
 
 function parseBody<T>(schema: z.ZodType<T>, body: unknown, example: string): T {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new BadRequestException(`request body must be a JSON object like ${example}`);
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw new BadRequestException(`request body must be a JSON object like ${example}`);
   const parsed = schema.safeParse(body);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
-  throw new BadRequestException(issue?.code === 'unrecognized_keys' ? `unknown field "${String(issue.keys[0]).slice(0, 64)}"` : (issue?.message ?? 'invalid body'));
+  throw new BadRequestException(
+    issue?.code === 'unrecognized_keys'
+      ? `unknown field "${String(issue.keys[0]).slice(0, 64)}"`
+      : (issue?.message ?? 'invalid body'),
+  );
 }
 
 export const parsePostBody = (body: unknown): string => parseBody(postBody, body, '{"body": "…"}').body;

@@ -11,7 +11,11 @@ import { MAX_POST_LENGTH, parseFollowBody, parseIdParam, parsePostBody } from '.
 const ID = { type: 'integer', minimum: 1, maximum: MAX_ID } as const;
 const RELATION = (ids: Record<string, object>) => ({
   type: 'object',
-  properties: { ...ids, created: { type: 'boolean', description: 'false: it already existed' }, createdAt: { type: 'string', format: 'date-time' } },
+  properties: {
+    ...ids,
+    created: { type: 'boolean', description: 'false: it already existed' },
+    createdAt: { type: 'string', format: 'date-time' },
+  },
 });
 
 /**
@@ -29,13 +33,36 @@ export class WritesController {
 
   @Post('posts')
   @HttpCode(201)
-  @ApiOperation({ summary: 'Post as the viewer', description: 'Followers’ feeds are invalidated durably (outbox) in the same transaction.' })
+  @ApiOperation({
+    summary: 'Post as the viewer',
+    description: 'Followers’ feeds are invalidated durably (outbox) in the same transaction.',
+  })
   @ApiBody({
-    schema: { type: 'object', required: ['body'], additionalProperties: false, properties: { body: { type: 'string', minLength: 1, maxLength: MAX_POST_LENGTH, description: 'Trimmed; 1 to 5,000 characters' } } },
+    schema: {
+      type: 'object',
+      required: ['body'],
+      additionalProperties: false,
+      properties: {
+        body: {
+          type: 'string',
+          minLength: 1,
+          maxLength: MAX_POST_LENGTH,
+          description: 'Trimmed; 1 to 5,000 characters',
+        },
+      },
+    },
   })
   @ApiResponse({
     status: 201,
-    schema: { type: 'object', properties: { id: { type: 'string' }, authorId: ID, body: { type: 'string' }, createdAt: { type: 'string', format: 'date-time' } } },
+    schema: {
+      type: 'object',
+      properties: {
+        id: { type: 'string' },
+        authorId: ID,
+        body: { type: 'string' },
+        createdAt: { type: 'string', format: 'date-time' },
+      },
+    },
   })
   @ApiErrorResponses(400, 401, 404, 413, 429, 503)
   createPost(@ViewerId() viewerId: number, @Body() body: unknown) {
@@ -43,8 +70,13 @@ export class WritesController {
   }
 
   @Post('follows')
-  @ApiOperation({ summary: 'Follow a user', description: '201 when new, 200 when already following (never a second row); 400 for yourself.' })
-  @ApiBody({ schema: { type: 'object', required: ['userId'], additionalProperties: false, properties: { userId: ID } } })
+  @ApiOperation({
+    summary: 'Follow a user',
+    description: '201 when new, 200 when already following (never a second row); 400 for yourself.',
+  })
+  @ApiBody({
+    schema: { type: 'object', required: ['userId'], additionalProperties: false, properties: { userId: ID } },
+  })
   @ApiResponse({ status: 201, description: 'Now following', schema: RELATION({ followerId: ID, followeeId: ID }) })
   @ApiResponse({ status: 200, description: 'Already following', schema: RELATION({ followerId: ID, followeeId: ID }) })
   @ApiErrorResponses(400, 401, 404, 413, 429, 503)

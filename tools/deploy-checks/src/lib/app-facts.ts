@@ -81,7 +81,10 @@ export function isFragmentWorkerApp(app: string): app is FragmentWorkerApp {
 export function longestJobMs(app: WorkerApp, parsed: ParsedAppEnv): { ms: number; what: string } {
   if (isFragmentWorkerApp(app)) return { ms: WORKER_FRAGMENTS[app].buildTimeoutMs, what: "its builds' buildTimeoutMs" };
   const statementTimeout = Number(parsed['DATABASE_STATEMENT_TIMEOUT_MS']);
-  return { ms: statementTimeout > 0 ? statementTimeout : Infinity, what: 'DATABASE_STATEMENT_TIMEOUT_MS (its jobs run one query)' };
+  return {
+    ms: statementTimeout > 0 ? statementTimeout : Infinity,
+    what: 'DATABASE_STATEMENT_TIMEOUT_MS (its jobs run one query)',
+  };
 }
 
 export function isApp(app: string): app is App {
@@ -117,7 +120,8 @@ export function appModuleDefaults(app: HttpApp, text = appModuleSource(app)): Ap
   const constant = (name: string) => text.match(new RegExp(`const ${name}\\s*=\\s*(\\d+)`))?.[1];
   const num = (re: RegExp) => {
     const value = text.match(re)?.[1];
-    const digits = value !== undefined && /^\d+$/.test(value) ? value : value !== undefined ? constant(value) : undefined;
+    const digits =
+      value !== undefined && /^\d+$/.test(value) ? value : value !== undefined ? constant(value) : undefined;
     return digits === undefined ? undefined : Number(digits);
   };
   return {
@@ -138,9 +142,14 @@ export function gatewayReadPathProblems(text = appModuleSource('gateway')): stri
   const defaults = appModuleDefaults('gateway', text);
   const problems: string[] = [];
   if (defaults.readinessChecksPostgres) {
-    problems.push('gateway: /health/ready checks Postgres, so a Postgres outage would take every gateway out of its Service, though reads never need Postgres');
+    problems.push(
+      'gateway: /health/ready checks Postgres, so a Postgres outage would take every gateway out of its Service, though reads never need Postgres',
+    );
   }
-  if (!defaults.lazyDatabase) problems.push('gateway: connects to Postgres eagerly (not DbModule.forRootLazyAsync), so it could not start, and serve reads, while Postgres is down');
+  if (!defaults.lazyDatabase)
+    problems.push(
+      'gateway: connects to Postgres eagerly (not DbModule.forRootLazyAsync), so it could not start, and serve reads, while Postgres is down',
+    );
   return problems;
 }
 

@@ -53,13 +53,18 @@ export interface ApplySets {
 export function loadApplySets(): ApplySets {
   const folders = manifestFolders().filter((f) => f !== 'k8s');
   const unknown = folders.filter((f) => ![...ADDITIVE, ...REPLACING, ...STANDALONE].includes(f));
-  if (unknown.length) throw new Error(`unclassified manifest folder(s) ${unknown.join(', ')}: say in apply-sets.ts how they are applied`);
+  if (unknown.length)
+    throw new Error(`unclassified manifest folder(s) ${unknown.join(', ')}: say in apply-sets.ts how they are applied`);
   const top = loadFolder(K8S_DIR);
-  const folder = (name: string) => (existsSync(join(WORKSPACE_ROOT, name)) ? loadFolder(join(WORKSPACE_ROOT, name)) : []);
+  const folder = (name: string) =>
+    existsSync(join(WORKSPACE_ROOT, name)) ? loadFolder(join(WORKSPACE_ROOT, name)) : [];
   const kedaTop = filterBySelector(top, parseSelectorString(kedaTopLevelSelector()));
   const sets = {
     top: { name: 'kubectl apply -f k8s', docs: top },
-    keda: { name: `kubectl apply -f k8s -l '${kedaTopLevelSelector()}' && kubectl apply -f k8s/keda`, docs: [...kedaTop, ...folder('k8s/keda')] },
+    keda: {
+      name: `kubectl apply -f k8s -l '${kedaTopLevelSelector()}' && kubectl apply -f k8s/keda`,
+      docs: [...kedaTop, ...folder('k8s/keda')],
+    },
     demo: { name: 'kubectl apply -f k8s && kubectl apply -f k8s/demo', docs: [...top, ...folder('k8s/demo')] },
     adapter: { name: 'kubectl apply -f k8s/prometheus-adapter', docs: folder('k8s/prometheus-adapter') },
   };

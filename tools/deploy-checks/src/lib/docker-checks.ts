@@ -66,48 +66,75 @@ export function dockerfileProblems(text: string): string[] {
   if (stages.length < 2) return ['expected a multi-stage build'];
   const runtime = stages[stages.length - 1];
   const all = (stage: DockerStage, keyword: string) => stage.instructions.filter((i) => i.keyword === keyword);
-  const runs = (stage: DockerStage) => all(stage, 'RUN').map((i) => i.args).join('\n');
-  const envs = (stage: DockerStage) => all(stage, 'ENV').map((i) => i.args).join('\n');
+  const runs = (stage: DockerStage) =>
+    all(stage, 'RUN')
+      .map((i) => i.args)
+      .join('\n');
+  const envs = (stage: DockerStage) =>
+    all(stage, 'ENV')
+      .map((i) => i.args)
+      .join('\n');
 
   const buildStage = stages.find((s) => /\bnx\b.*\brun-many\b|\bnx run\b|\bnx build\b/.test(runs(s)));
   if (!buildStage) problems.push('no stage runs the Nx build');
   else {
     const parent = stages.find((s) => s.name === buildStage.from);
-    if (!/\bnpm ci\b/.test(runs(buildStage) + (parent ? runs(parent) : ''))) problems.push('the build stage does not install with `npm ci` (the lock file)');
-    if (!/NX_DAEMON=false/.test(envs(buildStage) + runs(buildStage))) problems.push('the Nx build does not set NX_DAEMON=false');
+    if (!/\bnpm ci\b/.test(runs(buildStage) + (parent ? runs(parent) : '')))
+      problems.push('the build stage does not install with `npm ci` (the lock file)');
+    if (!/NX_DAEMON=false/.test(envs(buildStage) + runs(buildStage)))
+      problems.push('the Nx build does not set NX_DAEMON=false');
     // The -p list names projects exactly (comma-separated): match whole names, not substrings.
-    const built = new Set(runs(buildStage).match(/(?:^|\s)(?:-p|--projects)[ =](\S+)/)?.[1].split(',') ?? []);
+    const built = new Set(
+      runs(buildStage)
+        .match(/(?:^|\s)(?:-p|--projects)[ =](\S+)/)?.[1]
+        .split(',') ?? [],
+    );
     for (const app of ALL_APPS) if (!built.has(app)) problems.push(`the Nx build does not build ${app}`);
   }
   // Global ARGs (before the first FROM) may name the base image.
-  const runtimeFrom = runtime.from.replace(/\$\{?(\w+)\}?/g, (_, name: string) => text.match(new RegExp(`^ARG ${name}=(\\S+)`, 'm'))?.[1] ?? '');
-  if (!/^node:20[\w.-]*-(bookworm-|bullseye-)?slim$|alpine|distroless/.test(runtimeFrom) && !stages.some((s) => s.name === runtime.from)) {
-    problems.push(`the runtime stage starts from ${runtimeFrom || runtime.from}, not a slim Node 20 image (node:20-bookworm-slim or similar)`);
+  const runtimeFrom = runtime.from.replace(
+    /\$\{?(\w+)\}?/g,
+    (_, name: string) => text.match(new RegExp(`^ARG ${name}=(\\S+)`, 'm'))?.[1] ?? '',
+  );
+  if (
+    !/^node:20[\w.-]*-(bookworm-|bullseye-)?slim$|alpine|distroless/.test(runtimeFrom) &&
+    !stages.some((s) => s.name === runtime.from)
+  ) {
+    problems.push(
+      `the runtime stage starts from ${runtimeFrom || runtime.from}, not a slim Node 20 image (node:20-bookworm-slim or similar)`,
+    );
   }
   const copies = all(runtime, 'COPY').map((i) => i.args);
   const nodeModulesFrom = copies.find((c) => /node_modules/.test(c))?.match(/--from=(\S+)/)?.[1];
   const depsStage = stages.find((s) => s.name === nodeModulesFrom);
   if (!depsStage) problems.push('the runtime stage does not copy node_modules from a dependencies stage');
-  else if (!/npm ci\b[^\n]*--omit=dev/.test(runs(depsStage))) problems.push(`node_modules come from stage ${nodeModulesFrom}, which does not run npm ci --omit=dev`);
-  if (!copies.some((c) => /dist\/apps\/\$\{?APP\}?\/?\s/.test(c + ' '))) problems.push('the runtime stage does not copy the whole dist/apps/${APP}/ folder');
+  else if (!/npm ci\b[^\n]*--omit=dev/.test(runs(depsStage)))
+    problems.push(`node_modules come from stage ${nodeModulesFrom}, which does not run npm ci --omit=dev`);
+  if (!copies.some((c) => /dist\/apps\/\$\{?APP\}?\/?\s/.test(c + ' ')))
+    problems.push('the runtime stage does not copy the whole dist/apps/${APP}/ folder');
   const user = all(runtime, 'USER').at(-1)?.args;
   if (!user) problems.push('the runtime stage has no USER: it would run as root');
   else if (/^(root|0)(:|$)/.test(user)) problems.push(`the runtime stage runs as ${user}`);
-  else if (!/^\d+(:\d+)?$/.test(user)) problems.push(`USER ${user}: use a numeric uid so Kubernetes' runAsNonRoot can verify it`);
+  else if (!/^\d+(:\d+)?$/.test(user))
+    problems.push(`USER ${user}: use a numeric uid so Kubernetes' runAsNonRoot can verify it`);
   const entrypoint = all(runtime, 'ENTRYPOINT').at(-1);
   const cmd = all(runtime, 'CMD').at(-1);
   const entry = entrypoint ? execForm(entrypoint.args) : undefined;
-  if (entrypoint && !entry) problems.push(`ENTRYPOINT on line ${entrypoint.line} is in shell form: a shell would be PID 1 and swallow SIGTERM`);
+  if (entrypoint && !entry)
+    problems.push(`ENTRYPOINT on line ${entrypoint.line} is in shell form: a shell would be PID 1 and swallow SIGTERM`);
   if (cmd && !execForm(cmd.args)) problems.push(`CMD on line ${cmd.line} is in shell form`);
   const argv = [...(entry ?? []), ...(cmd ? (execForm(cmd.args) ?? []) : [])];
   const node = argv.findIndex((a) => a === 'node' || a.endsWith('/node'));
   const shell = argv.findIndex((a) => /(^|\/)(sh|bash|dash|ash)$/.test(a));
-  if (shell >= 0 && (node < 0 || shell < node)) problems.push('a shell wraps node: it would take SIGTERM and node would never see it');
+  if (shell >= 0 && (node < 0 || shell < node))
+    problems.push('a shell wraps node: it would take SIGTERM and node would never see it');
   else if (node < 0) problems.push('the entry point does not run node');
-  else if (node > 0 && !/(^|\/)(tini|dumb-init)$/.test(argv[0])) problems.push(`node is started through ${argv[0]}, which is not a known init`);
+  else if (node > 0 && !/(^|\/)(tini|dumb-init)$/.test(argv[0]))
+    problems.push(`node is started through ${argv[0]}, which is not a known init`);
   for (const stage of stages) {
     for (const i of [...all(stage, 'ENV'), ...all(stage, 'ARG')]) {
-      if (SECRETISH.test(i.args)) problems.push(`line ${i.line}: ${i.keyword} ${i.args} bakes a secret-looking value into the image`);
+      if (SECRETISH.test(i.args))
+        problems.push(`line ${i.line}: ${i.keyword} ${i.args} bakes a secret-looking value into the image`);
     }
   }
   return problems;
@@ -120,10 +147,12 @@ export function dockerignoreProblems(text: string): string[] {
     .filter((l) => l && !l.startsWith('#'));
   const problems: string[] = [];
   for (const needed of ['node_modules', 'dist', '.git', '.env']) {
-    if (!patterns.some((p) => p.replace(/^\*\*\//, '') === needed)) problems.push(`.dockerignore does not exclude ${needed}`);
+    if (!patterns.some((p) => p.replace(/^\*\*\//, '') === needed))
+      problems.push(`.dockerignore does not exclude ${needed}`);
   }
   for (const kept of ['package.json', 'package-lock.json', 'apps', 'libs', 'tools', 'nx.json', 'tsconfig.base.json']) {
-    if (patterns.some((p) => p === kept || p === `${kept}/` || p === '*' || p === '**')) problems.push(`.dockerignore excludes ${kept}, which the build needs`);
+    if (patterns.some((p) => p === kept || p === `${kept}/` || p === '*' || p === '**'))
+      problems.push(`.dockerignore excludes ${kept}, which the build needs`);
   }
   return problems;
 }
@@ -208,10 +237,13 @@ export function composeProblems(compose: ComposeFile): string[] {
   const migrate = services['migrate'];
   if (migrate) {
     const command = Array.isArray(migrate.command) ? migrate.command.join(' ') : (migrate.command ?? '');
-    if (!/\b(migrate|seed)\b/.test(command)) problems.push('migrate does not run db-cli migrate (or seed, which migrates first)');
-    if (/\bseed\b/.test(command) && !command.includes('--if-empty')) problems.push('migrate seeds without --if-empty: every `up` would try to seed again');
+    if (!/\b(migrate|seed)\b/.test(command))
+      problems.push('migrate does not run db-cli migrate (or seed, which migrates first)');
+    if (/\bseed\b/.test(command) && !command.includes('--if-empty'))
+      problems.push('migrate seeds without --if-empty: every `up` would try to seed again');
     if (migrate.build?.args?.['APP'] !== 'db-cli') problems.push('migrate is not built with APP=db-cli');
-    if (dependsOn('migrate', 'postgres') !== 'service_healthy') problems.push('migrate does not wait for postgres to be healthy');
+    if (dependsOn('migrate', 'postgres') !== 'service_healthy')
+      problems.push('migrate does not wait for postgres to be healthy');
     if (migrate.restart && migrate.restart !== 'no') problems.push('migrate is a one-shot: restart must be "no"');
     if (!envOf(migrate)['DATABASE_URL']) problems.push('migrate has no DATABASE_URL');
   }
@@ -220,31 +252,50 @@ export function composeProblems(compose: ComposeFile): string[] {
     if (!service) continue;
     const env = envOf(service);
     if (service.build?.args?.['APP'] !== app) problems.push(`${app} is not built with APP=${app}`);
-    if (service.build?.dockerfile !== 'docker/Dockerfile' || service.build.context !== '..') problems.push(`${app} is not built from the repository root with docker/Dockerfile`);
-    if (dependsOn(app, 'migrate') !== 'service_completed_successfully') problems.push(`${app} does not wait for migrate to complete successfully`);
+    if (service.build?.dockerfile !== 'docker/Dockerfile' || service.build.context !== '..')
+      problems.push(`${app} is not built from the repository root with docker/Dockerfile`);
+    if (dependsOn(app, 'migrate') !== 'service_completed_successfully')
+      problems.push(`${app} does not wait for migrate to complete successfully`);
     if (dependsOn(app, 'redis') !== 'service_healthy') problems.push(`${app} does not wait for redis to be healthy`);
-    if (isWorkerApp(app) && dependsOn(app, 'postgres') !== 'service_healthy') problems.push(`${app} does not wait for postgres to be healthy`);
+    if (isWorkerApp(app) && dependsOn(app, 'postgres') !== 'service_healthy')
+      problems.push(`${app} does not wait for postgres to be healthy`);
     if (!service.healthcheck?.test) problems.push(`${app} has no healthcheck`);
     if (env['HOST'] !== '0.0.0.0') problems.push(`${app}: HOST must be 0.0.0.0 in a container`);
     if (!env['REDIS_URL']) problems.push(`${app}: REDIS_URL is not set`);
     // Workers need Postgres; so do the gateway's writes (its reads never do, so it does not wait for it).
     if (!env['DATABASE_URL']) problems.push(`${app}: DATABASE_URL is not set`);
-    if (app === 'gateway' && !(service.ports ?? []).some((p) => (typeof p === 'string' ? /^(\d+\.\d+\.\d+\.\d+:)?3000:3000$/.test(p) : p.published === 3000 || p.published === '3000'))) {
+    if (
+      app === 'gateway' &&
+      !(service.ports ?? []).some((p) =>
+        typeof p === 'string'
+          ? /^(\d+\.\d+\.\d+\.\d+:)?3000:3000$/.test(p)
+          : p.published === 3000 || p.published === '3000',
+      )
+    ) {
       problems.push('gateway is not published on 3000');
     }
-    if (app !== 'gateway' && (service.ports ?? []).length) problems.push(`${app} publishes ports; only the gateway is reachable from outside`);
+    if (app !== 'gateway' && (service.ports ?? []).length)
+      problems.push(`${app} publishes ports; only the gateway is reachable from outside`);
     // The environment the app would see with every ${VAR:-default} at its default, through the app's
     // own validation (so its defaults, e.g. SHUTDOWN_TIMEOUT_MS, come from the app, not from here).
     let parsed: ParsedAppEnv;
     try {
-      parsed = validateAppEnv(app, Object.fromEntries(Object.entries(env).map(([k, v]) => [k, interpolateDefaults(v)])));
+      parsed = validateAppEnv(
+        app,
+        Object.fromEntries(Object.entries(env).map(([k, v]) => [k, interpolateDefaults(v)])),
+      );
     } catch (error) {
-      problems.push(`${app} would refuse to start: ${(error instanceof Error ? error.message : String(error)).replace(/\n\s*/g, ' ')}`);
+      problems.push(
+        `${app} would refuse to start: ${(error instanceof Error ? error.message : String(error)).replace(/\n\s*/g, ' ')}`,
+      );
       continue;
     }
     const shutdownMs = Number(parsed['SHUTDOWN_TIMEOUT_MS']);
     const graceMs = composeDurationMs(service.stop_grace_period) ?? 10_000;
-    if (graceMs <= shutdownMs) problems.push(`${app}: stop_grace_period ${graceMs} ms ≤ SHUTDOWN_TIMEOUT_MS ${shutdownMs}: compose would SIGKILL a draining worker`);
+    if (graceMs <= shutdownMs)
+      problems.push(
+        `${app}: stop_grace_period ${graceMs} ms ≤ SHUTDOWN_TIMEOUT_MS ${shutdownMs}: compose would SIGKILL a draining worker`,
+      );
     if (isWorkerApp(app)) {
       const job = longestJobMs(app, parsed);
       if (shutdownMs <= job.ms) problems.push(`${app}: SHUTDOWN_TIMEOUT_MS ${shutdownMs} ≤ ${job.what} ${job.ms}`);
@@ -253,7 +304,8 @@ export function composeProblems(compose: ComposeFile): string[] {
     }
   }
   for (const [name, service] of Object.entries(services)) {
-    for (const [key, value] of Object.entries(envOf(service))) problems.push(...secretProblems(`service ${name}`, key, value));
+    for (const [key, value] of Object.entries(envOf(service)))
+      problems.push(...secretProblems(`service ${name}`, key, value));
   }
   return problems;
 }

@@ -72,7 +72,11 @@ function podLabels(w: Workload) {
   return w.template.metadata?.labels ?? {};
 }
 
-function workloadsMatching(set: ApplySet, namespace: string | undefined, selector: LabelSelector | undefined): Workload[] {
+function workloadsMatching(
+  set: ApplySet,
+  namespace: string | undefined,
+  selector: LabelSelector | undefined,
+): Workload[] {
   return workloads(set).filter((w) => w.namespace === namespace && selectorMatches(selector, podLabels(w)));
 }
 
@@ -88,14 +92,20 @@ export const checkNames: Check = (set) => {
       problems.push(`${id}: metadata.name is missing`);
       continue;
     }
-    const valid = kind === 'Service' ? isDns1035Label(name) : kind === 'Namespace' ? isDns1123Label(name) : isDns1123Subdomain(name);
+    const valid =
+      kind === 'Service'
+        ? isDns1035Label(name)
+        : kind === 'Namespace'
+          ? isDns1123Label(name)
+          : isDns1123Subdomain(name);
     if (!valid) problems.push(`${id}: "${name}" is not a valid ${kind} name (DNS-1123)`);
     const key = `${kind}/${metadata?.namespace ?? ''}/${name}`;
     if (seen.has(key)) problems.push(`${id}: a second ${kind} named ${name} in the same apply set`);
     seen.add(key);
     for (const [k, v] of Object.entries(metadata?.labels ?? {})) {
       if (!isQualifiedName(k)) problems.push(`${id}: invalid label key "${k}"`);
-      if (typeof v !== 'string' || !isLabelValue(v)) problems.push(`${id}: invalid value of label ${k}: ${JSON.stringify(v)}`);
+      if (typeof v !== 'string' || !isLabelValue(v))
+        problems.push(`${id}: invalid value of label ${k}: ${JSON.stringify(v)}`);
     }
     for (const k of Object.keys(metadata?.annotations ?? {})) {
       if (!isQualifiedName(k)) problems.push(`${id}: invalid annotation key "${k}"`);
@@ -127,7 +137,10 @@ export function checkNamespace(expected: string): Check {
     set.docs
       .filter((doc) => modelFor(doc.body)?.namespaced ?? true)
       .filter((doc) => doc.body.metadata?.namespace !== expected)
-      .map((doc) => `${describeDoc(doc)}: namespace is ${doc.body.metadata?.namespace ?? '(unset: whatever the kubectl context says)'}, expected ${expected}`);
+      .map(
+        (doc) =>
+          `${describeDoc(doc)}: namespace is ${doc.body.metadata?.namespace ?? '(unset: whatever the kubectl context says)'}, expected ${expected}`,
+      );
 }
 
 /** Labels: every object is part of worker-pattern and says what it is. */
@@ -144,7 +157,8 @@ export const checkLabels: Check = (set) => {
   for (const w of workloads(set)) {
     const labels = podLabels(w);
     for (const key of need) if (!labels[key]) problems.push(`${where(w)}: pod template label ${key} is missing`);
-    if (labels['app.kubernetes.io/name'] !== w.name) problems.push(`${where(w)}: pod label app.kubernetes.io/name should be ${w.name}`);
+    if (labels['app.kubernetes.io/name'] !== w.name)
+      problems.push(`${where(w)}: pod label app.kubernetes.io/name should be ${w.name}`);
   }
   return problems;
 };
@@ -155,19 +169,24 @@ export const checkSelectors: Check = (set) => {
   for (const { doc, obj } of deployments(set)) {
     const selector = obj.spec?.selector;
     if (isEmptySelector(selector)) problems.push(`${describeDoc(doc)}: empty selector`);
-    else if (!selectorMatches(selector, obj.spec?.template.metadata?.labels)) problems.push(`${describeDoc(doc)}: selector does not match the template's labels`);
+    else if (!selectorMatches(selector, obj.spec?.template.metadata?.labels))
+      problems.push(`${describeDoc(doc)}: selector does not match the template's labels`);
   }
   for (const { doc, obj } of services(set)) {
     if (!obj.spec?.selector) continue;
     const matched = workloadsMatching(set, obj.metadata?.namespace, { matchLabels: obj.spec.selector });
     if (matched.length === 0) {
-      problems.push(`${describeDoc(doc)}: selector ${JSON.stringify(obj.spec.selector)} matches no pods of the apply set`);
+      problems.push(
+        `${describeDoc(doc)}: selector ${JSON.stringify(obj.spec.selector)} matches no pods of the apply set`,
+      );
       continue;
     }
     for (const port of obj.spec.ports ?? []) {
       const target = port.targetPort ?? port.port;
       for (const w of matched) {
-        const has = containersOf(w).some((c) => (c.ports ?? []).some((p) => (typeof target === 'string' ? p.name === target : p.containerPort === target)));
+        const has = containersOf(w).some((c) =>
+          (c.ports ?? []).some((p) => (typeof target === 'string' ? p.name === target : p.containerPort === target)),
+        );
         if (!has) problems.push(`${describeDoc(doc)}: targetPort ${target} is not a port of ${where(w)}`);
       }
     }
@@ -178,20 +197,29 @@ export const checkSelectors: Check = (set) => {
       problems.push(`${describeDoc(doc)}: empty selector (would cover every pod of the namespace)`);
       continue;
     }
-    const matched = workloadsMatching(set, obj.metadata?.namespace, obj.spec?.selector).filter((w) => w.kind === 'Deployment');
+    const matched = workloadsMatching(set, obj.metadata?.namespace, obj.spec?.selector).filter(
+      (w) => w.kind === 'Deployment',
+    );
     if (matched.length === 0) problems.push(`${describeDoc(doc)}: selector matches no Deployment's pods`);
     for (const w of matched) coveredBy.set(w.name, [...(coveredBy.get(w.name) ?? []), obj.metadata?.name ?? '']);
   }
   for (const [name, budgets] of coveredBy) {
-    if (budgets.length > 1) problems.push(`Deployment/${name}: pods covered by several PodDisruptionBudgets (${budgets.join(', ')}); eviction refuses that`);
+    if (budgets.length > 1)
+      problems.push(
+        `Deployment/${name}: pods covered by several PodDisruptionBudgets (${budgets.join(', ')}); eviction refuses that`,
+      );
   }
   for (const { doc, obj } of deployments(set)) {
-    if (!coveredBy.has(obj.metadata?.name ?? '')) problems.push(`${describeDoc(doc)}: no PodDisruptionBudget covers its pods (a node drain could take them all at once)`);
+    if (!coveredBy.has(obj.metadata?.name ?? ''))
+      problems.push(
+        `${describeDoc(doc)}: no PodDisruptionBudget covers its pods (a node drain could take them all at once)`,
+      );
   }
   for (const { doc, obj } of networkPolicies(set)) {
     const selector = obj.spec?.podSelector;
     const matched = workloadsMatching(set, obj.metadata?.namespace, selector);
-    if (!isEmptySelector(selector) && matched.length === 0) problems.push(`${describeDoc(doc)}: podSelector matches no pods of the apply set`);
+    if (!isEmptySelector(selector) && matched.length === 0)
+      problems.push(`${describeDoc(doc)}: podSelector matches no pods of the apply set`);
     for (const rule of obj.spec?.ingress ?? []) {
       for (const port of rule.ports ?? []) {
         if (typeof port.port !== 'string') continue;
@@ -232,7 +260,11 @@ export function autoscalers(set: ApplySet): Autoscaler[] {
       kind: 'ScaledObject' as const,
       name: obj.metadata?.name ?? '',
       namespace: obj.metadata?.namespace,
-      target: { apiVersion: obj.spec.scaleTargetRef.apiVersion ?? 'apps/v1', kind: obj.spec.scaleTargetRef.kind ?? 'Deployment', name: obj.spec.scaleTargetRef.name },
+      target: {
+        apiVersion: obj.spec.scaleTargetRef.apiVersion ?? 'apps/v1',
+        kind: obj.spec.scaleTargetRef.kind ?? 'Deployment',
+        name: obj.spec.scaleTargetRef.name,
+      },
       min: obj.spec.minReplicaCount ?? 0,
       max: obj.spec.maxReplicaCount ?? 100,
     })),
@@ -243,35 +275,53 @@ export function autoscalers(set: ApplySet): Autoscaler[] {
 export const checkAutoscalers: Check = (set) => {
   const problems: string[] = [];
   const byTarget = new Map<string, Autoscaler[]>();
-  const deploymentsByName = new Map(deployments(set).map(({ obj }) => [`${obj.metadata?.namespace}/${obj.metadata?.name}`, obj]));
+  const deploymentsByName = new Map(
+    deployments(set).map(({ obj }) => [`${obj.metadata?.namespace}/${obj.metadata?.name}`, obj]),
+  );
   for (const a of autoscalers(set)) {
     const id = describeDoc(a.doc);
-    if (a.target.kind !== 'Deployment' || a.target.apiVersion !== 'apps/v1') problems.push(`${id}: scale target should be an apps/v1 Deployment, got ${a.target.apiVersion} ${a.target.kind}`);
+    if (a.target.kind !== 'Deployment' || a.target.apiVersion !== 'apps/v1')
+      problems.push(`${id}: scale target should be an apps/v1 Deployment, got ${a.target.apiVersion} ${a.target.kind}`);
     const key = `${a.namespace}/${a.target.name}`;
     const target = deploymentsByName.get(key);
-    if (!target) problems.push(`${id}: scale target Deployment ${a.target.name} does not exist in namespace ${a.namespace} of the apply set`);
+    if (!target)
+      problems.push(
+        `${id}: scale target Deployment ${a.target.name} does not exist in namespace ${a.namespace} of the apply set`,
+      );
     if (a.min > a.max) problems.push(`${id}: min replicas ${a.min} > max replicas ${a.max}`);
-    if (a.min < 2) problems.push(`${id}: min replicas ${a.min}: keep at least 2 so a node drain never takes an app away`);
+    if (a.min < 2)
+      problems.push(`${id}: min replicas ${a.min}: keep at least 2 so a node drain never takes an app away`);
     byTarget.set(key, [...(byTarget.get(key) ?? []), a]);
     if (target?.spec?.replicas !== undefined) {
-      problems.push(`${describeDoc(a.doc)}: Deployment ${a.target.name} sets spec.replicas; every apply would reset what the autoscaler chose`);
+      problems.push(
+        `${describeDoc(a.doc)}: Deployment ${a.target.name} sets spec.replicas; every apply would reset what the autoscaler chose`,
+      );
     }
   }
   for (const [key, list] of byTarget) {
     if (list.length > 1) {
-      problems.push(`Deployment ${key} is scaled by ${list.length} autoscalers (${list.map((a) => `${a.kind}/${a.name} in ${a.doc.file}`).join(', ')}): they would fight over its replicas`);
+      problems.push(
+        `Deployment ${key} is scaled by ${list.length} autoscalers (${list.map((a) => `${a.kind}/${a.name} in ${a.doc.file}`).join(', ')}): they would fight over its replicas`,
+      );
     }
   }
   for (const { doc, obj } of deployments(set)) {
-    if (!byTarget.has(`${obj.metadata?.namespace}/${obj.metadata?.name}`)) problems.push(`${describeDoc(doc)}: no autoscaler targets it`);
+    if (!byTarget.has(`${obj.metadata?.namespace}/${obj.metadata?.name}`))
+      problems.push(`${describeDoc(doc)}: no autoscaler targets it`);
   }
   for (const { doc, obj } of pdbs(set)) {
     const minAvailable = obj.spec?.minAvailable;
     if (minAvailable === undefined) continue;
     for (const w of workloadsMatching(set, obj.metadata?.namespace, obj.spec?.selector)) {
-      const min = Math.min(...autoscalers(set).filter((a) => a.target.name === w.name).map((a) => a.min));
+      const min = Math.min(
+        ...autoscalers(set)
+          .filter((a) => a.target.name === w.name)
+          .map((a) => a.min),
+      );
       if (typeof minAvailable === 'number' && minAvailable >= min) {
-        problems.push(`${describeDoc(doc)}: minAvailable ${minAvailable} ≥ the ${min} replicas ${w.name} may scale down to: node drains would block`);
+        problems.push(
+          `${describeDoc(doc)}: minAvailable ${minAvailable} ≥ the ${min} replicas ${w.name} may scale down to: node drains would block`,
+        );
       }
     }
   }
@@ -284,7 +334,10 @@ export const checkPodSecurity: Check = (set) => {
   for (const w of workloads(set)) {
     const pod = w.template.spec;
     const podCtx = pod?.securityContext;
-    if (pod?.automountServiceAccountToken !== false) problems.push(`${where(w)}: automountServiceAccountToken should be false (the apps never call the Kubernetes API)`);
+    if (pod?.automountServiceAccountToken !== false)
+      problems.push(
+        `${where(w)}: automountServiceAccountToken should be false (the apps never call the Kubernetes API)`,
+      );
     if (pod?.hostNetwork || pod?.hostPID || pod?.hostIPC) problems.push(`${where(w)}: uses the host's namespaces`);
     for (const c of containersOf(w)) {
       const ctx = c.securityContext;
@@ -293,12 +346,15 @@ export const checkPodSecurity: Check = (set) => {
       const seccomp = ctx?.seccompProfile?.type ?? podCtx?.seccompProfile?.type;
       if (runAsNonRoot !== true) problems.push(`${where(w, c)}: runAsNonRoot is not true`);
       if (runAsUser === 0) problems.push(`${where(w, c)}: runAsUser is 0 (root)`);
-      if (ctx?.allowPrivilegeEscalation !== false) problems.push(`${where(w, c)}: allowPrivilegeEscalation is not false`);
+      if (ctx?.allowPrivilegeEscalation !== false)
+        problems.push(`${where(w, c)}: allowPrivilegeEscalation is not false`);
       if (ctx?.readOnlyRootFilesystem !== true) problems.push(`${where(w, c)}: readOnlyRootFilesystem is not true`);
       if (ctx?.privileged) problems.push(`${where(w, c)}: privileged`);
-      if (!(ctx?.capabilities?.drop ?? []).includes('ALL')) problems.push(`${where(w, c)}: capabilities.drop does not include ALL`);
+      if (!(ctx?.capabilities?.drop ?? []).includes('ALL'))
+        problems.push(`${where(w, c)}: capabilities.drop does not include ALL`);
       if ((ctx?.capabilities?.add ?? []).length > 0) problems.push(`${where(w, c)}: adds capabilities`);
-      if (seccomp !== 'RuntimeDefault' && seccomp !== 'Localhost') problems.push(`${where(w, c)}: seccompProfile is not RuntimeDefault`);
+      if (seccomp !== 'RuntimeDefault' && seccomp !== 'Localhost')
+        problems.push(`${where(w, c)}: seccompProfile is not RuntimeDefault`);
     }
   }
   return problems;
@@ -336,11 +392,15 @@ export const checkProbes: Check = (set) => {
           continue;
         }
         if (http.path !== path) problems.push(`${where(w, c)}: ${probe} checks ${http.path}, expected ${path}`);
-        const declared = (c.ports ?? []).some((p) => (typeof http.port === 'string' ? p.name === http.port : p.containerPort === http.port));
+        const declared = (c.ports ?? []).some((p) =>
+          typeof http.port === 'string' ? p.name === http.port : p.containerPort === http.port,
+        );
         if (!declared) problems.push(`${where(w, c)}: ${probe} port ${http.port} is not a declared container port`);
       }
       if (c.startupProbe?.httpGet && c.startupProbe.httpGet.path !== '/health/live') {
-        problems.push(`${where(w, c)}: startupProbe should check /health/live (readiness depends on Redis and Postgres)`);
+        problems.push(
+          `${where(w, c)}: startupProbe should check /health/live (readiness depends on Redis and Postgres)`,
+        );
       }
     }
   }
@@ -361,9 +421,18 @@ export const checkScrapeAnnotations: Check = (set) => {
     if (!c || !app || !(HTTP_APPS as readonly string[]).includes(app)) continue;
     const annotations = w.template.metadata?.annotations ?? {};
     const httpPort = (c.ports ?? []).find((p) => p.name === 'http')?.containerPort;
-    if (annotations['prometheus.io/scrape'] !== 'true') problems.push(`${where(w)}: pod annotation prometheus.io/scrape is not "true": its /metrics would not be scraped`);
-    if (annotations['prometheus.io/port'] !== String(httpPort)) problems.push(`${where(w)}: pod annotation prometheus.io/port is ${annotations['prometheus.io/port'] ?? '(unset)'}, its http port is ${httpPort}`);
-    if ((annotations['prometheus.io/path'] ?? '/metrics') !== '/metrics') problems.push(`${where(w)}: pod annotation prometheus.io/path is ${annotations['prometheus.io/path']}, expected /metrics`);
+    if (annotations['prometheus.io/scrape'] !== 'true')
+      problems.push(
+        `${where(w)}: pod annotation prometheus.io/scrape is not "true": its /metrics would not be scraped`,
+      );
+    if (annotations['prometheus.io/port'] !== String(httpPort))
+      problems.push(
+        `${where(w)}: pod annotation prometheus.io/port is ${annotations['prometheus.io/port'] ?? '(unset)'}, its http port is ${httpPort}`,
+      );
+    if ((annotations['prometheus.io/path'] ?? '/metrics') !== '/metrics')
+      problems.push(
+        `${where(w)}: pod annotation prometheus.io/path is ${annotations['prometheus.io/path']}, expected /metrics`,
+      );
   }
   return problems;
 };
@@ -378,8 +447,12 @@ export const checkImages: Check = (set) => {
         problems.push(`${where(w, c)}: image ${c.image} is not one of worker-pattern/<app>`);
         continue;
       }
-      if (!c.image?.endsWith(`:${PACKAGE_VERSION}`)) problems.push(`${where(w, c)}: image ${c.image} should be tagged ${PACKAGE_VERSION} (package.json version), never latest`);
-      if (w.kind === 'Deployment' && app !== w.name) problems.push(`${where(w, c)}: Deployment ${w.name} runs image ${app}; name the Deployment after its app`);
+      if (!c.image?.endsWith(`:${PACKAGE_VERSION}`))
+        problems.push(
+          `${where(w, c)}: image ${c.image} should be tagged ${PACKAGE_VERSION} (package.json version), never latest`,
+        );
+      if (w.kind === 'Deployment' && app !== w.name)
+        problems.push(`${where(w, c)}: Deployment ${w.name} runs image ${app}; name the Deployment after its app`);
       if (w.kind === 'Job' && app !== 'db-cli') problems.push(`${where(w, c)}: a Job should run db-cli`);
     }
   }
@@ -391,7 +464,12 @@ function preStopSleepSeconds(c: IContainer): number {
   return command[0] === 'sleep' && command[1] !== undefined ? Number(command[1]) : 0;
 }
 
-function appEnvOf(w: Workload, c: IContainer, set: ApplySet, problems: string[]): { app?: App; env: Map<string, EnvSource>; values: Record<string, string> } {
+function appEnvOf(
+  w: Workload,
+  c: IContainer,
+  set: ApplySet,
+  problems: string[],
+): { app?: App; env: Map<string, EnvSource>; values: Record<string, string> } {
   const app = appOfImage(c.image);
   const envProblems: string[] = [];
   const env = effectiveEnv(c, set, envProblems);
@@ -429,24 +507,34 @@ export const checkEnv: Check = (set) => {
       const requireSecret = (name: string) => {
         const source = env.get(name);
         if (!source) problems.push(`${where(w, c)}: ${name} is not set`);
-        else if (source.kind !== 'secret') problems.push(`${where(w, c)}: ${name} must come from a secretKeyRef, not a literal value`);
-        else if (source.secret !== SECRET_NAME) problems.push(`${where(w, c)}: ${name} comes from Secret ${source.secret}, expected ${SECRET_NAME}`);
+        else if (source.kind !== 'secret')
+          problems.push(`${where(w, c)}: ${name} must come from a secretKeyRef, not a literal value`);
+        else if (source.secret !== SECRET_NAME)
+          problems.push(`${where(w, c)}: ${name} comes from Secret ${source.secret}, expected ${SECRET_NAME}`);
       };
       // Workers and db-cli need Postgres; so do the gateway's writes (its reads never do).
       requireSecret('DATABASE_URL');
       if (app !== 'db-cli') {
         requireSecret('REDIS_URL');
         requireSet('HOST');
-        if (values['HOST'] !== '0.0.0.0') problems.push(`${where(w, c)}: HOST is ${values['HOST'] ?? '(unset: 127.0.0.1)'}, must be 0.0.0.0 in a pod`);
+        if (values['HOST'] !== '0.0.0.0')
+          problems.push(`${where(w, c)}: HOST is ${values['HOST'] ?? '(unset: 127.0.0.1)'}, must be 0.0.0.0 in a pod`);
         const httpPort = (c.ports ?? []).find((p) => p.name === 'http')?.containerPort;
         const port = values['PORT'] ? Number(values['PORT']) : appModuleDefaults(app).port;
         if (port !== httpPort) problems.push(`${where(w, c)}: listens on ${port}, but its http port is ${httpPort}`);
-        if (port !== appModuleDefaults(app).port) problems.push(`${where(w, c)}: PORT ${port} differs from the app's documented port ${appModuleDefaults(app).port}`);
+        if (port !== appModuleDefaults(app).port)
+          problems.push(
+            `${where(w, c)}: PORT ${port} differs from the app's documented port ${appModuleDefaults(app).port}`,
+          );
       }
       if (app === 'gateway') requireSecret('JWT_SECRET');
-      if (values['NODE_ENV'] !== 'production') problems.push(`${where(w, c)}: NODE_ENV is ${values['NODE_ENV'] ?? '(unset: development)'}, expected production`);
+      if (values['NODE_ENV'] !== 'production')
+        problems.push(
+          `${where(w, c)}: NODE_ENV is ${values['NODE_ENV'] ?? '(unset: development)'}, expected production`,
+        );
       for (const variable of c.env ?? []) {
-        if (!knownEnvNames(app).has(variable.name)) problems.push(`${where(w, c)}: ${variable.name} is not read by ${app} (typo?)`);
+        if (!knownEnvNames(app).has(variable.name))
+          problems.push(`${where(w, c)}: ${variable.name} is not read by ${app} (typo?)`);
       }
       try {
         validateAppEnv(app, values);
@@ -481,17 +569,31 @@ export const checkShutdownBudget: Check = (set) => {
       const shutdownMs = Number(parsed['SHUTDOWN_TIMEOUT_MS']);
       const preStopMs = preStopSleepSeconds(c) * 1000;
       if (graceMs <= shutdownMs + preStopMs) {
-        problems.push(`${where(w, c)}: terminationGracePeriodSeconds ${graceMs / 1000} s does not cover preStop ${preStopMs / 1000} s + SHUTDOWN_TIMEOUT_MS ${shutdownMs} ms`);
+        problems.push(
+          `${where(w, c)}: terminationGracePeriodSeconds ${graceMs / 1000} s does not cover preStop ${preStopMs / 1000} s + SHUTDOWN_TIMEOUT_MS ${shutdownMs} ms`,
+        );
       }
       if (isWorkerApp(app)) {
         const job = longestJobMs(app, parsed);
-        if (job.ms === Infinity) problems.push(`${where(w, c)}: ${job.what} is 0: its jobs have no upper bound, so no shutdown budget or Bull lock can cover one`);
+        if (job.ms === Infinity)
+          problems.push(
+            `${where(w, c)}: ${job.what} is 0: its jobs have no upper bound, so no shutdown budget or Bull lock can cover one`,
+          );
         else {
-          if (shutdownMs <= job.ms) problems.push(`${where(w, c)}: SHUTDOWN_TIMEOUT_MS ${shutdownMs} ≤ ${job.what} ${job.ms}: a job in flight at SIGTERM could be cut off`);
+          if (shutdownMs <= job.ms)
+            problems.push(
+              `${where(w, c)}: SHUTDOWN_TIMEOUT_MS ${shutdownMs} ≤ ${job.what} ${job.ms}: a job in flight at SIGTERM could be cut off`,
+            );
           const lock = Number(parsed['BULL_LOCK_DURATION_MS']);
-          if (lock <= job.ms) problems.push(`${where(w, c)}: BULL_LOCK_DURATION_MS ${lock} ≤ ${job.what} ${job.ms}: Bull would call a slow job stalled and run it twice`);
+          if (lock <= job.ms)
+            problems.push(
+              `${where(w, c)}: BULL_LOCK_DURATION_MS ${lock} ≤ ${job.what} ${job.ms}: Bull would call a slow job stalled and run it twice`,
+            );
         }
-        if (isFragmentWorkerApp(app) && graceMs <= LONGEST_BUILD_TIMEOUT_MS) problems.push(`${where(w, c)}: terminationGracePeriodSeconds ${graceMs / 1000} s ≤ the longest build (${LONGEST_BUILD_TIMEOUT_MS} ms)`);
+        if (isFragmentWorkerApp(app) && graceMs <= LONGEST_BUILD_TIMEOUT_MS)
+          problems.push(
+            `${where(w, c)}: terminationGracePeriodSeconds ${graceMs / 1000} s ≤ the longest build (${LONGEST_BUILD_TIMEOUT_MS} ms)`,
+          );
       }
     }
   }
@@ -538,20 +640,33 @@ export function checkScalingSignals(adapterRules: readonly AdapterExternalRule[]
     const checkBehavior = (id: string, behavior: IHorizontalPodAutoscalerBehavior | undefined) => {
       const up = behavior?.scaleUp;
       const down = behavior?.scaleDown;
-      if ((up?.stabilizationWindowSeconds ?? 0) > 15) problems.push(`${id}: scale-up stabilization ${up?.stabilizationWindowSeconds} s is too slow for a bursty queue`);
-      const fastUp = (up?.policies ?? []).some((p) => p.periodSeconds <= 15 && ((p.type === 'Percent' && p.value >= 100) || (p.type === 'Pods' && p.value >= 4)));
-      if (!fastUp || up?.selectPolicy === 'Disabled') problems.push(`${id}: no scale-up policy allows +100% or +4 pods per 15 s`);
-      if ((down?.stabilizationWindowSeconds ?? 300) < 120) problems.push(`${id}: scale-down stabilization ${down?.stabilizationWindowSeconds} s is too short: a queue that empties for a minute would lose its pods`);
+      if ((up?.stabilizationWindowSeconds ?? 0) > 15)
+        problems.push(
+          `${id}: scale-up stabilization ${up?.stabilizationWindowSeconds} s is too slow for a bursty queue`,
+        );
+      const fastUp = (up?.policies ?? []).some(
+        (p) =>
+          p.periodSeconds <= 15 && ((p.type === 'Percent' && p.value >= 100) || (p.type === 'Pods' && p.value >= 4)),
+      );
+      if (!fastUp || up?.selectPolicy === 'Disabled')
+        problems.push(`${id}: no scale-up policy allows +100% or +4 pods per 15 s`);
+      if ((down?.stabilizationWindowSeconds ?? 300) < 120)
+        problems.push(
+          `${id}: scale-down stabilization ${down?.stabilizationWindowSeconds} s is too short: a queue that empties for a minute would lose its pods`,
+        );
       if (!down?.policies?.length) problems.push(`${id}: no scale-down policy limits how fast pods go away`);
     };
     for (const { doc, obj } of hpas(set)) {
       const id = describeDoc(doc);
       const target = obj.spec?.scaleTargetRef.name ?? '';
       const metrics = obj.spec?.metrics ?? [];
-      const cpu = metrics.find((m) => m.type === 'Resource' && m.resource?.name === 'cpu' && m.resource.target.type === 'Utilization');
+      const cpu = metrics.find(
+        (m) => m.type === 'Resource' && m.resource?.name === 'cpu' && m.resource.target.type === 'Utilization',
+      );
       if (!cpu) problems.push(`${id}: no CPU utilization metric`);
       if (!isWorkerApp(target)) {
-        if (metrics.some((m) => m.type === 'External')) problems.push(`${id}: the gateway does no queued work; scale it on CPU`);
+        if (metrics.some((m) => m.type === 'External'))
+          problems.push(`${id}: the gateway does no queued work; scale it on CPU`);
         continue;
       }
       checkBehavior(id, obj.spec?.behavior);
@@ -564,7 +679,9 @@ export function checkScalingSignals(adapterRules: readonly AdapterExternalRule[]
       const queue = WORKER_QUEUES[target];
       const selector = ext.metric.selector?.matchLabels ?? {};
       if (Object.keys(selector).join() !== 'queue' || selector['queue'] !== queue) {
-        problems.push(`${id}: the External metric must select exactly queue=${queue} (the worker's own queue), got ${JSON.stringify(selector)}`);
+        problems.push(
+          `${id}: the External metric must select exactly queue=${queue} (the worker's own queue), got ${JSON.stringify(selector)}`,
+        );
       }
       if (ext.target.type !== 'AverageValue' || ext.target.averageValue === undefined) {
         problems.push(`${id}: the backlog target must be an AverageValue per pod`);
@@ -573,23 +690,37 @@ export function checkScalingSignals(adapterRules: readonly AdapterExternalRule[]
       const perPod = parseQuantity(ext.target.averageValue);
       const concurrency = concurrencyOf(target);
       if (concurrency !== undefined && perPod >= concurrency) {
-        problems.push(`${id}: backlog target ${perPod} per pod ≥ WORKER_CONCURRENCY ${concurrency}: the HPA would settle with a standing queue`);
+        problems.push(
+          `${id}: backlog target ${perPod} per pod ≥ WORKER_CONCURRENCY ${concurrency}: the HPA would settle with a standing queue`,
+        );
       }
       const rule = externalRuleFor(adapterRules, ext.metric.name);
       if (!rule) {
         problems.push(`${id}: no prometheus-adapter external rule serves ${ext.metric.name}`);
       } else {
-        if (!rule.seriesQuery.includes('bull_queue_jobs')) problems.push(`${id}: adapter rule for ${ext.metric.name} does not read bull_queue_jobs`);
-        if (!/state=~"waiting\|active"/.test(rule.metricsQuery)) problems.push(`${id}: adapter rule for ${ext.metric.name} must count state waiting|active`);
-        if (!/sum by \(queue\)/.test(rule.metricsQuery)) problems.push(`${id}: adapter rule for ${ext.metric.name} must group by queue (the HPA selects on it)`);
-        if (!rule.resources?.overrides?.['namespace']) problems.push(`${id}: adapter rule for ${ext.metric.name} should map the namespace label (each HPA sees its own namespace)`);
+        if (!rule.seriesQuery.includes('bull_queue_jobs'))
+          problems.push(`${id}: adapter rule for ${ext.metric.name} does not read bull_queue_jobs`);
+        if (!/state=~"waiting\|active"/.test(rule.metricsQuery))
+          problems.push(`${id}: adapter rule for ${ext.metric.name} must count state waiting|active`);
+        if (!/sum by \(queue\)/.test(rule.metricsQuery))
+          problems.push(`${id}: adapter rule for ${ext.metric.name} must group by queue (the HPA selects on it)`);
+        if (!rule.resources?.overrides?.['namespace'])
+          problems.push(
+            `${id}: adapter rule for ${ext.metric.name} should map the namespace label (each HPA sees its own namespace)`,
+          );
         // The rule must admit this HPA's own series: a matcher on queue (or state, or namespace) that
         // leaves it out serves an empty metric, and the HPA would never scale on the backlog.
         for (const state of ['waiting', 'active']) {
           const labels = { __name__: 'bull_queue_jobs', namespace: obj.metadata?.namespace ?? '', queue, state };
-          for (const [part, text] of [['seriesQuery', rule.seriesQuery], ['metricsQuery', rule.metricsQuery]] as const) {
+          for (const [part, text] of [
+            ['seriesQuery', rule.seriesQuery],
+            ['metricsQuery', rule.metricsQuery],
+          ] as const) {
             const refused = promMatchers(text).find((m) => !matcherAdmits(m, labels));
-            if (refused) problems.push(`${id}: adapter rule for ${ext.metric.name} does not admit ${JSON.stringify(labels)}: its ${part} has ${refused.text}`);
+            if (refused)
+              problems.push(
+                `${id}: adapter rule for ${ext.metric.name} does not admit ${JSON.stringify(labels)}: its ${part} has ${refused.text}`,
+              );
           }
         }
       }
@@ -598,7 +729,10 @@ export function checkScalingSignals(adapterRules: readonly AdapterExternalRule[]
       const id = describeDoc(doc);
       const target = obj.spec.scaleTargetRef.name;
       if (!isWorkerApp(target)) continue;
-      checkBehavior(id, obj.spec.advanced?.horizontalPodAutoscalerConfig?.behavior as IHorizontalPodAutoscalerBehavior | undefined);
+      checkBehavior(
+        id,
+        obj.spec.advanced?.horizontalPodAutoscalerConfig?.behavior as IHorizontalPodAutoscalerBehavior | undefined,
+      );
       const queue = WORKER_QUEUES[target];
       const backlog = obj.spec.triggers.filter((t) => t.type !== 'cpu' && t.type !== 'memory');
       if (!obj.spec.triggers.some((t) => t.type === 'cpu')) problems.push(`${id}: no cpu trigger`);
@@ -609,18 +743,26 @@ export function checkScalingSignals(adapterRules: readonly AdapterExternalRule[]
       const trigger = backlog[0];
       if (trigger.type === 'prometheus') {
         const query = trigger.metadata['query'] ?? '';
-        if (!query.includes(`queue="${queue}"`)) problems.push(`${id}: the Prometheus query must select queue="${queue}"`);
-        if (!query.includes(`namespace="${obj.metadata?.namespace}"`)) problems.push(`${id}: the Prometheus query must select namespace="${obj.metadata?.namespace}"`);
-        if (!query.includes('bull_queue_jobs') || !query.includes('state=~"waiting|active"')) problems.push(`${id}: the query must count bull_queue_jobs waiting|active`);
-        if (!/max by \(state\)/.test(query)) problems.push(`${id}: every pod reports the same queue counts: take the max per state, never the sum over pods`);
+        if (!query.includes(`queue="${queue}"`))
+          problems.push(`${id}: the Prometheus query must select queue="${queue}"`);
+        if (!query.includes(`namespace="${obj.metadata?.namespace}"`))
+          problems.push(`${id}: the Prometheus query must select namespace="${obj.metadata?.namespace}"`);
+        if (!query.includes('bull_queue_jobs') || !query.includes('state=~"waiting|active"'))
+          problems.push(`${id}: the query must count bull_queue_jobs waiting|active`);
+        if (!/max by \(state\)/.test(query))
+          problems.push(
+            `${id}: every pod reports the same queue counts: take the max per state, never the sum over pods`,
+          );
       } else if (trigger.type === 'redis') {
-        if (trigger.metadata['listName'] !== `bull:${queue}:wait`) problems.push(`${id}: the Redis list must be bull:${queue}:wait`);
+        if (trigger.metadata['listName'] !== `bull:${queue}:wait`)
+          problems.push(`${id}: the Redis list must be bull:${queue}:wait`);
       } else {
         problems.push(`${id}: trigger type ${trigger.type} is not the queue backlog`);
       }
       const threshold = Number(trigger.metadata['threshold'] ?? trigger.metadata['listLength']);
       const concurrency = concurrencyOf(target);
-      if (concurrency !== undefined && !(threshold < concurrency)) problems.push(`${id}: backlog threshold ${threshold} per pod ≥ WORKER_CONCURRENCY ${concurrency}`);
+      if (concurrency !== undefined && !(threshold < concurrency))
+        problems.push(`${id}: backlog threshold ${threshold} per pod ≥ WORKER_CONCURRENCY ${concurrency}`);
     }
     return problems;
   };
@@ -665,7 +807,11 @@ export function matcherAdmits(matcher: PromMatcher, labels: Readonly<Record<stri
 }
 
 function peerAllowsMonitoring(peer: INetworkPolicyPeer): boolean {
-  return peer.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'] === 'monitoring' && !peer.podSelector && !peer.ipBlock;
+  return (
+    peer.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'] === 'monitoring' &&
+    !peer.podSelector &&
+    !peer.ipBlock
+  );
 }
 
 /**
@@ -700,23 +846,39 @@ export const checkNetworkPolicies: Check = (set) => {
   for (const w of workloads(set)) {
     const app = appOfImage(containersOf(w)[0]?.image);
     if (!app || !isApp(app)) continue;
-    const selecting = policies.filter(({ obj }) => obj.metadata?.namespace === w.namespace && selectorMatches(obj.spec?.podSelector, podLabels(w)));
-    const ingress = selecting.flatMap(({ obj }) => ((obj.spec?.policyTypes ?? ['Ingress']).includes('Ingress') ? (obj.spec?.ingress ?? []) : []));
-    const egress = selecting.flatMap(({ obj }) => ((obj.spec?.policyTypes ?? []).includes('Egress') ? (obj.spec?.egress ?? []) : []));
+    const selecting = policies.filter(
+      ({ obj }) => obj.metadata?.namespace === w.namespace && selectorMatches(obj.spec?.podSelector, podLabels(w)),
+    );
+    const ingress = selecting.flatMap(({ obj }) =>
+      (obj.spec?.policyTypes ?? ['Ingress']).includes('Ingress') ? (obj.spec?.ingress ?? []) : [],
+    );
+    const egress = selecting.flatMap(({ obj }) =>
+      (obj.spec?.policyTypes ?? []).includes('Egress') ? (obj.spec?.egress ?? []) : [],
+    );
     const openIngress = ingress.filter((rule) => !rule.from || rule.from.length === 0);
     if (app === 'gateway') {
-      if (openIngress.length === 0) problems.push(`${where(w)}: the gateway must be reachable from outside the namespace`);
+      if (openIngress.length === 0)
+        problems.push(`${where(w)}: the gateway must be reachable from outside the namespace`);
     } else {
       if (openIngress.length > 0) problems.push(`${where(w)}: only the gateway may take traffic from anywhere`);
       for (const rule of ingress) {
-        if (!(rule.from ?? []).every(peerAllowsMonitoring)) problems.push(`${where(w)}: ingress allowed from ${JSON.stringify(rule.from)}, only Prometheus (namespace monitoring) may scrape it`);
+        if (!(rule.from ?? []).every(peerAllowsMonitoring))
+          problems.push(
+            `${where(w)}: ingress allowed from ${JSON.stringify(rule.from)}, only Prometheus (namespace monitoring) may scrape it`,
+          );
       }
-      if ((HTTP_APPS as readonly string[]).includes(app) && !ingress.some((rule) => (rule.from ?? []).some(peerAllowsMonitoring))) {
+      if (
+        (HTTP_APPS as readonly string[]).includes(app) &&
+        !ingress.some((rule) => (rule.from ?? []).some(peerAllowsMonitoring))
+      ) {
         problems.push(`${where(w)}: Prometheus (namespace monitoring) cannot scrape /metrics`);
       }
     }
-    const ports = [...new Set(egress.flatMap((rule) => (rule.ports ?? []).map((p) => Number(p.port))))].sort((a, b) => a - b);
-    if (egress.some((rule) => !rule.ports || rule.ports.length === 0)) problems.push(`${where(w)}: an egress rule without ports allows everything`);
+    const ports = [...new Set(egress.flatMap((rule) => (rule.ports ?? []).map((p) => Number(p.port))))].sort(
+      (a, b) => a - b,
+    );
+    if (egress.some((rule) => !rule.ports || rule.ports.length === 0))
+      problems.push(`${where(w)}: an egress rule without ports allows everything`);
     if (ports.join() !== [...EGRESS[app]].sort((a, b) => a - b).join()) {
       problems.push(`${where(w)}: egress to ports [${ports.join(', ')}], expected [${EGRESS[app].join(', ')}]`);
     }
@@ -743,4 +905,3 @@ export function appSetChecks(adapterRules: readonly AdapterExternalRule[]): Arra
     ['network policies', checkNetworkPolicies],
   ];
 }
-

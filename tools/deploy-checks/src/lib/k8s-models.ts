@@ -50,9 +50,19 @@ export const KIND_MODELS: readonly KindModel[] = [
   entry('policy/v1', 'PodDisruptionBudget', PodDisruptionBudget, 'kubernetes-models/policy/v1/PodDisruptionBudget'),
   entry('networking.k8s.io/v1', 'NetworkPolicy', NetworkPolicy, 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy'),
   entry('networking.k8s.io/v1', 'Ingress', Ingress, 'kubernetes-models/networking.k8s.io/v1/Ingress'),
-  entry('autoscaling/v2', 'HorizontalPodAutoscaler', HorizontalPodAutoscaler, 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler'),
+  entry(
+    'autoscaling/v2',
+    'HorizontalPodAutoscaler',
+    HorizontalPodAutoscaler,
+    'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler',
+  ),
   entry('keda.sh/v1alpha1', 'ScaledObject', ScaledObject, '@kubernetes-models/keda/keda.sh/v1alpha1/ScaledObject'),
-  entry('keda.sh/v1alpha1', 'TriggerAuthentication', TriggerAuthentication, '@kubernetes-models/keda/keda.sh/v1alpha1/TriggerAuthentication'),
+  entry(
+    'keda.sh/v1alpha1',
+    'TriggerAuthentication',
+    TriggerAuthentication,
+    '@kubernetes-models/keda/keda.sh/v1alpha1/TriggerAuthentication',
+  ),
 ];
 
 export function modelFor(body: KubeObject): KindModel | undefined {
@@ -99,7 +109,10 @@ export function schemaProblems(body: KubeObject): string[] {
   const removed = removedApiVersion(body.apiVersion);
   if (removed) return [removed];
   const model = modelFor(body);
-  if (!model) return [`unknown kind ${body.apiVersion ?? '(no apiVersion)'} ${body.kind ?? '(no kind)'}: no model to validate it`];
+  if (!model)
+    return [
+      `unknown kind ${body.apiVersion ?? '(no apiVersion)'} ${body.kind ?? '(no kind)'}: no model to validate it`,
+    ];
   try {
     model.validate(body);
     return [];

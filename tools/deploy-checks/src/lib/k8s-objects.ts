@@ -45,10 +45,24 @@ export interface Workload {
 export function workloads(set: ApplySet): Workload[] {
   const out: Workload[] = [];
   for (const { doc, obj } of deployments(set)) {
-    if (obj.spec?.template) out.push({ doc, kind: 'Deployment', name: obj.metadata?.name ?? '', namespace: obj.metadata?.namespace, template: obj.spec.template });
+    if (obj.spec?.template)
+      out.push({
+        doc,
+        kind: 'Deployment',
+        name: obj.metadata?.name ?? '',
+        namespace: obj.metadata?.namespace,
+        template: obj.spec.template,
+      });
   }
   for (const { doc, obj } of jobs(set)) {
-    if (obj.spec?.template) out.push({ doc, kind: 'Job', name: obj.metadata?.name ?? '', namespace: obj.metadata?.namespace, template: obj.spec.template });
+    if (obj.spec?.template)
+      out.push({
+        doc,
+        kind: 'Job',
+        name: obj.metadata?.name ?? '',
+        namespace: obj.metadata?.namespace,
+        template: obj.spec.template,
+      });
   }
   return out;
 }
@@ -65,7 +79,13 @@ export function appOfImage(image: string | undefined): string | undefined {
 export type EnvSource =
   | { readonly kind: 'value'; readonly value: string; readonly from: string }
   | { readonly kind: 'secret'; readonly secret: string; readonly key: string; readonly from: string }
-  | { readonly kind: 'configMapKey'; readonly configMap: string; readonly key: string; readonly value?: string; readonly from: string }
+  | {
+      readonly kind: 'configMapKey';
+      readonly configMap: string;
+      readonly key: string;
+      readonly value?: string;
+      readonly from: string;
+    }
   | { readonly kind: 'other'; readonly from: string };
 
 /**
@@ -79,7 +99,8 @@ export function effectiveEnv(container: IContainer, set: ApplySet, problems: str
     if (source.configMapRef) {
       const map = maps.get(source.configMapRef.name ?? '');
       if (!map) {
-        if (!source.configMapRef.optional) problems.push(`envFrom ConfigMap ${source.configMapRef.name} is not in the apply set`);
+        if (!source.configMapRef.optional)
+          problems.push(`envFrom ConfigMap ${source.configMapRef.name} is not in the apply set`);
         continue;
       }
       for (const [key, value] of Object.entries(map.data ?? {})) {
@@ -92,14 +113,27 @@ export function effectiveEnv(container: IContainer, set: ApplySet, problems: str
   for (const variable of container.env ?? []) {
     const ref = variable.valueFrom;
     if (ref?.secretKeyRef) {
-      env.set(variable.name, { kind: 'secret', secret: ref.secretKeyRef.name ?? '', key: ref.secretKeyRef.key, from: 'env' });
+      env.set(variable.name, {
+        kind: 'secret',
+        secret: ref.secretKeyRef.name ?? '',
+        key: ref.secretKeyRef.key,
+        from: 'env',
+      });
     } else if (ref?.configMapKeyRef) {
       const map = maps.get(ref.configMapKeyRef.name ?? '');
       const value = map?.data?.[ref.configMapKeyRef.key];
       if (value === undefined && !ref.configMapKeyRef.optional) {
-        problems.push(`${variable.name}: ConfigMap key ${ref.configMapKeyRef.name}/${ref.configMapKeyRef.key} not found`);
+        problems.push(
+          `${variable.name}: ConfigMap key ${ref.configMapKeyRef.name}/${ref.configMapKeyRef.key} not found`,
+        );
       }
-      env.set(variable.name, { kind: 'configMapKey', configMap: ref.configMapKeyRef.name ?? '', key: ref.configMapKeyRef.key, value, from: 'env' });
+      env.set(variable.name, {
+        kind: 'configMapKey',
+        configMap: ref.configMapKeyRef.name ?? '',
+        key: ref.configMapKeyRef.key,
+        value,
+        from: 'env',
+      });
     } else if (ref) {
       env.set(variable.name, { kind: 'other', from: 'env' });
     } else {

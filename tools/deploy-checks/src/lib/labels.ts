@@ -69,7 +69,10 @@ export function parseSelectorString(text: string): LabelSelector {
   for (const raw of parts.map((p) => p.trim()).filter(Boolean)) {
     let m: RegExpMatchArray | null;
     if ((m = raw.match(/^(\S+)\s+(in|notin)\s+\(([^)]*)\)$/))) {
-      const values = m[3].split(',').map((v) => v.trim()).filter(Boolean);
+      const values = m[3]
+        .split(',')
+        .map((v) => v.trim())
+        .filter(Boolean);
       matchExpressions.push({ key: m[1], operator: m[2] === 'in' ? 'In' : 'NotIn', values });
     } else if ((m = raw.match(/^([^!=\s]+)\s*!=\s*(\S*)$/))) {
       matchExpressions.push({ key: m[1], operator: 'NotIn', values: [m[2]] });

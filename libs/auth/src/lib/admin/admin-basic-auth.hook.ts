@@ -37,7 +37,8 @@ export function adminBasicAuthHook(credentials: AdminCredentials) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
     void reply.header('cache-control', 'no-store');
     // Returning the reply from an async hook is how Fastify is told the request ends here.
-    if (!basicAuthMatches(request.headers.authorization, credentials)) return refuse(reply, 401, 'admin credentials required (HTTP Basic)');
+    if (!basicAuthMatches(request.headers.authorization, credentials))
+      return refuse(reply, 401, 'admin credentials required (HTTP Basic)');
     if (!SAFE_METHODS.has(request.method) && !fromSameOrigin(request))
       return refuse(reply, 403, 'admin changes must come from the admin page itself (Origin mismatch)');
     return undefined;

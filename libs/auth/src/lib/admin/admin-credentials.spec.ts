@@ -10,18 +10,25 @@ describe('adminCredentialsFromEnv', () => {
   });
 
   it('takes any password outside production, and at least 16 characters in production', () => {
-    expect(adminCredentialsFromEnv({ NODE_ENV: 'development', ADMIN_USER: 'ops', ADMIN_PASSWORD: 'short' })).toEqual({ user: 'ops', password: 'short' });
-    expect(() => adminCredentialsFromEnv({ NODE_ENV: 'production', ADMIN_USER: 'ops', ADMIN_PASSWORD: 'x'.repeat(15) })).toThrow(
-      'ADMIN_PASSWORD must be at least 16 characters when NODE_ENV=production',
-    );
-    expect(adminCredentialsFromEnv({ NODE_ENV: 'production', ADMIN_USER: 'ops', ADMIN_PASSWORD: 'x'.repeat(16) })).toEqual({ user: 'ops', password: 'x'.repeat(16) });
+    expect(adminCredentialsFromEnv({ NODE_ENV: 'development', ADMIN_USER: 'ops', ADMIN_PASSWORD: 'short' })).toEqual({
+      user: 'ops',
+      password: 'short',
+    });
+    expect(() =>
+      adminCredentialsFromEnv({ NODE_ENV: 'production', ADMIN_USER: 'ops', ADMIN_PASSWORD: 'x'.repeat(15) }),
+    ).toThrow('ADMIN_PASSWORD must be at least 16 characters when NODE_ENV=production');
+    expect(
+      adminCredentialsFromEnv({ NODE_ENV: 'production', ADMIN_USER: 'ops', ADMIN_PASSWORD: 'x'.repeat(16) }),
+    ).toEqual({ user: 'ops', password: 'x'.repeat(16) });
   });
 });
 
 describe('basicAuthMatches', () => {
   it('accepts exactly the credentials, case-insensitive scheme, password with colons', () => {
     expect(basicAuthMatches(basic('admin:correct horse battery staple'), credentials)).toBe(true);
-    expect(basicAuthMatches(basic('admin:correct horse battery staple').replace('Basic', 'basic'), credentials)).toBe(true);
+    expect(basicAuthMatches(basic('admin:correct horse battery staple').replace('Basic', 'basic'), credentials)).toBe(
+      true,
+    );
     expect(basicAuthMatches(basic('admin:a:b'), { user: 'admin', password: 'a:b' })).toBe(true);
   });
 

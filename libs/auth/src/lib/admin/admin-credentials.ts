@@ -26,7 +26,9 @@ export interface AdminEnv {
 export function adminCredentialsFromEnv(env: AdminEnv): AdminCredentials | null {
   if (env.ADMIN_PASSWORD === undefined) return null;
   if (env.NODE_ENV === 'production' && env.ADMIN_PASSWORD.length < MIN_PRODUCTION_ADMIN_PASSWORD) {
-    throw new Error(`ADMIN_PASSWORD must be at least ${MIN_PRODUCTION_ADMIN_PASSWORD} characters when NODE_ENV=production`);
+    throw new Error(
+      `ADMIN_PASSWORD must be at least ${MIN_PRODUCTION_ADMIN_PASSWORD} characters when NODE_ENV=production`,
+    );
   }
   return { user: env.ADMIN_USER, password: env.ADMIN_PASSWORD };
 }

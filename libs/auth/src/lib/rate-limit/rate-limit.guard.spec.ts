@@ -24,7 +24,11 @@ class LoginController {
   }
 }
 
-function httpContext(request: object, controller: { new (): object; prototype: object } = ReadController, handler = 'read'): ExecutionContext {
+function httpContext(
+  request: object,
+  controller: { new (): object; prototype: object } = ReadController,
+  handler = 'read',
+): ExecutionContext {
   const reply = { header: jest.fn() };
   return {
     getType: () => 'http',
@@ -42,12 +46,22 @@ async function guardWith() {
       return { totalHits: 1, timeToExpire: 60, isBlocked: false, timeToBlockExpire: 0 };
     },
   };
-  const guard = new ViewerRateLimitGuard({ throttlers: [{ name: 'default', ttl: 60_000, limit: 10 }] }, storage, new Reflector(), tokens, new RateLimitMetrics());
+  const guard = new ViewerRateLimitGuard(
+    { throttlers: [{ name: 'default', ttl: 60_000, limit: 10 }] },
+    storage,
+    new Reflector(),
+    tokens,
+    new RateLimitMetrics(),
+  );
   await guard.onModuleInit();
   return { guard, keys };
 }
 
-const request = (headers: Record<string, string> = {}, query: Record<string, unknown> = {}, url = '/api/pages/:page') => ({
+const request = (
+  headers: Record<string, string> = {},
+  query: Record<string, unknown> = {},
+  url = '/api/pages/:page',
+) => ({
   ip: '203.0.113.7',
   headers,
   query,
@@ -64,19 +78,37 @@ describe('ViewerRateLimitGuard', () => {
     await guard.canActivate(httpContext(request({ authorization: `Token ${token}` })));
     await guard.canActivate(httpContext(request({}, { ticket: token }))); // an API token is no ticket
     await guard.canActivate(httpContext(request()));
-    expect(keys).toEqual(['api:v:42', 'api:v:43', 'api:ip:203.0.113.7', 'api:ip:203.0.113.7', 'api:ip:203.0.113.7', 'api:ip:203.0.113.7']);
+    expect(keys).toEqual([
+      'api:v:42',
+      'api:v:43',
+      'api:ip:203.0.113.7',
+      'api:ip:203.0.113.7',
+      'api:ip:203.0.113.7',
+      'api:ip:203.0.113.7',
+    ]);
   });
 
   it('counts dev login by address even with a token, under its own scope', async () => {
     const { guard, keys } = await guardWith();
-    await guard.canActivate(httpContext(request({ authorization: `Bearer ${tokens.issue(42).token}` }, {}, '/api/auth/dev-login'), LoginController, 'login'));
+    await guard.canActivate(
+      httpContext(
+        request({ authorization: `Bearer ${tokens.issue(42).token}` }, {}, '/api/auth/dev-login'),
+        LoginController,
+        'login',
+      ),
+    );
     expect(keys).toEqual(['login:ip:203.0.113.7']);
   });
 
   it('skips every route outside /api, and the readiness events of the hybrid app', async () => {
     const { guard, keys } = await guardWith();
-    for (const url of ['/', '/health/live', '/metrics', '/apix', '/api']) expect(await guard.canActivate(httpContext(request({}, {}, url)))).toBe(true);
-    const rpc = { getType: () => 'rpc', getClass: () => ReadController, getHandler: () => ReadController.prototype.read } as unknown as ExecutionContext;
+    for (const url of ['/', '/health/live', '/metrics', '/apix', '/api'])
+      expect(await guard.canActivate(httpContext(request({}, {}, url)))).toBe(true);
+    const rpc = {
+      getType: () => 'rpc',
+      getClass: () => ReadController,
+      getHandler: () => ReadController.prototype.read,
+    } as unknown as ExecutionContext;
     expect(await guard.canActivate(rpc)).toBe(true);
     expect(keys).toEqual([]);
   });

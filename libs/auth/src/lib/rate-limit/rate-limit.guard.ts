@@ -82,13 +82,20 @@ export class ViewerRateLimitGuard extends ThrottlerGuard {
     }
   }
 
-  protected override async throwThrottlingException(context: ExecutionContext, detail: ThrottlerLimitDetail): Promise<void> {
+  protected override async throwThrottlingException(
+    context: ExecutionContext,
+    detail: ThrottlerLimitDetail,
+  ): Promise<void> {
     const scope = rateLimitScopeOf(this.reflector, context);
     const retryAfter = Math.max(1, detail.timeToBlockExpire);
     void context.switchToHttp().getResponse<FastifyReply>().header('retry-after', String(retryAfter));
     this.metrics.rejections.inc({ scope });
     throw new HttpException(
-      { statusCode: 429, error: 'Too Many Requests', message: `rate limit exceeded: at most ${detail.limit} ${UNIT[scope]}; retry in ${retryAfter} s` },
+      {
+        statusCode: 429,
+        error: 'Too Many Requests',
+        message: `rate limit exceeded: at most ${detail.limit} ${UNIT[scope]}; retry in ${retryAfter} s`,
+      },
       HttpStatus.TOO_MANY_REQUESTS,
     );
   }

@@ -1,4 +1,10 @@
-import { type DynamicModule, type InjectionToken, Module, type ModuleMetadata, type OptionalFactoryDependency } from '@nestjs/common';
+import {
+  type DynamicModule,
+  type InjectionToken,
+  Module,
+  type ModuleMetadata,
+  type OptionalFactoryDependency,
+} from '@nestjs/common';
 import { APP_GUARD, Reflector } from '@nestjs/core';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { rateLimitScopeOf } from './rate-limit.decorator';
@@ -42,7 +48,13 @@ export class RateLimitModule {
           inject: [RATE_LIMIT_OPTIONS],
           useFactory: (o: RateLimitOptions) => ({
             // One fixed window per scope; exceeding it blocks until the window's length has passed.
-            throttlers: [{ name: 'default', ttl: WINDOW_MS, limit: (context) => o.perMinute[rateLimitScopeOf(reflector, context)] }],
+            throttlers: [
+              {
+                name: 'default',
+                ttl: WINDOW_MS,
+                limit: (context) => o.perMinute[rateLimitScopeOf(reflector, context)],
+              },
+            ],
             storage: new RedisThrottlerStorage(o.redis, o.keyPrefix, o.storeTimeoutMs),
           }),
         }),

@@ -41,5 +41,9 @@ export const rateLimitEnvSchema = z.object({
 export type RateLimitEnv = z.output<typeof rateLimitEnvSchema>;
 
 export function rateLimitsFromEnv(env: RateLimitEnv): Record<RateLimitScope, number> {
-  return { api: env.RATE_LIMIT_PER_MINUTE, writes: env.RATE_LIMIT_WRITES_PER_MINUTE, login: env.RATE_LIMIT_LOGIN_PER_MINUTE };
+  return {
+    api: env.RATE_LIMIT_PER_MINUTE,
+    writes: env.RATE_LIMIT_WRITES_PER_MINUTE,
+    login: env.RATE_LIMIT_LOGIN_PER_MINUTE,
+  };
 }

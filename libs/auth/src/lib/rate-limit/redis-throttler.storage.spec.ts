@@ -43,18 +43,24 @@ describe('RedisThrottlerStorage', () => {
 
   it('reports a block in whole seconds, rounded up', async () => {
     const { client } = clientAnswering(async () => [31, 10_000, 1, 1_200]);
-    await expect(new RedisThrottlerStorage(client, 'wp:').increment('k', 60_000, 30, 60_000, 'default')).resolves.toMatchObject({ isBlocked: true, timeToBlockExpire: 2 });
+    await expect(
+      new RedisThrottlerStorage(client, 'wp:').increment('k', 60_000, 30, 60_000, 'default'),
+    ).resolves.toMatchObject({ isBlocked: true, timeToBlockExpire: 2 });
   });
 
   it('fails rather than hold the request when the store does not answer in time', async () => {
     const { client } = clientAnswering(() => new Promise(() => undefined));
     const started = Date.now();
-    await expect(new RedisThrottlerStorage(client, 'wp:', 50).increment('k', 60_000, 30, 60_000, 'default')).rejects.toBeInstanceOf(RateLimitStoreTimeoutError);
+    await expect(
+      new RedisThrottlerStorage(client, 'wp:', 50).increment('k', 60_000, 30, 60_000, 'default'),
+    ).rejects.toBeInstanceOf(RateLimitStoreTimeoutError);
     expect(Date.now() - started).toBeLessThan(500);
   });
 
   it('fails on a reply it does not understand', async () => {
     const { client } = clientAnswering(async () => 'OK');
-    await expect(new RedisThrottlerStorage(client, 'wp:').increment('k', 60_000, 30, 60_000, 'default')).rejects.toThrow(/unexpected reply/);
+    await expect(
+      new RedisThrottlerStorage(client, 'wp:').increment('k', 60_000, 30, 60_000, 'default'),
+    ).rejects.toThrow(/unexpected reply/);
   });
 });

@@ -30,10 +30,18 @@ export class RedisThrottlerStorage extends ThrottlerStorageRedisService {
     return `${this.keyPrefix}ratelimit:{${key}:${throttlerName}}:hits`;
   }
 
-  override async increment(key: string, ttl: number, limit: number, blockDuration: number, throttlerName: string): Promise<ThrottlerStorageRecord> {
+  override async increment(
+    key: string,
+    ttl: number,
+    limit: number,
+    blockDuration: number,
+    throttlerName: string,
+  ): Promise<ThrottlerStorageRecord> {
     const hits = this.hitsKey(key, throttlerName);
     const blocked = hits.replace(/:hits$/, ':blocked');
-    const reply = await this.withTimeout(this.redis.call('eval', this.scriptSrc, 2, hits, blocked, throttlerName, ttl, limit, blockDuration));
+    const reply = await this.withTimeout(
+      this.redis.call('eval', this.scriptSrc, 2, hits, blocked, throttlerName, ttl, limit, blockDuration),
+    );
     if (!Array.isArray(reply) || reply.length !== 4 || !reply.every((n) => typeof n === 'number')) {
       throw new TypeError(`unexpected reply from the rate-limit script: ${JSON.stringify(reply)}`);
     }
@@ -49,7 +57,10 @@ export class RedisThrottlerStorage extends ThrottlerStorageRedisService {
   private withTimeout<T>(work: Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new RateLimitStoreTimeoutError(`rate-limit store did not answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+      timer = setTimeout(
+        () => reject(new RateLimitStoreTimeoutError(`rate-limit store did not answer within ${this.timeoutMs} ms`)),
+        this.timeoutMs,
+      );
     });
     return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
   }

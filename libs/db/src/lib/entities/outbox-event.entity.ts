@@ -5,7 +5,11 @@ import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from 
 // A partial index TypeORM cannot compare reliably: the migration owns it.
 @Index('outbox_pending_idx', { synchronize: false })
 export class OutboxEvent {
-  @PrimaryGeneratedColumn('identity', { type: 'bigint', generatedIdentity: 'ALWAYS', primaryKeyConstraintName: 'outbox_pkey' })
+  @PrimaryGeneratedColumn('identity', {
+    type: 'bigint',
+    generatedIdentity: 'ALWAYS',
+    primaryKeyConstraintName: 'outbox_pkey',
+  })
   id!: string;
 
   @Column({ type: 'text' })

@@ -71,10 +71,4 @@ const UP = [
   `CREATE INDEX likes_item_id_user_id_idx ON likes (item_id, user_id)`,
 ];
 
-const DOWN = [
-  `DROP TABLE likes`,
-  `DROP TABLE items`,
-  `DROP TABLE posts`,
-  `DROP TABLE follows`,
-  `DROP TABLE users`,
-];
+const DOWN = [`DROP TABLE likes`, `DROP TABLE items`, `DROP TABLE posts`, `DROP TABLE follows`, `DROP TABLE users`];

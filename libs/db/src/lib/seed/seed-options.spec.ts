@@ -5,16 +5,31 @@ describe('resolveSeedPlan', () => {
 
   it('defaults to the demo size', () => {
     expect(resolveSeedPlan({ now })).toEqual({ ...DEFAULT_SEED_SIZES, randomSeed: 1, now });
-    expect(DEFAULT_SEED_SIZES).toEqual({ users: 10_000, posts: 200_000, follows: 100_000, likes: 200_000, items: 2_000 });
+    expect(DEFAULT_SEED_SIZES).toEqual({
+      users: 10_000,
+      posts: 200_000,
+      follows: 100_000,
+      likes: 200_000,
+      items: 2_000,
+    });
   });
 
   it('scales every default not given explicitly', () => {
-    expect(resolveSeedPlan({ scale: 0.1, items: 500, now })).toMatchObject({ users: 1_000, posts: 20_000, follows: 10_000, likes: 20_000, items: 500 });
+    expect(resolveSeedPlan({ scale: 0.1, items: 500, now })).toMatchObject({
+      users: 1_000,
+      posts: 20_000,
+      follows: 10_000,
+      likes: 20_000,
+      items: 500,
+    });
     expect(resolveSeedPlan({ scale: 2.5, now })).toMatchObject({ users: 25_000, posts: 500_000, items: 5_000 });
   });
 
   it('accepts the tightest sizes that still meet every guarantee', () => {
-    expect(resolveSeedPlan({ users: 6, posts: 6, follows: 30, likes: 30, items: 7 })).toMatchObject({ users: 6, follows: 30 });
+    expect(resolveSeedPlan({ users: 6, posts: 6, follows: 30, likes: 30, items: 7 })).toMatchObject({
+      users: 6,
+      follows: 30,
+    });
   });
 
   it.each([
@@ -27,11 +42,17 @@ describe('resolveSeedPlan', () => {
     [{ users: 5, follows: 25, likes: 25 }, /users must be at least 6/],
     [{ users: 100, posts: 99 }, /posts \(99\) must be at least users \(100\)/],
     [{ users: 100, follows: 499 }, /follows \(499\) must be at least 5 × users = 500/],
-    [{ users: 6, follows: 31, posts: 6, likes: 30, items: 7 }, /follows \(31\) must be at most users × \(users − 1\) = 30/],
+    [
+      { users: 6, follows: 31, posts: 6, likes: 30, items: 7 },
+      /follows \(31\) must be at most users × \(users − 1\) = 30/,
+    ],
     [{ users: 100, likes: 499 }, /likes \(499\) must be at least 5 × users = 500/],
     [{ users: 100, follows: 500, likes: 600, items: 7 }, /likes \(600\) must be at most users × \(items − 2\) = 500/],
     [{ items: 6 }, /items must be at least 7/],
-    [{ users: 3_000_000_000, posts: 3_000_000_000, follows: 15_000_000_000, likes: 15_000_000_000 }, /users must be at most 2147483647/],
+    [
+      { users: 3_000_000_000, posts: 3_000_000_000, follows: 15_000_000_000, likes: 15_000_000_000 },
+      /users must be at most 2147483647/,
+    ],
   ])('rejects %p', (options, message) => {
     expect(() => resolveSeedPlan(options)).toThrow(SeedOptionsError);
     expect(() => resolveSeedPlan(options)).toThrow(message);
@@ -50,13 +71,15 @@ describe('resolveSeedPlan', () => {
 
 describe('parseSeedOptions', () => {
   it('parses counts and scale from strings', () => {
-    expect(parseSeedOptions({ users: '1000', posts: '20000', follows: '10000', likes: '20000', items: '200' })).toEqual({
-      users: 1_000,
-      posts: 20_000,
-      follows: 10_000,
-      likes: 20_000,
-      items: 200,
-    });
+    expect(parseSeedOptions({ users: '1000', posts: '20000', follows: '10000', likes: '20000', items: '200' })).toEqual(
+      {
+        users: 1_000,
+        posts: 20_000,
+        follows: 10_000,
+        likes: 20_000,
+        items: 200,
+      },
+    );
     expect(parseSeedOptions({ scale: '0.5', 'random-seed': '7' })).toEqual({ scale: 0.5, randomSeed: 7 });
     expect(parseSeedOptions({ scale: '.5' })).toEqual({ scale: 0.5 });
     expect(parseSeedOptions({})).toEqual({});
@@ -71,7 +94,10 @@ describe('parseSeedOptions', () => {
     [{ scale: '0' }, /scale: must be a positive number/],
     [{ scale: 'abc' }, /scale: must be a positive number/],
     [{ users: '99999999999999999999' }, /users: is too large/],
-    [{ users: '10', follows: '91', posts: '10', likes: '50', items: '10' }, /follows \(91\) must be at most users × \(users − 1\) = 90/],
+    [
+      { users: '10', follows: '91', posts: '10', likes: '50', items: '10' },
+      /follows \(91\) must be at most users × \(users − 1\) = 90/,
+    ],
   ])('rejects %p with a message naming the option', (raw, message) => {
     expect(() => parseSeedOptions(raw)).toThrow(message);
   });

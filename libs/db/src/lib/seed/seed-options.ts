@@ -89,14 +89,20 @@ export function resolveSeedPlan(options: SeedOptions = {}): SeedPlan {
   if (users > MAX_ID) problems.push(`users must be at most ${MAX_ID} (ids are int)`);
   if (items > MAX_ID) problems.push(`items must be at most ${MAX_ID} (ids are int)`);
   if (users < MIN_FOLLOWS_PER_USER + 1) {
-    problems.push(`users must be at least ${MIN_FOLLOWS_PER_USER + 1}, so everyone can follow ${MIN_FOLLOWS_PER_USER} others`);
+    problems.push(
+      `users must be at least ${MIN_FOLLOWS_PER_USER + 1}, so everyone can follow ${MIN_FOLLOWS_PER_USER} others`,
+    );
   }
   if (items < MIN_LIKES_PER_USER + 2) {
-    problems.push(`items must be at least ${MIN_LIKES_PER_USER + 2}, so everyone likes ${MIN_LIKES_PER_USER} and has some left to discover`);
+    problems.push(
+      `items must be at least ${MIN_LIKES_PER_USER + 2}, so everyone likes ${MIN_LIKES_PER_USER} and has some left to discover`,
+    );
   }
   if (posts < users) problems.push(`posts (${posts}) must be at least users (${users}): everyone posts at least once`);
   if (follows < users * MIN_FOLLOWS_PER_USER) {
-    problems.push(`follows (${follows}) must be at least ${MIN_FOLLOWS_PER_USER} × users = ${users * MIN_FOLLOWS_PER_USER}`);
+    problems.push(
+      `follows (${follows}) must be at least ${MIN_FOLLOWS_PER_USER} × users = ${users * MIN_FOLLOWS_PER_USER}`,
+    );
   }
   if (follows > users * (users - 1)) {
     problems.push(`follows (${follows}) must be at most users × (users − 1) = ${users * (users - 1)}`);
@@ -105,7 +111,9 @@ export function resolveSeedPlan(options: SeedOptions = {}): SeedPlan {
     problems.push(`likes (${likes}) must be at least ${MIN_LIKES_PER_USER} × users = ${users * MIN_LIKES_PER_USER}`);
   }
   if (likes > users * (items - 2)) {
-    problems.push(`likes (${likes}) must be at most users × (items − 2) = ${users * (items - 2)}, leaving everyone items to discover`);
+    problems.push(
+      `likes (${likes}) must be at most users × (items − 2) = ${users * (items - 2)}, leaving everyone items to discover`,
+    );
   }
   if (problems.length) {
     throw new SeedOptionsError(problems);
@@ -137,7 +145,9 @@ const rawSeedOptionsSchema = z
   .strict();
 
 /** Option name → raw string, as a command line gives them (`random-seed` is `randomSeed`). */
-export type RawSeedOptions = Partial<Record<'users' | 'posts' | 'follows' | 'likes' | 'items' | 'scale' | 'random-seed', string>>;
+export type RawSeedOptions = Partial<
+  Record<'users' | 'posts' | 'follows' | 'likes' | 'items' | 'scale' | 'random-seed', string>
+>;
 
 /**
  * Seed options from strings (command-line flags). Strict: `1e3`, `-5`, `10k` are errors, not guesses.

@@ -33,12 +33,19 @@ describe('seed (real Postgres)', () => {
       const [row]: Array<{ min: string; max: string; count: string }> = await db.dataSource.query(
         `SELECT min(id) AS min, max(id) AS max, count(DISTINCT id) AS count FROM ${table}`,
       );
-      expect([table, Number(row.min), Number(row.max), Number(row.count)]).toEqual([table, 1, SIZES[table], SIZES[table]]);
+      expect([table, Number(row.min), Number(row.max), Number(row.count)]).toEqual([
+        table,
+        1,
+        SIZES[table],
+        SIZES[table],
+      ]);
     }
   });
 
   it('writes no self-follows', async () => {
-    expect(await scalar(db.dataSource, 'SELECT count(*) AS value FROM follows WHERE follower_id = followee_id')).toBe(0);
+    expect(await scalar(db.dataSource, 'SELECT count(*) AS value FROM follows WHERE follower_id = followee_id')).toBe(
+      0,
+    );
   });
 
   it('lets every user post, follow at least 5 posting users and like at least 5 items', async () => {
@@ -48,7 +55,9 @@ describe('seed (real Postgres)', () => {
                WHERE f.follower_id = u.id AND EXISTS (SELECT 1 FROM posts p WHERE p.author_id = f.followee_id)) AS followed_posters,
              (SELECT count(*) FROM likes l WHERE l.user_id = u.id) AS likes
         FROM users u`);
-    const bad = perUser.filter((row) => Number(row.posts) < 1 || Number(row.followed_posters) < 5 || Number(row.likes) < 5);
+    const bad = perUser.filter(
+      (row) => Number(row.posts) < 1 || Number(row.followed_posters) < 5 || Number(row.likes) < 5,
+    );
     expect(perUser).toHaveLength(SIZES.users);
     expect(bad).toEqual([]);
   });
@@ -85,16 +94,25 @@ describe('seed (real Postgres)', () => {
   });
 
   it('writes readable handles, names, bios, titles and bodies', async () => {
-    const [user]: Array<{ handle: string; display_name: string }> = await db.dataSource.query('SELECT handle, display_name FROM users WHERE id = 1');
+    const [user]: Array<{ handle: string; display_name: string }> = await db.dataSource.query(
+      'SELECT handle, display_name FROM users WHERE id = 1',
+    );
     expect(user.handle).toMatch(/^[a-z]+_?[a-z]+_?1$/);
     expect(user.display_name).toMatch(/^[A-Z][a-z]+ [A-Z][a-z]+$/);
-    expect(await scalar(db.dataSource, `SELECT count(*) AS value FROM users WHERE bio <> ''`)).toBeGreaterThan(SIZES.users / 2);
+    expect(await scalar(db.dataSource, `SELECT count(*) AS value FROM users WHERE bio <> ''`)).toBeGreaterThan(
+      SIZES.users / 2,
+    );
     expect(await scalar(db.dataSource, 'SELECT count(DISTINCT category) AS value FROM items')).toBeGreaterThan(5);
     expect(await scalar(db.dataSource, 'SELECT count(DISTINCT body) AS value FROM posts')).toBeGreaterThan(1_000);
   });
 
   it('keeps timestamps in the past, posts after their author joined', async () => {
-    expect(await scalar(db.dataSource, 'SELECT count(*) AS value FROM posts p JOIN users u ON u.id = p.author_id WHERE p.created_at < u.created_at OR p.created_at > now()')).toBe(0);
+    expect(
+      await scalar(
+        db.dataSource,
+        'SELECT count(*) AS value FROM posts p JOIN users u ON u.id = p.author_id WHERE p.created_at < u.created_at OR p.created_at > now()',
+      ),
+    ).toBe(0);
   });
 
   it('reports progress per step, ending at the requested totals', () => {
@@ -113,8 +131,12 @@ describe('seed (real Postgres)', () => {
     const runner = db.dataSource.createQueryRunner();
     await runner.startTransaction();
     try {
-      const [user] = await runner.query(`INSERT INTO users (handle, display_name) VALUES ('new_user', 'New User') RETURNING id`);
-      const [post] = await runner.query(`INSERT INTO posts (author_id, body) VALUES ($1, 'hello') RETURNING id`, [user.id]);
+      const [user] = await runner.query(
+        `INSERT INTO users (handle, display_name) VALUES ('new_user', 'New User') RETURNING id`,
+      );
+      const [post] = await runner.query(`INSERT INTO posts (author_id, body) VALUES ($1, 'hello') RETURNING id`, [
+        user.id,
+      ]);
       const [item] = await runner.query(`INSERT INTO items (title, category) VALUES ('New', 'Books') RETURNING id`);
       expect([user.id, Number(post.id), item.id]).toEqual([SIZES.users + 1, SIZES.posts + 1, SIZES.items + 1]);
     } finally {
@@ -124,7 +146,9 @@ describe('seed (real Postgres)', () => {
   });
 
   it('refuses to seed a database that is not empty, and changes nothing', async () => {
-    await expect(seed(db.dataSource, { users: 10, posts: 10, follows: 50, likes: 50, items: 10 })).rejects.toThrow(DatabaseNotEmptyError);
+    await expect(seed(db.dataSource, { users: 10, posts: 10, follows: 50, likes: 50, items: 10 })).rejects.toThrow(
+      DatabaseNotEmptyError,
+    );
     expect(await scalar(db.dataSource, 'SELECT count(*) AS value FROM users')).toBe(SIZES.users);
   });
 });
@@ -155,7 +179,9 @@ describe('seed edge cases (real Postgres)', () => {
   });
 
   it('rolls back completely when the plan cannot fit (a user would like more than items − 2)', async () => {
-    await expect(seed(db.dataSource, { users: 6, posts: 6, follows: 30, likes: 31, items: 7 })).rejects.toThrow(SeedOptionsError);
+    await expect(seed(db.dataSource, { users: 6, posts: 6, follows: 30, likes: 31, items: 7 })).rejects.toThrow(
+      SeedOptionsError,
+    );
     expect(await isDatabaseEmpty(db.dataSource)).toBe(true);
     expect(await scalar(db.dataSource, 'SELECT count(*) AS value FROM items')).toBe(0);
     // The seed had already dropped keys and indexes for the bulk load: the rollback restored them.
@@ -188,7 +214,9 @@ describe('seed edge cases (real Postgres)', () => {
 
   it('refuses to seed while migrations are pending', async () => {
     await db.dataSource.undoLastMigration();
-    await expect(seed(db.dataSource, { users: 20, posts: 40, follows: 100, likes: 100, items: 20 })).rejects.toThrow(/migrations are pending/);
+    await expect(seed(db.dataSource, { users: 20, posts: 40, follows: 100, likes: 100, items: 20 })).rejects.toThrow(
+      /migrations are pending/,
+    );
   });
 
   it('is deterministic: the same options give the same data, another random seed different data', async () => {
@@ -196,8 +224,16 @@ describe('seed edge cases (real Postgres)', () => {
     const options = { users: 50, posts: 200, follows: 400, likes: 400, items: 40, now };
     const fingerprint = async (ds: DataSource): Promise<string[]> => {
       const result: string[] = [];
-      for (const from of ['users ORDER BY id', 'items ORDER BY id', 'posts ORDER BY id', 'follows ORDER BY 1, 2', 'likes ORDER BY 1, 2']) {
-        const [row]: Array<{ hash: string }> = await ds.query(`SELECT md5(string_agg(t::text, '|')) AS hash FROM (SELECT * FROM ${from}) t`);
+      for (const from of [
+        'users ORDER BY id',
+        'items ORDER BY id',
+        'posts ORDER BY id',
+        'follows ORDER BY 1, 2',
+        'likes ORDER BY 1, 2',
+      ]) {
+        const [row]: Array<{ hash: string }> = await ds.query(
+          `SELECT md5(string_agg(t::text, '|')) AS hash FROM (SELECT * FROM ${from}) t`,
+        );
         result.push(row.hash);
       }
       expect(result).toEqual(result.map(() => expect.stringMatching(/^[0-9a-f]{32}$/)));

@@ -42,7 +42,11 @@ const SEED_LOCK_KEY = 0x5eed_0001;
  * lands or none does, so a failed seed can simply be run again. Tables are then vacuumed and
  * analyzed so the first queries get good plans (and index-only scans).
  */
-export async function seed(dataSource: DataSource, options: SeedOptions = {}, onProgress: SeedProgress = () => undefined): Promise<SeedResult> {
+export async function seed(
+  dataSource: DataSource,
+  options: SeedOptions = {},
+  onProgress: SeedProgress = () => undefined,
+): Promise<SeedResult> {
   const started = Date.now();
   const plan = resolveSeedPlan(options);
   if (await dataSource.showMigrations()) {
@@ -156,13 +160,19 @@ async function fillTables(runner: QueryRunner, plan: SeedPlan, onProgress: SeedP
 
 /** The plan spreads rows pseudo-randomly; make sure nobody got more than there is to follow or like. */
 async function assertPlanFits(runner: QueryRunner, plan: SeedPlan): Promise<void> {
-  const [row]: Array<{ follows: number; likes: number }> = await runner.query('SELECT max(follows) AS follows, max(likes) AS likes FROM seed_plan');
+  const [row]: Array<{ follows: number; likes: number }> = await runner.query(
+    'SELECT max(follows) AS follows, max(likes) AS likes FROM seed_plan',
+  );
   const problems: string[] = [];
   if (row.follows > plan.users - 1) {
-    problems.push(`follows: one user would follow ${row.follows} of only ${plan.users - 1} others; lower follows or raise users`);
+    problems.push(
+      `follows: one user would follow ${row.follows} of only ${plan.users - 1} others; lower follows or raise users`,
+    );
   }
   if (row.likes > plan.items - 2) {
-    problems.push(`likes: one user would like ${row.likes} of ${plan.items} items, leaving fewer than 2 to discover; lower likes or raise items`);
+    problems.push(
+      `likes: one user would like ${row.likes} of ${plan.items} items, leaving fewer than 2 to discover; lower likes or raise items`,
+    );
   }
   if (problems.length) {
     throw new SeedOptionsError(problems);
@@ -176,7 +186,10 @@ async function fillByUser(
   statement: (lo: number, hi: number) => SqlStatement,
   onProgress: SeedProgress,
 ): Promise<void> {
-  const chunks: Array<{ lo: number; hi: number; rows: string }> = await execute(runner, planChunks(step, rowsPerChunk(total)));
+  const chunks: Array<{ lo: number; hi: number; rows: string }> = await execute(
+    runner,
+    planChunks(step, rowsPerChunk(total)),
+  );
   let done = 0;
   onProgress(step, done, total);
   for (const chunk of chunks) {
@@ -201,7 +214,12 @@ async function fillItems(runner: QueryRunner, plan: SeedPlan, onProgress: SeedPr
 }
 
 /** A chunk that inserts fewer rows than planned would silently break the seed's guarantees. */
-async function insertExactly(runner: QueryRunner, table: string, statement: SqlStatement, expected: number): Promise<void> {
+async function insertExactly(
+  runner: QueryRunner,
+  table: string,
+  statement: SqlStatement,
+  expected: number,
+): Promise<void> {
   const result = await runner.query(statement.sql, [...statement.params], true);
   if (result.affected !== expected) {
     throw new Error(`seed bug: inserted ${result.affected ?? 0} ${table}, planned ${expected}`);

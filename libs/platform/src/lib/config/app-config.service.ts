@@ -14,7 +14,10 @@ import type { BaseEnv } from './env.schema';
 export abstract class AppConfig<T extends object = BaseEnv> extends ConfigService<T, true> {}
 
 /** The validated values of `keys`, as one typed object (for options factories that take env-shaped input). */
-export function pickEnv<T extends object, K extends keyof T & string>(config: AppConfig<T>, keys: readonly K[]): Pick<T, K> {
+export function pickEnv<T extends object, K extends keyof T & string>(
+  config: AppConfig<T>,
+  keys: readonly K[],
+): Pick<T, K> {
   // The generic signature of ConfigService#get cannot follow a key type parameter; the values are
   // exactly those of the validated schema.
   const get = config.get.bind(config) as (key: string) => unknown;

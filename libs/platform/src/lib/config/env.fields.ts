@@ -68,7 +68,8 @@ function isWebOrigin(value: string): boolean {
  * `http://localhost:5173`): no path, no trailing slash, no wildcard. Parsed into a de-duplicated list.
  */
 export function envOriginList() {
-  const problem = 'must be a comma-separated list of origins like https://app.example.com (scheme://host[:port], no path, no "*")';
+  const problem =
+    'must be a comma-separated list of origins like https://app.example.com (scheme://host[:port], no path, no "*")';
   return z.string({ error: problemOr(problem) }).transform((raw, ctx) => {
     const origins = raw
       .split(',')

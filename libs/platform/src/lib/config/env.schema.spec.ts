@@ -7,7 +7,8 @@ function problemsOf(run: () => unknown): Record<string, string> {
   try {
     run();
   } catch (error) {
-    if (error instanceof EnvValidationError) return Object.fromEntries(error.problems.map((p) => [p.variable, p.problem]));
+    if (error instanceof EnvValidationError)
+      return Object.fromEntries(error.problems.map((p) => [p.variable, p.problem]));
     throw error;
   }
   throw new Error('expected an EnvValidationError');
@@ -40,7 +41,13 @@ describe('baseEnvSchema', () => {
         SHUTDOWN_TIMEOUT_MS: '5000',
       },
     });
-    expect(env).toMatchObject({ NODE_ENV: 'production', HOST: '0.0.0.0', PORT: 65535, LOG_LEVEL: 'silent', SHUTDOWN_TIMEOUT_MS: 5000 });
+    expect(env).toMatchObject({
+      NODE_ENV: 'production',
+      HOST: '0.0.0.0',
+      PORT: 65535,
+      LOG_LEVEL: 'silent',
+      SHUTDOWN_TIMEOUT_MS: 5000,
+    });
     expect(env.REDIS_URL).toBe('rediss://:pw@redis.internal:6380/2');
     expect(env.BULL_PREFIX).toBe('{bull}');
   });
@@ -72,7 +79,9 @@ describe('baseEnvSchema', () => {
   it('checks enums and URL schemes', () => {
     expect(
       problemsOf(() =>
-        validateEnv(baseEnvSchema, { env: { PORT: '1', NODE_ENV: 'prod', LOG_LEVEL: 'INFO', REDIS_URL: 'http://127.0.0.1:6379' } }),
+        validateEnv(baseEnvSchema, {
+          env: { PORT: '1', NODE_ENV: 'prod', LOG_LEVEL: 'INFO', REDIS_URL: 'http://127.0.0.1:6379' },
+        }),
       ),
     ).toEqual({
       NODE_ENV: 'must be one of development, test, production (got "prod")',
@@ -104,12 +113,16 @@ describe('databaseEnvSchema and workerEnvSchema', () => {
     expect(problemsOf(() => validateEnv(workerSchema, { env: { PORT: '1', WORKER_CONCURRENCY: '257' } }))).toEqual({
       WORKER_CONCURRENCY: 'must be an integer between 1 and 256 (got "257")',
     });
-    expect(problemsOf(() => validateEnv(workerSchema, { env: { PORT: '1' } }))).toEqual({ WORKER_CONCURRENCY: 'is required' });
+    expect(problemsOf(() => validateEnv(workerSchema, { env: { PORT: '1' } }))).toEqual({
+      WORKER_CONCURRENCY: 'is required',
+    });
   });
 
   it('accepts postgres:// and postgresql:// only', () => {
     const env = { PORT: '1', WORKER_CONCURRENCY: '1' };
-    expect(validateEnv(workerSchema, { env: { ...env, DATABASE_URL: 'postgresql://u@db:5432/x' } }).DATABASE_URL).toBe('postgresql://u@db:5432/x');
+    expect(validateEnv(workerSchema, { env: { ...env, DATABASE_URL: 'postgresql://u@db:5432/x' } }).DATABASE_URL).toBe(
+      'postgresql://u@db:5432/x',
+    );
     expect(problemsOf(() => validateEnv(workerSchema, { env: { ...env, DATABASE_URL: 'mysql://db/x' } }))).toEqual({
       DATABASE_URL: 'must be a URL starting with postgres:// or postgresql:// (got "mysql://db/x")',
     });
@@ -123,16 +136,26 @@ describe('corsEnvSchema', () => {
   });
 
   it('takes a comma-separated list of origins, trimmed and de-duplicated', () => {
-    expect(validateEnv(corsEnvSchema, { env: { CORS_ORIGINS: 'https://app.example.com, http://localhost:5173,https://app.example.com' } }).CORS_ORIGINS).toEqual([
-      'https://app.example.com',
-      'http://localhost:5173',
-    ]);
+    expect(
+      validateEnv(corsEnvSchema, {
+        env: { CORS_ORIGINS: 'https://app.example.com, http://localhost:5173,https://app.example.com' },
+      }).CORS_ORIGINS,
+    ).toEqual(['https://app.example.com', 'http://localhost:5173']);
   });
 
-  it.each(['*', 'https://*.example.com', 'https://app.example.com/', 'https://app.example.com/path', 'app.example.com', 'ftp://files.example.com', 'https://u:p@app.example.com', 'https://App.example.com', ' , '])(
-    'refuses CORS_ORIGINS=%j',
-    (value) => {
-      expect(Object.keys(problemsOf(() => validateEnv(corsEnvSchema, { env: { CORS_ORIGINS: value } })))).toEqual(['CORS_ORIGINS']);
-    },
-  );
+  it.each([
+    '*',
+    'https://*.example.com',
+    'https://app.example.com/',
+    'https://app.example.com/path',
+    'app.example.com',
+    'ftp://files.example.com',
+    'https://u:p@app.example.com',
+    'https://App.example.com',
+    ' , ',
+  ])('refuses CORS_ORIGINS=%j', (value) => {
+    expect(Object.keys(problemsOf(() => validateEnv(corsEnvSchema, { env: { CORS_ORIGINS: value } })))).toEqual([
+      'CORS_ORIGINS',
+    ]);
+  });
 });

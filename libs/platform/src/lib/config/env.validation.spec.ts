@@ -55,8 +55,13 @@ describe('validateEnv', () => {
   });
 
   it('never echoes a secret, nor the password of a URL', () => {
-    const schema = z.object({ JWT_SECRET: envString(/^.{32,}$/, 'must be at least 32 characters'), REDIS_URL: baseEnvSchema.shape.REDIS_URL });
-    const error = errorOf(() => validateEnv(schema, { env: { JWT_SECRET: 'hunter2', REDIS_URL: 'http://user:hunter2@host' } }));
+    const schema = z.object({
+      JWT_SECRET: envString(/^.{32,}$/, 'must be at least 32 characters'),
+      REDIS_URL: baseEnvSchema.shape.REDIS_URL,
+    });
+    const error = errorOf(() =>
+      validateEnv(schema, { env: { JWT_SECRET: 'hunter2', REDIS_URL: 'http://user:hunter2@host' } }),
+    );
     expect(error.message).not.toContain('hunter2');
     expect(error.problems).toEqual([
       { variable: 'JWT_SECRET', problem: 'must be at least 32 characters (got a value of 7 characters)' },

@@ -4,7 +4,9 @@ import type { z } from 'zod';
 export type EnvSource = Readonly<Record<string, string | undefined>>;
 
 /** Per-app defaults for variables the shared schemas leave without one (PORT, WORKER_CONCURRENCY). */
-export type EnvDefaults<S extends z.ZodType> = Partial<Record<Extract<keyof z.input<S>, string>, string | number | boolean>>;
+export type EnvDefaults<S extends z.ZodType> = Partial<
+  Record<Extract<keyof z.input<S>, string>, string | number | boolean>
+>;
 
 /** Default values by variable name; numbers and booleans are written as the strings an env would hold. */
 export type EnvDefaultValues = Readonly<Partial<Record<string, string | number | boolean>>>;
@@ -70,7 +72,10 @@ export function validateEnv<S extends z.ZodType>(schema: S, options: ValidateEnv
     if (seen.has(variable)) continue; // the first problem of a variable is the one to fix
     seen.add(variable);
     const raw = input[variable];
-    problems.push({ variable, problem: raw === undefined ? issue.message : `${issue.message} ${describeValue(variable, raw)}` });
+    problems.push({
+      variable,
+      problem: raw === undefined ? issue.message : `${issue.message} ${describeValue(variable, raw)}`,
+    });
   }
   throw new EnvValidationError(problems);
 }

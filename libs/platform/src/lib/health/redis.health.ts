@@ -30,7 +30,11 @@ export class RedisHealthIndicator {
     private readonly health: HealthIndicatorService,
   ) {}
 
-  async pingCheck<const Key extends string>(key: Key, token: InjectionToken, timeoutMs: number): Promise<HealthIndicatorResult<Key>> {
+  async pingCheck<const Key extends string>(
+    key: Key,
+    token: InjectionToken,
+    timeoutMs: number,
+  ): Promise<HealthIndicatorResult<Key>> {
     const indicator = this.health.check(key);
     let client: PingableRedis;
     try {

@@ -22,7 +22,9 @@ export const API_ERROR_SCHEMAS: Record<string, SchemaObject> = {
   },
 };
 
-const RETRY_AFTER = { 'Retry-After': { description: 'Seconds to wait before trying again', schema: { type: 'integer', minimum: 1 } } };
+const RETRY_AFTER = {
+  'Retry-After': { description: 'Seconds to wait before trying again', schema: { type: 'integer', minimum: 1 } },
+};
 
 const ERRORS: Record<number, { description: string; retryAfter?: boolean }> = {
   400: { description: 'Invalid input; the message names the parameter or field' },
@@ -42,7 +44,12 @@ export function ApiErrorResponses(...statuses: ApiErrorStatus[]): MethodDecorato
   return applyDecorators(
     ...statuses.map((status) => {
       const { description, retryAfter } = ERRORS[status] ?? { description: 'Error' };
-      return ApiResponse({ status, description, schema: { $ref: '#/components/schemas/ApiError' }, headers: retryAfter ? RETRY_AFTER : undefined });
+      return ApiResponse({
+        status,
+        description,
+        schema: { $ref: '#/components/schemas/ApiError' },
+        headers: retryAfter ? RETRY_AFTER : undefined,
+      });
     }),
   );
 }

@@ -22,7 +22,14 @@ class ProbeController {
 
 async function appWith(security?: HttpSecurityOptions): Promise<NestFastifyApplication> {
   @Module({
-    imports: [PlatformModule.forRoot({ service: 'security-spec', envSchema: baseEnvSchema, defaultPort: 3999, env: { LOG_LEVEL: 'silent' } })],
+    imports: [
+      PlatformModule.forRoot({
+        service: 'security-spec',
+        envSchema: baseEnvSchema,
+        defaultPort: 3999,
+        env: { LOG_LEVEL: 'silent' },
+      }),
+    ],
     controllers: [ProbeController],
   })
   class SecuritySpecModule {}
@@ -32,7 +39,12 @@ async function appWith(security?: HttpSecurityOptions): Promise<NestFastifyAppli
   return app;
 }
 
-const json = (body: string) => ({ method: 'POST' as const, url: '/probe', headers: { 'content-type': 'application/json' }, payload: body });
+const json = (body: string) => ({
+  method: 'POST' as const,
+  url: '/probe',
+  headers: { 'content-type': 'application/json' },
+  payload: body,
+});
 
 describe('HTTP security options of createHttpApp', () => {
   describe('with CORS closed (no origins)', () => {
@@ -77,7 +89,11 @@ describe('HTTP security options of createHttpApp', () => {
       const big = JSON.stringify({ body: 'x'.repeat(BODY_LIMIT_BYTES) });
       const res = await app.inject(json(big));
       expect(res.statusCode).toBe(413);
-      expect(res.json()).toEqual({ statusCode: 413, error: 'Payload Too Large', message: 'request body too large: at most 65536 bytes (64 KiB)' });
+      expect(res.json()).toEqual({
+        statusCode: 413,
+        error: 'Payload Too Large',
+        message: 'request body too large: at most 65536 bytes (64 KiB)',
+      });
       expect(res.headers['connection']).toBe('close');
       // Headers are set before the refusal, like on any other answer.
       expect(res.headers['x-content-type-options']).toBe('nosniff');
@@ -118,17 +134,24 @@ describe('HTTP security options of createHttpApp', () => {
       const preflight = await app.inject({
         method: 'OPTIONS',
         url: '/probe',
-        headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' },
+        headers: {
+          origin: 'https://app.example.com',
+          'access-control-request-method': 'POST',
+          'access-control-request-headers': 'authorization,content-type',
+        },
       });
       expect(preflight.statusCode).toBe(204);
       expect(preflight.headers['access-control-allow-origin']).toBe('https://app.example.com');
       expect(String(preflight.headers['access-control-allow-headers'])).toContain('authorization');
     });
 
-    it.each(['https://evil.example', 'https://app.example.com.evil.example', 'http://app.example.com', 'null'])('gives %s nothing', async (origin) => {
-      const res = await app.inject({ method: 'GET', url: '/probe', headers: { origin } });
-      expect(res.headers['access-control-allow-origin']).toBeUndefined();
-    });
+    it.each(['https://evil.example', 'https://app.example.com.evil.example', 'http://app.example.com', 'null'])(
+      'gives %s nothing',
+      async (origin) => {
+        const res = await app.inject({ method: 'GET', url: '/probe', headers: { origin } });
+        expect(res.headers['access-control-allow-origin']).toBeUndefined();
+      },
+    );
   });
 
   it('adds neither headers nor CORS to an app that asks for no security options (workers)', async () => {

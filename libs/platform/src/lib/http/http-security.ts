@@ -40,7 +40,13 @@ export const DEFAULT_CSP_DIRECTIVES = {
 
 /** Headers a browser may send cross-origin, and the ones it may read back (retry hints, request ids). */
 const CORS_ALLOWED_HEADERS = ['authorization', 'content-type', 'x-request-id'];
-const CORS_EXPOSED_HEADERS = ['retry-after', 'x-request-id', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'];
+const CORS_EXPOSED_HEADERS = [
+  'retry-after',
+  'x-request-id',
+  'x-ratelimit-limit',
+  'x-ratelimit-remaining',
+  'x-ratelimit-reset',
+];
 
 const HELMET_OPTIONS: FastifyHelmetOptions = {
   contentSecurityPolicy: { useDefaults: false, directives: DEFAULT_CSP_DIRECTIVES },

@@ -31,7 +31,9 @@ describe('isQuietPath', () => {
 
 describe('redactUrl', () => {
   it('cuts credential values out of query strings and keeps the rest', () => {
-    expect(redactUrl('/api/pages/dashboard/stream?ticket=abc.def&x=1')).toBe('/api/pages/dashboard/stream?ticket=[Redacted]&x=1');
+    expect(redactUrl('/api/pages/dashboard/stream?ticket=abc.def&x=1')).toBe(
+      '/api/pages/dashboard/stream?ticket=[Redacted]&x=1',
+    );
     expect(redactUrl('/x?a=1&token=zzz')).toBe('/x?a=1&token=[Redacted]');
     expect(redactUrl('/x?tickets=1')).toBe('/x?tickets=1');
   });

@@ -1,5 +1,11 @@
 import { Counter, Registry } from 'prom-client';
-import { ensureDefaultMetrics, getOrCreateCounter, getOrCreateGauge, getOrCreateHistogram, getOrCreateSummary } from './metrics.registry';
+import {
+  ensureDefaultMetrics,
+  getOrCreateCounter,
+  getOrCreateGauge,
+  getOrCreateHistogram,
+  getOrCreateSummary,
+} from './metrics.registry';
 
 describe('getOrCreate*', () => {
   let registry: Registry;

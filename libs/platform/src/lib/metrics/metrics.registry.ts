@@ -45,7 +45,12 @@ function registryOf(config: { registers?: AnyRegistry[] }): AnyRegistry {
 
 export function getOrCreateCounter<L extends string>(config: CounterConfiguration<L>): Counter<L> {
   const registry = registryOf(config);
-  return getOrCreate<Counter<L>>(Counter, config.name, registry, () => new Counter({ ...config, registers: [registry] }));
+  return getOrCreate<Counter<L>>(
+    Counter,
+    config.name,
+    registry,
+    () => new Counter({ ...config, registers: [registry] }),
+  );
 }
 
 export function getOrCreateGauge<L extends string>(config: GaugeConfiguration<L>): Gauge<L> {
@@ -55,10 +60,20 @@ export function getOrCreateGauge<L extends string>(config: GaugeConfiguration<L>
 
 export function getOrCreateHistogram<L extends string>(config: HistogramConfiguration<L>): Histogram<L> {
   const registry = registryOf(config);
-  return getOrCreate<Histogram<L>>(Histogram, config.name, registry, () => new Histogram({ ...config, registers: [registry] }));
+  return getOrCreate<Histogram<L>>(
+    Histogram,
+    config.name,
+    registry,
+    () => new Histogram({ ...config, registers: [registry] }),
+  );
 }
 
 export function getOrCreateSummary<L extends string>(config: SummaryConfiguration<L>): Summary<L> {
   const registry = registryOf(config);
-  return getOrCreate<Summary<L>>(Summary, config.name, registry, () => new Summary({ ...config, registers: [registry] }));
+  return getOrCreate<Summary<L>>(
+    Summary,
+    config.name,
+    registry,
+    () => new Summary({ ...config, registers: [registry] }),
+  );
 }

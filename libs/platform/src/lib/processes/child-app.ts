@@ -21,7 +21,9 @@ export function freePort(): Promise<number> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -64,11 +66,15 @@ export class ChildApp {
 
   static start(options: ChildAppOptions): ChildApp {
     const root = options.root ?? findWorkspaceRoot();
-    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), path.join(root, options.script), ...(options.args ?? [])], {
-      cwd: root,
-      env: { PATH: process.env['PATH'] ?? '', ...options.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [...(options.nodeArgs ?? []), path.join(root, options.script), ...(options.args ?? [])],
+      {
+        cwd: root,
+        env: { PATH: process.env['PATH'] ?? '', ...options.env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     return new ChildApp(options.label, child);
   }
 
@@ -135,7 +141,8 @@ function readStatusField(pid: number, field: string): number | undefined {
 export async function runToCompletion(options: ChildAppOptions, ms = 180_000): Promise<string> {
   const proc = ChildApp.start(options);
   const code = await proc.waitForExit(ms);
-  if (code !== 0) throw new Error(`${options.label} ${(options.args ?? []).join(' ')} exited with ${code}\n${proc.tail()}`);
+  if (code !== 0)
+    throw new Error(`${options.label} ${(options.args ?? []).join(' ')} exited with ${code}\n${proc.tail()}`);
   return proc.output.join('');
 }
 

@@ -8,7 +8,15 @@ import fc from 'fast-check';
  */
 
 /** Property names with a meaning to JavaScript objects, and names our own code gives meaning to. */
-export const PROTOTYPE_KEYS = ['__proto__', 'constructor', 'prototype', 'toString', 'valueOf', 'hasOwnProperty', '__defineGetter__'] as const;
+export const PROTOTYPE_KEYS = [
+  '__proto__',
+  'constructor',
+  'prototype',
+  'toString',
+  'valueOf',
+  'hasOwnProperty',
+  '__defineGetter__',
+] as const;
 
 /** Strings that are each a known way to trip something: separators, escapes, encodings, ids. */
 export const NASTY_STRINGS = [
@@ -87,9 +95,17 @@ export function hostileString(): fc.Arbitrary<string> {
     { weight: 2, arbitrary: fc.integer({ min: -5, max: 3_000_000_000 }).map(String) },
     { weight: 1, arbitrary: fc.double().map(String) },
     { weight: 1, arbitrary: fc.bigInt({ min: -(10n ** 30n), max: 10n ** 30n }).map(String) },
-    { weight: 1, arbitrary: fc.tuple(fc.constantFrom('a', '1', ':', '%', '😀', '\n'), fc.integer({ min: 100, max: 5000 })).map(([c, n]) => c.repeat(n)) },
+    {
+      weight: 1,
+      arbitrary: fc
+        .tuple(fc.constantFrom('a', '1', ':', '%', '😀', '\n'), fc.integer({ min: 100, max: 5000 }))
+        .map(([c, n]) => c.repeat(n)),
+    },
   );
-  return fc.oneof({ weight: 5, arbitrary: base }, { weight: 1, arbitrary: fc.tuple(base, base).map(([a, b]) => a + b) });
+  return fc.oneof(
+    { weight: 5, arbitrary: base },
+    { weight: 1, arbitrary: fc.tuple(base, base).map(([a, b]) => a + b) },
+  );
 }
 
 /** A property or parameter name: prototype keys, names our APIs use, and anything else. */
@@ -107,7 +123,20 @@ export function hostileJson(knownNames: readonly string[] = []): fc.Arbitrary<un
   const leaf = fc.oneof(
     hostileString(),
     fc.integer(),
-    fc.constantFrom(0, -0, 1, -1, 2_147_483_647, 2_147_483_648, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER + 2, 1e308, -1e308, 5e-324, 0.5),
+    fc.constantFrom(
+      0,
+      -0,
+      1,
+      -1,
+      2_147_483_647,
+      2_147_483_648,
+      Number.MAX_SAFE_INTEGER,
+      Number.MAX_SAFE_INTEGER + 2,
+      1e308,
+      -1e308,
+      5e-324,
+      0.5,
+    ),
     fc.double({ noNaN: true, noDefaultInfinity: true }),
     fc.boolean(),
     fc.constant(null),
@@ -135,7 +164,8 @@ export function encodeHostile(text: string): string {
       out += encodeURIComponent(char);
       continue;
     }
-    for (const byte of [0xe0 | (code >> 12), 0x80 | ((code >> 6) & 0x3f), 0x80 | (code & 0x3f)]) out += `%${byte.toString(16).toUpperCase()}`;
+    for (const byte of [0xe0 | (code >> 12), 0x80 | ((code >> 6) & 0x3f), 0x80 | (code & 0x3f)])
+      out += `%${byte.toString(16).toUpperCase()}`;
   }
   return out;
 }
@@ -146,9 +176,27 @@ export function encodeHostile(text: string): string {
  */
 export function hostileQuery(valid: fc.Arbitrary<Array<[string, string]>> = fc.constant([])): fc.Arbitrary<string> {
   const pair = fc.tuple(hostileKey(), hostileString());
-  const encoded = fc.array(pair, { maxLength: 4 }).map((pairs) => pairs.map(([k, v]) => `${encodeHostile(k)}=${encodeHostile(v)}`));
+  const encoded = fc
+    .array(pair, { maxLength: 4 })
+    .map((pairs) => pairs.map(([k, v]) => `${encodeHostile(k)}=${encodeHostile(v)}`));
   // Raw, unencoded text as a client might send it (only what a URL can carry at all).
-  const raw = fc.array(fc.constantFrom('a=1', 'a', '=', '&&', 'a[b]=1', 'a[]=1&a[]=2', 'userId=1&userId=2', '%', '%zz=1', 'x=%00', '__proto__[x]=1', 'constructor.prototype=1'), { maxLength: 3 });
+  const raw = fc.array(
+    fc.constantFrom(
+      'a=1',
+      'a',
+      '=',
+      '&&',
+      'a[b]=1',
+      'a[]=1&a[]=2',
+      'userId=1&userId=2',
+      '%',
+      '%zz=1',
+      'x=%00',
+      '__proto__[x]=1',
+      'constructor.prototype=1',
+    ),
+    { maxLength: 3 },
+  );
   return fc.tuple(valid, encoded, raw, fc.boolean()).map(([good, bad, rawParts, shuffle]) => {
     const parts = [...good.map(([k, v]) => `${encodeHostile(k)}=${encodeHostile(v)}`), ...bad, ...rawParts];
     if (shuffle) parts.reverse();
@@ -158,7 +206,10 @@ export function hostileQuery(valid: fc.Arbitrary<Array<[string, string]>> = fc.c
 
 /** A path segment, percent-encoded the way a client would put a hostile value into a URL. */
 export function hostilePathSegment(): fc.Arbitrary<string> {
-  return fc.oneof(hostileString().map(encodeHostile), fc.constantFrom('%', '%zz', '%E0%A4%A', '..', '.', '%2e%2e', '%2F', ';', '%00'));
+  return fc.oneof(
+    hostileString().map(encodeHostile),
+    fc.constantFrom('%', '%zz', '%E0%A4%A', '..', '.', '%2e%2e', '%2F', ';', '%00'),
+  );
 }
 
 /** Header values that HTTP can carry (visible ASCII, spaces and tabs), hostile in content. */

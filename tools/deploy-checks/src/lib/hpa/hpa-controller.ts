@@ -38,7 +38,12 @@ export interface ScalingRules {
 
 export type MetricTarget =
   /** An External metric with target type AverageValue: total over the series / pods. */
-  | { readonly type: 'External'; readonly name: string; readonly selector: Readonly<Record<string, string>>; readonly averageValue: number }
+  | {
+      readonly type: 'External';
+      readonly name: string;
+      readonly selector: Readonly<Record<string, string>>;
+      readonly averageValue: number;
+    }
   /** A Resource metric with target type Utilization (percent of the pods' requests). */
   | { readonly type: 'Resource'; readonly resource: string; readonly averageUtilization: number };
 
@@ -83,7 +88,11 @@ function rules(given: IHPAScalingRules | undefined, defaults: ScalingRules): Sca
     stabilizationWindowSeconds: given?.stabilizationWindowSeconds ?? defaults.stabilizationWindowSeconds,
     selectPolicy: (given?.selectPolicy as SelectPolicy | undefined) ?? defaults.selectPolicy,
     policies: given?.policies?.length
-      ? given.policies.map((p) => ({ type: p.type as ScalingPolicy['type'], value: p.value, periodSeconds: p.periodSeconds }))
+      ? given.policies.map((p) => ({
+          type: p.type as ScalingPolicy['type'],
+          value: p.value,
+          periodSeconds: p.periodSeconds,
+        }))
       : defaults.policies,
   };
 }
@@ -93,7 +102,11 @@ export function hpaSettingsFromManifest(hpa: IHorizontalPodAutoscaler): HpaSetti
   const spec = hpa.spec;
   if (!spec) throw new Error(`HPA ${hpa.metadata?.name} has no spec`);
   const metrics: MetricTarget[] = (spec.metrics ?? []).map((metric) => {
-    if (metric.type === 'External' && metric.external?.target.type === 'AverageValue' && metric.external.target.averageValue !== undefined) {
+    if (
+      metric.type === 'External' &&
+      metric.external?.target.type === 'AverageValue' &&
+      metric.external.target.averageValue !== undefined
+    ) {
       return {
         type: 'External',
         name: metric.external.metric.name,
@@ -101,8 +114,16 @@ export function hpaSettingsFromManifest(hpa: IHorizontalPodAutoscaler): HpaSetti
         averageValue: parseQuantity(metric.external.target.averageValue),
       };
     }
-    if (metric.type === 'Resource' && metric.resource?.target.type === 'Utilization' && metric.resource.target.averageUtilization !== undefined) {
-      return { type: 'Resource', resource: metric.resource.name, averageUtilization: metric.resource.target.averageUtilization };
+    if (
+      metric.type === 'Resource' &&
+      metric.resource?.target.type === 'Utilization' &&
+      metric.resource.target.averageUtilization !== undefined
+    ) {
+      return {
+        type: 'Resource',
+        resource: metric.resource.name,
+        averageUtilization: metric.resource.target.averageUtilization,
+      };
     }
     throw new Error(`HPA ${hpa.metadata?.name}: metric ${JSON.stringify(metric)} is not modelled by the simulation`);
   });
@@ -127,10 +148,18 @@ export function hpaSettingsFromScaledObject(so: IScaledObject): HpaSettings {
       return { type: 'Resource', resource: trigger.type, averageUtilization: Number(trigger.metadata['value']) };
     }
     if ((trigger.metricType ?? 'AverageValue') !== 'AverageValue') {
-      throw new Error(`ScaledObject ${so.metadata?.name}: trigger ${trigger.type} with metricType ${trigger.metricType} is not modelled`);
+      throw new Error(
+        `ScaledObject ${so.metadata?.name}: trigger ${trigger.type} with metricType ${trigger.metricType} is not modelled`,
+      );
     }
-    const threshold = trigger.metadata['threshold'] ?? trigger.metadata['listLength'] ?? trigger.metadata['targetValue'];
-    return { type: 'External', name: `s-${trigger.name ?? trigger.type}`, selector: {}, averageValue: parseQuantity(threshold ?? '5') };
+    const threshold =
+      trigger.metadata['threshold'] ?? trigger.metadata['listLength'] ?? trigger.metadata['targetValue'];
+    return {
+      type: 'External',
+      name: `s-${trigger.name ?? trigger.type}`,
+      selector: {},
+      averageValue: parseQuantity(threshold ?? '5'),
+    };
   });
   return {
     name: so.metadata?.name ?? '(no name)',
@@ -273,8 +302,11 @@ export class HpaController {
     let result = scaling.selectPolicy === 'Min' ? Infinity : -Infinity;
     for (const policy of scaling.policies) {
       const periodStart =
-        currentReplicas - this.changeInPeriod(this.scaleUpEvents, now, policy.periodSeconds) + this.changeInPeriod(this.scaleDownEvents, now, policy.periodSeconds);
-      const proposed = policy.type === 'Pods' ? periodStart + policy.value : Math.ceil(periodStart * (1 + policy.value / 100));
+        currentReplicas -
+        this.changeInPeriod(this.scaleUpEvents, now, policy.periodSeconds) +
+        this.changeInPeriod(this.scaleDownEvents, now, policy.periodSeconds);
+      const proposed =
+        policy.type === 'Pods' ? periodStart + policy.value : Math.ceil(periodStart * (1 + policy.value / 100));
       result = pick(result, proposed);
     }
     return result;
@@ -288,8 +320,11 @@ export class HpaController {
     let result = scaling.selectPolicy === 'Min' ? -Infinity : Infinity;
     for (const policy of scaling.policies) {
       const periodStart =
-        currentReplicas - this.changeInPeriod(this.scaleUpEvents, now, policy.periodSeconds) + this.changeInPeriod(this.scaleDownEvents, now, policy.periodSeconds);
-      const proposed = policy.type === 'Pods' ? periodStart - policy.value : Math.trunc(periodStart * (1 - policy.value / 100));
+        currentReplicas -
+        this.changeInPeriod(this.scaleUpEvents, now, policy.periodSeconds) +
+        this.changeInPeriod(this.scaleDownEvents, now, policy.periodSeconds);
+      const proposed =
+        policy.type === 'Pods' ? periodStart - policy.value : Math.trunc(periodStart * (1 - policy.value / 100));
       result = pick(result, proposed);
     }
     return result;

@@ -72,13 +72,19 @@ export function simulateQueueAutoscaling(options: SimulationOptions): Simulation
       scraped = {
         // Bull's counts are whole jobs.
         backlog: Math.round(backlog),
-        pods: pods.map((readyAt) => ({ ready: readyAt <= t, utilization: { cpu: readyAt <= t ? perPodCpu : model.cpuIdlePercent } })),
+        pods: pods.map((readyAt) => ({
+          ready: readyAt <= t,
+          utilization: { cpu: readyAt <= t ? perPodCpu : model.cpuIdlePercent },
+        })),
       };
     }
 
     let sync: SimulationStep['sync'];
     if (t % model.syncPeriodSeconds === model.syncOffsetSeconds) {
-      const result = hpa.reconcile(t, pods.length, { external: { [backlogMetric]: scraped.backlog }, pods: scraped.pods });
+      const result = hpa.reconcile(t, pods.length, {
+        external: { [backlogMetric]: scraped.backlog },
+        pods: scraped.pods,
+      });
       sync = { ...result, seenBacklog: scraped.backlog };
       if (result.desired > pods.length) {
         pods = [...pods, ...Array<number>(result.desired - pods.length).fill(t + model.podStartupSeconds)];
@@ -111,9 +117,18 @@ export function simulateQueueAutoscaling(options: SimulationOptions): Simulation
 }
 
 /** A compact, quotable timeline: every sync that changed something, and one line a minute. */
-export function formatTimeline(title: string, steps: readonly SimulationStep[], spikeStart: number, spikeEnd: number): string {
+export function formatTimeline(
+  title: string,
+  steps: readonly SimulationStep[],
+  spikeStart: number,
+  spikeEnd: number,
+): string {
   // Past the last change, one line a minute adds nothing.
-  const lastChange = steps.reduce((last, s, i) => (i > 0 && (s.replicas !== steps[i - 1].replicas || s.readyPods !== steps[i - 1].readyPods) ? s.t : last), 0);
+  const lastChange = steps.reduce(
+    (last, s, i) =>
+      i > 0 && (s.replicas !== steps[i - 1].replicas || s.readyPods !== steps[i - 1].readyPods) ? s.t : last,
+    0,
+  );
   const rows = [
     title,
     '    t(s)  arrivals/s  backlog  waiting  HPA sees  recommends  replicas  ready',
@@ -123,17 +138,20 @@ export function formatTimeline(title: string, steps: readonly SimulationStep[], 
         return changed || s.t === spikeStart || s.t === spikeEnd || (s.t % 60 === 0 && s.t <= lastChange + 60);
       })
       .map((s) => {
-        const mark = s.t === spikeStart ? '  <- spike starts (10x arrivals)' : s.t === spikeEnd ? '  <- spike ends' : '';
-        return [
-          String(s.t).padStart(8),
-          s.arrivalRate.toFixed(1).padStart(11),
-          Math.round(s.backlog).toString().padStart(8),
-          Math.round(s.waiting).toString().padStart(8),
-          (s.sync ? String(s.sync.seenBacklog) : '').padStart(9),
-          (s.sync ? String(s.sync.recommendation) : '').padStart(11),
-          String(s.replicas).padStart(9),
-          String(s.readyPods).padStart(6),
-        ].join(' ') + mark;
+        const mark =
+          s.t === spikeStart ? '  <- spike starts (10x arrivals)' : s.t === spikeEnd ? '  <- spike ends' : '';
+        return (
+          [
+            String(s.t).padStart(8),
+            s.arrivalRate.toFixed(1).padStart(11),
+            Math.round(s.backlog).toString().padStart(8),
+            Math.round(s.waiting).toString().padStart(8),
+            (s.sync ? String(s.sync.seenBacklog) : '').padStart(9),
+            (s.sync ? String(s.sync.recommendation) : '').padStart(11),
+            String(s.replicas).padStart(9),
+            String(s.readyPods).padStart(6),
+          ].join(' ') + mark
+        );
       }),
   ];
   return rows.join('\n');
