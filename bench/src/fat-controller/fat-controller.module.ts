@@ -1,6 +1,6 @@
 import { Controller, Get, Module, type OnApplicationShutdown, Inject } from '@nestjs/common';
 import { AuthModule } from '@worker-pattern/auth';
-import { createDataSourceOptions } from '@worker-pattern/db';
+import { createDataSourceOptions, DbReader } from '@worker-pattern/db';
 import { FeedBuilder } from '@worker-pattern/feed';
 import { ProfileBuilder } from '@worker-pattern/profile';
 import { RecommendationsBuilder } from '@worker-pattern/recommendations';
@@ -51,12 +51,20 @@ class DataSourceCloser implements OnApplicationShutdown {
       },
     },
     DataSourceCloser,
-    { provide: ProfileBuilder, inject: [DataSource], useFactory: (ds: DataSource) => new ProfileBuilder(ds) },
-    { provide: FeedBuilder, inject: [DataSource], useFactory: (ds: DataSource) => new FeedBuilder(ds) },
+    {
+      provide: ProfileBuilder,
+      inject: [DataSource],
+      useFactory: (ds: DataSource) => new ProfileBuilder(DbReader.forPrimary(ds)),
+    },
+    {
+      provide: FeedBuilder,
+      inject: [DataSource],
+      useFactory: (ds: DataSource) => new FeedBuilder(DbReader.forPrimary(ds)),
+    },
     {
       provide: RecommendationsBuilder,
       inject: [DataSource],
-      useFactory: (ds: DataSource) => new RecommendationsBuilder(ds),
+      useFactory: (ds: DataSource) => new RecommendationsBuilder(DbReader.forPrimary(ds)),
     },
   ],
 })

@@ -6,6 +6,10 @@ import { runMigrations } from './lib/schema-admin';
 import { seed, SeedResult } from './lib/seed/seed';
 import { SeedOptions } from './lib/seed/seed-options';
 
+export * from './lib/testing/local-server';
+export * from './lib/testing/local-postgres';
+export * from './lib/testing/local-pgbouncer';
+
 /**
  * Test helpers only (`@worker-pattern/db/testing`): a throwaway, migrated database per test file on
  * the server at `TEST_DATABASE_ADMIN_URL`, so tests run against real Postgres and in parallel
@@ -26,10 +30,12 @@ export interface TestDatabase {
 export interface CreateTestDatabaseOptions {
   /** Seed after migrating (`{}` for the default sizes); default: no seed. */
   readonly seed?: SeedOptions | false;
+  /** The server's maintenance-database URL; default `TEST_DATABASE_ADMIN_URL` or the shared server. */
+  readonly adminUrl?: string;
 }
 
 export async function createTestDatabase(options: CreateTestDatabaseOptions = {}): Promise<TestDatabase> {
-  const adminUrl = process.env['TEST_DATABASE_ADMIN_URL'] || DEFAULT_TEST_DATABASE_ADMIN_URL;
+  const adminUrl = options.adminUrl ?? (process.env['TEST_DATABASE_ADMIN_URL'] || DEFAULT_TEST_DATABASE_ADMIN_URL);
   const name = `wp_test_${process.pid}_${randomBytes(4).toString('hex')}`;
   const url = urlForDatabase(adminUrl, name);
   await withMaintenanceClient(adminUrl, (client) => client.query(`CREATE DATABASE ${quoteIdentifier(name)}`));

@@ -3,7 +3,8 @@ import { Test } from '@nestjs/testing';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { createTestDatabase, TestDatabase } from '../testing';
 import { DataSource } from 'typeorm';
-import { DbModule } from './db.module';
+import { DB_CONNECTION_OPTIONS, DbModule } from './db.module';
+import { DbReader } from './reads/db-reader';
 
 const DB_URL = Symbol('DB_URL');
 
@@ -55,6 +56,30 @@ describe('DbModule (real Postgres)', () => {
         `SELECT current_setting('application_name') AS name, current_database() AS db`,
       );
       expect(row).toEqual({ name: 'db-module-spec', db: db.name });
+    } finally {
+      await moduleRef.close();
+    }
+  });
+
+  it("provides the builders' DbReader and the resolved connection options", async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        DbModule.forRootAsync({
+          useFactory: () => ({ url: db.url, poolSize: 2, statementTimeoutMs: 700, listenUrl: 'postgres://direct/db' }),
+        }),
+      ],
+    }).compile();
+    try {
+      expect(moduleRef.get(DB_CONNECTION_OPTIONS)).toMatchObject({
+        statementTimeoutMs: 700,
+        listenUrl: 'postgres://direct/db',
+      });
+      const reader = moduleRef.get(DbReader);
+      expect(reader.monitor).toBeUndefined();
+      const rows = await reader.read({ signal: new AbortController().signal, timeoutMs: 5000 }, (query) =>
+        query(`SELECT current_setting('statement_timeout') AS t, current_setting('transaction_read_only') AS ro`),
+      );
+      expect(rows).toEqual([{ t: '700ms', ro: 'on' }]);
     } finally {
       await moduleRef.close();
     }

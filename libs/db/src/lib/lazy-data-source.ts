@@ -1,6 +1,7 @@
 import { Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { DataSource } from 'typeorm';
-import { createDataSourceOptions, type DbConnectionOptions } from './data-source-options';
+import { DataSource, type EntityManager } from 'typeorm';
+import { cappedTransaction } from './bounded-transaction';
+import { createDataSourceOptions, type DbConnectionOptions, resolveDbConnectionOptions } from './data-source-options';
 
 /** Postgres is not reachable (yet): the HTTP layer answers 503. */
 export class DatabaseUnavailableError extends Error {
@@ -35,12 +36,14 @@ export function isDatabaseConnectionError(error: unknown): boolean {
 export class LazyDataSource implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(LazyDataSource.name);
   private readonly dataSource: DataSource;
+  private readonly statementTimeoutMs: number;
   private lastError = 'not connected yet';
   private timer?: NodeJS.Timeout;
   private stopped = false;
 
   constructor(options: DbConnectionOptions) {
     this.dataSource = new DataSource(createDataSourceOptions(options));
+    this.statementTimeoutMs = resolveDbConnectionOptions(options).statementTimeoutMs;
   }
 
   onModuleInit(): void {
@@ -57,6 +60,14 @@ export class LazyDataSource implements OnModuleInit, OnApplicationShutdown {
   get(): DataSource {
     if (!this.dataSource.isInitialized) throw new DatabaseUnavailableError(this.lastError);
     return this.dataSource;
+  }
+
+  /**
+   * One transaction with every statement capped at the configured statement timeout (`SET LOCAL`,
+   * so it holds through PgBouncer); `DatabaseUnavailableError` while never connected.
+   */
+  transaction<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {
+    return cappedTransaction(this.get(), this.statementTimeoutMs, work);
   }
 
   private async connect(): Promise<void> {

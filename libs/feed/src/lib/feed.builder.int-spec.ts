@@ -1,5 +1,5 @@
 import { Test } from '@nestjs/testing';
-import { DbModule } from '@worker-pattern/db';
+import { DbModule, DbReader } from '@worker-pattern/db';
 import { createTestDatabase, TestDatabase } from '@worker-pattern/db/testing';
 import { FragmentBuildContext, FragmentNotFoundError } from '@worker-pattern/fragment';
 import { FeedBuilder } from './feed.builder';
@@ -15,7 +15,7 @@ describe('FeedBuilder (real Postgres)', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    builder = new FeedBuilder(db.dataSource);
+    builder = new FeedBuilder(DbReader.forPrimary(db.dataSource));
     // viewer 1 follows 2 and 3, not 4. 2 and 3 post 15 times each, an hour apart, interleaved; 4 and
     // the viewer post newer things that must never show. Posts 100 and 101 share a timestamp.
     await db.dataSource.query(`
@@ -76,7 +76,7 @@ describe('FeedBuilder (real Postgres)', () => {
     expect(JSON.parse(JSON.stringify(data))).toEqual(data);
   });
 
-  it('is injectable: Nest resolves its DataSource through DbModule', async () => {
+  it('is injectable: Nest resolves its DbReader through DbModule', async () => {
     const moduleRef = await Test.createTestingModule({
       imports: [DbModule.forRootAsync({ useFactory: () => ({ url: db.url, poolSize: 1 }) })],
       providers: [FeedBuilder],
@@ -99,7 +99,7 @@ describe('FeedBuilder on seeded data (real Postgres)', () => {
   afterAll(() => db?.drop());
 
   it('matches a naive query for every seeded user, and no feed is empty', async () => {
-    const builder = new FeedBuilder(db.dataSource);
+    const builder = new FeedBuilder(DbReader.forPrimary(db.dataSource));
     const users: Array<{ id: number }> = await db.dataSource.query('SELECT id FROM users ORDER BY id');
     expect(users).toHaveLength(500);
     for (const { id } of users) {

@@ -1,13 +1,12 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
+import { DbReader, type SqlQuery } from '@worker-pattern/db';
 import {
   FragmentBuildContext,
   FragmentBuilder,
   FragmentNotFoundError,
   PermanentFragmentError,
 } from '@worker-pattern/fragment';
-import { DataSource } from 'typeorm';
-import { FEED_SIZE, FeedData, FeedParams, FeedPost } from './feed.fragment';
+import { FEED_SIZE, FeedData, FeedParams, FeedPost, feedFragment } from './feed.fragment';
 
 interface FeedRow {
   id: string;
@@ -38,26 +37,30 @@ const FEED_SQL = `
    ORDER BY p.created_at DESC, p.id DESC
    LIMIT $2`;
 
-/** Builds the viewer's feed: the newest posts of the people they follow. */
+/**
+ * Builds the viewer's feed: the newest posts of the people they follow. Reads through `DbReader` (a
+ * replica once it has replayed the post that invalidated the feed), within the build timeout.
+ */
 @Injectable()
 export class FeedBuilder implements FragmentBuilder<FeedParams, FeedData> {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(private readonly db: DbReader) {}
 
   async build(_params: FeedParams, ctx: FragmentBuildContext): Promise<FeedData> {
     const viewerId = requireViewer(ctx);
-    ctx.signal.throwIfAborted();
-    const rows: FeedRow[] = await this.dataSource.query(FEED_SQL, [viewerId, FEED_SIZE]);
-    // Only an empty feed costs the extra lookup that tells "follows nobody" from "no such user".
-    if (rows.length === 0 && !(await this.userExists(viewerId))) {
-      throw new FragmentNotFoundError(`user ${viewerId} not found`);
-    }
+    const rows = await this.db.read({ ...ctx, timeoutMs: feedFragment.buildTimeoutMs }, async (query) => {
+      const feed = await query<FeedRow>(FEED_SQL, [viewerId, FEED_SIZE]);
+      // Only an empty feed costs the extra lookup that tells "follows nobody" from "no such user".
+      if (feed.length === 0 && !(await userExists(query, viewerId))) {
+        throw new FragmentNotFoundError(`user ${viewerId} not found`);
+      }
+      return feed;
+    });
     return { posts: rows.map(toFeedPost) };
   }
+}
 
-  private async userExists(id: number): Promise<boolean> {
-    const rows: unknown[] = await this.dataSource.query('SELECT 1 FROM users WHERE id = $1', [id]);
-    return rows.length > 0;
-  }
+async function userExists(query: SqlQuery, id: number): Promise<boolean> {
+  return (await query('SELECT 1 FROM users WHERE id = $1', [id])).length > 0;
 }
 
 /** The engine always passes the viewer for a viewer-scoped fragment; without one no retry can help. */

@@ -6,6 +6,12 @@ export interface FragmentBuildContext {
   readonly signal: AbortSignal;
   /** 1 for the first try. */
   readonly attempt: number;
+  /**
+   * The WAL position (Postgres text form `X/Y`) of the newest write this build must see: the commit
+   * position of the write that invalidated the copy. A builder reading a replica must read one that
+   * has replayed at least this far (`DbReader` does). Unset when no write is pending.
+   */
+  readonly minLsn?: string;
 }
 
 /**

@@ -8,6 +8,11 @@ export interface InvalidateOptions {
   /** A copy read within this window is rebuilt right away (background lane). Default 10 minutes. */
   readonly activeWindowMs?: number;
   readonly requestId?: string;
+  /**
+   * The WAL position (`X/Y`) of the write behind this invalidation, at or past its commit: builds of
+   * the invalidated copies must read data at least this fresh (their `FragmentBuildContext.minLsn`).
+   */
+  readonly lsn?: string;
 }
 
 export interface InvalidationSummary {

@@ -1,5 +1,5 @@
 import { Test } from '@nestjs/testing';
-import { DbModule } from '@worker-pattern/db';
+import { DbModule, DbReader } from '@worker-pattern/db';
 import { createTestDatabase, TestDatabase } from '@worker-pattern/db/testing';
 import { FragmentBuildContext, FragmentNotFoundError } from '@worker-pattern/fragment';
 import { ProfileBuilder } from './profile.builder';
@@ -15,7 +15,7 @@ describe('ProfileBuilder (real Postgres)', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    builder = new ProfileBuilder(db.dataSource);
+    builder = new ProfileBuilder(DbReader.forPrimary(db.dataSource));
     // ada: followed by bob and cy, follows bob; 3 posts; likes 2 items. bob: no bio, nothing else of note.
     await db.dataSource.query(`
       INSERT INTO users (id, handle, display_name, bio, created_at) VALUES
@@ -77,7 +77,7 @@ describe('ProfileBuilder (real Postgres)', () => {
     );
   });
 
-  it('is injectable: Nest resolves its DataSource through DbModule', async () => {
+  it('is injectable: Nest resolves its DbReader through DbModule', async () => {
     const moduleRef = await Test.createTestingModule({
       imports: [DbModule.forRootAsync({ useFactory: () => ({ url: db.url, poolSize: 1 }) })],
       providers: [ProfileBuilder],
@@ -101,7 +101,7 @@ describe('ProfileBuilder on seeded data (real Postgres)', () => {
   afterAll(() => db?.drop());
 
   it('agrees with plain counts for every seeded user', async () => {
-    const builder = new ProfileBuilder(db.dataSource);
+    const builder = new ProfileBuilder(DbReader.forPrimary(db.dataSource));
     const expected: Array<{ id: number; followers: number; following: number; posts: number; likes: number }> = await db
       .dataSource.query(`
       SELECT u.id,

@@ -1,8 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
+import { DbReader } from '@worker-pattern/db';
 import { FragmentBuildContext, FragmentBuilder, FragmentNotFoundError } from '@worker-pattern/fragment';
-import { DataSource } from 'typeorm';
-import { ProfileData, ProfileParams } from './profile.fragment';
+import { ProfileData, ProfileParams, profileFragment } from './profile.fragment';
 
 interface ProfileRow {
   id: number;
@@ -29,14 +28,18 @@ const PROFILE_SQL = `
     FROM users u
    WHERE u.id = $1`;
 
-/** Builds a user's public profile. Public scope: the result must not depend on who asks. */
+/**
+ * Builds a user's public profile. Public scope: the result must not depend on who asks. Reads through
+ * `DbReader` (a replica when one has the data the build must see), within the fragment's build timeout.
+ */
 @Injectable()
 export class ProfileBuilder implements FragmentBuilder<ProfileParams, ProfileData> {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(private readonly db: DbReader) {}
 
   async build(params: ProfileParams, ctx: FragmentBuildContext): Promise<ProfileData> {
-    ctx.signal.throwIfAborted();
-    const [row]: ProfileRow[] = await this.dataSource.query(PROFILE_SQL, [params.userId]);
+    const [row] = await this.db.read({ ...ctx, timeoutMs: profileFragment.buildTimeoutMs }, (query) =>
+      query<ProfileRow>(PROFILE_SQL, [params.userId]),
+    );
     if (!row) {
       throw new FragmentNotFoundError(`user ${params.userId} not found`);
     }

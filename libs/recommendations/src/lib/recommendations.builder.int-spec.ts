@@ -1,5 +1,5 @@
 import { Test } from '@nestjs/testing';
-import { DbModule } from '@worker-pattern/db';
+import { DbModule, DbReader } from '@worker-pattern/db';
 import { createTestDatabase, TestDatabase } from '@worker-pattern/db/testing';
 import { FragmentBuildContext, FragmentNotFoundError } from '@worker-pattern/fragment';
 import { MAX_NEIGHBOURS, RecommendationsBuilder } from './recommendations.builder';
@@ -23,7 +23,7 @@ describe('RecommendationsBuilder (real Postgres)', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    builder = new RecommendationsBuilder(db.dataSource);
+    builder = new RecommendationsBuilder(DbReader.forPrimary(db.dataSource));
     // The viewer (1) likes items 1 and 2. User 2 shares both, users 3 and 4 one each, users 5 and 6
     // none. User 7 likes nothing.
     await db.dataSource.query(`
@@ -97,7 +97,7 @@ describe('RecommendationsBuilder (real Postgres)', () => {
     expect(JSON.parse(JSON.stringify(data))).toEqual(data);
   });
 
-  it('is injectable: Nest resolves its DataSource through DbModule', async () => {
+  it('is injectable: Nest resolves its DbReader through DbModule', async () => {
     const moduleRef = await Test.createTestingModule({
       imports: [DbModule.forRootAsync({ useFactory: () => ({ url: db.url, poolSize: 2 }) })],
       providers: [RecommendationsBuilder],
@@ -154,7 +154,7 @@ describe('RecommendationsBuilder on seeded data (real Postgres)', () => {
   afterAll(() => db?.drop());
 
   it('matches the reference algorithm, including the neighbour cap', async () => {
-    const builder = new RecommendationsBuilder(db.dataSource);
+    const builder = new RecommendationsBuilder(DbReader.forPrimary(db.dataSource));
     let capped = 0;
     for (let viewerId = 1; viewerId <= 1_500; viewerId += 15) {
       const mine = likes.get(viewerId) ?? new Set<number>();
@@ -172,7 +172,7 @@ describe('RecommendationsBuilder on seeded data (real Postgres)', () => {
   }, 60_000);
 
   it('gives seeded users a full list from similar users, none of it already liked', async () => {
-    const builder = new RecommendationsBuilder(db.dataSource);
+    const builder = new RecommendationsBuilder(DbReader.forPrimary(db.dataSource));
     // Every 4th user keeps this quick; the seed's own spec checks every user has candidates.
     for (let viewerId = 1; viewerId <= 1_500; viewerId += 4) {
       const { items } = await builder.build({}, asViewer(viewerId));

@@ -1,18 +1,17 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { queryWithAbort } from '@worker-pattern/db';
+import { DbReader, type SqlQuery } from '@worker-pattern/db';
 import {
   FragmentBuildContext,
   FragmentBuilder,
   FragmentNotFoundError,
   PermanentFragmentError,
 } from '@worker-pattern/fragment';
-import { DataSource } from 'typeorm';
 import {
   RECOMMENDATIONS_SIZE,
   RecommendationsData,
   RecommendationsParams,
   RecommendedItem,
+  recommendationsFragment,
 } from './recommendations.fragment';
 
 /**
@@ -78,52 +77,54 @@ const POPULAR_SQL = `
    ORDER BY likes DESC, i.id
    LIMIT $2`;
 
-/** Builds the viewer's recommendations: what people with similar likes like. */
+/**
+ * Builds the viewer's recommendations: what people with similar likes like. Its statements are the
+ * heaviest of all builders: one snapshot through `DbReader`, each statement stopped on the server
+ * when the build's time is up.
+ */
 @Injectable()
 export class RecommendationsBuilder implements FragmentBuilder<RecommendationsParams, RecommendationsData> {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(private readonly db: DbReader) {}
 
   async build(_params: RecommendationsParams, ctx: FragmentBuildContext): Promise<RecommendationsData> {
     const viewerId = requireViewer(ctx);
-    if (!(await this.userExists(viewerId))) {
-      throw new FragmentNotFoundError(`user ${viewerId} not found`);
-    }
-    const similar: SimilarRow[] = await queryWithAbort(this.dataSource, ctx.signal, SIMILAR_SQL, [
-      viewerId,
-      RECOMMENDATIONS_SIZE,
-      MAX_NEIGHBOURS,
-    ]);
-    const items: RecommendedItem[] = similar.map((row) => ({
-      id: row.id,
-      title: row.title,
-      category: row.category,
-      score: Number(row.score),
-      reason: { kind: 'similar-users', similarUsers: row.similar_users },
-    }));
-    if (items.length < RECOMMENDATIONS_SIZE) {
-      // A new user, or one whose taste nobody shares: fill up so the fragment is never empty.
-      const popular: PopularRow[] = await queryWithAbort(this.dataSource, ctx.signal, POPULAR_SQL, [
-        viewerId,
-        RECOMMENDATIONS_SIZE - items.length,
-        items.map((item) => item.id),
-      ]);
-      for (const row of popular) {
-        items.push({
-          id: row.id,
-          title: row.title,
-          category: row.category,
-          score: 0,
-          reason: { kind: 'popular', likes: row.likes },
-        });
-      }
-    }
+    const items = await this.db.read({ ...ctx, timeoutMs: recommendationsFragment.buildTimeoutMs }, (query) =>
+      recommend(query, viewerId),
+    );
     return { items };
   }
+}
 
-  private async userExists(id: number): Promise<boolean> {
-    const rows: unknown[] = await this.dataSource.query('SELECT 1 FROM users WHERE id = $1', [id]);
-    return rows.length > 0;
+async function recommend(query: SqlQuery, viewerId: number): Promise<RecommendedItem[]> {
+  if ((await query('SELECT 1 FROM users WHERE id = $1', [viewerId])).length === 0) {
+    throw new FragmentNotFoundError(`user ${viewerId} not found`);
   }
+  const similar = await query<SimilarRow>(SIMILAR_SQL, [viewerId, RECOMMENDATIONS_SIZE, MAX_NEIGHBOURS]);
+  const items: RecommendedItem[] = similar.map((row) => ({
+    id: row.id,
+    title: row.title,
+    category: row.category,
+    score: Number(row.score),
+    reason: { kind: 'similar-users', similarUsers: row.similar_users },
+  }));
+  if (items.length < RECOMMENDATIONS_SIZE) {
+    // A new user, or one whose taste nobody shares: fill up so the fragment is never empty.
+    const popular = await query<PopularRow>(POPULAR_SQL, [
+      viewerId,
+      RECOMMENDATIONS_SIZE - items.length,
+      items.map((item) => item.id),
+    ]);
+    for (const row of popular) {
+      items.push({
+        id: row.id,
+        title: row.title,
+        category: row.category,
+        score: 0,
+        reason: { kind: 'popular', likes: row.likes },
+      });
+    }
+  }
+  return items;
 }
 
 /** The engine always passes the viewer for a viewer-scoped fragment; without one no retry can help. */

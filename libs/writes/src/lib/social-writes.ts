@@ -126,7 +126,7 @@ export class SocialWrites {
     missing: Record<string, string> = {},
   ): Promise<T> {
     try {
-      return await this.db.get().transaction(work);
+      return await this.db.transaction(work);
     } catch (error) {
       if (isDatabaseConnectionError(error)) throw new DatabaseUnavailableError((error as Error).message);
       const pg = error as PgError & Error;
