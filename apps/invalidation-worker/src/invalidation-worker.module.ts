@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { DB_ENV_KEYS, DbModule, dbOptionsFromEnv } from '@worker-pattern/db';
+import { DB_WORKER_ENV_KEYS, DbModule, dbOptionsFromEnv } from '@worker-pattern/db';
 import {
   FRAGMENT_REDIS,
   FRAGMENT_WORKER_ENV_KEYS,
@@ -7,7 +7,7 @@ import {
   fragmentOptionsFromEnv,
 } from '@worker-pattern/fragment';
 import { AppConfig, pickEnv, PlatformModule } from '@worker-pattern/platform';
-import { workerEnv, type WorkerEnv } from '@worker-pattern/worker-host';
+import { workerEnv, workerEnvDefaults, type WorkerEnv } from '@worker-pattern/worker-host';
 import { InvalidationWorkerModule as InvalidationModule } from '@worker-pattern/writes';
 
 const SERVICE = 'invalidation-worker';
@@ -23,12 +23,13 @@ const DEFAULT_CONCURRENCY = 8;
       service: SERVICE,
       envSchema: workerEnv,
       defaultPort: 3004,
-      envDefaults: { WORKER_CONCURRENCY: DEFAULT_CONCURRENCY },
+      envDefaults: workerEnvDefaults(DEFAULT_CONCURRENCY),
       readiness: { redis: FRAGMENT_REDIS, postgres: true },
     }),
     DbModule.forRootAsync({
       inject: [AppConfig],
-      useFactory: (config: AppConfig<WorkerEnv>) => dbOptionsFromEnv(pickEnv(config, DB_ENV_KEYS), SERVICE),
+      // DATABASE_LISTEN_URL: the relay's LISTEN; writes, the outbox and the fan-out stay on DATABASE_URL.
+      useFactory: (config: AppConfig<WorkerEnv>) => dbOptionsFromEnv(pickEnv(config, DB_WORKER_ENV_KEYS), SERVICE),
     }),
     FragmentModule.forRootAsync({
       inject: [AppConfig],

@@ -1,5 +1,6 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import { cappedTransaction, DB_CONNECTION_OPTIONS, type ResolvedDbConnectionOptions } from '@worker-pattern/db';
 import { feedFragment } from '@worker-pattern/feed';
 import { type FragmentTarget, FragmentTargets } from '@worker-pattern/fragment';
 import { profileFragment } from '@worker-pattern/profile';
@@ -13,22 +14,22 @@ import type { WriteEvent } from './write-events';
  * - a follow or unfollow: the follower's feed, and both profiles (follower / following counts);
  * - a like or unlike: the liker's recommendations, and the liker's profile (like count).
  * Other viewers' recommendations shift too, slightly; their ttl covers that.
+ * Reads the primary (never a replica: a follow made just now must fan out too).
  */
 @Injectable()
 export class InvalidationFanout {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly targets: FragmentTargets,
+    @Inject(DB_CONNECTION_OPTIONS) private readonly db: Pick<ResolvedDbConnectionOptions, 'statementTimeoutMs'>,
   ) {}
 
   async targetsOf(event: WriteEvent): Promise<FragmentTarget[]> {
     switch (event.type) {
       case 'post.created': {
-        const followers = (await this.dataSource.query(`SELECT follower_id AS id FROM follows WHERE followee_id = $1`, [
-          event.authorId,
-        ])) as Array<{
-          id: number;
-        }>;
+        const followers = (await cappedTransaction(this.dataSource, this.db.statementTimeoutMs, (em) =>
+          em.query(`SELECT follower_id AS id FROM follows WHERE followee_id = $1`, [event.authorId]),
+        )) as Array<{ id: number }>;
         return [this.profile(event.authorId), ...followers.map((f) => this.feed(f.id))];
       }
       case 'follow.created':

@@ -15,7 +15,7 @@ import {
 import type { Job, Queue } from 'bull';
 import { Histogram, register } from 'prom-client';
 import { InvalidationFanout } from './invalidation-fanout';
-import { INVALIDATE_JOB, INVALIDATIONS_QUEUE, type InvalidationJobData, writeEventSchema } from './write-events';
+import { INVALIDATE_JOB, INVALIDATIONS_QUEUE, type InvalidationJobData, invalidationJobSchema } from './write-events';
 
 function lagHistogram(): Histogram {
   const existing = register.getSingleMetric('write_invalidation_lag_seconds');
@@ -60,12 +60,16 @@ export class InvalidationConsumer implements OnApplicationBootstrap, BeforeAppli
     await this.queue.close();
   }
 
-  /** Plain data in, so it is testable without Bull. Throws (and Bull retries) on any failure. */
+  /**
+   * Plain data in, so it is testable without Bull. Throws (and Bull retries) on any failure. The
+   * write's WAL position goes with the invalidation, so its rebuilds never read a replica that has
+   * not replayed the write.
+   */
   async handle(data: InvalidationJobData): Promise<{ absent: number; stale: number; rebuilding: number }> {
-    const event = writeEventSchema.parse(data.event);
-    const targets = await this.fanout.targetsOf(event);
-    const summary = await this.invalidator.invalidate(targets, { requestId: `outbox.${data.outboxId}` });
-    this.lag.observe(Math.max(0, Date.now() - data.writtenAt) / 1000);
+    const job = invalidationJobSchema.parse(data);
+    const targets = await this.fanout.targetsOf(job.event);
+    const summary = await this.invalidator.invalidate(targets, { requestId: `outbox.${job.outboxId}`, lsn: job.lsn });
+    this.lag.observe(Math.max(0, Date.now() - job.writtenAt) / 1000);
     return summary;
   }
 }

@@ -1,6 +1,6 @@
 import Bull from 'bull';
-import { LazyDataSource } from '@worker-pattern/db';
-import { createTestDatabase, type TestDatabase } from '@worker-pattern/db/testing';
+import { LazyDataSource, parseWalLsn } from '@worker-pattern/db';
+import { createTestDatabase, LocalPostgres, type TestDatabase } from '@worker-pattern/db/testing';
 import { TEST_REDIS_URL, uniqueTestPrefix } from '@worker-pattern/fragment/testing';
 import { OutboxRelay } from './outbox-relay';
 import { SocialWrites, WriteNotFoundError } from './social-writes';
@@ -31,7 +31,7 @@ describe('writes and the outbox relay (real Postgres and Redis)', () => {
 
   const pending = async () =>
     Number((await db.dataSource.query(`SELECT count(*) AS n FROM outbox WHERE dispatched_at IS NULL`))[0].n);
-  const relay = () => new OutboxRelay(db.dataSource, queue);
+  const relay = () => new OutboxRelay(db.dataSource, queue, { statementTimeoutMs: 5000, listenUrl: db.url });
 
   it('records the write and its event together; a relay that was down relays it later', async () => {
     const post = await writes.createPost(1, 'hello');
@@ -80,6 +80,18 @@ describe('writes and the outbox relay (real Postgres and Redis)', () => {
     expect(await pending()).toBe(0);
   });
 
+  it('fences every job with a WAL position at or past the commit of its writes', async () => {
+    await relay().drain();
+    const post = await writes.createPost(7, 'fenced');
+    const [{ lsn: afterCommit }] = await db.dataSource.query(`SELECT pg_current_wal_insert_lsn()::text AS lsn`);
+    const [row] = await db.dataSource.query(`SELECT id FROM outbox WHERE payload->>'postId' = $1`, [post.id]);
+    await relay().drain();
+    const job = await queue.getJob(`outbox.${row.id}`);
+    expect(job?.data.lsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
+    // Read after the write's commit returned, so at or past its commit record.
+    expect(parseWalLsn(job!.data.lsn!) >= parseWalLsn(afterCommit)).toBe(true);
+  });
+
   it('records nothing for a write that fails or changes nothing', async () => {
     const before = Number((await db.dataSource.query(`SELECT count(*) AS n FROM outbox`))[0].n);
     await expect(writes.follow(5, 999_999)).rejects.toThrow(WriteNotFoundError);
@@ -103,3 +115,83 @@ function isUp(lazy: LazyDataSource): boolean {
     return false;
   }
 }
+
+describe("the relay's freshness fence against a real streaming replica", () => {
+  let primary: LocalPostgres;
+  let replica: LocalPostgres;
+  let db: TestDatabase;
+  let lazy: LazyDataSource;
+  let queue: Bull.Queue<InvalidationJobData>;
+  const prefix = uniqueTestPrefix('fence');
+
+  beforeAll(async () => {
+    primary = await LocalPostgres.create();
+    replica = await primary.createReplica();
+    db = await createTestDatabase({ adminUrl: primary.adminUrl, seed: { scale: 0.02 } });
+    lazy = new LazyDataSource({ url: db.url });
+    lazy.onModuleInit();
+    for (let i = 0; i < 50 && !isUp(lazy); i++) await new Promise((r) => setTimeout(r, 100));
+    queue = new Bull(INVALIDATIONS_QUEUE, TEST_REDIS_URL, { prefix: `${prefix}bull` });
+    await replica.caughtUp();
+  }, 60_000);
+
+  afterAll(async () => {
+    await queue?.obliterate({ force: true }).catch(() => undefined);
+    await queue?.close();
+    await lazy?.onApplicationShutdown();
+    await db?.drop().catch(() => undefined);
+    await replica?.destroy();
+    await primary?.destroy();
+  });
+
+  const replayed = async (lsn: string) =>
+    (await replica.query<{ ok: boolean }>('SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS ok', [lsn]))[0]!.ok;
+  const onReplica = async (postIds: string[]) =>
+    (
+      await replica.query<{ id: string }>(
+        `SELECT id::text AS id FROM posts WHERE id = ANY($1::bigint[])`,
+        [postIds],
+        db.name,
+      )
+    ).map((r) => r.id);
+
+  it('holds a replica off until it has replayed the writes, then they are all there, with nothing else written', async () => {
+    const writes = new SocialWrites(lazy);
+    const relay = new OutboxRelay(db.dataSource, queue, { statementTimeoutMs: 5000, listenUrl: db.url });
+    await replica.pauseReplay();
+    // Writes racing the relay: whichever batch a post lands in, its job's position covers it.
+    const posting = Promise.all(Array.from({ length: 30 }, (_, i) => writes.createPost(1 + (i % 5), `fenced ${i}`)));
+    const draining = (async () => {
+      for (let i = 0; i < 20; i++) {
+        await relay.drain();
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    const posts = await posting;
+    await draining;
+    await relay.drain();
+    const jobs = await Promise.all(
+      (
+        await db.dataSource.query(
+          `SELECT id, payload->>'postId' AS post FROM outbox WHERE payload->>'postId' = ANY($1::text[])`,
+          [posts.map((p) => p.id)],
+        )
+      ).map(async (row: { id: string; post: string }) => ({
+        post: row.post,
+        job: await queue.getJob(`outbox.${row.id}`),
+      })),
+    );
+    expect(jobs).toHaveLength(30);
+    const fences = [...new Set(jobs.map(({ job }) => job!.data.lsn!))];
+    for (const lsn of fences) expect(await replayed(lsn)).toBe(false);
+    expect(await onReplica(posts.map((p) => p.id))).toEqual([]);
+    await replica.resumeReplay();
+    for (const lsn of fences.sort((a, b) => (parseWalLsn(a) < parseWalLsn(b) ? -1 : 1))) {
+      // Reachable without any further write: the relay's own commit lies past it.
+      for (let i = 0; i < 200 && !(await replayed(lsn)); i++) await new Promise((r) => setTimeout(r, 25));
+      expect(await replayed(lsn)).toBe(true);
+      const covered = jobs.filter(({ job }) => parseWalLsn(job!.data.lsn!) <= parseWalLsn(lsn)).map((j) => j.post);
+      expect((await onReplica(covered)).sort()).toEqual([...covered].sort());
+    }
+  });
+});

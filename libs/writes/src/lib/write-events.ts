@@ -1,3 +1,4 @@
+import { isWalLsn } from '@worker-pattern/db';
 import { z } from 'zod';
 
 /**
@@ -19,9 +20,16 @@ export type WriteEvent = z.infer<typeof writeEventSchema>;
 export const INVALIDATIONS_QUEUE = 'invalidations';
 export const INVALIDATE_JOB = 'invalidate';
 
-export interface InvalidationJobData {
-  readonly outboxId: string;
-  readonly event: WriteEvent;
-  /** When the write committed (ms): post-to-visible latency starts here. */
-  readonly writtenAt: number;
-}
+export const invalidationJobSchema = z.object({
+  outboxId: z.string().regex(/^[0-9]+$/),
+  event: writeEventSchema,
+  /** When the write was made (ms): post-to-visible latency starts here. */
+  writtenAt: z.number(),
+  /**
+   * A WAL position (`X/Y`) at or past the write's commit: builds of the copies it invalidates read
+   * a replica only once it has replayed this far. Absent in jobs queued before relays recorded it.
+   */
+  lsn: z.string().refine(isWalLsn, 'must be a WAL position X/Y').optional(),
+});
+
+export type InvalidationJobData = z.infer<typeof invalidationJobSchema>;

@@ -9,7 +9,7 @@ import type { FragmentDefinition } from '@worker-pattern/fragment';
 import { type EnvDefaultValues, validateEnv } from '@worker-pattern/platform';
 import { profileFragment } from '@worker-pattern/profile';
 import { recommendationsFragment } from '@worker-pattern/recommendations';
-import { workerEnv } from '@worker-pattern/worker-host';
+import { workerEnv, workerEnvDefaults } from '@worker-pattern/worker-host';
 import { INVALIDATIONS_QUEUE } from '@worker-pattern/writes';
 import type { z } from 'zod';
 import { WORKSPACE_ROOT } from './k8s-docs';
@@ -113,7 +113,8 @@ export function appModuleSource(app: HttpApp): string {
 
 /**
  * Reads an app's root module source: `defaultPort`, the worker concurrency (`defaultConcurrency: N`
- * of WorkerHostModule.register, or `envDefaults: { WORKER_CONCURRENCY: N | CONSTANT }` with
+ * of WorkerHostModule.register, `envDefaults: workerEnvDefaults(N | CONSTANT)`, or
+ * `envDefaults: { WORKER_CONCURRENCY: N | CONSTANT }` with
  * `const CONSTANT = N`), `fragment:`, and what its readiness and its database connection depend on.
  */
 export function appModuleDefaults(app: HttpApp, text = appModuleSource(app)): AppModuleDefaults {
@@ -126,7 +127,8 @@ export function appModuleDefaults(app: HttpApp, text = appModuleSource(app)): Ap
   };
   return {
     port: num(/defaultPort:\s*(\w+)/),
-    concurrency: num(/defaultConcurrency:\s*(\w+)/) ?? num(/WORKER_CONCURRENCY:\s*(\w+)/),
+    concurrency:
+      num(/defaultConcurrency:\s*(\w+)/) ?? num(/workerEnvDefaults\((\w+)\)/) ?? num(/WORKER_CONCURRENCY:\s*(\w+)/),
     fragment: text.match(/fragment:\s*(\w+)/)?.[1],
     readinessChecksPostgres: /readiness:\s*\{[^}]*\bpostgres:\s*true/.test(text),
     lazyDatabase: /DbModule\.forRootLazyAsync\(/.test(text),
@@ -174,7 +176,8 @@ export function validateAppEnv(app: App, env: Record<string, string>): ParsedApp
   const defaults = appModuleDefaults(app);
   const envDefaults: EnvDefaultValues = {
     ...(defaults.port === undefined ? {} : { PORT: defaults.port }),
-    ...(defaults.concurrency === undefined ? {} : { WORKER_CONCURRENCY: defaults.concurrency }),
+    // A worker's pool default follows its concurrency (workerEnvDefaults), as in the app itself.
+    ...(defaults.concurrency === undefined ? {} : workerEnvDefaults(defaults.concurrency)),
   };
   if (app === 'gateway') {
     const parsed = validateEnv(gatewayEnv, { env, defaults: envDefaults });

@@ -43,6 +43,26 @@ export function envUrl(schemes: readonly [string, ...string[]]) {
   return z.url({ protocol: new RegExp(`^(${schemes.join('|')})$`), error: problemOr(problem) });
 }
 
+/**
+ * A comma-separated list of URLs whose scheme is one of `schemes`, e.g. several replicas'
+ * connection strings; parsed into a de-duplicated list, in order.
+ */
+export function envUrlList(schemes: readonly [string, ...string[]]) {
+  const problem = `must be a comma-separated list of URLs starting with ${schemes.map((s) => `${s}://`).join(' or ')}`;
+  const url = z.url({ protocol: new RegExp(`^(${schemes.join('|')})$`) });
+  return z.string({ error: problemOr(problem) }).transform((raw, ctx) => {
+    const urls = raw
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter((entry) => entry.length > 0);
+    if (urls.length === 0 || !urls.every((entry) => url.safeParse(entry).success)) {
+      ctx.addIssue({ code: 'custom', message: problem });
+      return z.NEVER;
+    }
+    return [...new Set(urls)];
+  });
+}
+
 /** "true"/"false" (or "1"/"0"); anything else is an error rather than a silent false. */
 export function envBoolean() {
   const problem = 'must be true, false, 1 or 0';

@@ -1,4 +1,11 @@
-import { baseEnvSchema, corsEnvSchema, databaseEnvSchema, workerEnvSchema } from './env.schema';
+import {
+  baseEnvSchema,
+  corsEnvSchema,
+  databaseEnvSchema,
+  databaseReplicaEnvSchema,
+  poolCoversConcurrency,
+  workerEnvSchema,
+} from './env.schema';
 import { EnvValidationError, validateEnv } from './env.validation';
 
 const workerSchema = baseEnvSchema.extend(databaseEnvSchema.shape).extend(workerEnvSchema.shape);
@@ -126,6 +133,77 @@ describe('databaseEnvSchema and workerEnvSchema', () => {
     expect(problemsOf(() => validateEnv(workerSchema, { env: { ...env, DATABASE_URL: 'mysql://db/x' } }))).toEqual({
       DATABASE_URL: 'must be a URL starting with postgres:// or postgresql:// (got "mysql://db/x")',
     });
+  });
+});
+
+describe('databaseReplicaEnvSchema', () => {
+  const replicaSchema = workerSchema.extend(databaseReplicaEnvSchema.shape);
+  const env = { PORT: '1', WORKER_CONCURRENCY: '1' };
+
+  it('reads the primary alone by default', () => {
+    expect(validateEnv(replicaSchema, { env })).toMatchObject({
+      DATABASE_REPLICA_URLS: [],
+      DATABASE_REPLICA_MAX_LAG_MS: 2_000,
+      DATABASE_REPLICA_WAIT_MS: 500,
+    });
+    expect(validateEnv(replicaSchema, { env }).DATABASE_LISTEN_URL).toBeUndefined();
+  });
+
+  it('takes a comma-separated list of replicas, spaces and repeats forgiven, and a direct LISTEN URL', () => {
+    const parsed = validateEnv(replicaSchema, {
+      env: {
+        ...env,
+        DATABASE_REPLICA_URLS: 'postgres://r1:5432/wp, postgresql://r2:6432/wp,,postgres://r1:5432/wp',
+        DATABASE_LISTEN_URL: 'postgres://primary:5432/wp',
+        DATABASE_REPLICA_MAX_LAG_MS: '750',
+        DATABASE_REPLICA_WAIT_MS: '0',
+      },
+    });
+    expect(parsed).toMatchObject({
+      DATABASE_REPLICA_URLS: ['postgres://r1:5432/wp', 'postgresql://r2:6432/wp'],
+      DATABASE_LISTEN_URL: 'postgres://primary:5432/wp',
+      DATABASE_REPLICA_MAX_LAG_MS: 750,
+      DATABASE_REPLICA_WAIT_MS: 0,
+    });
+  });
+
+  it.each([
+    [
+      'DATABASE_REPLICA_URLS',
+      'postgres://r1/wp,mysql://r2/wp',
+      /comma-separated list of URLs starting with postgres:\/\//,
+    ],
+    ['DATABASE_REPLICA_URLS', ',', /comma-separated list/],
+    ['DATABASE_REPLICA_MAX_LAG_MS', '0', /between 1 and 3600000/],
+    ['DATABASE_REPLICA_WAIT_MS', '60001', /between 0 and 60000/],
+    ['DATABASE_LISTEN_URL', 'redis://x', /postgres:\/\//],
+  ])('rejects %s=%j with a message naming it', (variable, value, message) => {
+    expect(problemsOf(() => validateEnv(replicaSchema, { env: { ...env, [variable]: value } }))[variable]).toMatch(
+      message,
+    );
+  });
+});
+
+describe('poolCoversConcurrency', () => {
+  const pooled = workerSchema.superRefine(poolCoversConcurrency);
+
+  it('refuses more builds at once than pool connections, saying what to change', () => {
+    expect(
+      problemsOf(() => validateEnv(pooled, { env: { PORT: '1', WORKER_CONCURRENCY: '16', DATABASE_POOL_SIZE: '10' } })),
+    ).toEqual({
+      WORKER_CONCURRENCY:
+        'must not exceed DATABASE_POOL_SIZE (10): every build holds a database connection while it reads; ' +
+        'raise DATABASE_POOL_SIZE to at least 16 or lower WORKER_CONCURRENCY (got "16")',
+    });
+  });
+
+  it('accepts a pool as large as the concurrency or larger', () => {
+    for (const pool of ['16', '40']) {
+      expect(
+        validateEnv(pooled, { env: { PORT: '1', WORKER_CONCURRENCY: '16', DATABASE_POOL_SIZE: pool } })
+          .WORKER_CONCURRENCY,
+      ).toBe(16);
+    }
   });
 });
 

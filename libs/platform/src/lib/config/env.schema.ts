@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { envEnum, envInt, envOriginList, envString, envUrl } from './env.fields';
+import { envEnum, envInt, envOriginList, envString, envUrl, envUrlList } from './env.fields';
 
 /**
  * The environment every process of the platform reads. Apps compose what they need, for example
@@ -33,6 +33,21 @@ export const databaseEnvSchema = z.object({
   DATABASE_STATEMENT_TIMEOUT_MS: envInt(0, ONE_HOUR_MS).default(15_000),
 });
 
+/**
+ * What workers add to the database settings: streaming replicas for builder reads (writes, the
+ * outbox, its relay and migrations stay on DATABASE_URL), and the relay's LISTEN connection.
+ */
+export const databaseReplicaEnvSchema = z.object({
+  // Unset: every read goes to the primary.
+  DATABASE_REPLICA_URLS: envUrlList(['postgres', 'postgresql']).default([]),
+  // A replica further behind the primary than this serves no reads until it catches up.
+  DATABASE_REPLICA_MAX_LAG_MS: envInt(1, ONE_HOUR_MS).default(2_000),
+  // How long a build that must see a write waits for a replica to replay it before reading the primary.
+  DATABASE_REPLICA_WAIT_MS: envInt(0, 60_000).default(500),
+  // LISTEN needs a session: a direct connection (or a session-mode pool), never a transaction pooler.
+  DATABASE_LISTEN_URL: envUrl(['postgres', 'postgresql']).optional(),
+});
+
 export const workerEnvSchema = z.object({
   // Per pod and per queue: Bull adds up the concurrency of every handler on a queue.
   WORKER_CONCURRENCY: envInt(1, 256),
@@ -52,7 +67,29 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export type BaseEnv = z.output<typeof baseEnvSchema>;
 export type DatabaseEnv = z.output<typeof databaseEnvSchema>;
 export type WorkerEnv = z.output<typeof workerEnvSchema>;
+export type DatabaseReplicaEnv = z.output<typeof databaseReplicaEnvSchema>;
 export type CorsEnv = z.output<typeof corsEnvSchema>;
 
 /** Any schema whose parsed output carries at least the base variables the platform itself reads. */
 export type EnvSchema = z.ZodType<BaseEnv>;
+
+/**
+ * A refinement for a worker's schema: builds at once (WORKER_CONCURRENCY) never exceed the
+ * connections of a pool (DATABASE_POOL_SIZE, per server). A build holds a connection while it reads;
+ * with more builds than connections the rest would queue inside the process for one while their
+ * build timeout runs, where no statement timeout can see them.
+ */
+export function poolCoversConcurrency(
+  env: { WORKER_CONCURRENCY: number; DATABASE_POOL_SIZE: number },
+  ctx: z.RefinementCtx,
+): void {
+  if (env.WORKER_CONCURRENCY > env.DATABASE_POOL_SIZE) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['WORKER_CONCURRENCY'],
+      message:
+        `must not exceed DATABASE_POOL_SIZE (${env.DATABASE_POOL_SIZE}): every build holds a database connection ` +
+        `while it reads; raise DATABASE_POOL_SIZE to at least ${env.WORKER_CONCURRENCY} or lower WORKER_CONCURRENCY`,
+    });
+  }
+}
