@@ -1,4 +1,4 @@
-import { Stack } from './support/stack';
+import { PGBOUNCER_BY_DEFAULT, Stack } from './support/stack';
 
 type Post = { id: string; body: string; author: { id: number } };
 type F<D> = { status: string; data?: D; builtAt?: string };
@@ -204,4 +204,13 @@ describe('writes keep fragments fresh, durably (gateway, invalidation worker and
     }
     expect(await counts()).toEqual(before);
   });
+
+  // E2E_PGBOUNCER=0 runs the suite with direct connections instead.
+  (PGBOUNCER_BY_DEFAULT ? it : it.skip)(
+    'ran the writes and the builds through PgBouncer in transaction mode',
+    async () => {
+      expect(stack.appDatabaseUrl).not.toBe(stack.databaseUrl);
+      expect(await stack.pgbouncer!.transactions(stack.databaseName)).toBeGreaterThan(50);
+    },
+  );
 });

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { Client } from 'pg';
+import { LocalPgBouncer, type LocalPostgres, PGBOUNCER_MISSING, pgBouncerInstalled } from '@worker-pattern/db/testing';
 import { deleteKeysWithPrefix, TEST_REDIS_URL } from '@worker-pattern/fragment/testing';
 import { type AppProcess, freePort, runToCompletion, startApp, waitForHttpOk } from './processes';
 
@@ -9,6 +10,12 @@ export const WORKER_APPS = ['profile-worker', 'feed-worker', 'recommendations-wo
 export type AppName = 'gateway' | `gateway-${number}` | (typeof WORKER_APPS)[number];
 
 const ADMIN_DATABASE_URL = process.env['TEST_DATABASE_ADMIN_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+/**
+ * Whether stacks run behind PgBouncer in transaction mode by default: yes, as production should,
+ * unless `E2E_PGBOUNCER=0` (then the apps connect to Postgres directly).
+ */
+export const PGBOUNCER_BY_DEFAULT = process.env['E2E_PGBOUNCER'] !== '0';
 const JWT_SECRET = 'e2e-secret-0123456789abcdef0123456789abcdef';
 
 export interface StackOptions {
@@ -22,25 +29,41 @@ export interface StackOptions {
   readonly env?: Record<string, string>;
   /** The apps started with the stack (default: the gateway and every worker); `startApp` adds more. */
   readonly apps?: readonly AppName[];
+  /**
+   * Put a PgBouncer in transaction mode between the apps and Postgres (default `PGBOUNCER_BY_DEFAULT`).
+   * The apps' DATABASE_URL (and their replicas') then go through it; the invalidation worker's LISTEN
+   * (DATABASE_LISTEN_URL), db-cli and the test's own queries connect directly.
+   */
+  readonly pgbouncer?: boolean;
+  /** Streaming replicas of the stack's Postgres (`adminDatabaseUrl`) the builders read from. */
+  readonly replicas?: readonly LocalPostgres[];
 }
 
 /**
  * The whole system as separate processes, exactly as `npm start` runs it: db-cli migrates and seeds
  * a database of its own, then the gateway and the workers start against it and against a Redis key
- * prefix no other run uses.
+ * prefix no other run uses. By default the apps reach Postgres through a PgBouncer of the stack's
+ * own in transaction mode, as production should run them.
  */
 export class Stack {
   readonly apps = new Map<AppName, AppProcess>();
   readonly ports = new Map<AppName, number>();
   readonly redis: Redis;
 
+  /** The stack's PgBouncer, when the apps go through one. */
+  pgbouncer?: LocalPgBouncer;
+  /** What the apps use as DATABASE_URL (the pooler's, or `databaseUrl`). */
+  appDatabaseUrl: string;
+
   private constructor(
+    /** The database, directly: for db-cli, LISTEN and the test's own queries. */
     readonly databaseUrl: string,
     readonly databaseName: string,
     readonly keyPrefix: string,
     private readonly env: Record<string, string>,
     private readonly adminDatabaseUrl: string,
   ) {
+    this.appDatabaseUrl = databaseUrl;
     // Fault tests stop this Redis: a command must fail rather than wait in the offline queue.
     this.redis = new Redis(env['REDIS_URL'] ?? TEST_REDIS_URL, {
       maxRetriesPerRequest: 1,
@@ -76,6 +99,7 @@ export class Stack {
         '--users',
         String(options.users ?? 1000),
       ]);
+      await stack.connectDatabase(options);
       await Promise.all(
         (options.apps ?? (['gateway', ...WORKER_APPS] as AppName[])).map((name) => stack.startApp(name)),
       );
@@ -86,6 +110,33 @@ export class Stack {
     return stack;
   }
 
+  /** Where the apps find Postgres: through the pooler or not, with the replicas or not. */
+  private async connectDatabase(options: StackOptions): Promise<void> {
+    const replicas = options.replicas ?? [];
+    const replicaAlias = (i: number) => `${this.databaseName}_replica${i + 1}`;
+    if (options.pgbouncer ?? PGBOUNCER_BY_DEFAULT) {
+      if (!pgBouncerInstalled()) throw new Error(`${PGBOUNCER_MISSING}, or run the e2e tests with E2E_PGBOUNCER=0`);
+      const primary = new URL(this.adminDatabaseUrl);
+      this.pgbouncer = await LocalPgBouncer.create({
+        fallback: { host: primary.hostname, port: Number(primary.port || 5432) },
+        databases: Object.fromEntries(
+          replicas.map((replica, i) => [
+            replicaAlias(i),
+            { host: '127.0.0.1', port: replica.port, dbname: this.databaseName },
+          ]),
+        ),
+      });
+      this.appDatabaseUrl = this.pgbouncer.url(this.databaseName);
+      this.env['DATABASE_LISTEN_URL'] = this.databaseUrl;
+    }
+    if (replicas.length > 0) {
+      await Promise.all(replicas.map((replica) => replica.caughtUp()));
+      this.env['DATABASE_REPLICA_URLS'] = replicas
+        .map((replica, i) => this.pgbouncer?.url(replicaAlias(i)) ?? replica.url(this.databaseName))
+        .join(',');
+    }
+  }
+
   /** Starts (or restarts) one app on its port and waits until it is ready. */
   async startApp(name: AppName, extraEnv: Record<string, string> = {}): Promise<AppProcess> {
     const port = this.ports.get(name) ?? (await freePort());
@@ -93,7 +144,7 @@ export class Stack {
     const env: Record<string, string> = { ...this.env, PORT: String(port), ...extraEnv };
     const gateway = name.startsWith('gateway');
     if (gateway) env['JWT_SECRET'] = JWT_SECRET;
-    env['DATABASE_URL'] = this.databaseUrl;
+    env['DATABASE_URL'] = this.appDatabaseUrl;
     const app = startApp(gateway ? 'gateway' : name, env, [], name);
     this.apps.set(name, app);
     await waitForHttpOk(`${this.url(name)}/health/ready`, app);
@@ -167,6 +218,7 @@ export class Stack {
 
   async stop(): Promise<void> {
     await Promise.all([...this.apps.values()].map((app) => app.stop().catch(() => undefined)));
+    await this.pgbouncer?.destroy();
     await deleteKeysWithPrefix(this.redis, this.keyPrefix).catch(() => undefined);
     await this.redis.quit().catch(() => undefined);
     const admin = new Client({ connectionString: this.adminDatabaseUrl });

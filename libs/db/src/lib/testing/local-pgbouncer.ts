@@ -28,6 +28,12 @@ export interface LocalPgBouncerOptions {
   readonly databases?: Readonly<Record<string, PgBouncerServer>>;
   /** Server connections per database and user (`default_pool_size`). */
   readonly poolSize?: number;
+  /**
+   * How long a query may wait for a server connection (`query_wait_timeout`, s). PgBouncer's default,
+   * 120 s, turns a Postgres outage into two-minute hangs; below the apps' build and request budgets
+   * it surfaces as an error (08P01) the apps treat as "database unavailable". Default 5.
+   */
+  readonly queryWaitTimeoutS?: number;
 }
 
 /**
@@ -76,6 +82,7 @@ export class LocalPgBouncer extends LocalServer {
         // Tests restart servers: retry a failed server login after 1 s, not the default 15 s.
         'server_login_retry = 1',
         'server_connect_timeout = 5',
+        `query_wait_timeout = ${options.queryWaitTimeoutS ?? 5}`,
         'log_connections = 0',
         'log_disconnections = 0',
         '',
