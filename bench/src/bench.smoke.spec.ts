@@ -18,6 +18,7 @@ const EXPECTED: Record<string, readonly string[]> = {
   scale: ['io1JobsPerSecond', 'io2JobsPerSecond', 'cpu1JobsPerSecond', 'cpu2JobsPerSecond'],
   'time-to-fragment': ['pageP50', 'pageP99', 'profileOverheadMs', 'feedOverheadMs', 'recommendationsOverheadMs'],
   freshness: ['p50Ms', 'p99Ms'],
+  replicas: ['throughputRatio', 'freshnessP50Ratio', 'freshnessP99Ratio', 'replicaShare'],
   memory: ['gatewayPeakRss', 'workerPeakRss', 'soakErrors', 'listenersBefore', 'listenersAfter'],
 };
 

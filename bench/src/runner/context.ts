@@ -26,6 +26,8 @@ export interface BenchSizes {
   readonly ttfConcurrency: number;
   /** Posts per run of the freshness scenario, one at a time. */
   readonly freshnessSamples: number;
+  /** Cold dashboards per run and variant of the replicas scenario. */
+  readonly replicaViewers: number;
   readonly profileSeconds: number;
   /** Untimed load before measuring a server (JIT, caches, connections). */
   readonly warmupSeconds: number;
@@ -59,6 +61,7 @@ export function benchSizes(quick: boolean, overrides: { runs?: number; soakMinut
         ttfViewers: 20,
         ttfConcurrency: 10,
         freshnessSamples: 5,
+        replicaViewers: 40,
         profileSeconds: 1,
         warmupSeconds: 0.5,
         profileEngine: false,
@@ -86,6 +89,7 @@ export function benchSizes(quick: boolean, overrides: { runs?: number; soakMinut
         ttfViewers: 100,
         ttfConcurrency: 10,
         freshnessSamples: 40,
+        replicaViewers: 400,
         profileSeconds: 10,
         warmupSeconds: 2,
         profileEngine: true,

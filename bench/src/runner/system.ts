@@ -1,4 +1,5 @@
 import { feedFragment } from '@worker-pattern/feed';
+import type { Redis } from 'ioredis';
 import { createFragmentTarget, type FragmentDefinition } from '@worker-pattern/fragment';
 import { profileFragment } from '@worker-pattern/profile';
 import { recommendationsFragment } from '@worker-pattern/recommendations';
@@ -100,17 +101,24 @@ export class BenchSystem {
   }
 
   /** Waits until the fragment queues hold nothing waiting, active or delayed (every build done). */
-  async waitForIdleQueues(timeoutMs = 300_000): Promise<number> {
-    const started = performance.now();
-    const prefix = this.ctx.stack.bullPrefix;
-    for (;;) {
-      const pipeline = this.ctx.stack.redis.pipeline();
-      for (const q of QUEUES)
-        pipeline.llen(`${prefix}:${q}:wait`).llen(`${prefix}:${q}:active`).zcard(`${prefix}:${q}:delayed`);
-      const replies = (await pipeline.exec()) ?? [];
-      if (replies.every(([, n]) => n === 0)) return performance.now() - started;
-      if (performance.now() - started > timeoutMs) throw new Error(`fragment queues not idle after ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+  waitForIdleQueues(timeoutMs = 300_000): Promise<number> {
+    return waitForIdleQueues(this.ctx.stack.redis, this.ctx.stack.bullPrefix, timeoutMs);
+  }
+}
+
+/**
+ * Waits until the dashboard's fragment queues under `bullPrefix` hold nothing waiting, active or
+ * delayed (every build done); resolves with how long that took.
+ */
+export async function waitForIdleQueues(redis: Redis, bullPrefix: string, timeoutMs = 300_000): Promise<number> {
+  const started = performance.now();
+  for (;;) {
+    const pipeline = redis.pipeline();
+    for (const q of QUEUES)
+      pipeline.llen(`${bullPrefix}:${q}:wait`).llen(`${bullPrefix}:${q}:active`).zcard(`${bullPrefix}:${q}:delayed`);
+    const replies = (await pipeline.exec()) ?? [];
+    if (replies.every(([, n]) => n === 0)) return performance.now() - started;
+    if (performance.now() - started > timeoutMs) throw new Error(`fragment queues not idle after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
   }
 }

@@ -2,14 +2,19 @@ import { feedFragment } from '@worker-pattern/feed';
 import type { BenchContext } from '../context';
 import { fig, num, type ScenarioResult, table } from '../report';
 import { percentile, RunSeries } from '../stats';
-import type { BenchSystem } from '../system';
 
 type FeedFragment = { status: string; data?: { posts?: Array<{ id: string; author: { id: number } }> } };
 
 const POLL_MS = 5;
 
-async function feedOf(system: BenchSystem, viewer: number): Promise<FeedFragment> {
-  const response = await fetch(`${system.gateway.url}/api/fragments/feed`, {
+/** A gateway to ask, and how to be each viewer there. */
+export interface FeedGateway {
+  readonly url: string;
+  token(viewerId: number): string;
+}
+
+async function feedOf(system: FeedGateway, viewer: number): Promise<FeedFragment> {
+  const response = await fetch(`${system.url}/api/fragments/feed`, {
     headers: { authorization: `Bearer ${system.token(viewer)}` },
   });
   if (response.status !== 200 && response.status !== 202) throw new Error(`feed of ${viewer}: ${response.status}`);
@@ -22,8 +27,8 @@ async function feedOf(system: BenchSystem, viewer: number): Promise<FeedFragment
  * Reads poll every POLL_MS, as a client would on a push it has not got (the stream carries the
  * same rebuild as an event), so the figure is at most POLL_MS late.
  */
-async function postToVisible(
-  system: BenchSystem,
+export async function postToVisible(
+  system: FeedGateway,
   viewer: number,
   marker: string,
   timeoutMs = 30_000,
@@ -32,7 +37,7 @@ async function postToVisible(
   const author = feed.data?.posts?.[0]?.author.id;
   if (author === undefined) return undefined;
   const t0 = performance.now();
-  const created = await fetch(`${system.gateway.url}/api/posts`, {
+  const created = await fetch(`${system.url}/api/posts`, {
     method: 'POST',
     headers: { authorization: `Bearer ${system.token(author)}`, 'content-type': 'application/json' },
     body: JSON.stringify({ body: `bench freshness ${marker}` }),
@@ -57,6 +62,7 @@ async function postToVisible(
 export async function freshness(ctx: BenchContext): Promise<ScenarioResult> {
   const { runs, freshnessSamples } = ctx.sizes;
   const system = await ctx.system();
+  const gateway: FeedGateway = { url: system.gateway.url, token: (viewer) => system.token(viewer) };
   const series = new RunSeries<'p50' | 'p99' | 'max'>();
   const all: number[] = [];
   for (let run = 1; run <= runs; run++) {
@@ -67,7 +73,7 @@ export async function freshness(ctx: BenchContext): Promise<ScenarioResult> {
     const times: number[] = [];
     // One at a time: each sample's rebuild is not queued behind another's fan-out.
     for (const [i, viewer] of viewers.entries()) {
-      const sample = await postToVisible(system, viewer, `${run}-${i}-${viewer}`);
+      const sample = await postToVisible(gateway, viewer, `${run}-${i}-${viewer}`);
       if (sample !== undefined) times.push(sample);
     }
     if (times.length < viewers.length / 2)

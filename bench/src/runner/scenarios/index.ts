@@ -4,6 +4,7 @@ import { burst } from './burst';
 import { engineVsBull } from './engine-vs-bull';
 import { freshness } from './freshness';
 import { memorySoak } from './memory-soak';
+import { replicas } from './replicas';
 import { scale } from './scale';
 import { timeToFragment } from './time-to-fragment';
 import { versionZero } from './version-zero';
@@ -28,5 +29,6 @@ export const SCENARIOS: readonly Scenario[] = [
   { id: 'burst', title: '4. One build per burst', run: burst },
   { id: 'time-to-fragment', title: '6. Time to fragment', run: timeToFragment },
   { id: 'freshness', title: '8. Freshness: a post reaches a follower’s feed', run: freshness },
+  { id: 'replicas', title: '9. Read replicas: builder throughput and freshness', run: replicas },
   { id: 'memory', title: '7. Memory and the soak', run: memorySoak },
 ];
