@@ -308,6 +308,7 @@ export class ReplicaMonitor {
       this.settleWaiters();
       if (this.waiters.size > 0 && !this.stopped) {
         this.pollTimer = setTimeout(() => this.pollReplay(), this.options.fencePollMs);
+        this.pollTimer.unref();
       }
     });
   }
