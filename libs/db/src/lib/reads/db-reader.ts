@@ -196,7 +196,8 @@ export class DbReader implements OnApplicationShutdown {
 function isReplicaFailure(error: unknown): boolean {
   if (error instanceof ReplicaUnavailableError || isDatabaseConnectionError(error)) return true;
   const code = (error as { code?: unknown }).code;
-  // 40001 on a standby: "canceling statement due to conflict with recovery" (replay needed the rows).
-  if (code === '40001') return true;
+  // 40001 on a standby: "canceling statement due to conflict with recovery" (replay needed the rows);
+  // 53300: the replica has no connection slot left.
+  if (code === '40001' || code === '53300') return true;
   return error instanceof Error && /timeout exceeded when trying to connect/i.test(error.message);
 }
