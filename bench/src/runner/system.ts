@@ -1,5 +1,5 @@
 import { feedFragment } from '@worker-pattern/feed';
-import { createFragmentTarget, type FragmentDefinition } from '@worker-pattern/fragment';
+import { bullQueuePrefix, createFragmentTarget, type FragmentDefinition } from '@worker-pattern/fragment';
 import { profileFragment } from '@worker-pattern/profile';
 import { recommendationsFragment } from '@worker-pattern/recommendations';
 import { type BenchContext, ViewerPool } from './context';
@@ -105,8 +105,10 @@ export class BenchSystem {
     const prefix = this.ctx.stack.bullPrefix;
     for (;;) {
       const pipeline = this.ctx.stack.redis.pipeline();
-      for (const q of QUEUES)
-        pipeline.llen(`${prefix}:${q}:wait`).llen(`${prefix}:${q}:active`).zcard(`${prefix}:${q}:delayed`);
+      for (const q of QUEUES) {
+        const base = `${bullQueuePrefix(prefix, q)}:${q}`;
+        pipeline.llen(`${base}:wait`).llen(`${base}:active`).zcard(`${base}:delayed`);
+      }
       const replies = (await pipeline.exec()) ?? [];
       if (replies.every(([, n]) => n === 0)) return performance.now() - started;
       if (performance.now() - started > timeoutMs) throw new Error(`fragment queues not idle after ${timeoutMs} ms`);

@@ -6,6 +6,12 @@ export interface FragmentBuildContext {
   readonly signal: AbortSignal;
   /** 1 for the first try. */
   readonly attempt: number;
+  /**
+   * The WAL position (Postgres text form `X/Y`) of the newest write this copy was invalidated by:
+   * the build must read data at or after it (a replica that has not replayed that far must not be
+   * read). Undefined when no write is pending.
+   */
+  readonly minLsn?: string;
 }
 
 /**
