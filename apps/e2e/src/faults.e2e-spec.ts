@@ -63,7 +63,7 @@ describe('faults: crashes and restarts lose nothing, and the system recovers by 
       await stack?.stop();
     });
 
-    const activeBuilds = async () => stack.redis.llen(`${stack.keyPrefix}bull:recommendations:active`);
+    const activeBuilds = async () => stack.redis.llen(stack.queueKey('recommendations', 'active'));
 
     it('finishes a build whose worker was killed (SIGKILL) mid-build, on another worker', async () => {
       const token = await stack.login(201);
@@ -156,14 +156,14 @@ describe('faults: crashes and restarts lose nothing, and the system recovers by 
           const [{ pending }] = await stack.query<{ pending: number }>(
             `SELECT count(*)::int AS pending FROM outbox WHERE dispatched_at IS NULL`,
           );
-          const queued = await stack.redis.llen(`${stack.keyPrefix}bull:invalidations:wait`);
-          const active = await stack.redis.llen(`${stack.keyPrefix}bull:invalidations:active`);
+          const queued = await stack.redis.llen(stack.queueKey('invalidations', 'wait'));
+          const active = await stack.redis.llen(stack.queueKey('invalidations', 'active'));
           return pending === 0 && queued === 0 && active === 0 ? true : undefined;
         },
         20_000,
         'every outbox row relayed and invalidated',
       );
-      expect(await stack.redis.zcard(`${stack.keyPrefix}bull:invalidations:failed`)).toBe(0);
+      expect(await stack.redis.zcard(stack.queueKey('invalidations', 'failed'))).toBe(0);
       const committed = await stack.query<{ id: string }>(
         `SELECT id::text AS id FROM posts WHERE author_id = 211 AND body LIKE 'burst %'`,
       );

@@ -369,8 +369,8 @@ describe('the gateway’s HTTP surface (in-process, real Redis and Postgres)', (
       const id = viewer();
       await get('/api/pages/dashboard', asViewer(id));
       const keys = await gateway.redis.keys(`${gateway.keyPrefix}ratelimit:*`);
-      expect(keys).toContain(`${gateway.keyPrefix}ratelimit:{api:v:${id}:default}:hits`);
-      expect(Number(await gateway.redis.get(`${gateway.keyPrefix}ratelimit:{api:v:${id}:default}:hits`))).toBe(1);
+      expect(keys).toContain(`${gateway.keyPrefix}ratelimit:{u${id}}:api:default:hits`);
+      expect(Number(await gateway.redis.get(`${gateway.keyPrefix}ratelimit:{u${id}}:api:default:hits`))).toBe(1);
     });
 
     it('counts requests without a valid token against the client address, however the token varies', async () => {

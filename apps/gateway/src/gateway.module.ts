@@ -1,12 +1,18 @@
-import { BullModule } from '@nestjs/bull';
 import { type DynamicModule, Module } from '@nestjs/common';
 import { AuthModule, authOptionsFromEnv, RateLimitModule, rateLimitsFromEnv } from '@worker-pattern/auth';
 import { DB_ENV_KEYS, DbModule, dbOptionsFromEnv } from '@worker-pattern/db';
-import { FRAGMENT_ENV_KEYS, FRAGMENT_REDIS, FragmentModule, fragmentOptionsFromEnv } from '@worker-pattern/fragment';
+import {
+  FRAGMENT_ENV_KEYS,
+  FRAGMENT_REDIS,
+  FRAGMENT_REDIS_READINESS,
+  FragmentModule,
+  fragmentOptionsFromEnv,
+  registerFragmentQueues,
+} from '@worker-pattern/fragment';
 import { type GatewayEnv, gatewayEnvSchema, PagesModule } from '@worker-pattern/pages';
 import { AppConfig, type EnvSource, pickEnv, PlatformModule } from '@worker-pattern/platform';
 import { INVALIDATIONS_QUEUE, WritesModule } from '@worker-pattern/writes';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@worker-pattern/fragment';
 import type { DestinationStream } from 'pino';
 
 export interface GatewayModuleOptions {
@@ -32,7 +38,7 @@ export class GatewayModule {
           service: 'gateway',
           envSchema: gatewayEnvSchema,
           defaultPort: 3000,
-          readiness: { redis: FRAGMENT_REDIS },
+          readiness: { redis: FRAGMENT_REDIS_READINESS },
           env: options.env,
           logStream: options.logStream,
         }),
@@ -48,7 +54,7 @@ export class GatewayModule {
         }),
         RateLimitModule.forRootAsync({
           inject: [AppConfig, FRAGMENT_REDIS],
-          useFactory: (config: AppConfig<GatewayEnv>, redis: Redis) => ({
+          useFactory: (config: AppConfig<GatewayEnv>, redis: RedisClient) => ({
             redis,
             keyPrefix: config.get('REDIS_KEY_PREFIX', { infer: true }),
             perMinute: rateLimitsFromEnv(
@@ -60,7 +66,7 @@ export class GatewayModule {
           inject: [AppConfig],
           useFactory: (config: AppConfig<GatewayEnv>) => dbOptionsFromEnv(pickEnv(config, DB_ENV_KEYS), 'gateway'),
         }),
-        BullModule.registerQueue({ name: INVALIDATIONS_QUEUE }),
+        registerFragmentQueues(INVALIDATIONS_QUEUE),
         PagesModule,
         WritesModule,
       ],

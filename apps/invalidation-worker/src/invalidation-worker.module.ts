@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { DB_WORKER_ENV_KEYS, DbModule, dbOptionsFromEnv } from '@worker-pattern/db';
 import {
-  FRAGMENT_REDIS,
+  FRAGMENT_REDIS_READINESS,
   FRAGMENT_WORKER_ENV_KEYS,
   FragmentModule,
   fragmentOptionsFromEnv,
@@ -24,7 +24,7 @@ const DEFAULT_CONCURRENCY = 8;
       envSchema: workerEnv,
       defaultPort: 3004,
       envDefaults: workerEnvDefaults(DEFAULT_CONCURRENCY),
-      readiness: { redis: FRAGMENT_REDIS, postgres: true },
+      readiness: { redis: FRAGMENT_REDIS_READINESS, postgres: true },
     }),
     DbModule.forRootAsync({
       inject: [AppConfig],

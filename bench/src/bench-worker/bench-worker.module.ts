@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import {
-  FRAGMENT_REDIS,
+  FRAGMENT_REDIS_READINESS,
   FRAGMENT_WORKER_ENV_KEYS,
   FragmentModule,
   fragmentOptionsFromEnv,
@@ -22,7 +22,7 @@ import { benchWorkerEnv, type BenchWorkerEnv } from './bench-worker.env';
       envSchema: benchWorkerEnv,
       defaultPort: 3009,
       envDefaults: { WORKER_CONCURRENCY: 16 },
-      readiness: { redis: FRAGMENT_REDIS },
+      readiness: { redis: FRAGMENT_REDIS_READINESS },
     }),
     FragmentModule.forRootAsync({
       inject: [AppConfig],

@@ -1,3 +1,4 @@
+import { bullQueuePrefix } from '@worker-pattern/fragment';
 import Bull from 'bull';
 import { createServer } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -13,8 +14,10 @@ const env = process.env;
 const concurrency = Number(env['WORKER_CONCURRENCY'] ?? 16);
 // Optional: each job waits this long (the I/O-bound comparison of scenario 3); 0 is a no-op.
 const sleepMs = Number(env['BENCH_BUILD_MS'] ?? 0);
-const queue = new Bull(env['QUEUE'] ?? 'bench', env['REDIS_URL'] ?? 'redis://127.0.0.1:6379', {
-  prefix: env['BULL_PREFIX'] ?? 'bull',
+const queueName = env['QUEUE'] ?? 'bench';
+// The engine's layout, so both sides of the comparison use the same keys.
+const queue = new Bull(queueName, env['REDIS_URL'] ?? 'redis://127.0.0.1:6379', {
+  prefix: bullQueuePrefix(env['BULL_PREFIX'] ?? 'bull', queueName),
   settings: { lockDuration: 30_000, stalledInterval: 15_000, maxStalledCount: 1 },
 });
 let processed = 0;

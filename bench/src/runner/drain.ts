@@ -1,6 +1,7 @@
 import Bull from 'bull';
 import { Redis } from 'ioredis';
 import {
+  bullQueuePrefix,
   createFragmentTarget,
   createJobData,
   createJobOptions,
@@ -63,7 +64,7 @@ export async function drainOnce(ctx: BenchContext, options: DrainOptions): Promi
   const base = `${ctx.stack.keyPrefix}d${run}:`;
   const keyPrefix = `${base}k:`;
   const bullPrefix = `${base}bull`;
-  const queue = new Bull(BENCH_QUEUE, REDIS_URL, { prefix: bullPrefix });
+  const queue = new Bull(BENCH_QUEUE, REDIS_URL, { prefix: bullQueuePrefix(bullPrefix, BENCH_QUEUE) });
   const redis = new Redis(REDIS_URL);
   const workers: RunningApp[] = [];
   try {
@@ -105,11 +106,12 @@ export async function drainOnce(ctx: BenchContext, options: DrainOptions): Promi
     else await enqueueRawJobs(queue, options.jobs, options.kind === 'raw-engine-opts');
     const enqueueSeconds = (performance.now() - enqueueStarted) / 1000;
 
+    const base = `${bullQueuePrefix(bullPrefix, BENCH_QUEUE)}:${BENCH_QUEUE}`;
     const keys = {
-      wait: `${bullPrefix}:${BENCH_QUEUE}:wait`,
-      paused: `${bullPrefix}:${BENCH_QUEUE}:paused`,
-      active: `${bullPrefix}:${BENCH_QUEUE}:active`,
-      delayed: `${bullPrefix}:${BENCH_QUEUE}:delayed`,
+      wait: `${base}:wait`,
+      paused: `${base}:paused`,
+      active: `${base}:active`,
+      delayed: `${base}:delayed`,
     };
     const queued = Number(await redis.llen(keys.paused));
     if (queued !== options.jobs) throw new Error(`expected ${options.jobs} paused jobs, found ${queued}`);

@@ -1,6 +1,6 @@
 import { feedFragment } from '@worker-pattern/feed';
+import { bullQueuePrefix, createFragmentTarget, type FragmentDefinition } from '@worker-pattern/fragment';
 import type { Redis } from 'ioredis';
-import { createFragmentTarget, type FragmentDefinition } from '@worker-pattern/fragment';
 import { profileFragment } from '@worker-pattern/profile';
 import { recommendationsFragment } from '@worker-pattern/recommendations';
 import { type BenchContext, ViewerPool } from './context';
@@ -114,8 +114,10 @@ export async function waitForIdleQueues(redis: Redis, bullPrefix: string, timeou
   const started = performance.now();
   for (;;) {
     const pipeline = redis.pipeline();
-    for (const q of QUEUES)
-      pipeline.llen(`${bullPrefix}:${q}:wait`).llen(`${bullPrefix}:${q}:active`).zcard(`${bullPrefix}:${q}:delayed`);
+    for (const q of QUEUES) {
+      const base = `${bullQueuePrefix(bullPrefix, q)}:${q}`;
+      pipeline.llen(`${base}:wait`).llen(`${base}:active`).zcard(`${base}:delayed`);
+    }
     const replies = (await pipeline.exec()) ?? [];
     if (replies.every(([, n]) => n === 0)) return performance.now() - started;
     if (performance.now() - started > timeoutMs) throw new Error(`fragment queues not idle after ${timeoutMs} ms`);

@@ -1,1 +1,2 @@
 export * from './lib/testing/redis-test-prefix';
+export * from './lib/testing/local-redis-cluster';

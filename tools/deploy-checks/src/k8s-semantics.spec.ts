@@ -121,8 +121,8 @@ describe('reads never need Postgres; writes do', () => {
   it.each<[string, string | RegExp, string, RegExp]>([
     [
       'readiness that checks Postgres',
-      /readiness:\s*\{\s*redis:\s*FRAGMENT_REDIS\s*\}/,
-      'readiness: { redis: FRAGMENT_REDIS, postgres: true }',
+      /readiness:\s*\{\s*redis:\s*FRAGMENT_REDIS_READINESS\s*\}/,
+      'readiness: { redis: FRAGMENT_REDIS_READINESS, postgres: true }',
       /\/health\/ready checks Postgres/,
     ],
     [

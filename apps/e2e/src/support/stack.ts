@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { Client } from 'pg';
 import { LocalPgBouncer, type LocalPostgres, PGBOUNCER_MISSING, pgBouncerInstalled } from '@worker-pattern/db/testing';
+import { bullQueuePrefix } from '@worker-pattern/fragment';
 import { deleteKeysWithPrefix, TEST_REDIS_URL } from '@worker-pattern/fragment/testing';
 import { type AppProcess, freePort, runToCompletion, startApp, waitForHttpOk } from './processes';
 
@@ -188,11 +189,17 @@ export class Stack {
     return 0;
   }
 
+  /** Where Bull keeps a queue's lists (`<BULL_PREFIX>:{<queue>}:<queue>[:<suffix>]`: one Cluster slot per queue). */
+  queueKey(queue: string, suffix?: string): string {
+    const base = `${bullQueuePrefix(this.env['BULL_PREFIX'] ?? 'bull', queue)}:${queue}`;
+    return suffix ? `${base}:${suffix}` : base;
+  }
+
   /** Every job Bull holds for the stack, in any state (a job moving between states counts once). */
   async jobCount(): Promise<number> {
     let total = 0;
     for (const queue of ['profile', 'feed', 'recommendations', 'invalidations']) {
-      const base = `${this.env['BULL_PREFIX']}:${queue}`;
+      const base = this.queueKey(queue);
       const [wait, active, delayed, completed, failed] = await Promise.all([
         this.redis.llen(`${base}:wait`),
         this.redis.llen(`${base}:active`),

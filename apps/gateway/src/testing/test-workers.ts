@@ -7,7 +7,7 @@ import {
   FragmentWorkerModule,
 } from '@worker-pattern/fragment';
 import { FRAGMENT_CATALOG_DEFINITIONS } from '@worker-pattern/pages';
-import { TEST_REDIS_URL } from '@worker-pattern/fragment/testing';
+import { singleRedisTopology } from '@worker-pattern/fragment/testing';
 
 /** What a test-built fragment holds: who it was built for, so a test can tell whose data it sees. */
 export interface TaggedFragmentData {
@@ -44,7 +44,7 @@ export class TestWorkers {
           imports: [
             FragmentModule.forRootAsync({
               useFactory: () => ({
-                redisUrl: TEST_REDIS_URL,
+                redis: singleRedisTopology(),
                 keyPrefix,
                 bullPrefix,
                 connectionName: `test-${fragment.name}-worker`,

@@ -2,23 +2,30 @@ import type { FragmentBuildContext, FragmentBuilder } from './fragment-builder';
 import { FragmentAttemptError, FragmentBuildRunner } from './fragment-build-runner';
 import { defineFragment } from './fragment-definition';
 import { FragmentNotFoundError } from './fragment-errors';
-import { fragmentId, fragmentKey } from './fragment-key';
+import { fragmentLocation } from './fragment-key';
 import type { FragmentBuildStats } from './fragment-build-stats';
 import { FragmentBuildMetrics } from './fragment-metrics';
-import type { FragmentStore } from './fragment-store';
+import type { CompleteResult, FragmentStore } from './fragment-store';
+import { singleRedisTopology } from './testing/redis-test-prefix';
 import { testProfileFragment } from './testing/test-fragments';
 
 /** An in-memory stand-in for the store: unit tests only check what the harness asks of it. */
-function fakeStore(claim: 'claimed' | 'superseded' = 'claimed') {
+function fakeStore(claim: 'claimed' | 'superseded' = 'claimed', complete: CompleteResult = { outcome: 'written' }) {
   return {
-    claim: jest.fn().mockResolvedValue(claim),
-    complete: jest.fn().mockResolvedValue(true),
-    fail: jest.fn().mockResolvedValue('failed'),
+    claim: jest
+      .fn()
+      .mockResolvedValue(
+        claim === 'claimed'
+          ? { outcome: 'claimed', generation: 9, minLsn: '16/B374D848' }
+          : { outcome: 'superseded', reason: 'busy' },
+      ),
+    complete: jest.fn().mockResolvedValue(complete),
+    fail: jest.fn().mockResolvedValue({ outcome: 'failed' }),
   };
 }
 
 const prefix = 'unit:';
-const keyFor = (userId: number) => fragmentKey(prefix, fragmentId(testProfileFragment, null, { userId }));
+const keyFor = (userId: number) => fragmentLocation(prefix, testProfileFragment, null, { userId }).key;
 const payload = (userId: number, extra: Record<string, unknown> = {}) => ({
   fragment: 'test-profile',
   key: keyFor(userId),
@@ -36,7 +43,7 @@ function runner(builder: FragmentBuilder, store = fakeStore(), definition = test
     { record: jest.fn() } as unknown as FragmentBuildStats,
     definition,
     builder,
-    { redisUrl: 'redis://unused', keyPrefix: prefix, bullPrefix: 'bull' },
+    { redis: singleRedisTopology('redis://unused'), keyPrefix: prefix, bullPrefix: 'bull' },
   );
   return { instance, store };
 }
@@ -47,14 +54,36 @@ describe('FragmentBuildRunner', () => {
   it('builds, serialises and writes with the definition ttl', async () => {
     const { instance, store } = runner(echo);
     await expect(instance.run({ payload: payload(3), attempt: 1, maxAttempts: 3, jobId: 'j1' })).resolves.toBe('built');
-    expect(store.complete).toHaveBeenCalledWith(
-      keyFor(3),
-      5,
-      '{"params":{"userId":3}}',
-      expect.any(String),
-      60_000,
-      600_000,
-    );
+    expect(store.claim).toHaveBeenCalledWith(keyFor(3), 'j1', expect.any(Number), 'interactive');
+    expect(store.complete).toHaveBeenCalledWith(keyFor(3), 9, 'j1', '{"params":{"userId":3}}', expect.any(String), {
+      ttlMs: 60_000,
+      staleMs: 600_000,
+      activeWindowMs: 600_000,
+      leaseMs: 30_000,
+    });
+  });
+
+  it('hands the build the write position it must read at, from its claim', async () => {
+    let seen: FragmentBuildContext | undefined;
+    const { instance } = runner({
+      build: async (_p, ctx) => {
+        seen = ctx;
+        return 1;
+      },
+    });
+    await instance.run({ payload: payload(3), attempt: 1, maxAttempts: 3, jobId: 'j1' });
+    expect(seen?.minLsn).toBe('16/B374D848');
+  });
+
+  it('reports a build a write overtook as stale and enqueues its one follow-up', async () => {
+    const followUp = { generation: 11, lane: 'background' as const, delayMs: 0 };
+    const store = fakeStore('claimed', { outcome: 'stale', followUp });
+    const { instance } = runner(echo, store);
+    const enqueueFollowUp = jest.fn().mockResolvedValue(undefined);
+    await expect(
+      instance.run({ payload: payload(3), attempt: 1, maxAttempts: 3, jobId: 'j1', enqueueFollowUp }),
+    ).resolves.toBe('stale');
+    expect(enqueueFollowUp).toHaveBeenCalledWith(expect.objectContaining({ key: keyFor(3) }), followUp);
   });
 
   it('skips a superseded build without running the builder', async () => {
@@ -97,11 +126,13 @@ describe('FragmentBuildRunner', () => {
     expect(error.code).toBe('not_found');
     expect(store.fail).toHaveBeenCalledWith(
       keyFor(3),
-      5,
+      9,
+      'j1',
       { message: 'user 3 not found', code: 'not_found' },
-      true,
-      5000,
-      expect.any(Number),
+      expect.objectContaining({
+        final: true,
+        failedTtlMs: 5000,
+      }),
     );
   });
 
@@ -115,11 +146,13 @@ describe('FragmentBuildRunner', () => {
     expect(first.retry).toBe(true);
     expect(store.fail).toHaveBeenLastCalledWith(
       keyFor(3),
-      5,
+      9,
+      'j1',
       { message: 'build failed after 1 attempt', code: 'build_failed' },
-      false,
-      5000,
-      expect.any(Number),
+      expect.objectContaining({
+        final: false,
+        failedTtlMs: 5000,
+      }),
     );
     const last = (await instance
       .run({ payload: payload(3), attempt: 2, maxAttempts: 2, jobId: 'j1' })
@@ -127,11 +160,13 @@ describe('FragmentBuildRunner', () => {
     expect(last.retry).toBe(false);
     expect(store.fail).toHaveBeenLastCalledWith(
       keyFor(3),
-      5,
+      9,
+      'j1',
       { message: 'build failed after 2 attempts', code: 'build_failed' },
-      true,
-      5000,
-      expect.any(Number),
+      expect.objectContaining({
+        final: true,
+        failedTtlMs: 5000,
+      }),
     );
   });
 
@@ -152,11 +187,13 @@ describe('FragmentBuildRunner', () => {
     expect(seen?.signal.aborted).toBe(true);
     expect(store.fail).toHaveBeenCalledWith(
       keyFor(3),
-      5,
+      9,
+      'j1',
       { message: 'build timed out after 1 attempt', code: 'timeout' },
-      false,
-      5000,
-      expect.any(Number),
+      expect.objectContaining({
+        final: false,
+        failedTtlMs: 5000,
+      }),
     );
   });
 });

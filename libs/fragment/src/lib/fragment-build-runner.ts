@@ -1,13 +1,13 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { FragmentBuilder } from './fragment-builder';
-import type { FragmentDefinition } from './fragment-definition';
+import { ACTIVE_READ_WINDOW_MS, type FragmentDefinition } from './fragment-definition';
 import { PermanentFragmentError } from './fragment-errors';
-import { fragmentId, fragmentKey } from './fragment-key';
+import { fragmentLocation } from './fragment-key';
 import { fragmentJobSchema, retryLeaseMs, type FragmentJobData } from './fragment-job';
 import { FragmentBuildStats } from './fragment-build-stats';
 import { FragmentBuildMetrics } from './fragment-metrics';
 import type { FragmentModuleOptions } from './fragment-options';
-import { FragmentStore } from './fragment-store';
+import { FragmentStore, type FollowUpBuild } from './fragment-store';
 import { FRAGMENT_OPTIONS, WORKER_BUILDER, WORKER_FRAGMENT } from './fragment.tokens';
 
 /** One attempt at a job, as plain data: the Bull `Job` stays in the queue consumer. */
@@ -20,9 +20,19 @@ export interface BuildAttempt {
   readonly maxAttempts: number;
   /** Aborted when the worker hands the job back at shutdown: the build stops, nothing is recorded. */
   readonly signal?: AbortSignal;
+  /**
+   * Queues a follow-up build of the same copy (a write overtook this build): the consumer adds it
+   * to this worker's own queue. Without it (unit tests) follow-ups are only counted.
+   */
+  readonly enqueueFollowUp?: (job: FragmentJobData, followUp: FollowUpBuild) => Promise<void>;
 }
 
-export type BuildOutcome = 'built' | 'discarded' | 'superseded';
+/**
+ * `built`: written fresh; `stale`: written, but a write landed after the build read the database,
+ * so one follow-up build is queued; `discarded`: a build that read later had already written;
+ * `superseded`: not built (another job holds the build, or took its lease over).
+ */
+export type BuildOutcome = 'built' | 'stale' | 'discarded' | 'superseded';
 
 /** A failed attempt. `retry` false means Bull must not try again (permanent or final failure). */
 export class FragmentAttemptError extends Error {
@@ -75,13 +85,13 @@ export class FragmentBuildRunner {
     const { definition } = this;
     const job = this.validate(attempt.payload);
     const labels = { fragment: definition.name };
-    if (attempt.attempt === 1)
+    if (attempt.attempt === 1) {
       this.metrics.queueLatencySeconds.observe(labels, Math.max(0, Date.now() - job.enqueuedAt) / 1000);
+    }
 
-    if (
-      (await this.store.claim(job.key, job.generation, retryLeaseMs(definition, attempt.attempt), attempt.jobId)) ===
-      'superseded'
-    ) {
+    const lease = retryLeaseMs(definition, attempt.attempt);
+    const claim = await this.store.claim(job.key, attempt.jobId, lease, job.lane ?? 'interactive');
+    if (claim.outcome === 'superseded') {
       this.metrics.builds.inc({ ...labels, outcome: 'superseded' });
       return 'superseded';
     }
@@ -89,33 +99,48 @@ export class FragmentBuildRunner {
     const stopTimer = this.metrics.buildSeconds.startTimer(labels);
     let dataJson: string;
     try {
-      const data = await this.buildWithTimeout(job, attempt);
+      const data = await this.buildWithTimeout(job, attempt, claim.minLsn);
       dataJson = JSON.stringify(data ?? null);
     } catch (error) {
       stopTimer();
       if (error instanceof BuildInterruptedError) {
-        // Handed back: its lease stays, so the next worker to take the job builds it at once.
+        // Handed back: its running lease stays, so the job's next claim (by any worker) builds at once.
         this.metrics.builds.inc({ ...labels, outcome: 'interrupted' });
         this.logger.warn(this.logFields(job, attempt, 'interrupted', { msg: error.message }));
         throw error;
       }
-      throw await this.recordFailure(job, attempt, error);
+      throw await this.recordFailure(job, attempt, claim.generation, error);
     }
     const seconds = stopTimer();
     this.stats.record(definition.name, seconds * 1000);
 
-    const written = await this.store.complete(
+    const result = await this.store.complete(
       job.key,
-      job.generation,
+      claim.generation,
+      attempt.jobId,
       dataJson,
       new Date().toISOString(),
-      definition.ttlMs,
-      definition.staleMs,
+      {
+        ttlMs: definition.ttlMs,
+        staleMs: definition.staleMs,
+        activeWindowMs: ACTIVE_READ_WINDOW_MS,
+        leaseMs: definition.leaseMs,
+      },
     );
-    const outcome: BuildOutcome = written ? 'built' : 'discarded';
+    const outcome: BuildOutcome =
+      result.outcome === 'written' ? 'built' : result.outcome === 'stale' ? 'stale' : 'discarded';
     this.metrics.builds.inc({ ...labels, outcome });
-    this.logger.log(this.logFields(job, attempt, outcome, { ms: Math.round(seconds * 1000) }));
+    this.logger.log(
+      this.logFields(job, attempt, outcome, { ms: Math.round(seconds * 1000), claimedAt: claim.generation }),
+    );
+    if (result.followUp) await this.followUp(job, attempt, result.followUp);
     return outcome;
+  }
+
+  /** A write overtook this build: the script queued one follow-up build, which this worker enqueues. */
+  private async followUp(job: FragmentJobData, attempt: BuildAttempt, followUp: FollowUpBuild): Promise<void> {
+    this.metrics.builds.inc({ fragment: this.definition.name, outcome: 'follow_up' });
+    await attempt.enqueueFollowUp?.(job, followUp);
   }
 
   /** Structured log fields: the request that caused the build and the job, so one id follows it through. */
@@ -152,7 +177,7 @@ export class FragmentBuildRunner {
     if (!params.success) return reject('params do not validate');
     let key: string;
     try {
-      key = fragmentKey(this.options.keyPrefix, fragmentId(this.definition, job.viewerId, params.data));
+      key = fragmentLocation(this.options.keyPrefix, this.definition, job.viewerId, params.data).key;
     } catch (error) {
       return reject((error as Error).message);
     }
@@ -162,7 +187,7 @@ export class FragmentBuildRunner {
   }
 
   /** Runs the builder until it settles, times out, or the worker takes the job back. */
-  private async buildWithTimeout(job: FragmentJobData, attempt: BuildAttempt): Promise<unknown> {
+  private async buildWithTimeout(job: FragmentJobData, attempt: BuildAttempt, minLsn?: string): Promise<unknown> {
     const controller = new AbortController();
     const timeoutMs = this.definition.buildTimeoutMs;
     let timer: NodeJS.Timeout | undefined;
@@ -179,7 +204,12 @@ export class FragmentBuildRunner {
     });
     try {
       return await Promise.race([
-        this.builder.build(job.params, { viewerId: job.viewerId, signal: controller.signal, attempt: attempt.attempt }),
+        this.builder.build(job.params, {
+          viewerId: job.viewerId,
+          signal: controller.signal,
+          attempt: attempt.attempt,
+          minLsn,
+        }),
         stopped,
       ]);
     } finally {
@@ -191,8 +221,10 @@ export class FragmentBuildRunner {
   private async recordFailure(
     job: FragmentJobData,
     attempt: BuildAttempt,
+    generation: number,
     error: unknown,
   ): Promise<FragmentAttemptError> {
+    const { definition } = this;
     const permanent = error instanceof PermanentFragmentError;
     const final = permanent || attempt.attempt >= attempt.maxAttempts;
     const code = permanent ? error.code : error instanceof BuildTimeoutError ? 'timeout' : 'build_failed';
@@ -204,22 +236,30 @@ export class FragmentBuildRunner {
       : `${code === 'timeout' ? 'build timed out' : 'build failed'} after ${attempt.attempt} attempt${attempt.attempt > 1 ? 's' : ''}`;
     const result = await this.store.fail(
       job.key,
-      job.generation,
+      generation,
+      attempt.jobId,
       { message, code },
-      final,
-      this.definition.failedTtlMs,
-      retryLeaseMs(this.definition, attempt.attempt + 1),
+      {
+        final,
+        failedTtlMs: definition.failedTtlMs,
+        failedTtlCapMs: definition.failedTtlCapMs,
+        retryLeaseMs: retryLeaseMs(definition, attempt.attempt + 1),
+        leaseMs: definition.leaseMs,
+        activeWindowMs: ACTIVE_READ_WINDOW_MS,
+      },
     );
     const outcome = final ? 'failed' : 'retry';
-    this.metrics.builds.inc({ fragment: this.definition.name, outcome });
+    this.metrics.builds.inc({ fragment: definition.name, outcome });
     const fields = this.logFields(job, attempt, outcome, {
       error: detail,
       code,
       maxAttempts: attempt.maxAttempts,
-      recorded: result,
+      recorded: result.outcome,
+      failedTtlMs: result.failedTtlMs,
     });
     if (permanent) this.logger.warn(fields);
     else this.logger.error({ ...fields, stack: error instanceof Error ? error.stack : undefined });
+    if (result.followUp) await this.followUp(job, attempt, result.followUp);
     return new FragmentAttemptError(message, code, !final, { cause: error });
   }
 }

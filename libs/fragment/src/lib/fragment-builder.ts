@@ -7,9 +7,9 @@ export interface FragmentBuildContext {
   /** 1 for the first try. */
   readonly attempt: number;
   /**
-   * The WAL position (Postgres text form `X/Y`) of the newest write this build must see: the commit
-   * position of the write that invalidated the copy. A builder reading a replica must read one that
-   * has replayed at least this far (`DbReader` does). Unset when no write is pending.
+   * The WAL position (Postgres text form `X/Y`) of the newest write this copy was invalidated by:
+   * the build must read data at or after it (a replica that has not replayed that far must not be
+   * read). Undefined when no write is pending.
    */
   readonly minLsn?: string;
 }

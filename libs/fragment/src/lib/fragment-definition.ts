@@ -30,6 +30,12 @@ export interface FragmentSpec<P extends Record<string, unknown>> {
    * Must be a strict object schema: an unknown param is an error, never silently part of a key.
    */
   readonly params: z.ZodType<P>;
+  /**
+   * For a public fragment about one user (a profile): that user's id. The copy then lives in the
+   * user's Redis Cluster slot, beside the user's own fragments, so their page resolves in one call.
+   */
+  // Method syntax on purpose: a definition of specific params still counts as a FragmentDefinition.
+  locality?(params: P): number;
   /** Raw defaults derived from the viewer, applied under the request's own params (profile: `userId`). */
   readonly defaults?: (ctx: FragmentRequestContext) => Record<string, string>;
   /** How long a built copy is fresh. */
@@ -44,14 +50,24 @@ export interface FragmentSpec<P extends Record<string, unknown>> {
   readonly attempts?: number;
   /** Base delay of the exponential backoff between attempts. */
   readonly backoffMs?: number;
-  /** How long a permanent failure is served as `failed` before a request may try again. */
+  /**
+   * How long a failure is served as `failed` before a request may try again; it doubles with each
+   * consecutive failure of the copy, up to `failedTtlCapMs`, so a failing database is not stormed.
+   */
   readonly failedTtlMs?: number;
+  readonly failedTtlCapMs?: number;
 }
 
+/**
+ * A copy read (or watched by an open stream) within this window is rebuilt right after a write; the
+ * rest are rebuilt when next asked for.
+ */
+export const ACTIVE_READ_WINDOW_MS = 10 * 60_000;
+
 export type FragmentDefinition<P extends Record<string, unknown> = Record<string, unknown>> = Required<
-  Omit<FragmentSpec<P>, 'defaults'>
+  Omit<FragmentSpec<P>, 'defaults' | 'locality'>
 > &
-  Pick<FragmentSpec<P>, 'defaults'>;
+  Pick<FragmentSpec<P>, 'defaults' | 'locality'>;
 
 /** The params type of a definition. */
 export type FragmentParamsOf<F> = F extends FragmentDefinition<infer P> ? P : never;
@@ -70,6 +86,7 @@ const specSchema = z.object({
   attempts: z.number().int().min(1).max(20),
   backoffMs: z.number().int().nonnegative(),
   failedTtlMs: z.number().int().positive(),
+  failedTtlCapMs: z.number().int().positive(),
 });
 
 /**
@@ -88,10 +105,14 @@ export function defineFragment<P extends Record<string, unknown>>(spec: Fragment
     backoffMs: 1000,
     failedTtlMs: 5_000,
     ...spec,
+    failedTtlCapMs: spec.failedTtlCapMs ?? Math.max(60_000, spec.failedTtlMs ?? 5_000),
   };
   const checked = specSchema.safeParse(definition);
   if (!checked.success) {
     throw new Error(`Invalid fragment definition "${spec.name}": ${z.prettifyError(checked.error)}`);
+  }
+  if (definition.failedTtlCapMs < definition.failedTtlMs) {
+    throw new Error(`Invalid fragment definition "${spec.name}": failedTtlCapMs must be at least failedTtlMs`);
   }
   if (definition.leaseMs <= definition.buildTimeoutMs) {
     throw new Error(`Invalid fragment definition "${spec.name}": leaseMs must exceed buildTimeoutMs`);

@@ -3,28 +3,72 @@ import { Injectable, type INestApplicationContext, type Type } from '@nestjs/com
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import type { Queue } from 'bull';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
+import { z } from 'zod';
 import { register } from 'prom-client';
 import type { FragmentBuildContext, FragmentBuilder } from './fragment-builder';
+import { defineFragment } from './fragment-definition';
 import { FragmentNotFoundError } from './fragment-errors';
 import { connectFragmentEvents } from './fragment-events.transport';
 import { FragmentGatewayModule } from './fragment-gateway.module';
 import { FragmentInvalidator } from './fragment-invalidator';
+import { hashTagOf } from './fragment-key';
 import type { FragmentModuleOptions } from './fragment-options';
 import { FragmentResolver } from './fragment-resolver';
 import { FragmentWorkerModule } from './fragment-worker.module';
 import { FragmentModule } from './fragment.module';
-import { deleteKeysWithPrefix, TEST_REDIS_URL, uniqueTestPrefix } from './testing/redis-test-prefix';
+import { FragmentReadMarks } from './fragment-read-marks';
+import type { FragmentState } from './fragment-state';
+import { FragmentWatcher } from './fragment-watcher';
+import type { RedisClient, RedisTopology } from './redis-clients';
+import { LocalRedisCluster } from './testing/local-redis-cluster';
+import {
+  deleteKeysWithPrefix,
+  singleRedisTopology,
+  TEST_REDIS_URL,
+  uniqueTestPrefix,
+} from './testing/redis-test-prefix';
 import { testFeedFragment, testProfileFragment } from './testing/test-fragments';
 
-const prefix = uniqueTestPrefix('engine');
-const options: FragmentModuleOptions = {
-  redisUrl: TEST_REDIS_URL,
-  keyPrefix: prefix,
-  bullPrefix: `${prefix}bull`,
-  connectionName: 'engine-test',
-  worker: { concurrency: 4, lockDurationMs: 30_000, stalledIntervalMs: 30_000, drainTimeoutMs: 5000 },
-};
+/** Where the engine runs: the shared Redis, or a real 3-master Redis Cluster started for the run. */
+interface Deployment {
+  readonly redis: RedisClient;
+  readonly topology: RedisTopology;
+  readonly cluster?: LocalRedisCluster;
+  stop(): Promise<void>;
+}
+
+async function oneRedis(): Promise<Deployment> {
+  const redis = new Redis(TEST_REDIS_URL);
+  return { redis, topology: singleRedisTopology(), stop: async () => void (await redis.quit()) };
+}
+
+async function redisCluster(): Promise<Deployment> {
+  const cluster = await LocalRedisCluster.start();
+  const endpoint = { kind: 'cluster', nodes: cluster.seeds, auth: {} } as const;
+  const redis = new Cluster(cluster.seeds);
+  return {
+    redis,
+    cluster,
+    topology: { cache: endpoint, queue: endpoint },
+    stop: async () => {
+      redis.disconnect();
+      await cluster.stop();
+    },
+  };
+}
+
+/** A fragment with short leases, to see lost jobs recovered quickly. */
+const quickFragment = defineFragment({
+  name: 'test-quick',
+  queue: 'test-quick',
+  scope: 'viewer',
+  version: 1,
+  params: z.object({}).strict(),
+  ttlMs: 60_000,
+  leaseMs: 1500,
+  buildTimeoutMs: 500,
+});
 
 /** Counts builds per params and can be told to fail; lets the test see exactly what ran. */
 @Injectable()
@@ -44,20 +88,27 @@ class CountingProfileBuilder implements FragmentBuilder<{ userId: number }> {
 
 @Injectable()
 class EchoFeedBuilder implements FragmentBuilder<Record<string, never>> {
+  static builds = 0;
+
   async build(_params: Record<string, never>, ctx: FragmentBuildContext): Promise<unknown> {
-    return { owner: ctx.viewerId };
+    EchoFeedBuilder.builds += 1;
+    return { owner: ctx.viewerId, build: EchoFeedBuilder.builds };
   }
 }
 
 async function start(
+  options: FragmentModuleOptions,
   imports: Array<Type | ReturnType<typeof FragmentWorkerModule.register>>,
+  receivesEvents = false,
 ): Promise<INestApplicationContext> {
   const moduleRef = await Test.createTestingModule({
     imports: [FragmentModule.forRootAsync({ useFactory: () => options }), ...imports],
   }).compile();
   const app = moduleRef.createNestApplication(new FastifyAdapter(), { logger: false });
-  connectFragmentEvents(app);
-  await app.startAllMicroservices();
+  if (receivesEvents) {
+    connectFragmentEvents(app);
+    await app.startAllMicroservices();
+  }
   return app.init();
 }
 
@@ -67,26 +118,49 @@ async function metricValue(name: string, labels: Record<string, string>): Promis
   return match?.value ?? 0;
 }
 
-describe('fragment engine end to end (real Redis, real Bull)', () => {
+describe.each([
+  ['one Redis', oneRedis],
+  ['a Redis Cluster of 3 masters', redisCluster],
+])('fragment engine end to end on %s (real Bull)', (_where, deploy) => {
+  const prefix = uniqueTestPrefix('engine');
+  let deployment: Deployment;
+  let options: FragmentModuleOptions;
   let gateway: INestApplicationContext;
   let resolver: FragmentResolver;
   let profileQueue: Queue;
+  let redis: RedisClient;
   const workers: INestApplicationContext[] = [];
-  const redis = new Redis(TEST_REDIS_URL);
+  const startWorker = async (registration: ReturnType<typeof FragmentWorkerModule.register>) => {
+    const app = await start(options, [registration as never]);
+    workers.push(app);
+    return app;
+  };
 
   beforeAll(async () => {
-    gateway = await start([
-      FragmentGatewayModule.register({ fragments: [testProfileFragment, testFeedFragment] }) as never,
-    ]);
+    deployment = await deploy();
+    redis = deployment.redis;
+    options = {
+      redis: deployment.topology,
+      keyPrefix: prefix,
+      bullPrefix: `${prefix}bull`,
+      connectionName: 'engine-test',
+      worker: { concurrency: 4, lockDurationMs: 30_000, stalledIntervalMs: 30_000, drainTimeoutMs: 5000 },
+    };
+    CountingProfileBuilder.builds.clear();
+    gateway = await start(
+      options,
+      [FragmentGatewayModule.register({ fragments: [testProfileFragment, testFeedFragment, quickFragment] }) as never],
+      true,
+    );
     resolver = gateway.get(FragmentResolver);
     profileQueue = gateway.get<Queue>(getQueueToken(testProfileFragment.queue));
-  });
+  }, 60_000);
 
   afterAll(async () => {
     for (const app of workers) await app.close();
-    await gateway.close();
-    await deleteKeysWithPrefix(redis, prefix);
-    await redis.quit();
+    await gateway?.close();
+    await deleteKeysWithPrefix(redis, prefix).catch(() => 0);
+    await deployment?.stop();
   });
 
   const profile = (userId: number, viewerId = 1) =>
@@ -105,10 +179,8 @@ describe('fragment engine end to end (real Redis, real Bull)', () => {
   });
 
   it('builds it once in a worker, then answers ready from Redis alone', async () => {
-    workers.push(
-      await start([
-        FragmentWorkerModule.register({ fragment: testProfileFragment, builder: CountingProfileBuilder }) as never,
-      ]),
+    await startWorker(
+      FragmentWorkerModule.register({ fragment: testProfileFragment, builder: CountingProfileBuilder }),
     );
     const [state] = await resolver.resolve([profile(1)], { waitMs: 2000 });
     expect(state).toMatchObject({ status: 'ready' });
@@ -146,7 +218,7 @@ describe('fragment engine end to end (real Redis, real Bull)', () => {
 
   it('refuses a forged job whose key does not match its params', async () => {
     const target = profile(7);
-    const forgedKey = `${prefix}frag:test-profile:v1:pub:{"userId":8}`;
+    const forgedKey = `${prefix}frag:{u8}:test-profile:v1:pub:{"userId":8}`;
     const job = await profileQueue.add('build', {
       fragment: 'test-profile',
       key: forgedKey,
@@ -161,14 +233,12 @@ describe('fragment engine end to end (real Redis, real Bull)', () => {
   });
 
   it('keeps viewer-scoped fragments apart', async () => {
-    workers.push(
-      await start([FragmentWorkerModule.register({ fragment: testFeedFragment, builder: EchoFeedBuilder }) as never]),
-    );
+    await startWorker(FragmentWorkerModule.register({ fragment: testFeedFragment, builder: EchoFeedBuilder }));
     const feed = (viewerId: number) => resolver.target(testFeedFragment, {}, { viewerId });
     const [a] = await resolver.resolve([feed(11)], { waitMs: 2000 });
     const [b] = await resolver.resolve([feed(12)], { waitMs: 2000 });
-    expect(JSON.parse(a!.dataJson!)).toEqual({ owner: 11 });
-    expect(JSON.parse(b!.dataJson!)).toEqual({ owner: 12 });
+    expect(JSON.parse(a!.dataJson!)).toMatchObject({ owner: 11 });
+    expect(JSON.parse(b!.dataJson!)).toMatchObject({ owner: 12 });
   });
 
   it('keeps interactive builds ahead of a flood of background rebuilds', async () => {
@@ -183,5 +253,74 @@ describe('fragment engine end to end (real Redis, real Bull)', () => {
     expect(state!.status).toBe('ready');
     // Most of the background flood is still queued when the interactive build is done.
     expect((await profileQueue.getJobCounts()).waiting).toBeGreaterThan(200);
+  });
+
+  it('resolves a viewer’s whole page (own profile and feed) in one script call on one slot', async () => {
+    const viewer = 31;
+    const page = [profile(viewer, viewer), resolver.target(testFeedFragment, {}, { viewerId: viewer })];
+    expect(new Set(page.map((t) => hashTagOf(t.key)))).toEqual(new Set([`u${viewer}`]));
+    const states = await resolver.resolve(page, { waitMs: 2000 });
+    expect(states.map((s) => s.status)).toEqual(['ready', 'ready']);
+  });
+
+  it('spreads copies over every master of a Cluster', async () => {
+    if (!deployment.cluster) return;
+    await resolver.resolve(Array.from({ length: 60 }, (_, i) => profile(40_000 + i)));
+    const masters = await deployment.cluster.masters();
+    expect(masters).toHaveLength(3);
+    for (const master of masters) {
+      const node = new Redis({ host: '127.0.0.1', port: master.port });
+      const keys = await node.keys(`${prefix}frag:*`);
+      node.disconnect();
+      expect(keys.length).toBeGreaterThan(0);
+    }
+  });
+
+  it('brings a stream to ready when the job it waits for is lost, once its lease ends', async () => {
+    const watcher = gateway.get(FragmentWatcher);
+    const quickQueue = gateway.get<Queue>(getQueueToken(quickFragment.queue));
+    const target = resolver.target(quickFragment, {}, { viewerId: 77 });
+    const seen: string[] = [];
+    let ready: () => void = () => undefined;
+    const reachedReady = new Promise<void>((resolve) => (ready = resolve));
+    const stop = await watcher.watch([target], {
+      onState: (_i, state) => {
+        seen.push(state.status);
+        if (state.status === 'ready') ready();
+      },
+    });
+    // The job is lost (deleted, as a crash that loses it would): nothing would ever build it.
+    const [job] = await quickQueue.getJobs(['waiting']);
+    expect(job).toBeDefined();
+    await job!.remove();
+    await startWorker(FragmentWorkerModule.register({ fragment: quickFragment, builder: EchoFeedBuilder }));
+    await reachedReady;
+    stop();
+    expect(seen).toEqual(['pending', 'ready']);
+  });
+
+  it('pushes a rebuild to an open stream after a write, even when the copy was last read long ago', async () => {
+    const watcher = gateway.get(FragmentWatcher);
+    const invalidator = gateway.get(FragmentInvalidator);
+    const target = resolver.target(testFeedFragment, {}, { viewerId: 88 });
+    await resolver.resolve([target], { waitMs: 2000 });
+    const states: FragmentState[] = [];
+    let rebuilt: () => void = () => undefined;
+    const arrived = new Promise<void>((resolve) => (rebuilt = resolve));
+    const buildOf = (state: FragmentState) => (JSON.parse(state.dataJson ?? '{}') as { build?: number }).build ?? 0;
+    const stop = await watcher.watch([target], {
+      onState: (_i, state) => {
+        states.push(state);
+        if (state.status === 'ready' && states.length > 1 && buildOf(state) > buildOf(states[0]!)) rebuilt();
+      },
+    });
+    // The tab has been open longer than the active window: the copy's read mark is old.
+    await redis.hset(target.key, 'r', Date.now() - 60 * 60_000);
+    await gateway.get(FragmentReadMarks).mark(); // what the gateway does every minute for open streams
+    await invalidator.invalidate([target]);
+    await arrived; // (stale while it rebuilds, when the build is slower than the read) then the rebuilt copy
+    stop();
+    expect(states[0]!.status).toBe('ready');
+    expect(states.at(-1)!.status).toBe('ready');
   });
 });

@@ -50,7 +50,7 @@ export class FragmentEnqueuer implements OnModuleInit {
         this.queueByName(queueName).addBulk(
           list.map(({ target, generation, lane }) => ({
             name: FRAGMENT_BUILD_JOB,
-            data: createJobData(target, generation, requestId),
+            data: createJobData(target, generation, requestId, lane),
             opts: createJobOptions(target.definition, target.key, generation, lane),
           })),
         ),

@@ -27,7 +27,7 @@ describe('FragmentEvents', () => {
   it('fans an event out to the listeners of its key only, until they unsubscribe', () => {
     const events = new FragmentEvents();
     const seen: string[] = [];
-    const offA = events.on('a', (e) => seen.push(`a1:${e.status}`));
+    const { off: offA } = events.on('a', (e) => seen.push(`a1:${e.status}`));
     events.on('a', (e) => seen.push(`a2:${e.status}`));
     events.on('b', () => seen.push('b'));
     events.dispatch({ status: 'ready', generation: 1, key: 'a' });
@@ -48,5 +48,50 @@ describe('FragmentEvents', () => {
     events.on('k', (e) => seen.push(e.generation));
     events.dispatch({ status: 'ready', generation: 7, key: 'k' });
     expect(seen).toEqual([7]);
+  });
+});
+
+describe('FragmentEvents subscriptions', () => {
+  function subscriber() {
+    const calls: string[] = [];
+    let resubscribed: () => void = () => undefined;
+    return {
+      calls,
+      reconnect: () => resubscribed(),
+      subscribe: jest.fn(async (channel: string) => void calls.push(`+${channel}`)),
+      unsubscribe: jest.fn(async (channel: string) => void calls.push(`-${channel}`)),
+      onResubscribed: (callback: () => void) => (resubscribed = callback),
+    };
+  }
+
+  it('subscribes to a copy’s channel while at least one listener watches it, and to nothing else', async () => {
+    const transport = subscriber();
+    const events = new FragmentEvents(transport);
+    const first = events.on('k', () => undefined);
+    const second = events.on('k', () => undefined);
+    await Promise.all([first.ready, second.ready]);
+    expect(transport.calls).toEqual(['+k']);
+    first.off();
+    expect(transport.calls).toEqual(['+k']);
+    second.off();
+    expect(transport.calls).toEqual(['+k', '-k']);
+    expect(events.watchedKeys()).toEqual([]);
+  });
+
+  it('tells every listener to read again after the transport reconnected', () => {
+    const transport = subscriber();
+    const events = new FragmentEvents(transport);
+    const seen: string[] = [];
+    events.on('a', (e) => seen.push(`a:${e.status}`));
+    events.on('b', (e) => seen.push(`b:${e.status}`));
+    transport.reconnect();
+    expect(seen).toEqual(['a:resync', 'b:resync']);
+  });
+
+  it('still lets a watcher go on when a subscription fails (the reconnect resubscribes)', async () => {
+    const transport = subscriber();
+    transport.subscribe.mockRejectedValueOnce(new Error('Connection is closed.'));
+    const events = new FragmentEvents(transport);
+    await expect(events.on('k', () => undefined).ready).resolves.toBeUndefined();
   });
 });

@@ -1,39 +1,143 @@
-import type { INestApplication } from '@nestjs/common';
-import { type MicroserviceOptions, Transport } from '@nestjs/microservices';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type INestApplication,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
+import { BaseRpcContext, type CustomTransportStrategy, type MicroserviceOptions, Server } from '@nestjs/microservices';
+import { Cluster } from 'ioredis';
+import type { FragmentEventSubscriber } from './fragment-events';
+import { FRAGMENT_SETTLED_PATTERN } from './fragment-key';
 import type { FragmentModuleOptions } from './fragment-options';
 import { FRAGMENT_OPTIONS } from './fragment.tokens';
+import { connectOrFail, createRedisClient, type RedisClient } from './redis-clients';
 
-/** Nest Redis transport options from a `redis://` / `rediss://` URL. */
-export function fragmentEventsTransport(redisUrl: string, connectionName: string): MicroserviceOptions {
-  const url = new URL(redisUrl);
-  const db = url.pathname.length > 1 ? Number(url.pathname.slice(1)) : 0;
-  return {
-    transport: Transport.REDIS,
-    options: {
-      host: url.hostname,
-      port: url.port ? Number(url.port) : 6379,
-      username: url.username ? decodeURIComponent(url.username) : undefined,
-      password: url.password ? decodeURIComponent(url.password) : undefined,
-      db: Number.isInteger(db) ? db : 0,
-      tls: url.protocol === 'rediss:' ? {} : undefined,
-      connectionName: `${connectionName}:events`,
-      // Nest's Redis server stops reconnecting after `retryAttempts`; a gateway must never go deaf.
-      retryAttempts: Number.MAX_SAFE_INTEGER,
-      retryDelay: 1000,
-    },
-  };
+/** The packet envelope the store's scripts publish: Nest's `{ pattern, data }`. */
+interface EventPacket {
+  readonly pattern: string;
+  readonly data: unknown;
 }
 
 /**
- * Makes the gateway a hybrid app that also listens to the workers' readiness events. Call before
- * `listen()`; `startAllMicroservices()` (or `listen()`) starts the subscription.
+ * A Nest microservice transport for readiness events on sharded pub/sub (`SSUBSCRIBE`, Redis 7):
+ * each copy's events travel on its own channel (its key), published by the script that changed it on
+ * the shard that holds it. The gateway subscribes only to the copies it watches (`FragmentEvents`
+ * asks), so no gateway hears every build, and on a Cluster no event crosses the cluster bus.
+ * Messages reach `@EventPattern('fragment.settled')` handlers like any Nest transport's.
+ *
+ * It keeps the set of channels it was asked for; after any reconnect or failover it subscribes them
+ * all again and only then tells `FragmentEvents`, which makes every watcher read its copies again —
+ * so an event lost while the connection was down is never lost for good.
+ */
+@Injectable()
+export class FragmentEventsServer
+  extends Server
+  implements CustomTransportStrategy, FragmentEventSubscriber, OnModuleInit, OnApplicationShutdown
+{
+  private readonly log = new Logger(FragmentEventsServer.name);
+  private readonly channels = new Set<string>();
+  private readonly resubscribed: Array<() => void> = [];
+  private client?: RedisClient;
+  private listening = false;
+  private connectedOnce = false;
+
+  constructor(@Inject(FRAGMENT_OPTIONS) private readonly options: FragmentModuleOptions) {
+    super();
+  }
+
+  async onModuleInit(): Promise<void> {
+    const endpoint = this.options.redis.cache;
+    const client = createRedisClient(endpoint, `${this.options.connectionName ?? 'gateway'}:events`, 'subscriber');
+    client.on('smessage', (channel: string, message: string) => this.received(channel, message));
+    // A single Redis emits `ready` on every (re)connect; a Cluster, `subscribersReady` after it moved
+    // its sharded subscribers to the current masters.
+    client.on(client instanceof Cluster ? 'subscribersReady' : 'ready', () => void this.reconnected());
+    await connectOrFail(client, endpoint, 10_000);
+    this.client = client;
+    this.connectedOnce = true;
+  }
+
+  listen(callback: () => void): void {
+    this.listening = true;
+    callback();
+  }
+
+  async close(): Promise<void> {
+    this.listening = false;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.listening = false;
+    this.client?.disconnect();
+  }
+
+  on(): never {
+    throw new Error('FragmentEventsServer does not emit transport events');
+  }
+
+  unwrap<T>(): T {
+    return this.client as T;
+  }
+
+  async subscribe(channel: string): Promise<void> {
+    this.channels.add(channel);
+    await this.requireClient().ssubscribe(channel);
+  }
+
+  async unsubscribe(channel: string): Promise<void> {
+    this.channels.delete(channel);
+    await this.requireClient().sunsubscribe(channel);
+  }
+
+  onResubscribed(callback: () => void): void {
+    this.resubscribed.push(callback);
+  }
+
+  /** How many channels this gateway is subscribed to (what it watches). */
+  subscriptionCount(): number {
+    return this.channels.size;
+  }
+
+  private requireClient(): RedisClient {
+    if (!this.client) throw new Error('the event transport is not connected yet');
+    return this.client;
+  }
+
+  private received(channel: string, message: string): void {
+    if (!this.listening || !this.channels.has(channel)) return;
+    let packet: EventPacket;
+    try {
+      packet = JSON.parse(message) as EventPacket;
+    } catch {
+      return;
+    }
+    if (packet?.pattern !== FRAGMENT_SETTLED_PATTERN) return;
+    void this.handleEvent(packet.pattern, packet, new BaseRpcContext([channel])).catch((error: Error) =>
+      this.log.error(`event handler failed: ${error.message}`),
+    );
+  }
+
+  private async reconnected(): Promise<void> {
+    if (!this.connectedOnce || !this.client) return;
+    const channels = [...this.channels];
+    try {
+      // Our own subscribe, awaited, after the client's automatic one: once it is confirmed, a read
+      // sees everything an event would have said.
+      await Promise.all(channels.map((channel) => this.client?.ssubscribe(channel)));
+    } catch (error) {
+      this.log.warn(`resubscribing ${channels.length} channel(s) failed: ${(error as Error).message}`);
+    }
+    this.log.log(`event transport reconnected: ${channels.length} watched copies read again`);
+    for (const callback of this.resubscribed) callback();
+  }
+}
+
+/**
+ * Makes the gateway a hybrid app that also receives readiness events. Call before `listen()`;
+ * `startAllMicroservices()` (or `listen()`) starts delivering them.
  */
 export function connectFragmentEvents(app: INestApplication): void {
-  const options = app.get<FragmentModuleOptions>(FRAGMENT_OPTIONS);
-  app.connectMicroservice<MicroserviceOptions>(
-    fragmentEventsTransport(options.redisUrl, options.connectionName ?? 'gateway'),
-    {
-      inheritAppConfig: true,
-    },
-  );
+  app.connectMicroservice<MicroserviceOptions>({ strategy: app.get(FragmentEventsServer) }, { inheritAppConfig: true });
 }

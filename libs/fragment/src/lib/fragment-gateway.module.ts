@@ -2,10 +2,13 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import type { FragmentDefinition } from './fragment-definition';
 import { FragmentEvents } from './fragment-events';
 import { FragmentEventsController } from './fragment-events.controller';
+import { FragmentEventsServer } from './fragment-events.transport';
 import { FragmentProducerModule } from './fragment-producer.module';
+import { FragmentReadMarks } from './fragment-read-marks';
 import { FragmentResolver } from './fragment-resolver';
 import { FragmentRetryAdvisor } from './fragment-retry-advisor';
 import { FragmentWatcher } from './fragment-watcher';
+import { FRAGMENT_EVENT_SUBSCRIBER } from './fragment.tokens';
 
 export interface FragmentGatewayOptions {
   /** Every fragment this gateway serves. */
@@ -13,8 +16,9 @@ export interface FragmentGatewayOptions {
 }
 
 /**
- * The gateway side: resolve, enqueue once, wait on readiness events (the app must also call
- * `connectFragmentEvents(app)` to receive them), push to streams. Like every producer it registers
+ * The gateway side: resolve, enqueue once, wait on readiness events (subscribed per watched copy;
+ * the app must also call `connectFragmentEvents(app)` to receive them), push to streams and keep
+ * what they watch marked as read. Like every producer it registers
  * queues but never a processor, so a gateway process never builds.
  */
 @Module({})
@@ -25,8 +29,16 @@ export class FragmentGatewayModule {
       module: FragmentGatewayModule,
       imports: [producer],
       controllers: [FragmentEventsController],
-      providers: [FragmentEvents, FragmentRetryAdvisor, FragmentResolver, FragmentWatcher],
-      exports: [producer, FragmentResolver, FragmentEvents, FragmentWatcher],
+      providers: [
+        FragmentEventsServer,
+        { provide: FRAGMENT_EVENT_SUBSCRIBER, useExisting: FragmentEventsServer },
+        FragmentEvents,
+        FragmentReadMarks,
+        FragmentRetryAdvisor,
+        FragmentResolver,
+        FragmentWatcher,
+      ],
+      exports: [producer, FragmentResolver, FragmentEvents, FragmentEventsServer, FragmentWatcher],
     };
   }
 }

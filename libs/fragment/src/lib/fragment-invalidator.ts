@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { ACTIVE_READ_WINDOW_MS } from './fragment-definition';
 import { FragmentEnqueuer, type LeasedBuild } from './fragment-enqueuer';
 import { FragmentInvalidationMetrics } from './fragment-metrics';
 import { FragmentStore } from './fragment-store';
@@ -9,8 +10,8 @@ export interface InvalidateOptions {
   readonly activeWindowMs?: number;
   readonly requestId?: string;
   /**
-   * The WAL position (`X/Y`) of the write behind this invalidation, at or past its commit: builds of
-   * the invalidated copies must read data at least this fresh (their `FragmentBuildContext.minLsn`).
+   * The write's WAL position (Postgres `X/Y`): the copies' next builds must read data at or after it
+   * (`FragmentBuildContext.minLsn`), so a lagging read replica never serves them older data.
    */
   readonly lsn?: string;
 }
@@ -25,7 +26,6 @@ export interface InvalidationSummary {
 }
 
 const BATCH = 500;
-const DEFAULT_ACTIVE_WINDOW_MS = 10 * 60_000;
 
 /**
  * Applies the effect of a write to cached fragments: stale at once (served while rebuilt), builds
@@ -46,7 +46,8 @@ export class FragmentInvalidator {
       const batch = targets.slice(start, start + BATCH);
       const results = await this.store.invalidate(
         batch.map((t) => ({ key: t.key, leaseMs: t.definition.leaseMs })),
-        options.activeWindowMs ?? DEFAULT_ACTIVE_WINDOW_MS,
+        options.activeWindowMs ?? ACTIVE_READ_WINDOW_MS,
+        options.lsn,
       );
       const rebuilds: LeasedBuild[] = [];
       results.forEach((result, i) => {

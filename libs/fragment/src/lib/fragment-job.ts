@@ -14,6 +14,8 @@ export interface FragmentJobData {
   /** The id of the request that caused the build, carried into the worker's log lines. */
   readonly requestId?: string;
   readonly enqueuedAt: number;
+  /** Who waits: a client (`interactive`), or nobody yet (a `background` rebuild after a write). */
+  readonly lane?: BuildLane;
 }
 
 export const fragmentJobSchema = z
@@ -25,10 +27,16 @@ export const fragmentJobSchema = z
     params: z.record(z.string(), z.unknown()),
     requestId: z.string().max(128).optional(),
     enqueuedAt: z.number().int().nonnegative(),
+    lane: z.enum(['interactive', 'background']).optional(),
   })
   .strict();
 
-export function createJobData(target: FragmentTarget, generation: number, requestId?: string): FragmentJobData {
+export function createJobData(
+  target: Pick<FragmentTarget, 'definition' | 'key' | 'viewerId' | 'params'>,
+  generation: number,
+  requestId?: string,
+  lane: BuildLane = 'interactive',
+): FragmentJobData {
   return {
     fragment: target.definition.name,
     key: target.key,
@@ -37,6 +45,7 @@ export function createJobData(target: FragmentTarget, generation: number, reques
     params: target.params,
     requestId,
     enqueuedAt: Date.now(),
+    lane,
   };
 }
 
@@ -59,15 +68,30 @@ export function createJobOptions(
   key: string,
   generation: number,
   lane: BuildLane = 'interactive',
+  delayMs = 0,
 ): JobOptions {
   return {
     jobId: `${buildJobId(definition.name, key, generation)}.${lane === 'interactive' ? 'i' : 'b'}`,
     priority: LANE_PRIORITY[lane],
+    delay: delayMs > 0 ? delayMs : undefined,
     attempts: definition.attempts,
-    backoff: { type: 'exponential', delay: definition.backoffMs },
+    backoff: { type: JITTERED_BACKOFF, options: { delay: definition.backoffMs } },
     removeOnComplete: { age: 3600, count: 1000 },
     removeOnFail: { age: 24 * 3600, count: 5000 },
   };
+}
+
+/** Bull's name of the retry delay strategy workers register (`jitteredBackoff`). */
+export const JITTERED_BACKOFF = 'jittered-exponential';
+
+/**
+ * The delay before retry `attemptsMade + 1`: exponential (delay × 2^(n-1) … delay × 2^n), spread at
+ * random over that range, so the retries of many builds that failed together (a database restart)
+ * do not all come back at the same instant. Never above delay × 2^n, which `retryLeaseMs` covers.
+ */
+export function jitteredBackoff(attemptsMade: number, _error?: Error, options?: { delay?: number }): number {
+  const base = (options?.delay ?? 1000) * 2 ** Math.max(0, attemptsMade - 1);
+  return Math.round(base * (1 + Math.random()));
 }
 
 /** How long a lease must last to cover the wait before attempt `attempt + 1` and that attempt itself. */

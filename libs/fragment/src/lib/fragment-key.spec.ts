@@ -1,4 +1,4 @@
-import { buildJobId, canonicalJson, fragmentId, fragmentKey } from './fragment-key';
+import { buildJobId, canonicalJson, fragmentId, fragmentLocation, fragmentTag, hashTagOf } from './fragment-key';
 import { testFeedFragment, testProfileFragment } from './testing/test-fragments';
 
 describe('canonicalJson', () => {
@@ -35,10 +35,31 @@ describe('fragmentId', () => {
     expect(() => fragmentId(testFeedFragment, 0, {})).toThrow(/needs an authenticated viewer/);
   });
 
-  it('prefixes keys and derives job ids per generation', () => {
-    const key = fragmentKey('wp:', fragmentId(testFeedFragment, 7, {}));
-    expect(key).toBe('wp:frag:test-feed:v1:u7:{}');
+  it('prefixes keys with a hash tag per user, and derives job ids per generation', () => {
+    const key = fragmentLocation('wp:', testFeedFragment, 7, {}).key;
+    expect(key).toBe('wp:frag:{u7}:test-feed:v1:u7:{}');
+    expect(hashTagOf(key)).toBe('u7');
+    // A public copy about one user lives in that user's slot; it still names no viewer.
+    expect(fragmentLocation('wp:', testProfileFragment, null, { userId: 7 }).key).toBe(
+      'wp:frag:{u7}:test-profile:v1:pub:{"userId":7}',
+    );
     expect(buildJobId('test-feed', key, 1)).toMatch(/^test-feed\.[0-9a-f]{40}\.1$/);
     expect(buildJobId('test-feed', key, 2)).not.toBe(buildJobId('test-feed', key, 1));
+  });
+});
+
+describe('hash tags', () => {
+  it('gives a public copy about no one user a tag of its own, derived from its id', () => {
+    const definition = { ...testProfileFragment, locality: undefined };
+    const tag = fragmentTag(definition, null, { userId: 7 }, 'test-profile:v1:pub:{"userId":7}');
+    expect(tag).toMatch(/^test-profile:[0-9a-f]{16}$/);
+    expect(fragmentTag(definition, null, { userId: 8 }, 'test-profile:v1:pub:{"userId":8}')).not.toBe(tag);
+  });
+
+  it('reads the first {…} of a key, which is what decides its Cluster slot', () => {
+    expect(hashTagOf('wp:frag:{u1}:feed:v1:u1:{}')).toBe('u1');
+    expect(hashTagOf('bull:{feed}:feed:wait')).toBe('feed');
+    expect(hashTagOf('plain:key')).toBeUndefined();
+    expect(hashTagOf('empty:{}:tag')).toBeUndefined();
   });
 });

@@ -42,9 +42,58 @@ export function fragmentId(definition: FragmentDefinition, viewerId: number | nu
   return `${definition.name}:v${definition.version}:${scopePart}:${canonicalJson(params)}`;
 }
 
-/** The Redis hash holding one fragment copy's data, lease and failure record. */
-export function fragmentKey(keyPrefix: string, id: string): string {
-  return `${keyPrefix}frag:${id}`;
+/** A copy's id and the key it lives under: what the gateway derives and a worker checks a job against. */
+export function fragmentLocation(
+  keyPrefix: string,
+  definition: FragmentDefinition,
+  viewerId: number | null,
+  params: object,
+): { readonly id: string; readonly key: string } {
+  const id = fragmentId(definition, viewerId, params);
+  return { id, key: fragmentKey(keyPrefix, fragmentTag(definition, viewerId, params, id), id) };
+}
+
+/**
+ * The hash tag that places a copy in a Redis Cluster slot. Copies about one user share `u<id>`: a
+ * viewer's own fragments by the viewer, a public one by `locality` (a profile by its user), so a
+ * viewer's whole page is one script call on one shard, and so are that viewer's rate-limit counters.
+ * A public copy about no one user gets a tag of its own, derived from its id.
+ */
+export function fragmentTag(
+  definition: FragmentDefinition,
+  viewerId: number | null,
+  params: object,
+  id: string,
+): string {
+  if (definition.scope === 'viewer' && viewerId !== null) return userTag(viewerId);
+  const user = definition.locality?.(params as never);
+  if (user !== undefined) return userTag(user);
+  return `${definition.name}:${createHash('sha1').update(id).digest('hex').slice(0, 16)}`;
+}
+
+/** The hash tag of everything about one user. */
+export function userTag(userId: number): string {
+  if (!Number.isSafeInteger(userId) || userId < 1) throw new TypeError(`not a user id: ${userId}`);
+  return `u${userId}`;
+}
+
+/**
+ * The Redis hash holding one fragment copy's data, leases and failure record; also the name of the
+ * sharded pub/sub channel its readiness events travel on, so both live on the copy's shard.
+ */
+export function fragmentKey(keyPrefix: string, tag: string, id: string): string {
+  return `${keyPrefix}frag:{${tag}}:${id}`;
+}
+
+/**
+ * The hash tag of a key (the text between its first `{` and the next `}`), which decides its
+ * Cluster slot: keys with the same tag can go to one script call. Undefined for untagged keys.
+ */
+export function hashTagOf(key: string): string | undefined {
+  const open = key.indexOf('{');
+  if (open < 0) return undefined;
+  const close = key.indexOf('}', open + 1);
+  return close > open + 1 ? key.slice(open + 1, close) : undefined;
 }
 
 /**
@@ -58,8 +107,8 @@ export function buildJobId(fragmentName: string, key: string, generation: number
 }
 
 /**
- * The pub/sub channel (and Nest event pattern) on which workers announce that a fragment copy is
- * ready or failed. It is a constant because Nest patterns are static; events of other deployments
- * sharing a Redis carry keys under another prefix and find no listener.
+ * The Nest event pattern of readiness events. Each event travels on its copy's own sharded channel
+ * (the copy's key), and its envelope names this pattern, so the gateway's `@EventPattern` handler
+ * receives events of exactly the copies it subscribed to.
  */
 export const FRAGMENT_SETTLED_PATTERN = 'fragment.settled';

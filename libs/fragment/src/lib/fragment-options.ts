@@ -1,6 +1,9 @@
+import { REDIS_ENV_KEYS, type RedisEnv, type RedisTopology, redisTopologyFromEnv } from './redis-clients';
+
 /** Engine settings, read once from validated config by the app that imports `FragmentModule`. */
 export interface FragmentModuleOptions {
-  readonly redisUrl: string;
+  /** Which Redis serves the queues and which the fragment cache (often the same one). */
+  readonly redis: RedisTopology;
   /** Prefix of every engine key and channel, e.g. `wp:`. Test runs use their own. */
   readonly keyPrefix: string;
   /** Bull's key prefix (`bull` by default, so queues live at `bull:<queue>:…`). */
@@ -25,8 +28,7 @@ export interface FragmentWorkerOptions {
 }
 
 /** The environment variables the engine reads (validated by the app's config schema). */
-export interface FragmentEnv {
-  readonly REDIS_URL: string;
+export interface FragmentEnv extends RedisEnv {
   readonly REDIS_KEY_PREFIX: string;
   readonly BULL_PREFIX: string;
 }
@@ -42,7 +44,7 @@ export interface FragmentWorkerEnv {
 const SHUTDOWN_MARGIN_MS = 3000;
 
 /** The variables `fragmentOptionsFromEnv` reads: in a gateway, and in a worker. */
-export const FRAGMENT_ENV_KEYS = ['REDIS_URL', 'REDIS_KEY_PREFIX', 'BULL_PREFIX'] as const;
+export const FRAGMENT_ENV_KEYS = [...REDIS_ENV_KEYS, 'REDIS_KEY_PREFIX', 'BULL_PREFIX'] as const;
 export const FRAGMENT_WORKER_ENV_KEYS = [
   ...FRAGMENT_ENV_KEYS,
   'WORKER_CONCURRENCY',
@@ -65,7 +67,7 @@ export function fragmentOptionsFromEnv(
           drainTimeoutMs: Math.max(1000, (env.SHUTDOWN_TIMEOUT_MS ?? 25_000) - SHUTDOWN_MARGIN_MS),
         };
   return {
-    redisUrl: env.REDIS_URL,
+    redis: redisTopologyFromEnv(env),
     keyPrefix: env.REDIS_KEY_PREFIX,
     bullPrefix: env.BULL_PREFIX,
     connectionName,

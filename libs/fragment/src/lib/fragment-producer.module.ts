@@ -1,6 +1,6 @@
-import { BullModule } from '@nestjs/bull';
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { FragmentDefinition } from './fragment-definition';
+import { registerFragmentQueues } from './fragment-queues';
 import { FragmentEnqueuer } from './fragment-enqueuer';
 import { FragmentInvalidator } from './fragment-invalidator';
 import { FragmentInvalidationMetrics, FragmentRequestMetrics } from './fragment-metrics';
@@ -27,7 +27,7 @@ export class FragmentProducerModule {
     const queues = [...new Set(options.fragments.map((f) => f.queue))];
     return {
       module: FragmentProducerModule,
-      imports: [BullModule.registerQueue(...queues.map((name) => ({ name })))],
+      imports: [registerFragmentQueues(...queues)],
       providers: [
         { provide: FRAGMENT_CATALOG, useValue: options.fragments },
         FragmentRequestMetrics,

@@ -15,6 +15,8 @@ import {
   type BuildOutcome,
 } from './fragment-build-runner';
 import type { FragmentDefinition } from './fragment-definition';
+import { createJobData, createJobOptions, type FragmentJobData } from './fragment-job';
+import type { FollowUpBuild } from './fragment-store';
 import type { FragmentModuleOptions } from './fragment-options';
 import { FRAGMENT_BUILD_JOB, FRAGMENT_OPTIONS, WORKER_FRAGMENT } from './fragment.tokens';
 import { QueueDepthCollector } from './queue-depth.collector';
@@ -121,6 +123,7 @@ export class FragmentQueueConsumer implements OnApplicationBootstrap, BeforeAppl
         attempt: job.attemptsMade + 1,
         maxAttempts: job.opts.attempts ?? 1,
         signal: interrupt.signal,
+        enqueueFollowUp: (data, followUp) => this.enqueueFollowUp(data, followUp),
       });
     } catch (error) {
       // The job is the queue's again: settling would let Bull count an attempt and move it.
@@ -131,6 +134,18 @@ export class FragmentQueueConsumer implements OnApplicationBootstrap, BeforeAppl
     } finally {
       this.inFlight.delete(id);
     }
+  }
+
+  /** A follow-up build of a copy this worker just built (a write overtook it): on this same queue. */
+  private async enqueueFollowUp(job: FragmentJobData, followUp: FollowUpBuild): Promise<void> {
+    const queue = this.queue;
+    if (!queue) return;
+    const target = { definition: this.definition, key: job.key, viewerId: job.viewerId, params: job.params };
+    await queue.add(
+      FRAGMENT_BUILD_JOB,
+      createJobData(target, followUp.generation, job.requestId, followUp.lane),
+      createJobOptions(this.definition, job.key, followUp.generation, followUp.lane, followUp.delayMs),
+    );
   }
 }
 

@@ -4,12 +4,12 @@ import { FragmentStoreUnavailableError } from './fragment-errors';
 import { FragmentEnqueuer, type LeasedBuild } from './fragment-enqueuer';
 import { FragmentEvents } from './fragment-events';
 import { FragmentRequestMetrics } from './fragment-metrics';
-import { isRedisConnectionError } from './fragment-redis';
 import { FragmentRetryAdvisor } from './fragment-retry-advisor';
 import type { FragmentState } from './fragment-state';
 import { FragmentStore, type StoredFragment } from './fragment-store';
 import type { FragmentTarget } from './fragment-target';
 import { FragmentTargets } from './fragment-targets';
+import { isRedisUnavailableError } from './redis-clients';
 
 export interface ResolveOptions {
   /** Wait up to this long for pending fragments before answering (0: answer at once). */
@@ -17,13 +17,21 @@ export interface ResolveOptions {
   readonly requestId?: string;
 }
 
+/** Reads of one copy for listeners: the one in flight, and at most one queued behind it. */
+interface SettledReads {
+  inFlight: Promise<FragmentState>;
+  next?: Promise<FragmentState>;
+}
+
 /**
- * The gateway's read path: one Redis round trip reads every fragment of a page and leases the
- * missing ones, then one `addBulk` per queue enqueues exactly those leases. No SQL, no builder.
+ * The gateway's read path: one Redis round trip (one script call per hash slot, sent together)
+ * reads every fragment of a page and leases the missing ones, then one `addBulk` per queue enqueues
+ * exactly those leases. No SQL, no builder.
  */
 @Injectable()
 export class FragmentResolver {
   private readonly logger = new Logger(FragmentResolver.name);
+  private readonly settledReads = new Map<string, SettledReads>();
 
   constructor(
     private readonly store: FragmentStore,
@@ -33,8 +41,6 @@ export class FragmentResolver {
     private readonly advisor: FragmentRetryAdvisor,
     private readonly targets: FragmentTargets,
   ) {}
-
-  private readonly settledReads = new Map<string, Promise<FragmentState>>();
 
   /** Validates raw params for one fragment (throws `FragmentParamsError`) and derives its key. */
   target<P extends Record<string, unknown>>(
@@ -46,17 +52,14 @@ export class FragmentResolver {
   }
 
   /**
-   * Resolves fragments, enqueueing builds for the ones it leased. Redis errors surface as
-   * `FragmentStoreUnavailableError`, so the HTTP layer can answer 503 instead of 500.
+   * Resolves fragments, enqueueing builds for the ones it leased. Redis not serving (down, failing
+   * over, full) surfaces as `FragmentStoreUnavailableError`, so the HTTP layer answers 503, not 500.
    */
   async resolve(targets: readonly FragmentTarget[], options: ResolveOptions = {}): Promise<FragmentState[]> {
     try {
       return await this.resolveOrThrow(targets, options);
     } catch (error) {
-      // Only a lost connection means "unavailable"; anything else is a bug and stays a 500.
-      if (error instanceof FragmentStoreUnavailableError) throw error;
-      if (this.store.connected() && !isRedisConnectionError(error)) throw error;
-      throw new FragmentStoreUnavailableError(error);
+      throw unavailableOr(error, this.store);
     }
   }
 
@@ -87,30 +90,59 @@ export class FragmentResolver {
   }
 
   /**
-   * Reads one fragment without taking a lease, for listeners woken by its readiness event. Reads
-   * of one key that overlap share one Redis call: an event wakes every stream watching that key
-   * at once, and a thousand viewers of one profile should cost one read, not a thousand.
+   * Reads one fragment without taking a lease, for listeners woken by its events. Reads of one key
+   * share Redis calls: an event wakes every stream watching that key at once, and a thousand viewers
+   * of one profile should cost one read, not a thousand. But a read already sent may predate the
+   * event, so an event that arrives while one is in flight gets a read of its own after it (one
+   * queued read serves every event that arrives meanwhile): no event is absorbed by an older read.
    */
   readSettled(target: FragmentTarget): Promise<FragmentState> {
-    const pending = this.settledReads.get(target.key);
-    if (pending) return pending;
-    const read = this.store
-      .read([{ key: target.key, leaseMs: target.definition.leaseMs }], false)
-      .then(([s]) => this.present(target.definition, s ?? { status: 'pending', waitMs: 0, takenGeneration: 0 }))
-      .finally(() => this.settledReads.delete(target.key));
-    this.settledReads.set(target.key, read);
+    const reads = this.settledReads.get(target.key);
+    if (!reads) return this.track(target.key, this.readOnce(target));
+    reads.next ??= reads.inFlight.then(ignore, ignore).then(() => this.readOnce(target));
+    return reads.next;
+  }
+
+  private track(key: string, read: Promise<FragmentState>): Promise<FragmentState> {
+    const reads: SettledReads = { inFlight: read };
+    this.settledReads.set(key, reads);
+    const settled = (): void => {
+      if (this.settledReads.get(key) !== reads) return;
+      // The queued read starts now: it is the one in flight for events arriving from here on.
+      if (reads.next) void this.track(key, reads.next);
+      else this.settledReads.delete(key);
+    };
+    read.then(settled, settled);
     return read;
+  }
+
+  private async readOnce(target: FragmentTarget): Promise<FragmentState> {
+    try {
+      const [s] = await this.store.read([{ key: target.key, leaseMs: target.definition.leaseMs }], false);
+      return this.present(
+        target.definition,
+        s ?? { status: 'pending', waitMs: 0, takenGeneration: 0, promoted: false },
+      );
+    } catch (error) {
+      throw unavailableOr(error, this.store);
+    }
   }
 
   private present(definition: FragmentDefinition, s: StoredFragment): FragmentState {
     switch (s.status) {
       case 'ready':
       case 'stale':
-        return { status: s.status, dataJson: s.dataJson, builtAt: s.builtAt };
+        return { status: s.status, dataJson: s.dataJson, builtAt: s.builtAt, recheckInMs: s.waitMs };
       case 'pending':
-        return { status: 'pending', retryAfterMs: this.advisor.retryAfterMs(definition) };
+        return { status: 'pending', retryAfterMs: this.advisor.retryAfterMs(definition), recheckInMs: s.waitMs };
       case 'failed':
-        return { status: 'failed', retryAfterMs: s.waitMs, error: s.error, errorCode: s.errorCode };
+        return {
+          status: 'failed',
+          retryAfterMs: s.waitMs,
+          error: s.error,
+          errorCode: s.errorCode,
+          recheckInMs: s.waitMs,
+        };
     }
   }
 
@@ -128,7 +160,8 @@ export class FragmentResolver {
 
   /**
    * Waits on readiness events (no polling) for the pending fragments, up to `waitMs`. Subscribes
-   * first and then reads again, so a build that finished in between is never missed.
+   * first (and waits until Redis confirmed it), then reads again, so a build that finished in
+   * between is never missed.
    */
   private async waitForPending(
     targets: readonly FragmentTarget[],
@@ -147,7 +180,7 @@ export class FragmentResolver {
     const woken = new Promise<void>((resolve) => {
       wake = resolve;
     });
-    const unsubscribe = [...pending.keys()].map((key) =>
+    const subscriptions = [...pending.keys()].map((key) =>
       this.events.on(key, (event) => {
         // A write marking the copy stale settles nothing: keep waiting for its build.
         if (event.status === 'invalidated') return;
@@ -158,6 +191,7 @@ export class FragmentResolver {
     );
     let timer: NodeJS.Timeout | undefined;
     try {
+      await Promise.all(subscriptions.map((s) => s.ready));
       await this.reread(targets, pending, result);
       for (const [key, i] of pending) {
         if (result[i].status === 'pending') continue;
@@ -170,7 +204,7 @@ export class FragmentResolver {
       }
     } finally {
       clearTimeout(timer);
-      for (const off of unsubscribe) off();
+      for (const s of subscriptions) s.off();
     }
     for (const [key, i] of pending) {
       this.metrics.waits.inc({
@@ -195,6 +229,15 @@ export class FragmentResolver {
       into[order[j]] = s;
     });
   }
+}
+
+const ignore = (): void => undefined;
+
+/** Only Redis not serving means "unavailable"; anything else is a bug and stays a 500. */
+function unavailableOr(error: unknown, store: FragmentStore): unknown {
+  if (error instanceof FragmentStoreUnavailableError) return error;
+  if (store.connected() && !isRedisUnavailableError(error)) return error;
+  return new FragmentStoreUnavailableError(error);
 }
 
 /**

@@ -13,7 +13,12 @@ import { FragmentTargets } from './fragment-targets';
 import { FragmentEnqueuer } from './fragment-enqueuer';
 import { FragmentWorkerModule } from './fragment-worker.module';
 import { FragmentModule } from './fragment.module';
-import { deleteKeysWithPrefix, TEST_REDIS_URL, uniqueTestPrefix } from './testing/redis-test-prefix';
+import {
+  deleteKeysWithPrefix,
+  singleRedisTopology,
+  TEST_REDIS_URL,
+  uniqueTestPrefix,
+} from './testing/redis-test-prefix';
 
 const slowFragment = defineFragment({
   name: 'test-slow',
@@ -49,7 +54,7 @@ describe('worker shutdown (real Redis, real Bull)', () => {
   const prefix = uniqueTestPrefix('shutdown');
   const redis = new Redis(TEST_REDIS_URL);
   const options = (drainTimeoutMs: number): FragmentModuleOptions => ({
-    redisUrl: TEST_REDIS_URL,
+    redis: singleRedisTopology(),
     keyPrefix: prefix,
     bullPrefix: `${prefix}bull`,
     connectionName: 'shutdown-test',

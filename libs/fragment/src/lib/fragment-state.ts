@@ -12,6 +12,12 @@ export interface FragmentState {
   /** For `failed`: what went wrong, and a machine-readable code (`not_found`, `build_failed`, …). */
   readonly error?: string;
   readonly errorCode?: string;
+  /**
+   * Never sent to clients: when this state changes by time alone — a ready copy's ttl runs out, the
+   * lease of the build a pending or stale copy waits for ends, a failure expires (0: nothing is
+   * under way). A watcher asks again then, so a lost job never leaves an open stream waiting.
+   */
+  readonly recheckInMs?: number;
 }
 
 /**

@@ -1,19 +1,46 @@
 import { Redis } from 'ioredis';
 import { FRAGMENT_SETTLED_PATTERN } from './fragment-key';
-import { FragmentStore } from './fragment-store';
+import { type CompletionTiming, type FailureTiming, FragmentStore } from './fragment-store';
 import { deleteKeysWithPrefix, TEST_REDIS_URL, uniqueTestPrefix } from './testing/redis-test-prefix';
 
+/**
+ * The Lua store against real Redis, on a clock the test drives (scripts take `now` from the store),
+ * so leases, ttls and windows are exercised without sleeping.
+ */
 describe('FragmentStore (real Redis)', () => {
   const prefix = uniqueTestPrefix('store');
   const redis = new Redis(TEST_REDIS_URL);
-  const store = new FragmentStore(redis);
+  let now = Date.now();
+  const store = new FragmentStore(redis, () => now);
+  const advance = (ms: number) => (now += ms);
   let n = 0;
-  const newKey = (): string => `${prefix}frag:k${++n}`;
+  const newKey = (): string => `${prefix}frag:{u${++n}}:k`;
   const lease = (key: string, leaseMs = 30_000) => ({ key, leaseMs });
+  const timing: CompletionTiming = { ttlMs: 60_000, staleMs: 60_000, activeWindowMs: 600_000, leaseMs: 30_000 };
+  const failing = (final: boolean): FailureTiming => ({
+    final,
+    failedTtlMs: 1000,
+    failedTtlCapMs: 8000,
+    retryLeaseMs: 30_000,
+    leaseMs: 30_000,
+    activeWindowMs: 600_000,
+  });
   const takeLease = async (key: string, leaseMs = 30_000): Promise<number> => {
     const [state] = await store.read([lease(key, leaseMs)], true);
     if (!state || state.takenGeneration === 0) throw new Error(`no lease taken for ${key}`);
     return state.takenGeneration;
+  };
+  const claimed = async (key: string, job: string): Promise<number> => {
+    const claim = await store.claim(key, job, 30_000, 'interactive');
+    if (claim.outcome !== 'claimed') throw new Error(`${job} not claimed: ${claim.reason}`);
+    return claim.generation;
+  };
+  /** A full build: lease, claim, complete. */
+  const built = async (key: string, data: string, job = `job-${++n}`): Promise<number> => {
+    await takeLease(key);
+    const gen = await claimed(key, job);
+    expect((await store.complete(key, gen, job, data, 'b', timing)).outcome).toBe('written');
+    return gen;
   };
 
   afterAll(async () => {
@@ -21,116 +48,216 @@ describe('FragmentStore (real Redis)', () => {
     await redis.quit();
   });
 
-  it('leases a cold fragment exactly once and reports it pending', async () => {
+  it('leases a cold copy exactly once and reports it pending until the lease runs out', async () => {
     const key = newKey();
     const [first] = await store.read([lease(key)], true);
+    advance(1000);
     const [second] = await store.read([lease(key)], true);
-    expect(first).toMatchObject({ status: 'pending', takenGeneration: expect.any(Number) });
+    expect(first).toMatchObject({ status: 'pending', waitMs: 30_000 });
     expect(first!.takenGeneration).toBeGreaterThan(0);
-    expect(second).toMatchObject({ status: 'pending', takenGeneration: 0 });
-    expect(second!.waitMs).toBeGreaterThan(0);
+    expect(second).toMatchObject({ status: 'pending', takenGeneration: 0, waitMs: 29_000 });
   });
 
-  it('takes no lease in read-only mode', async () => {
+  it('takes no lease in read-only mode and creates nothing', async () => {
     const key = newKey();
     const [state] = await store.read([lease(key)], false);
-    expect(state).toMatchObject({ status: 'pending', takenGeneration: 0 });
+    expect(state).toMatchObject({ status: 'pending', takenGeneration: 0, waitMs: 0 });
     expect(await redis.exists(key)).toBe(0);
   });
 
-  it('serves a completed build as ready, clears the lease and announces it', async () => {
+  it('serves a completed build as ready, frees the running slot and announces it on the copy’s own channel', async () => {
     const key = newKey();
     const sub = new Redis(TEST_REDIS_URL);
-    const messages: string[] = [];
-    await sub.subscribe(FRAGMENT_SETTLED_PATTERN);
-    sub.on('message', (_c: string, m: string) => messages.push(m));
-    const gen = await takeLease(key);
-    expect(await store.claim(key, gen, 30_000, 'job-a')).toBe('claimed');
-    expect(await store.complete(key, gen, '{"hello":1}', '2026-01-01T00:00:00.000Z', 60_000, 60_000)).toBe(true);
-    const [state] = await store.read([lease(key)], true);
-    expect(state).toMatchObject({
-      status: 'ready',
-      dataJson: '{"hello":1}',
-      builtAt: '2026-01-01T00:00:00.000Z',
-      takenGeneration: 0,
+    const messages: Array<[string, string]> = [];
+    sub.on('smessage', (channel: string, message: string) => messages.push([channel, message]));
+    await sub.ssubscribe(key);
+    await takeLease(key);
+    const gen = await claimed(key, 'job-a');
+    expect(await store.complete(key, gen, 'job-a', '{"hello":1}', '2026-01-01T00:00:00.000Z', timing)).toEqual({
+      outcome: 'written',
+      followUp: undefined,
     });
-    expect(await redis.hget(key, 'l')).toBeNull();
-    const ttl = await redis.pttl(key);
-    expect(ttl).toBeGreaterThan(100_000);
-    expect(ttl).toBeLessThanOrEqual(120_000);
-    await new Promise((r) => setTimeout(r, 50));
-    // Nest's Redis transport envelope, with the generation as a string.
-    expect(messages.map((m) => JSON.parse(m) as unknown)).toContainEqual({
+    const [state] = await store.read([lease(key)], true);
+    expect(state).toMatchObject({ status: 'ready', dataJson: '{"hello":1}', builtAt: '2026-01-01T00:00:00.000Z' });
+    expect(state!.waitMs).toBe(60_000); // until the ttl runs out
+    expect(await redis.hmget(key, 'c', 'cj', 'q')).toEqual([null, null, null]);
+    for (let i = 0; i < 50 && messages.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(messages).toHaveLength(1);
+    expect(messages[0]![0]).toBe(key);
+    // Nest's transport envelope, with the generation as a string.
+    expect(JSON.parse(messages[0]![1])).toEqual({
       pattern: FRAGMENT_SETTLED_PATTERN,
       data: { status: 'ready', generation: String(gen), key },
     });
     await sub.quit();
   });
 
-  it('never lets an older generation overwrite a newer result', async () => {
+  it('judges a build by when it read: the later claim wins, an earlier one never overwrites it', async () => {
     const key = newKey();
-    const oldGen = await takeLease(key, 1);
-    await new Promise((r) => setTimeout(r, 5)); // the 1 ms lease expires: a second request leases again
-    const newGen = await takeLease(key);
-    expect(newGen).toBeGreaterThan(oldGen);
-    expect(await store.complete(key, newGen, '"new"', 'b2', 60_000, 0)).toBe(true);
-    expect(await store.complete(key, oldGen, '"old"', 'b1', 60_000, 0)).toBe(false);
-    expect(await store.claim(key, oldGen, 30_000, 'job-a')).toBe('superseded');
-    const [state] = await store.read([lease(key)], false);
-    expect(state!.dataJson).toBe('"new"');
+    await takeLease(key, 1000);
+    const early = await claimed(key, 'early'); // claims, then stalls past its lease
+    advance(31_000);
+    await takeLease(key);
+    const late = await claimed(key, 'late');
+    expect(late).toBeGreaterThan(early);
+    expect((await store.complete(key, late, 'late', '"late"', 'b', timing)).outcome).toBe('written');
+    expect((await store.complete(key, early, 'early', '"early"', 'b', timing)).outcome).toBe('discarded');
+    expect((await store.read([lease(key)], false))[0]!.dataJson).toBe('"late"');
   });
 
-  it('lets a superseded build skip its work', async () => {
+  it('keeps a build queued before a write: it reads after the write, so its result is fresh (fence at claim)', async () => {
     const key = newKey();
-    const oldGen = await takeLease(key, 1);
-    await new Promise((r) => setTimeout(r, 5));
-    await store.read([lease(key)], true);
-    expect(await store.claim(key, oldGen, 30_000, 'job-a')).toBe('superseded');
+    await built(key, '"v1"');
+    advance(70_000); // past the ttl: a request queues a rebuild
+    await takeLease(key);
+    const [invalidated] = await store.invalidate([lease(key)], 600_000);
+    expect(invalidated).toEqual({ outcome: 'stale' }); // the queued build covers it: nothing new queued
+    const gen = await claimed(key, 'queued-before-the-write');
+    expect((await store.complete(key, gen, 'queued-before-the-write', '"v2"', 'b', timing)).outcome).toBe('written');
+    expect((await store.read([lease(key)], false))[0]).toMatchObject({ status: 'ready', dataJson: '"v2"' });
+  });
+
+  it('writes a build a write overtook as stale and queues exactly one follow-up, however many writes land', async () => {
+    const key = newKey();
+    await built(key, '"v1"');
+    await store.read([lease(key)], true); // a client reads it: it is active
+    const [first] = await store.invalidate([lease(key)], 600_000);
+    expect(first!.outcome).toBe('rebuild');
+    const running = await claimed(key, 'running');
+    for (let i = 0; i < 5; i++) {
+      advance(10);
+      // The running build will queue its own follow-up: writes queue nothing more.
+      expect((await store.invalidate([lease(key)], 600_000))[0]).toEqual({ outcome: 'stale' });
+      expect((await store.read([lease(key)], true))[0]!.takenGeneration).toBe(0);
+    }
+    const result = await store.complete(key, running, 'running', '"v2"', 'b', timing);
+    expect(result.outcome).toBe('stale');
+    expect(result.followUp).toEqual({ generation: expect.any(Number), lane: 'background', delayMs: 0 });
+    expect((await store.read([lease(key)], false))[0]).toMatchObject({ status: 'stale', dataJson: '"v2"' });
+    expect((await store.read([lease(key)], true))[0]!.takenGeneration).toBe(result.followUp!.generation); // promoted
+    const follow = await claimed(key, 'follow-up');
+    expect((await store.complete(key, follow, 'follow-up', '"v3"', 'b', timing)).outcome).toBe('written');
+    expect((await store.read([lease(key)], false))[0]).toMatchObject({ status: 'ready', dataJson: '"v3"' });
+  });
+
+  it('lets a queued job take over a newer, unclaimed lease instead of being superseded by it', async () => {
+    const key = newKey();
+    await takeLease(key, 1000); // job-1, stuck in a long backlog
+    advance(2000);
+    const second = await takeLease(key); // a viewer asks again after the lease ran out: job-2
+    const gen = await claimed(key, 'job-1');
+    expect(gen).toBeGreaterThan(second);
+    expect(await store.claim(key, 'job-2', 30_000, 'interactive')).toEqual({ outcome: 'superseded', reason: 'busy' });
+    await store.complete(key, gen, 'job-1', '"built"', 'b', timing);
+    expect(await store.claim(key, 'job-2', 30_000, 'interactive')).toMatchObject({ outcome: 'superseded' });
+    expect((await store.read([lease(key)], false))[0]).toMatchObject({ status: 'ready', dataJson: '"built"' });
+  });
+
+  it('lets one job run at a time, and that job claim again (retries, stalled-job recovery)', async () => {
+    const key = newKey();
+    await takeLease(key);
+    const first = await claimed(key, 'job-i');
+    expect(await store.claim(key, 'job-b', 30_000, 'background')).toEqual({ outcome: 'superseded', reason: 'busy' });
+    expect(await claimed(key, 'job-i')).toBeGreaterThan(first);
+  });
+
+  it('builds a copy whose hash was evicted while its job waited', async () => {
+    const key = newKey();
+    await takeLease(key);
+    await redis.del(key);
+    const gen = await claimed(key, 'orphan');
+    expect((await store.complete(key, gen, 'orphan', '"back"', 'b', timing)).outcome).toBe('written');
+    expect((await store.read([lease(key)], false))[0]).toMatchObject({ status: 'ready', dataJson: '"back"' });
   });
 
   it('serves stale data while one rebuild is leased, then drops it after the stale window', async () => {
     const key = newKey();
-    const gen = await takeLease(key);
-    await store.complete(key, gen, '"v1"', 'b', 30, 150);
-    await new Promise((r) => setTimeout(r, 60));
+    await takeLease(key);
+    const gen = await claimed(key, 'j');
+    await store.complete(key, gen, 'j', '"v1"', 'b', { ...timing, ttlMs: 30, staleMs: 150 });
+    advance(60);
     const [stale] = await store.read([lease(key)], true);
     expect(stale).toMatchObject({ status: 'stale', dataJson: '"v1"' });
     expect(stale!.takenGeneration).toBeGreaterThan(gen);
     const [again] = await store.read([lease(key)], true);
-    expect(again).toMatchObject({ status: 'stale', takenGeneration: 0 });
-    await new Promise((r) => setTimeout(r, 200));
+    expect(again).toMatchObject({ status: 'stale', takenGeneration: 0, waitMs: 30_000 });
+    advance(200);
     const [gone] = await store.read([lease(key)], false);
     expect(gone).toMatchObject({ status: 'pending' });
     expect(gone!.dataJson).toBeUndefined();
   });
 
-  it('keeps the lease across a retry and records a final failure briefly', async () => {
+  it('keeps the running lease across a retry; final failures are remembered longer each time, up to a cap', async () => {
     const key = newKey();
-    const gen = await takeLease(key);
-    expect(await store.fail(key, gen, { message: 'boom', code: 'build_failed' }, false, 100, 30_000)).toBe('retrying');
-    expect((await store.read([lease(key)], true))[0]).toMatchObject({ status: 'pending', takenGeneration: 0 });
-    expect(await store.fail(key, gen, { message: 'user 9 not found', code: 'not_found' }, true, 100, 30_000)).toBe(
-      'failed',
-    );
-    const [failed] = await store.read([lease(key)], true);
-    expect(failed).toMatchObject({
-      status: 'failed',
-      error: 'user 9 not found',
-      errorCode: 'not_found',
-      takenGeneration: 0,
+    await takeLease(key);
+    let gen = await claimed(key, 'j');
+    expect(await store.fail(key, gen, 'j', { message: 'boom', code: 'build_failed' }, failing(false), 1)).toEqual({
+      outcome: 'retrying',
+      followUp: undefined,
+      failedTtlMs: undefined,
     });
-    expect(failed!.waitMs).toBeGreaterThan(0);
-    await new Promise((r) => setTimeout(r, 150));
-    const [retried] = await store.read([lease(key)], true);
-    expect(retried!.status).toBe('pending');
-    expect(retried!.takenGeneration).toBeGreaterThan(gen);
+    expect((await store.read([lease(key)], true))[0]).toMatchObject({ status: 'pending', takenGeneration: 0 });
+    const ttls: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      gen = await claimed(key, 'j');
+      const result = await store.fail(
+        key,
+        gen,
+        'j',
+        { message: 'user 9 not found', code: 'not_found' },
+        failing(true),
+        1,
+      );
+      expect(result.outcome).toBe('failed');
+      ttls.push(result.failedTtlMs!);
+      const [failed] = await store.read([lease(key)], true);
+      expect(failed).toMatchObject({ status: 'failed', error: 'user 9 not found', errorCode: 'not_found' });
+      expect(failed).toMatchObject({ takenGeneration: 0, waitMs: result.failedTtlMs });
+      advance(result.failedTtlMs! + 1);
+      expect((await store.read([lease(key)], true))[0]!.takenGeneration).toBeGreaterThan(0);
+    }
+    expect(ttls).toEqual([1000, 2000, 4000, 8000, 8000]);
+    gen = await claimed(key, 'j');
+    await store.complete(key, gen, 'j', '"ok"', 'b', timing);
+    expect(await redis.hget(key, 'fk')).toBeNull(); // a success resets the growth
   });
 
-  it('lets a lease expire, so a crashed worker never leaves a fragment pending forever', async () => {
+  it('spreads failed ttls by the jitter it is given', async () => {
+    const key = newKey();
+    await takeLease(key);
+    const gen = await claimed(key, 'j');
+    const result = await store.fail(key, gen, 'j', { message: 'x', code: 'build_failed' }, failing(true), 1.2);
+    expect(result.failedTtlMs).toBe(1200);
+  });
+
+  it('ignores a failure that is not the running build’s, or older than what is stored', async () => {
+    const key = newKey();
+    await takeLease(key);
+    const gen = await claimed(key, 'j');
+    expect((await store.fail(key, gen, 'someone-else', { message: 'x', code: 'c' }, failing(true))).outcome).toBe(
+      'ignored',
+    );
+    expect((await store.fail(key, gen - 1, 'j', { message: 'x', code: 'c' }, failing(true))).outcome).toBe('ignored');
+    expect((await store.read([lease(key)], false))[0]!.status).toBe('pending');
+  });
+
+  it('does not record a failure a write overtook: a follow-up build comes after the failure’s delay', async () => {
+    const key = newKey();
+    await built(key, '"v1"');
+    await store.read([lease(key)], true); // active
+    await store.invalidate([lease(key)], 600_000);
+    const gen = await claimed(key, 'j');
+    advance(5);
+    await store.invalidate([lease(key)], 600_000); // lands while the build fails
+    const result = await store.fail(key, gen, 'j', { message: 'x', code: 'build_failed' }, failing(true), 1);
+    expect(result).toMatchObject({ outcome: 'overtaken', followUp: { lane: 'background', delayMs: 1000 } });
+    expect((await store.read([lease(key)], false))[0]).toMatchObject({ status: 'stale', dataJson: '"v1"' });
+  });
+
+  it('lets a lease expire, so a lost job never leaves a fragment pending forever', async () => {
     const key = newKey();
     const [first] = await store.read([lease(key, 50)], true);
-    expect(first!.takenGeneration).toBeGreaterThan(0);
-    await new Promise((r) => setTimeout(r, 80));
+    advance(80);
     const [second] = await store.read([lease(key)], true);
     expect(second!.takenGeneration).toBeGreaterThan(first!.takenGeneration);
   });
@@ -143,55 +270,55 @@ describe('FragmentStore (real Redis)', () => {
     expect((await store.read([lease(key)], true))[0]!.takenGeneration).toBeGreaterThan(gen);
   });
 
-  it('reads many fragments in one call, each with its own state', async () => {
+  it('reads copies of several slots in one wave, each with its own state, in the caller’s order', async () => {
     const [a, b, c] = [newKey(), newKey(), newKey()];
-    const gen = await takeLease(a);
-    await store.complete(a, gen, '1', 'b', 60_000, 0);
+    const d = a.replace(':k', ':other'); // same tag as a: same slot, same script call
+    await built(a, '1');
     await store.read([lease(b)], true);
-    const states = await store.read([lease(a), lease(b), lease(c)], true);
-    expect(states.map((s) => s.status)).toEqual(['ready', 'pending', 'pending']);
-    expect(states.map((s) => s.takenGeneration > 0)).toEqual([false, false, true]);
+    const states = await store.read([lease(a), lease(b), lease(c), lease(d)], true);
+    expect(states.map((s) => s.status)).toEqual(['ready', 'pending', 'pending', 'pending']);
+    expect(states.map((s) => s.takenGeneration > 0)).toEqual([false, false, true, true]);
   });
 
-  it('lets only one job build a generation at a time, but lets that job claim again', async () => {
-    const key = newKey();
-    const gen = await takeLease(key);
-    expect(await store.claim(key, gen, 30_000, 'job-i')).toBe('claimed');
-    expect(await store.claim(key, gen, 30_000, 'job-b')).toBe('superseded');
-    expect(await store.claim(key, gen, 30_000, 'job-i')).toBe('claimed');
-  });
-
-  it('turns a write into stale copies, discarding builds queued before it', async () => {
+  it('turns a write into stale copies, remembers its position and hands it to the next build', async () => {
     const [cached, absent] = [newKey(), newKey()];
-    const gen = await takeLease(cached);
-    await store.complete(cached, gen, '"before"', 'b', 60_000, 60_000);
-    // An old build of the same copy, queued before the write:
-    await redis.hset(cached, 'l', gen + 1, 'lu', Date.now() + 30_000, 'n', gen + 1);
-    const results = await store.invalidate([lease(cached), lease(absent)], 0);
+    await built(cached, '"before"');
+    const results = await store.invalidate([lease(cached), lease(absent)], 0, '16/B374D848');
     expect(results).toEqual([{ outcome: 'stale' }, { outcome: 'absent' }]);
     expect(await redis.exists(absent)).toBe(0);
-    expect(await store.claim(cached, gen + 1, 30_000, 'old')).toBe('superseded');
-    expect(await store.complete(cached, gen + 1, '"old"', 'b', 60_000, 60_000)).toBe(false);
+    await store.invalidate([lease(cached)], 0, '16/0'); // an older position never lowers it
     const [state] = await store.read([lease(cached)], true);
     expect(state).toMatchObject({ status: 'stale', dataJson: '"before"' });
-    expect(state!.takenGeneration).toBeGreaterThan(gen + 1);
-    expect(await store.complete(cached, state!.takenGeneration, '"after"', 'b', 60_000, 60_000)).toBe(true);
-    expect((await store.read([lease(cached)], false))[0]).toMatchObject({ status: 'ready', dataJson: '"after"' });
+    expect(await store.claim(cached, 'j', 30_000, 'interactive')).toEqual({
+      outcome: 'claimed',
+      generation: expect.any(Number),
+      minLsn: '16/B374D848',
+    });
   });
 
   it('rebuilds a copy read recently at once, in the background lane, and promotes it when someone asks', async () => {
     const key = newKey();
-    const gen = await takeLease(key);
-    await store.complete(key, gen, '"v1"', 'b', 60_000, 60_000);
+    await built(key, '"v1"');
     await store.read([lease(key)], true); // a client reads it: it is "active"
     const [result] = await store.invalidate([lease(key)], 60_000);
     expect(result).toMatchObject({ outcome: 'rebuild', generation: expect.any(Number) });
     const rebuildGen = (result as { generation: number }).generation;
-    expect(await redis.hget(key, 'ln')).toBe('b');
+    expect(await redis.hget(key, 'qn')).toBe('b');
     const [asked] = await store.read([lease(key)], true);
     expect(asked).toMatchObject({ status: 'stale', takenGeneration: rebuildGen, promoted: true });
-    expect(await redis.hget(key, 'ln')).toBe('i');
+    expect(await redis.hget(key, 'qn')).toBe('i');
     const [again] = await store.read([lease(key)], true);
     expect(again).toMatchObject({ takenGeneration: 0, promoted: false });
+  });
+
+  it('marks watched copies read, so a write long after the last request still rebuilds them', async () => {
+    const [watched, unwatched, absent] = [newKey(), newKey(), newKey()];
+    await built(watched, '"w"');
+    await built(unwatched, '"u"');
+    advance(11 * 60_000); // past the active window
+    expect(await store.markRead([watched, absent])).toBe(1);
+    expect(await redis.exists(absent)).toBe(0);
+    const results = await store.invalidate([lease(watched), lease(unwatched)], 10 * 60_000);
+    expect(results.map((r) => r.outcome)).toEqual(['rebuild', 'stale']);
   });
 });

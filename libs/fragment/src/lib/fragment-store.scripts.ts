@@ -1,204 +1,287 @@
 /**
- * Lua scripts of the fragment store. One Redis hash per fragment copy holds everything, so each
- * script touches one key per fragment and every state change is atomic:
+ * Lua scripts of the fragment store. One Redis hash per fragment copy holds everything about it, so
+ * a script over several copies only ever needs copies of one hash slot (the store groups keys by
+ * their hash tag), and every state change of a copy is atomic on Redis and Redis Cluster alike:
  *
- *   d  data (JSON text)        b  builtAt (ISO)          g  generation the data was built for
- *   x  fresh until (ms)        h  servable until (ms): x + stale window
- *   n  last generation issued  l  generation holding the lease   lu  lease valid until (ms)
- *   ln  the lease's lane: i (someone is waiting) or b (a background rebuild after a write)
- *   lc  the job building the leased generation
- *   fe/fc  failure message/code   fu  failed until (ms)   i  generation of the last invalidation
- *   r  last read by a client (ms): a copy read recently is rebuilt right after a write
+ *   d  data (JSON text)      b  builtAt (ISO)        g  generation of the build that wrote `d`
+ *   x  fresh until (ms): 0 once a write landed after the build read the database
+ *   h  servable until (ms): end of the stale window
+ *   n  last generation issued    i  generation of the last invalidation (write)
+ *   q, qu, qn   the queued build: its lease generation, valid until, lane (i interactive, b background)
+ *   c, cu, cj, cn   the running build: its claim generation, valid until, Bull job id, lane
+ *   fe, fc, fu  failure message, code, failed until     fk  consecutive failed builds
+ *   r  last read by a client or an open stream (ms): such copies are rebuilt right after a write
+ *   w  write position (16 hex digits of a Postgres LSN) the next build must read at or after
  *
- * Generations are max(n + 1, now in ms), so they keep growing even after the hash expires and a
- * new copy starts from scratch: a job id that carries one is never re-used.
- * Times come from the Redis server's clock, so every gateway and worker agrees on them.
+ * Generations are max(n + 1, now in ms): they keep growing even after the hash expires or is evicted
+ * and a copy starts from scratch, so a Bull job id that carries one is never re-used.
+ *
+ * The rules that keep every asked-for copy arriving (see docs/architecture.md, "Generations"):
+ * - A build is judged by when it read the database: CLAIM issues its generation. Data is fresh only
+ *   if that generation is newer than the last invalidation; a build a write overtook still writes
+ *   its (newer than stored) result, as stale, and queues exactly one follow-up build.
+ * - At most one queued and one running build per copy: requests and writes never queue a build while
+ *   one is queued or running; a queued job whose lease another job took over is superseded.
+ * - Time is Redis' clock (`TIME`), so every gateway and worker agrees on it; ARGV[1] may pin it
+ *   (the model-based test drives time itself); 0 means "now".
  */
 
-const NOW = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-`;
-
-/**
- * Announces a settled build on the events channel in the envelope of Nest's Redis transport
- * ({"pattern", "data"}), so the gateway receives it with an ordinary `@EventPattern` handler. The
- * generation travels as a string: it is larger than cjson's 14 significant digits can promise.
- */
-const ANNOUNCE = `
-local function announce(channel, status, gen, key)
-  redis.call('PUBLISH', channel, cjson.encode({ pattern = channel, data = { status = status, generation = gen, key = key } }))
+const PRELUDE = `
+local now = tonumber(ARGV[1])
+if now == 0 then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
-`;
-
-/** Keep the hash alive at least `ms` from now (it may already live longer). */
-const KEEP_ALIVE = `
+local function num(v) return tonumber(v) or 0 end
+-- Keeps the hash alive at least ms from now (it may already live longer).
 local function keep_alive(key, ms)
   local pttl = redis.call('PTTL', key)
   if pttl < ms then redis.call('PEXPIRE', key, ms) end
 end
+-- The next generation of a copy whose last issued one is n.
+local function next_gen(n) return math.max(num(n) + 1, now) end
+-- Announces a change of the copy on its own sharded channel (the key: same slot, same shard), in
+-- the envelope of Nest's microservice transports. The generation travels as a string: it is larger
+-- than cjson's 14 significant digits can promise.
+local function announce(key, status, gen)
+  redis.call('SPUBLISH', key, cjson.encode({ pattern = 'fragment.settled',
+    data = { status = status, generation = string.format('%d', gen), key = key } }))
+end
 `;
 
 /**
- * Reads every fragment of a page in one call and, when ARGV[1] is '1' (a client request), takes the
- * lease of each one that is missing or stale and not already being built: the talk's "write the key
- * with no data before you enqueue", made race-free. A request also notes when the copy was last read
- * (`r`, at most every 5 s), which is what makes a copy worth rebuilding right after a write, and
- * promotes a background rebuild that someone is now waiting for to the interactive lane.
- * ARGV[i + 1] is fragment i's lease length.
- * Returns per fragment: { status (1 ready, 2 stale, 3 pending, 4 failed), data, builtAt,
- * error, errorCode, wait ms (lease or failure remaining), generation to enqueue (0: none),
- * 1 when that generation is a promotion of a background lease }.
+ * RESOLVE — reads copies (of one hash slot) in one call; for a client request, leases the builds
+ * they need: the talk's "write the key with no data before you enqueue", made race-free.
+ * KEYS: the copies. ARGV: now, take ('1': a client request), then each copy's lease ms.
+ * A copy needs a build when it is not fresh, no build is queued or running, and it is not failing.
+ * A queued background rebuild someone now waits for is promoted to the interactive lane. A request
+ * also marks the copy read (`r`, at most every 5 s).
+ * Returns per copy: { status (1 ready, 2 stale, 3 pending, 4 failed), data, builtAt, error,
+ * errorCode, ms until the state changes by time alone (ready: the ttl; otherwise the later of the
+ * build leases and the failure; 0: nothing under way), leased generation (0 none), 1 when that
+ * generation is a promoted background lease }.
  */
-export const RESOLVE_SCRIPT = `${NOW}${KEEP_ALIVE}
-local take = ARGV[1] == '1'
+export const RESOLVE_SCRIPT = `${PRELUDE}
+local take = ARGV[2] == '1'
 local out = {}
 for i = 1, #KEYS do
   local key = KEYS[i]
-  local v = redis.call('HMGET', key, 'd', 'b', 'x', 'h', 'lu', 'fe', 'fc', 'fu', 'n', 'l', 'ln', 'r')
+  local v = redis.call('HMGET', key, 'd', 'b', 'x', 'h', 'fe', 'fc', 'fu', 'n', 'q', 'qu', 'qn', 'cu', 'r')
   local d = v[1]
-  local x, h, lu, fu = tonumber(v[3]) or 0, tonumber(v[4]) or 0, tonumber(v[5]) or 0, tonumber(v[8]) or 0
+  local x, h, fu, qu, cu = num(v[3]), num(v[4]), num(v[7]), num(v[10]), num(v[12])
   if d and h <= now then d = false end
+  local queued, running = v[9] and qu > now, cu > now
   local status, wait, gen, promoted = 3, 0, 0, 0
   if d and x > now then
-    status = 1
+    status = 1; wait = x - now
   else
-    if d then status = 2 elseif fu > now then status = 4; wait = fu - now end
-    if lu > now then
-      if status == 3 then wait = lu - now end
+    if d then status = 2 elseif fu > now then status = 4 end
+    if queued then
       if take and v[11] == 'b' then
-        gen = tonumber(v[10])
-        promoted = 1
-        redis.call('HSET', key, 'ln', 'i')
+        gen = tonumber(v[9]); promoted = 1
+        redis.call('HSET', key, 'qn', 'i')
       end
-    elseif fu <= now and take then
-      local lease = tonumber(ARGV[i + 1])
-      gen = math.max((tonumber(v[9]) or 0) + 1, now)
-      redis.call('HSET', key, 'n', gen, 'l', gen, 'lu', now + lease, 'ln', 'i')
-      redis.call('HDEL', key, 'lc')
+    elseif take and not running and fu <= now then
+      local lease = tonumber(ARGV[2 + i])
+      gen = next_gen(v[8])
+      redis.call('HSET', key, 'n', gen, 'q', gen, 'qu', now + lease, 'qn', 'i')
       keep_alive(key, lease)
-      if status == 3 then wait = lease end
+      qu = now + lease
     end
+    wait = math.max(qu, cu, fu, now) - now
   end
-  if take and (tonumber(v[12]) or 0) < now - 5000 and (status ~= 3 or gen > 0 or lu > now) then
+  if take and num(v[13]) < now - 5000 and (d or gen > 0 or queued or running or v[7]) then
     redis.call('HSET', key, 'r', now)
   end
-  out[i] = { status, d or '', v[2] or '', v[6] or '', v[7] or '', wait, gen, promoted }
+  out[i] = { status, d or '', v[2] or '', v[5] or '', v[6] or '', wait, gen, promoted }
 end
 return out
 `;
 
 /**
- * A worker starts building generation ARGV[1] as job ARGV[3]. Returns 0 when the build is pointless:
- * newer data is stored, a newer lease was issued, the copy was invalidated after this job was
- * queued, or another job (the same generation, enqueued on both lanes) is building it right now.
- * Else renews the lease for ARGV[2] ms so nobody enqueues a duplicate while it builds, notes the
- * job as the builder (its own retries and stalled-job recovery may claim again) and returns 1.
+ * CLAIM — job ARGV[2] starts building: it takes over the copy's queued lease (whichever job of the
+ * copy claims first builds; a newer lease whose job is still queued is taken over, not raced) and
+ * becomes the running build under a new generation, the time it reads the database.
+ * KEYS[1]: the copy. ARGV: now, job id, running lease ms, the job's lane.
+ * Returns { generation, write position to read at or after ('' none) } or { 0, reason }: 'busy'
+ * (another build is running; it queues a follow-up itself if a write overtakes it) or 'taken'
+ * (another job took this lease over: nobody waits for this one) or 'fresh' (a build that read
+ * later already wrote; its lease is dropped). Its own retries and stalled-job
+ * recovery claim again. A copy whose hash is gone (evicted, expired) is built.
  */
-export const CLAIM_SCRIPT = `${NOW}${KEEP_ALIVE}
-local key, gen, lease, job = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
-local v = redis.call('HMGET', key, 'g', 'l', 'lu', 'n', 'i', 'lc')
-local g, l, lu, n, inv = tonumber(v[1]) or 0, tonumber(v[2]), tonumber(v[3]) or 0, tonumber(v[4]) or 0, tonumber(v[5]) or 0
-if gen <= g or gen < inv or (l and l > gen) then return 0 end
-if l == gen and lu > now and v[6] and v[6] ~= job then return 0 end
-redis.call('HSET', key, 'l', gen, 'lu', math.max(lu, now + lease), 'n', math.max(n, gen), 'lc', job)
+export const CLAIM_SCRIPT = `${PRELUDE}
+local key, job = KEYS[1], ARGV[2]
+local v = redis.call('HMGET', key, 'n', 'q', 'qn', 'cu', 'cj', 'w', 'x')
+if num(v[4]) > now and v[5] ~= job then return { 0, 'busy' } end
+if v[1] and not v[2] and v[5] ~= job then return { 0, 'taken' } end
+if num(v[7]) > now and v[5] ~= job then
+  redis.call('HDEL', key, 'q', 'qu', 'qn')
+  return { 0, 'fresh' }
+end
+local gen = next_gen(v[1])
+local lease = tonumber(ARGV[3])
+redis.call('HSET', key, 'n', gen, 'c', gen, 'cu', now + lease, 'cj', job, 'cn', v[3] or ARGV[4])
+redis.call('HDEL', key, 'q', 'qu', 'qn')
 keep_alive(key, lease)
-return 1
+return { gen, v[6] or '' }
 `;
 
 /**
- * Writes a finished build unless something newer already landed (generation guard), clears the
- * build's own lease, sets the expiry to the end of the stale window and announces the copy.
- * ARGV: generation, data, builtAt, ttl ms, stale ms, events channel. Returns 1 written, 0 discarded.
+ * The follow-up build after a build that a write overtook (or whose failure no longer says anything):
+ * queued only if nothing else is queued or running, and only if someone waits (interactive lane) or
+ * read the copy within the active window. Returns its generation (0: none) and the lease end.
  */
-export const COMPLETE_SCRIPT = `${NOW}${ANNOUNCE}
-local key, gen = KEYS[1], tonumber(ARGV[1])
-local v = redis.call('HMGET', key, 'g', 'i', 'l', 'lu')
-local g, inv, l, lu = tonumber(v[1]) or 0, tonumber(v[2]) or 0, tonumber(v[3]), tonumber(v[4]) or 0
-local ours = l == gen
-if ours then redis.call('HDEL', key, 'l', 'lu', 'ln', 'lc'); lu = 0 end
-if gen <= g or gen < inv then return 0 end
-local x = now + tonumber(ARGV[4])
-local h = x + tonumber(ARGV[5])
-redis.call('HSET', key, 'd', ARGV[2], 'b', ARGV[3], 'g', gen, 'x', x, 'h', h)
-redis.call('HDEL', key, 'fe', 'fc', 'fu')
-redis.call('PEXPIREAT', key, math.max(h, lu))
-announce(ARGV[6], 'ready', ARGV[1], key)
-return 1
+const FOLLOW_UP = `
+local function follow_up(key, v_n, queued, running_other, lane, read_at, window, lease)
+  if queued or running_other then return 0, 0 end
+  if lane ~= 'i' and read_at <= now - window then return 0, 0 end
+  local gen = next_gen(v_n)
+  redis.call('HSET', key, 'n', gen, 'q', gen, 'qu', now + lease, 'qn', lane)
+  return gen, now + lease
+end
 `;
 
 /**
- * Records a failed attempt. Final (ARGV[4] = '1'): keep any servable data, remember the failure for
- * ARGV[5] ms (requests see `failed` and do not enqueue meanwhile), release the lease, announce it.
- * Not final: the job will be retried, so stretch the lease over the backoff (ARGV[6] ms).
- * ARGV: generation, message, code, final, failed ttl ms, retry lease ms, events channel.
- * Returns 1 recorded as failed, 2 lease kept for a retry, 0 ignored (newer data exists).
+ * COMPLETE — writes a finished build unless a build that read later already wrote (generation
+ * guard), as fresh, or as stale when a write landed after this build read (then one follow-up build
+ * is queued), frees the running slot if it is this job's, sets the expiry and announces the copy.
+ * KEYS[1]. ARGV: now, generation (from CLAIM), job id, data, builtAt, ttl ms, stale ms,
+ * active window ms, follow-up lease ms.
+ * Returns { 1 written fresh | 2 written stale | 0 discarded, follow-up generation (0 none), its lane }.
  */
-export const FAIL_SCRIPT = `${NOW}${KEEP_ALIVE}${ANNOUNCE}
-local key, gen = KEYS[1], tonumber(ARGV[1])
-local v = redis.call('HMGET', key, 'g', 'l', 'lu')
-local g, l, lu = tonumber(v[1]) or 0, tonumber(v[2]), tonumber(v[3]) or 0
-local ours = l == gen
-if gen <= g then
-  if ours then redis.call('HDEL', key, 'l', 'lu', 'ln', 'lc') end
-  return 0
+export const COMPLETE_SCRIPT = `${PRELUDE}${FOLLOW_UP}
+local key, gen, job = KEYS[1], tonumber(ARGV[2]), ARGV[3]
+local v = redis.call('HMGET', key, 'g', 'i', 'c', 'cj', 'cn', 'q', 'qu', 'cu', 'r', 'n')
+local ours = v[4] == job and tonumber(v[3]) == gen
+local lane = v[5] or 'b'
+local cu = num(v[8])
+if ours then redis.call('HDEL', key, 'c', 'cu', 'cj', 'cn'); cu = 0 end
+if gen <= num(v[1]) then return { 0, 0, '' } end
+local ttl = tonumber(ARGV[6])
+local x = 0
+if gen > num(v[2]) then x = now + ttl end
+local h = now + ttl + tonumber(ARGV[7])
+redis.call('HSET', key, 'd', ARGV[4], 'b', ARGV[5], 'g', gen, 'x', x, 'h', h)
+redis.call('HDEL', key, 'fe', 'fc', 'fu', 'fk')
+local qu = num(v[7])
+local follow = 0
+if x == 0 then
+  local queued = v[6] and qu > now
+  local until_ms
+  follow, until_ms = follow_up(key, v[10], queued, cu > now, lane, num(v[9]), tonumber(ARGV[8]), tonumber(ARGV[9]))
+  if follow > 0 then qu = until_ms end
 end
-if ARGV[4] == '1' then
-  local ttl = tonumber(ARGV[5])
-  redis.call('HSET', key, 'fe', ARGV[2], 'fc', ARGV[3], 'fu', now + ttl)
-  if ours then redis.call('HDEL', key, 'l', 'lu', 'ln', 'lc') end
-  keep_alive(key, ttl)
-  announce(ARGV[7], 'failed', ARGV[1], key)
-  return 1
+redis.call('PEXPIREAT', key, math.max(h, qu, cu))
+announce(key, 'ready', gen)
+if x > 0 then return { 1, 0, '' } end
+return { 2, follow, lane }
+`;
+
+/**
+ * FAIL — records a failed attempt of the running build, under the same checks as CLAIM and
+ * COMPLETE: ignored unless this job is the copy's running build and nothing newer was written.
+ * Not final: the running lease stretches over the backoff (Bull retries the job). Final: the copy is
+ * `failed` for a ttl that grows with consecutive failures (ARGV[8] × 2^fk, at most ARGV[9], times
+ * the jitter ARGV[10]), so a slow database never meets a retry storm — unless a write landed after
+ * the build read, or a newer build is queued: then the failure says nothing about the copy as it is
+ * now, and a follow-up build is queued after that same delay instead.
+ * KEYS[1]. ARGV: now, generation, job id, message, code, final ('1'), retry lease ms, failed ttl ms,
+ * failed ttl cap ms, jitter factor, active window ms, follow-up lease ms.
+ * Returns { 1 failed | 2 retrying | 3 superseded by a write | 0 ignored, follow-up generation, its
+ * lane, delay ms }.
+ */
+export const FAIL_SCRIPT = `${PRELUDE}${FOLLOW_UP}
+local key, gen, job = KEYS[1], tonumber(ARGV[2]), ARGV[3]
+local v = redis.call('HMGET', key, 'g', 'i', 'c', 'cj', 'cn', 'q', 'qu', 'cu', 'r', 'n', 'fk')
+if not (v[4] == job and tonumber(v[3]) == gen) then return { 0, 0, '', 0 } end
+if gen <= num(v[1]) then
+  redis.call('HDEL', key, 'c', 'cu', 'cj', 'cn')
+  return { 0, 0, '', 0 }
 end
-if ours or not l then
-  local lease = tonumber(ARGV[6])
-  redis.call('HSET', key, 'l', gen, 'lu', math.max(lu, now + lease))
+if ARGV[6] ~= '1' then
+  local lease = tonumber(ARGV[7])
+  redis.call('HSET', key, 'cu', math.max(num(v[8]), now + lease))
   keep_alive(key, lease)
+  return { 2, 0, '', 0 }
 end
-return 2
+redis.call('HDEL', key, 'c', 'cu', 'cj', 'cn')
+local fk = num(v[11])
+local ttl = math.floor(math.min(tonumber(ARGV[9]), tonumber(ARGV[8]) * 2 ^ fk) * tonumber(ARGV[10]))
+redis.call('HSET', key, 'fk', fk + 1)
+local lane = v[5] or 'b'
+local queued = v[6] and num(v[7]) > now
+if gen < num(v[2]) or queued then
+  local lease = ttl + tonumber(ARGV[12])
+  local follow = follow_up(key, v[10], queued, false, lane, num(v[9]), tonumber(ARGV[11]), lease)
+  if follow > 0 then keep_alive(key, lease) end
+  return { 3, follow, lane, ttl }
+end
+redis.call('HSET', key, 'fe', ARGV[4], 'fc', ARGV[5], 'fu', now + ttl)
+keep_alive(key, ttl)
+announce(key, 'failed', gen)
+return { 1, 0, '', ttl }
 `;
 
 /**
- * A write changed what these copies show. For each copy that exists: a new generation becomes the
- * invalidation mark (builds queued before it are discarded, see CLAIM and COMPLETE), the data turns
- * stale at once (still served while it is rebuilt), old leases and failures are dropped, and an
- * `invalidated` event goes out. A copy read within ARGV[2] ms is rebuilt right away: its lease is
- * taken for the background lane and the generation returned for the caller to enqueue; the rest
- * rebuild on their next request. ARGV[2 + i] is copy i's lease length.
- * Returns per key: -1 no such copy, 0 marked stale, else the generation leased for a rebuild.
+ * INVALIDATE — a write changed what these copies (of one slot) show. For each copy that exists: a
+ * new generation becomes the invalidation mark (builds that read before it write stale data), the
+ * data turns stale at once (still served while it is rebuilt), failures are dropped, the write's
+ * position is remembered for the next build, and an `invalidated` event goes out. A queued build
+ * stays queued (it will read after the write); a running one queues its own follow-up. Otherwise a
+ * copy read within the active window is leased right away for a background rebuild.
+ * KEYS: the copies. ARGV: now, active window ms, write position ('' none; 16 hex digits, so string
+ * order is LSN order), then each copy's lease ms.
+ * Returns per copy: -1 no such copy, 0 marked stale, else the generation leased for a rebuild.
  */
-export const INVALIDATE_SCRIPT = `${NOW}${KEEP_ALIVE}${ANNOUNCE}
-local window = tonumber(ARGV[2])
+export const INVALIDATE_SCRIPT = `${PRELUDE}
+local window, lsn = tonumber(ARGV[2]), ARGV[3]
 local out = {}
 for i = 1, #KEYS do
   local key = KEYS[i]
   if redis.call('EXISTS', key) == 0 then
     out[i] = -1
   else
-    local v = redis.call('HMGET', key, 'n', 'r')
-    local gen = math.max((tonumber(v[1]) or 0) + 1, now)
+    local v = redis.call('HMGET', key, 'n', 'r', 'q', 'qu', 'cu', 'w')
+    local gen = next_gen(v[1])
     redis.call('HSET', key, 'i', gen, 'n', gen, 'x', 0)
-    redis.call('HDEL', key, 'l', 'lu', 'ln', 'lc', 'fe', 'fc', 'fu')
+    redis.call('HDEL', key, 'fe', 'fc', 'fu')
+    if lsn ~= '' and (not v[6] or v[6] < lsn) then redis.call('HSET', key, 'w', lsn) end
     out[i] = 0
-    if (tonumber(v[2]) or 0) > now - window then
-      local lease = tonumber(ARGV[2 + i])
-      redis.call('HSET', key, 'l', gen, 'lu', now + lease, 'ln', 'b')
+    local queued, running = v[3] and num(v[4]) > now, num(v[5]) > now
+    if not queued and not running and num(v[2]) > now - window then
+      local lease = tonumber(ARGV[3 + i])
+      redis.call('HSET', key, 'q', gen, 'qu', now + lease, 'qn', 'b')
       keep_alive(key, lease)
       out[i] = gen
     end
-    announce(ARGV[1], 'invalidated', tostring(gen), key)
+    announce(key, 'invalidated', gen)
   end
 end
 return out
 `;
 
-/** Gives a lease back when its job could not be enqueued, so the next request may try again. */
+/** RELEASE — gives a queued lease back when its job could not be enqueued. KEYS[1]; ARGV: generation. */
 export const RELEASE_SCRIPT = `
 local key, gen = KEYS[1], tonumber(ARGV[1])
-if tonumber(redis.call('HGET', key, 'l')) == gen then
-  redis.call('HDEL', key, 'l', 'lu', 'ln', 'lc')
+if tonumber(redis.call('HGET', key, 'q')) == gen then
+  redis.call('HDEL', key, 'q', 'qu', 'qn')
   return 1
 end
 return 0
+`;
+
+/**
+ * MARK_READ — copies watched by an open stream count as read, so rebuilds after writes keep coming
+ * for tabs left open however long. KEYS: copies of one slot; ARGV: now. Copies that do not exist
+ * are left alone (nothing to rebuild). Returns how many were marked.
+ */
+export const MARK_READ_SCRIPT = `${PRELUDE}
+local marked = 0
+for i = 1, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then
+    redis.call('HSET', KEYS[i], 'r', now)
+    marked = marked + 1
+  end
+end
+return marked
 `;

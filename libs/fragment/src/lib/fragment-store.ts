@@ -1,16 +1,19 @@
-import { Inject, Injectable } from '@nestjs/common';
-import type { Redis } from 'ioredis';
-import { FRAGMENT_SETTLED_PATTERN } from './fragment-key';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import type { FragmentStatus } from './fragment-state';
+import { hashTagOf } from './fragment-key';
 import {
   CLAIM_SCRIPT,
   COMPLETE_SCRIPT,
   FAIL_SCRIPT,
   INVALIDATE_SCRIPT,
+  MARK_READ_SCRIPT,
   RELEASE_SCRIPT,
   RESOLVE_SCRIPT,
 } from './fragment-store.scripts';
-import { FRAGMENT_REDIS } from './fragment.tokens';
+import type { BuildLane } from './fragment-job';
+import { lsnFromSortable, sortableLsn } from './lsn';
+import type { RedisClient } from './redis-clients';
+import { FRAGMENT_CLOCK, FRAGMENT_REDIS } from './fragment.tokens';
 
 /** One fragment as read from Redis. */
 export interface StoredFragment {
@@ -19,7 +22,10 @@ export interface StoredFragment {
   readonly builtAt?: string;
   readonly error?: string;
   readonly errorCode?: string;
-  /** Pending: lease time left; failed: time until a retry is allowed. */
+  /**
+   * Until the state changes by time alone: ready, its ttl; otherwise the later of the build leases
+   * (queued, running) and the failure (failed: when a retry is allowed); 0 when nothing is under way.
+   */
   readonly waitMs: number;
   /** The generation this call leased or promoted (0: none): the caller must enqueue it. */
   readonly takenGeneration: number;
@@ -36,34 +42,89 @@ export interface StoreReadRequest {
   readonly leaseMs: number;
 }
 
-export type ClaimResult = 'claimed' | 'superseded';
-export type FailResult = 'failed' | 'retrying' | 'ignored';
+/** A build to queue because of what a script found (a write overtook a build): same copy, new generation. */
+export interface FollowUpBuild {
+  readonly generation: number;
+  readonly lane: BuildLane;
+  /** Enqueue with this delay (a failed build's backoff); 0 for at once. */
+  readonly delayMs: number;
+}
+
+export type ClaimResult =
+  | { readonly outcome: 'claimed'; readonly generation: number; readonly minLsn?: string }
+  | { readonly outcome: 'superseded'; readonly reason: 'busy' | 'taken' | 'fresh' };
+
+export interface CompleteResult {
+  /** `stale`: written, but a write landed after the build read; `followUp` rebuilds it. */
+  readonly outcome: 'written' | 'stale' | 'discarded';
+  readonly followUp?: FollowUpBuild;
+}
+
+export interface FailResult {
+  /** `overtaken`: a write landed after the build read, so the failure is not recorded; see `followUp`. */
+  readonly outcome: 'failed' | 'retrying' | 'overtaken' | 'ignored';
+  readonly followUp?: FollowUpBuild;
+  /** How long the failure is remembered (final failures). */
+  readonly failedTtlMs?: number;
+}
+
+export interface FailureTiming {
+  readonly final: boolean;
+  /** Final: the failed ttl before growth (doubles per consecutive failure) ... */
+  readonly failedTtlMs: number;
+  /** ... up to this. */
+  readonly failedTtlCapMs: number;
+  /** Not final: how long the lease must cover the backoff and the next attempt. */
+  readonly retryLeaseMs: number;
+  /** Follow-up builds' lease. */
+  readonly leaseMs: number;
+  readonly activeWindowMs: number;
+}
+
+/** Build completion parameters beyond the data itself. */
+export interface CompletionTiming {
+  readonly ttlMs: number;
+  readonly staleMs: number;
+  readonly activeWindowMs: number;
+  readonly leaseMs: number;
+}
 
 type ResolveReply = Array<[number, string, string, string, string, number, number, number]>;
 
 interface FragmentCommands {
   fragmentResolve(numKeys: number, ...args: Array<string | number>): Promise<ResolveReply>;
-  fragmentClaim(key: string, generation: number, leaseMs: number, jobId: string): Promise<number>;
+  fragmentClaim(key: string, ...args: Array<string | number>): Promise<[number, string]>;
   fragmentInvalidate(numKeys: number, ...args: Array<string | number>): Promise<number[]>;
-  fragmentComplete(key: string, ...args: Array<string | number>): Promise<number>;
-  fragmentFail(key: string, ...args: Array<string | number>): Promise<number>;
+  fragmentComplete(key: string, ...args: Array<string | number>): Promise<[number, number, string]>;
+  fragmentFail(key: string, ...args: Array<string | number>): Promise<[number, number, string, number]>;
   fragmentRelease(key: string, generation: number): Promise<number>;
+  fragmentMarkRead(numKeys: number, ...args: Array<string | number>): Promise<number>;
 }
 
+/** Pins the scripts' clock (ms); returns 0 for Redis' own clock. Only the model-based test pins it. */
+export type FragmentClock = () => number;
+
 const STATUS: Record<number, FragmentStatus> = { 1: 'ready', 2: 'stale', 3: 'pending', 4: 'failed' };
+const LANE: Record<string, BuildLane> = { i: 'interactive', b: 'background' };
+const LANE_CODE: Record<BuildLane, string> = { interactive: 'i', background: 'b' };
 
 /**
- * The Redis side of the engine. Every method is one script call (EVALSHA, loaded on first use by
- * ioredis), so every state change of a fragment copy is atomic across gateways and workers.
+ * The Redis side of the engine. Every method is one script call per hash slot (EVALSHA, loaded on
+ * first use by ioredis); calls over several slots go out together, as one network wave. So every
+ * state change of a copy is atomic across gateways and workers, on one Redis or a Redis Cluster.
  */
 @Injectable()
 export class FragmentStore {
   private readonly commands: FragmentCommands;
-  private readonly channel = FRAGMENT_SETTLED_PATTERN;
+  private readonly now: FragmentClock;
 
-  constructor(@Inject(FRAGMENT_REDIS) private readonly redis: Redis) {
+  constructor(
+    @Inject(FRAGMENT_REDIS) private readonly redis: RedisClient,
+    @Optional() @Inject(FRAGMENT_CLOCK) clock?: FragmentClock,
+  ) {
     defineCommands(redis);
     this.commands = redis as unknown as FragmentCommands;
+    this.now = clock ?? (() => 0);
   }
 
   /** Whether the connection is up; while it is not, every call fails at once (no offline queue). */
@@ -71,99 +132,166 @@ export class FragmentStore {
     return this.redis.status === 'ready';
   }
 
-  /** Reads many fragments in one round trip; with `takeLeases`, leases every one that needs a build. */
+  /** Reads many fragments (one call per slot, in one wave); with `takeLeases`, leases every one that needs a build. */
   async read(requests: readonly StoreReadRequest[], takeLeases: boolean): Promise<StoredFragment[]> {
-    if (requests.length === 0) return [];
-    const args: Array<string | number> = requests.map((r) => r.key);
-    args.push(takeLeases ? '1' : '0');
-    for (const r of requests) args.push(r.leaseMs);
-    const reply = await this.commands.fragmentResolve(requests.length, ...args);
-    return reply.map(([status, data, builtAt, error, errorCode, waitMs, generation, promoted]) => ({
-      status: STATUS[status] ?? 'pending',
-      dataJson: data === '' ? undefined : data,
-      builtAt: builtAt === '' ? undefined : builtAt,
-      error: error === '' ? undefined : error,
-      errorCode: errorCode === '' ? undefined : errorCode,
-      waitMs,
-      takenGeneration: generation,
-      promoted: promoted === 1,
-    }));
+    const out = new Array<StoredFragment>(requests.length);
+    await forEachSlot(requests, async (group) => {
+      const args: Array<string | number> = group.map(({ item }) => item.key);
+      args.push(this.now(), takeLeases ? '1' : '0');
+      for (const { item } of group) args.push(item.leaseMs);
+      const reply = await this.commands.fragmentResolve(group.length, ...args);
+      reply.forEach(([status, data, builtAt, error, errorCode, waitMs, generation, promoted], j) => {
+        out[group[j].index] = {
+          status: STATUS[status] ?? 'pending',
+          dataJson: data === '' ? undefined : data,
+          builtAt: builtAt === '' ? undefined : builtAt,
+          error: error === '' ? undefined : error,
+          errorCode: errorCode === '' ? undefined : errorCode,
+          waitMs,
+          takenGeneration: generation,
+          promoted: promoted === 1,
+        };
+      });
+    });
+    return out;
   }
 
-  /** Job `jobId` starts a build: renews the lease, or says the build is superseded. */
-  async claim(key: string, generation: number, leaseMs: number, jobId: string): Promise<ClaimResult> {
-    return (await this.commands.fragmentClaim(key, generation, leaseMs, jobId)) === 1 ? 'claimed' : 'superseded';
+  /** Job `jobId` (leased at some generation, on `lane`) starts building: it becomes the copy's running build, or is superseded. */
+  async claim(key: string, jobId: string, leaseMs: number, lane: BuildLane): Promise<ClaimResult> {
+    const [generation, detail] = await this.commands.fragmentClaim(key, this.now(), jobId, leaseMs, LANE_CODE[lane]);
+    if (generation === 0) return { outcome: 'superseded', reason: detail as 'busy' | 'taken' | 'fresh' };
+    return { outcome: 'claimed', generation, minLsn: detail === '' ? undefined : lsnFromSortable(detail) };
   }
 
   /**
-   * Marks copies stale after a write (in one call for the batch); copies read within
-   * `activeWindowMs` come back leased for a background rebuild the caller must enqueue.
+   * Marks copies stale after a write (one call per slot); copies read within the active window come
+   * back leased for a background rebuild the caller must enqueue. `lsn` is the write's position.
    */
-  async invalidate(requests: readonly StoreReadRequest[], activeWindowMs: number): Promise<InvalidateResult[]> {
-    if (requests.length === 0) return [];
-    const args: Array<string | number> = requests.map((r) => r.key);
-    args.push(this.channel, activeWindowMs);
-    for (const r of requests) args.push(r.leaseMs);
-    const reply = await this.commands.fragmentInvalidate(requests.length, ...args);
-    return reply.map((value) =>
-      value < 0
-        ? { outcome: 'absent' }
-        : value === 0
-          ? { outcome: 'stale' }
-          : { outcome: 'rebuild', generation: value },
-    );
+  async invalidate(
+    requests: readonly StoreReadRequest[],
+    activeWindowMs: number,
+    lsn?: string,
+  ): Promise<InvalidateResult[]> {
+    const out = new Array<InvalidateResult>(requests.length);
+    const position = lsn === undefined ? '' : sortableLsn(lsn);
+    await forEachSlot(requests, async (group) => {
+      const args: Array<string | number> = group.map(({ item }) => item.key);
+      args.push(this.now(), activeWindowMs, position);
+      for (const { item } of group) args.push(item.leaseMs);
+      const reply = await this.commands.fragmentInvalidate(group.length, ...args);
+      reply.forEach((value, j) => {
+        out[group[j].index] =
+          value < 0
+            ? { outcome: 'absent' }
+            : value === 0
+              ? { outcome: 'stale' }
+              : { outcome: 'rebuild', generation: value };
+      });
+    });
+    return out;
   }
 
-  /** Writes a build's result if nothing newer landed meanwhile; returns whether it was written. */
+  /** Writes a build's result (claimed at `generation`) unless a build that read later already wrote. */
   async complete(
     key: string,
     generation: number,
+    jobId: string,
     dataJson: string,
     builtAt: string,
-    ttlMs: number,
-    staleMs: number,
-  ): Promise<boolean> {
-    const written = await this.commands.fragmentComplete(
+    timing: CompletionTiming,
+  ): Promise<CompleteResult> {
+    const [written, follow, lane] = await this.commands.fragmentComplete(
       key,
+      this.now(),
       generation,
+      jobId,
       dataJson,
       builtAt,
-      ttlMs,
-      staleMs,
-      this.channel,
+      timing.ttlMs,
+      timing.staleMs,
+      timing.activeWindowMs,
+      timing.leaseMs,
     );
-    return written === 1;
+    const outcome = written === 1 ? 'written' : written === 2 ? 'stale' : 'discarded';
+    return {
+      outcome,
+      followUp: follow > 0 ? { generation: follow, lane: LANE[lane] ?? 'background', delayMs: 0 } : undefined,
+    };
   }
 
-  /** Records a failed attempt: final ones become `failed` for `failedTtlMs`; others keep the lease. */
+  /** Records a failed attempt of the running build claimed at `generation`. */
   async fail(
     key: string,
     generation: number,
+    jobId: string,
     failure: { readonly message: string; readonly code: string },
-    final: boolean,
-    failedTtlMs: number,
-    retryLeaseMs: number,
+    timing: FailureTiming,
+    jitter = 0.75 + Math.random() * 0.5,
   ): Promise<FailResult> {
-    const result = await this.commands.fragmentFail(
+    const [result, follow, lane, delayMs] = await this.commands.fragmentFail(
       key,
+      this.now(),
       generation,
+      jobId,
       failure.message,
       failure.code,
-      final ? '1' : '0',
-      failedTtlMs,
-      retryLeaseMs,
-      this.channel,
+      timing.final ? '1' : '0',
+      timing.retryLeaseMs,
+      timing.failedTtlMs,
+      timing.failedTtlCapMs,
+      jitter.toFixed(4),
+      timing.activeWindowMs,
+      timing.leaseMs,
     );
-    return result === 1 ? 'failed' : result === 2 ? 'retrying' : 'ignored';
+    const outcome = ({ 1: 'failed', 2: 'retrying', 3: 'overtaken' } as const)[result as 1 | 2 | 3] ?? 'ignored';
+    return {
+      outcome,
+      followUp: follow > 0 ? { generation: follow, lane: LANE[lane] ?? 'background', delayMs } : undefined,
+      failedTtlMs: outcome === 'failed' ? delayMs : undefined,
+    };
   }
 
-  /** Gives back a lease whose job never made it into the queue. */
+  /** Gives back a queued lease whose job never made it into the queue. */
   async release(key: string, generation: number): Promise<boolean> {
     return (await this.commands.fragmentRelease(key, generation)) === 1;
   }
+
+  /** Marks copies as read now (open streams watch them), so writes rebuild them at once. */
+  async markRead(keys: readonly string[]): Promise<number> {
+    const counts: number[] = [];
+    await forEachSlot(
+      keys.map((key) => ({ key })),
+      async (group) => {
+        counts.push(
+          await this.commands.fragmentMarkRead(group.length, ...group.map(({ item }) => item.key), this.now()),
+        );
+      },
+    );
+    return counts.reduce((sum, count) => sum + count, 0);
+  }
 }
 
-function defineCommands(redis: Redis): void {
+/**
+ * Runs `call` once per group of items whose keys share a hash tag (so a group always fits one
+ * Cluster slot), all groups at once: one network wave, however many slots a page spans.
+ */
+async function forEachSlot<T extends { readonly key: string }>(
+  items: readonly T[],
+  call: (group: Array<{ item: T; index: number }>) => Promise<void>,
+): Promise<void> {
+  if (items.length === 0) return;
+  const groups = new Map<string, Array<{ item: T; index: number }>>();
+  items.forEach((item, index) => {
+    // An untagged key has a slot of its own; its own name is its group.
+    const tag = hashTagOf(item.key) ?? `\0${item.key}`;
+    const group = groups.get(tag);
+    if (group) group.push({ item, index });
+    else groups.set(tag, [{ item, index }]);
+  });
+  await Promise.all([...groups.values()].map(call));
+}
+
+function defineCommands(redis: RedisClient): void {
   // A Redis client may be shared by several stores (tests); define the commands once per client.
   const target = redis as unknown as Partial<FragmentCommands>;
   if (target.fragmentResolve) return;
@@ -173,4 +301,5 @@ function defineCommands(redis: Redis): void {
   redis.defineCommand('fragmentFail', { lua: FAIL_SCRIPT, numberOfKeys: 1 });
   redis.defineCommand('fragmentRelease', { lua: RELEASE_SCRIPT, numberOfKeys: 1 });
   redis.defineCommand('fragmentInvalidate', { lua: INVALIDATE_SCRIPT });
+  redis.defineCommand('fragmentMarkRead', { lua: MARK_READ_SCRIPT });
 }

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { FragmentDefinition, FragmentRequestContext, RawFragmentParams } from './fragment-definition';
 import { FragmentParamsError } from './fragment-errors';
-import { fragmentId, fragmentKey } from './fragment-key';
+import { fragmentLocation } from './fragment-key';
 
 /** One fragment copy to resolve or build: validated params and the key derived from them. */
 export interface FragmentTarget<P extends Record<string, unknown> = Record<string, unknown>> {
@@ -32,8 +32,8 @@ export function createFragmentTarget<P extends Record<string, unknown>>(
   const parsed = definition.params.safeParse(input);
   if (!parsed.success) throw toParamsError(definition.name, parsed.error);
   const viewerId = definition.scope === 'viewer' ? ctx.viewerId : null;
-  const id = fragmentId(definition, viewerId, parsed.data);
-  return { definition, params: parsed.data, viewerId, id, key: fragmentKey(keyPrefix, id) };
+  const { id, key } = fragmentLocation(keyPrefix, definition, viewerId, parsed.data);
+  return { definition, params: parsed.data, viewerId, id, key };
 }
 
 function toParamsError(fragment: string, error: z.ZodError): FragmentParamsError {

@@ -1,9 +1,9 @@
-import { BullModule } from '@nestjs/bull';
 import { Module, type DynamicModule, type Type } from '@nestjs/common';
 import type { FragmentBuilder } from './fragment-builder';
 import { FragmentBuildRunner } from './fragment-build-runner';
 import { FragmentBuildStats } from './fragment-build-stats';
 import type { FragmentDefinition } from './fragment-definition';
+import { registerFragmentQueues } from './fragment-queues';
 import { FragmentBuildMetrics } from './fragment-metrics';
 import { FragmentQueueConsumer } from './fragment-queue.consumer';
 import { WORKER_BUILDER, WORKER_FRAGMENT } from './fragment.tokens';
@@ -20,7 +20,7 @@ export class FragmentWorkerModule {
   static register<P extends Record<string, unknown>>(registration: FragmentWorkerRegistration<P>): DynamicModule {
     return {
       module: FragmentWorkerModule,
-      imports: [BullModule.registerQueue({ name: registration.fragment.queue })],
+      imports: [registerFragmentQueues(registration.fragment.queue)],
       providers: [
         registration.builder,
         { provide: WORKER_FRAGMENT, useValue: registration.fragment },

@@ -9,11 +9,17 @@ import {
   type OnApplicationShutdown,
   type OptionalFactoryDependency,
 } from '@nestjs/common';
-import type { Redis } from 'ioredis';
+import { JITTERED_BACKOFF, jitteredBackoff } from './fragment-job';
 import type { FragmentModuleOptions } from './fragment-options';
-import { connectOrFail, createBullClient, createFragmentRedis } from './fragment-redis';
 import { FragmentStore } from './fragment-store';
-import { FRAGMENT_OPTIONS, FRAGMENT_REDIS } from './fragment.tokens';
+import { FRAGMENT_OPTIONS, FRAGMENT_QUEUE_REDIS, FRAGMENT_REDIS } from './fragment.tokens';
+import {
+  checkEvictionPolicy,
+  connectOrFail,
+  createRedisClient,
+  type RedisClient,
+  type RedisRole,
+} from './redis-clients';
 import { QueueDepthCollector } from './queue-depth.collector';
 
 export interface FragmentModuleAsyncOptions {
@@ -31,10 +37,11 @@ class FragmentOptionsModule {}
  * queues have drained.
  */
 class BullConnections implements OnApplicationShutdown {
-  private readonly clients = new Set<Redis>();
+  private readonly clients = new Set<RedisClient>();
 
-  create(options: FragmentModuleOptions, type: 'client' | 'subscriber' | 'bclient'): Redis {
-    const client = createBullClient(options.redisUrl, options.connectionName ?? 'fragment', type);
+  create(options: FragmentModuleOptions, type: 'client' | 'subscriber' | 'bclient'): RedisClient {
+    const name = `${options.connectionName ?? 'fragment'}:bull-${type}`;
+    const client = createRedisClient(options.redis.queue, name, `bull-${type}`);
     this.clients.add(client);
     return client;
   }
@@ -45,18 +52,31 @@ class BullConnections implements OnApplicationShutdown {
   }
 }
 
-/** Closes the engine's Redis connection last, after queues have drained (beforeApplicationShutdown). */
+/** Closes the engine's Redis connections last, after queues have drained (beforeApplicationShutdown). */
 class FragmentRedisCloser implements OnApplicationShutdown {
-  constructor(@Inject(FRAGMENT_REDIS) private readonly redis: Redis) {}
+  constructor(
+    @Inject(FRAGMENT_REDIS) private readonly cache: RedisClient,
+    @Inject(FRAGMENT_QUEUE_REDIS) private readonly queue: RedisClient,
+  ) {}
 
   async onApplicationShutdown(): Promise<void> {
-    await this.redis.quit().catch(() => this.redis.disconnect());
+    await Promise.all([this.cache, this.queue].map((redis) => redis.quit().catch(() => redis.disconnect())));
   }
 }
 
+/** A role's command connection, connected (or start-up fails naming the endpoint), its eviction policy checked. */
+async function connectRole(o: FragmentModuleOptions, role: RedisRole): Promise<RedisClient> {
+  const endpoint = o.redis[role];
+  const redis = createRedisClient(endpoint, `${o.connectionName ?? 'fragment'}:${role}`, 'command');
+  await connectOrFail(redis, endpoint, 10_000);
+  const shared = JSON.stringify(o.redis.cache) === JSON.stringify(o.redis.queue);
+  if (role === 'cache' || !shared) await checkEvictionPolicy(redis, role, endpoint, shared);
+  return redis;
+}
+
 /**
- * The engine's shared part, imported once by every app: options, the Redis connection, the store
- * and Bull's root configuration. The gateway adds `FragmentGatewayModule`, a worker
+ * The engine's shared part, imported once by every app: options, the Redis connections (cache and
+ * queue roles, one Redis, two, or a Cluster), the store and Bull's root configuration. The gateway adds `FragmentGatewayModule`, a worker
  * `FragmentWorkerModule`.
  */
 @Global()
@@ -80,13 +100,14 @@ export class FragmentModule {
           imports: [optionsModule],
           inject: [FRAGMENT_OPTIONS, BullConnections],
           useFactory: (o: FragmentModuleOptions, connections: BullConnections) => ({
-            prefix: o.bullPrefix,
+            // Each queue's (hash-tagged) prefix comes with its registration: registerFragmentQueues.
             createClient: (type) => connections.create(o, type),
             settings: o.worker
               ? {
                   lockDuration: o.worker.lockDurationMs,
                   stalledInterval: o.worker.stalledIntervalMs,
                   maxStalledCount: 1,
+                  backoffStrategies: { [JITTERED_BACKOFF]: jitteredBackoff },
                 }
               : undefined,
           }),
@@ -96,17 +117,18 @@ export class FragmentModule {
         {
           provide: FRAGMENT_REDIS,
           inject: [FRAGMENT_OPTIONS],
-          useFactory: async (o: FragmentModuleOptions) => {
-            const redis = createFragmentRedis(o.redisUrl, `${o.connectionName ?? 'fragment'}:store`);
-            await connectOrFail(redis, 10_000);
-            return redis;
-          },
+          useFactory: (o: FragmentModuleOptions) => connectRole(o, 'cache'),
+        },
+        {
+          provide: FRAGMENT_QUEUE_REDIS,
+          inject: [FRAGMENT_OPTIONS],
+          useFactory: (o: FragmentModuleOptions) => connectRole(o, 'queue'),
         },
         FragmentRedisCloser,
         FragmentStore,
         QueueDepthCollector,
       ],
-      exports: [optionsModule, BullModule, FRAGMENT_REDIS, FragmentStore, QueueDepthCollector],
+      exports: [optionsModule, BullModule, FRAGMENT_REDIS, FRAGMENT_QUEUE_REDIS, FragmentStore, QueueDepthCollector],
     };
   }
 }

@@ -83,7 +83,9 @@ describe('fragment keys of the served catalog (property-based)', () => {
         // Whatever the request adds (say viewerId=b), it is refused or it is a's copy.
         const target = targetOf(definition, { ...raw, viewerId: String(b) }, a) ?? targetOf(definition, raw, a);
         if (!target) return;
-        expect(target.key.startsWith(`${PREFIX}frag:${definition.name}:v${definition.version}:u${a}:`)).toBe(true);
+        expect(target.key.startsWith(`${PREFIX}frag:{u${a}}:${definition.name}:v${definition.version}:u${a}:`)).toBe(
+          true,
+        );
         expect(target.key).toBe(targetOf(definition, {}, a)!.key);
         expect(target.key).not.toBe(targetOf(definition, {}, b)!.key);
       }),

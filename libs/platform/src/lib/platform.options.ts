@@ -6,8 +6,11 @@ import type { EnvDefaults, EnvSource } from './config/env.validation';
 
 /** What `GET /health/ready` checks. Liveness never checks anything external. */
 export interface ReadinessOptions {
-  /** Token of an ioredis client the app provides; resolved lazily from the container. */
-  redis?: InjectionToken;
+  /**
+   * Token of an ioredis client the app provides (checked as `redis`), or several by check name
+   * (`{ redis: …, redis_queue: … }`: a Redis per role); resolved lazily from the container.
+   */
+  redis?: InjectionToken | Readonly<Record<string, InjectionToken>>;
   /** Ping the default TypeORM DataSource (the app imports TypeOrmModule). */
   postgres?: boolean;
   /** Per-check budget; a dependency slower than this counts as down. Default 1000 ms. */
@@ -34,7 +37,7 @@ export interface PlatformOptions<S extends EnvSchema = EnvSchema> {
 export type EnvOf<S extends EnvSchema> = z.output<S>;
 
 export interface ResolvedReadiness {
-  redis?: InjectionToken;
+  redis?: InjectionToken | Readonly<Record<string, InjectionToken>>;
   postgres: boolean;
   timeoutMs: number;
 }

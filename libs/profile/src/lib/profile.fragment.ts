@@ -35,5 +35,7 @@ export const profileFragment = defineFragment<ProfileParams>({
   params: profileParams,
   // Without a userId the viewer sees their own profile; the key still names the user, not the viewer.
   defaults: ({ viewerId }) => ({ userId: String(viewerId) }),
+  // A profile lives in its user's Redis Cluster slot, beside that user's feed: one call per page.
+  locality: ({ userId }) => userId,
   ttlMs: 60_000,
 });

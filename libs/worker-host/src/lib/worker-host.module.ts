@@ -1,7 +1,7 @@
 import { type DynamicModule, Module, type Type } from '@nestjs/common';
 import { DB_WORKER_ENV_KEYS, DbModule, dbOptionsFromEnv } from '@worker-pattern/db';
 import {
-  FRAGMENT_REDIS,
+  FRAGMENT_REDIS_READINESS,
   FRAGMENT_WORKER_ENV_KEYS,
   type FragmentBuilder,
   type FragmentDefinition,
@@ -72,7 +72,7 @@ export class WorkerHostModule {
           envSchema: workerEnv,
           defaultPort: options.defaultPort,
           envDefaults: workerEnvDefaults(options.defaultConcurrency),
-          readiness: { redis: FRAGMENT_REDIS, postgres: true },
+          readiness: { redis: FRAGMENT_REDIS_READINESS, postgres: true },
         }),
         DbModule.forRootAsync({
           inject: [AppConfig],

@@ -1,7 +1,6 @@
-import { BullModule } from '@nestjs/bull';
 import { Module } from '@nestjs/common';
 import { feedFragment } from '@worker-pattern/feed';
-import { type FragmentDefinition, FragmentProducerModule } from '@worker-pattern/fragment';
+import { type FragmentDefinition, FragmentProducerModule, registerFragmentQueues } from '@worker-pattern/fragment';
 import { profileFragment } from '@worker-pattern/profile';
 import { recommendationsFragment } from '@worker-pattern/recommendations';
 import { InvalidationFanout } from './invalidation-fanout';
@@ -22,7 +21,7 @@ export const INVALIDATED_FRAGMENTS: readonly FragmentDefinition[] = [
  */
 @Module({
   imports: [
-    BullModule.registerQueue({ name: INVALIDATIONS_QUEUE }),
+    registerFragmentQueues(INVALIDATIONS_QUEUE),
     FragmentProducerModule.register({ fragments: INVALIDATED_FRAGMENTS }),
   ],
   providers: [InvalidationFanout, InvalidationConsumer, OutboxRelay],

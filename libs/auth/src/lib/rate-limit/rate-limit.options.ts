@@ -1,5 +1,5 @@
 import { envInt } from '@worker-pattern/platform';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { z } from 'zod';
 
 /**
@@ -16,8 +16,8 @@ export interface RateLimitOptions {
    * Where the counters live, shared by every gateway replica: the engine's connection, which fails
    * a command at once while Redis is down (no offline queue) instead of holding the request.
    */
-  readonly redis: Redis;
-  /** REDIS_KEY_PREFIX: counters live at `<prefix>ratelimit:{<scope>:<who>}:hits`. */
+  readonly redis: Redis | Cluster;
+  /** REDIS_KEY_PREFIX: counters live at `<prefix>ratelimit:{u<viewer>}:<scope>:…` (or `{<scope>:ip:<address>:…}`). */
   readonly keyPrefix: string;
   readonly perMinute: Readonly<Record<RateLimitScope, number>>;
   /** A store slower than this does not hold the request: it goes through unlimited. Default 250 ms. */

@@ -31,14 +31,20 @@ describe('RedisThrottlerStorage', () => {
     expect([command, keyCount, hits, blocked, name, ttl, limit, block]).toEqual([
       'eval',
       2,
-      'wp:ratelimit:{api:v:42:default}:hits',
-      'wp:ratelimit:{api:v:42:default}:blocked',
+      'wp:ratelimit:{u42}:api:default:hits',
+      'wp:ratelimit:{u42}:api:default:blocked',
       'default',
       60_000,
       30,
       60_000,
     ]);
     expect(script).toContain("redis.call('INCR', hitKey)");
+  });
+
+  it('gives an address its own tag, and no address can break out of it', () => {
+    const storage = new RedisThrottlerStorage(clientAnswering(async () => [1, 1, 0, 0]).client, 'wp:');
+    expect(storage.hitsKey('login:ip:203.0.113.7', 'default')).toBe('wp:ratelimit:{login:ip:203.0.113.7:default}:hits');
+    expect(storage.hitsKey('api:ip:}{u1', 'default')).toBe('wp:ratelimit:{api:ip:__u1:default}:hits');
   });
 
   it('reports a block in whole seconds, rounded up', async () => {

@@ -1,6 +1,6 @@
 import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
 import type { ThrottlerStorage } from '@nestjs/throttler';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 export type ThrottlerStorageRecord = Awaited<ReturnType<ThrottlerStorage['increment']>>;
 
@@ -11,23 +11,28 @@ export class RateLimitStoreTimeoutError extends Error {}
 /**
  * `@nest-lab/throttler-storage-redis`, with its counting script, on a connection we already hold
  * and under our key prefix. Its own key layout, `{<key>:<name>}:hits`, starts with the hash tag
- * and so escapes REDIS_KEY_PREFIX (a test run could not find and delete its keys); this one keeps
- * the tag, so both keys of a counter still share a Redis Cluster slot, but puts the prefix first.
+ * and so escapes REDIS_KEY_PREFIX (a test run could not find and delete its keys); this one puts
+ * the prefix first and tags a viewer's counters `{u<id>}`, the viewer's own Redis Cluster slot
+ * (beside their fragments); an address's counters get a tag of their own. Both keys of a counter
+ * share the slot the script needs.
  * A store that does not answer within `timeoutMs` fails the call rather than holding the request.
  */
 export class RedisThrottlerStorage extends ThrottlerStorageRedisService {
   constructor(
-    redis: Redis,
+    redis: Redis | Cluster,
     private readonly keyPrefix: string,
     private readonly timeoutMs = DEFAULT_STORE_TIMEOUT_MS,
   ) {
     // Given a client, the base class neither connects nor closes it: the engine owns the connection.
-    super(redis);
+    // The base class takes either (one overload each); TypeScript cannot pick an overload for the union.
+    super(redis as Redis);
   }
 
   /** Where the counter of `key` lives (its block marker is the same with `:blocked`). */
   hitsKey(key: string, throttlerName: string): string {
-    return `${this.keyPrefix}ratelimit:{${key}:${throttlerName}}:hits`;
+    const viewer = /^([a-z]+):v:(\d+)$/.exec(key);
+    if (viewer) return `${this.keyPrefix}ratelimit:{u${viewer[2]}}:${viewer[1]}:${throttlerName}:hits`;
+    return `${this.keyPrefix}ratelimit:{${key.replace(/[{}]/g, '_')}:${throttlerName}}:hits`;
   }
 
   override async increment(

@@ -10,6 +10,7 @@ export const testProfileFragment = defineFragment({
   version: 1,
   params: z.object({ userId: idParam }).strict(),
   defaults: ({ viewerId }) => ({ userId: String(viewerId) }),
+  locality: ({ userId }) => userId,
   ttlMs: 60_000,
 });
 

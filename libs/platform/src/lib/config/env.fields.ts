@@ -102,3 +102,32 @@ export function envOriginList() {
     return [...new Set(origins)];
   });
 }
+
+const HOST_PORT = /^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):(\d{1,5})$/;
+
+/**
+ * A comma-separated list of `host:port` (seed nodes of a Redis Cluster, Sentinels), parsed into
+ * `{ host, port }` objects, de-duplicated, in the order given.
+ */
+export function envHostPortList() {
+  const problem = 'must be a comma-separated list of host:port (like 10.0.0.1:7000,10.0.0.2:7000)';
+  return z.string({ error: problemOr(problem) }).transform((raw, ctx) => {
+    const entries = [
+      ...new Set(
+        raw
+          .split(',')
+          .map((entry) => entry.trim())
+          .filter((entry) => entry.length > 0),
+      ),
+    ];
+    const nodes = entries.map((entry) => HOST_PORT.exec(entry));
+    if (nodes.length === 0 || !nodes.every((m) => m !== null && Number(m[2]) >= 1 && Number(m[2]) <= 65535)) {
+      ctx.addIssue({ code: 'custom', message: problem });
+      return z.NEVER;
+    }
+    return nodes.map((m) => ({
+      host: (m as RegExpExecArray)[1].replace(/^\[|\]$/g, ''),
+      port: Number((m as RegExpExecArray)[2]),
+    }));
+  });
+}

@@ -44,7 +44,7 @@ describe('baseEnvSchema', () => {
         LOG_LEVEL: 'silent',
         REDIS_URL: 'rediss://:pw@redis.internal:6380/2',
         REDIS_KEY_PREFIX: 'app:',
-        BULL_PREFIX: '{bull}',
+        BULL_PREFIX: 'wp-bull',
         SHUTDOWN_TIMEOUT_MS: '5000',
       },
     });
@@ -56,7 +56,7 @@ describe('baseEnvSchema', () => {
       SHUTDOWN_TIMEOUT_MS: 5000,
     });
     expect(env.REDIS_URL).toBe('rediss://:pw@redis.internal:6380/2');
-    expect(env.BULL_PREFIX).toBe('{bull}');
+    expect(env.BULL_PREFIX).toBe('wp-bull');
   });
 
   it('drops variables the schema does not know', () => {
@@ -79,8 +79,35 @@ describe('baseEnvSchema', () => {
 
   it('wants the Redis key prefix to end with ":"', () => {
     expect(problemsOf(() => validateEnv(baseEnvSchema, { env: { PORT: '1', REDIS_KEY_PREFIX: 'wp' } }))).toEqual({
-      REDIS_KEY_PREFIX: 'must end with ":" and contain no spaces (got "wp")',
+      REDIS_KEY_PREFIX: 'must end with ":" and contain no spaces or braces (got "wp")',
     });
+  });
+
+  it('refuses braces in prefixes: the hash tag that picks a Cluster slot comes after them', () => {
+    expect(
+      problemsOf(() =>
+        validateEnv(baseEnvSchema, { env: { PORT: '1', REDIS_KEY_PREFIX: '{wp}:', BULL_PREFIX: '{b}' } }),
+      ),
+    ).toEqual({
+      REDIS_KEY_PREFIX: 'must end with ":" and contain no spaces or braces (got "{wp}:")',
+      BULL_PREFIX: 'must be a non-empty string without spaces or braces (got "{b}")',
+    });
+  });
+
+  it('parses Redis Cluster seed nodes and Sentinels as host:port lists', () => {
+    const env = validateEnv(baseEnvSchema, {
+      env: { PORT: '1', REDIS_CLUSTER_NODES: '10.0.0.1:7000, redis-0.redis:7001,[::1]:7002,10.0.0.1:7000' },
+    });
+    expect(env.REDIS_CLUSTER_NODES).toEqual([
+      { host: '10.0.0.1', port: 7000 },
+      { host: 'redis-0.redis', port: 7001 },
+      { host: '::1', port: 7002 },
+    ]);
+    for (const bad of ['10.0.0.1', '10.0.0.1:0', 'redis://10.0.0.1:7000', 'a:1,b', ',']) {
+      expect(problemsOf(() => validateEnv(baseEnvSchema, { env: { PORT: '1', REDIS_SENTINELS: bad } }))).toEqual({
+        REDIS_SENTINELS: expect.stringMatching(/^must be a comma-separated list of host:port/),
+      });
+    }
   });
 
   it('checks enums and URL schemes', () => {

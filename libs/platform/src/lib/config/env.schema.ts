@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { envEnum, envInt, envOriginList, envString, envUrl, envUrlList } from './env.fields';
+import { envEnum, envHostPortList, envInt, envOriginList, envString, envUrl, envUrlList } from './env.fields';
 
 /**
  * The environment every process of the platform reads. Apps compose what they need, for example
@@ -19,9 +19,18 @@ export const baseEnvSchema = z.object({
   PORT: envInt(1, 65535),
   LOG_LEVEL: envEnum(LOG_LEVELS).default('info'),
   REDIS_URL: envUrl(['redis', 'rediss']).default('redis://127.0.0.1:6379'),
-  // Every key of ours starts with this prefix; the trailing ':' keeps `wp:x` and `wpx` apart.
-  REDIS_KEY_PREFIX: envString(/^\S*:$/, 'must end with ":" and contain no spaces').default('wp:'),
-  BULL_PREFIX: envString(/^\S+$/, 'must be a non-empty string without spaces').default('bull'),
+  // Set, every Redis role runs on this Redis Cluster (REDIS_URL then only gives credentials and TLS).
+  REDIS_CLUSTER_NODES: envHostPortList().optional(),
+  // Set (with REDIS_SENTINEL_NAME), every role runs on the master these Sentinels name.
+  REDIS_SENTINELS: envHostPortList().optional(),
+  REDIS_SENTINEL_NAME: envString(/^[A-Za-z0-9._-]+$/, 'must be a Sentinel master name').optional(),
+  // Split roles: Bull's queues (noeviction, persistence) and the fragment cache (may evict).
+  QUEUE_REDIS_URL: envUrl(['redis', 'rediss']).optional(),
+  CACHE_REDIS_URL: envUrl(['redis', 'rediss']).optional(),
+  // Every key of ours starts with this prefix; the trailing ':' keeps `wp:x` and `wpx` apart. No
+  // braces: the hash tag that places a key in a Cluster slot comes after it.
+  REDIS_KEY_PREFIX: envString(/^[^\s{}]*:$/, 'must end with ":" and contain no spaces or braces').default('wp:'),
+  BULL_PREFIX: envString(/^[^\s{}]+$/, 'must be a non-empty string without spaces or braces').default('bull'),
   // Below the orchestrator's grace period (Kubernetes: 30 s), so we exit on our own terms.
   SHUTDOWN_TIMEOUT_MS: envInt(1, ONE_HOUR_MS).default(25_000),
 });

@@ -34,7 +34,10 @@ export class HealthController {
   ready(): Promise<HealthCheckResult> {
     const { redis, postgres, timeoutMs } = this.readiness;
     const checks: HealthIndicatorFunction[] = [];
-    if (redis !== undefined) checks.push(() => this.redis.pingCheck('redis', redis, timeoutMs));
+    const clients = redis === undefined ? {} : typeof redis === 'object' ? redis : { redis };
+    for (const [name, token] of Object.entries(clients)) {
+      checks.push(() => this.redis.pingCheck(name, token, timeoutMs));
+    }
     if (postgres) checks.push(() => this.typeorm.pingCheck('postgres', { timeout: timeoutMs }));
     return this.health.check(checks);
   }
