@@ -55,6 +55,8 @@ export class GatewayTestApp {
     try {
       const app = await createHttpApp(GatewayModule.register({ env }), gatewayHttpOptions());
       await app.init();
+      // As listen() does in main.ts: readiness events flow (waitMs and streams wake on them).
+      await app.startAllMicroservices();
       await app.getHttpAdapter().getInstance().ready();
       const testApp = new GatewayTestApp(app, database, options.database === undefined, keyPrefix, redis);
       await testApp.waitForDatabase();
@@ -71,8 +73,9 @@ export class GatewayTestApp {
     return this.app.get(ViewerTokens).issue(userId).token;
   }
 
-  ticket(userId: number): string {
-    return this.app.get(ViewerTokens).issueTicket(userId).ticket;
+  /** A stream ticket for `userId`, for a session that ends at `sessionEndsAt` (default: in an hour). */
+  ticket(userId: number, sessionEndsAt = Date.now() + 3_600_000): string {
+    return this.app.get(ViewerTokens).issueTicket(userId, sessionEndsAt).ticket;
   }
 
   async close(): Promise<void> {

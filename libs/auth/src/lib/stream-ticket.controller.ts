@@ -1,8 +1,8 @@
-import { Controller, HttpCode, Post, UseGuards } from '@nestjs/common';
+import { Controller, HttpCode, Post, Req, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiErrorResponses } from '@worker-pattern/platform';
 import { ViewerId } from './viewer-id.decorator';
-import { ViewerGuard } from './viewer.guard';
+import { ViewerGuard, type ViewerRequest } from './viewer.guard';
 import { ViewerTokens } from './viewer-tokens';
 
 /** `POST /api/auth/stream-ticket`: trades the API token for a one-minute stream ticket. */
@@ -28,7 +28,8 @@ export class StreamTicketController {
     },
   })
   @ApiErrorResponses(401, 429)
-  ticket(@ViewerId() viewerId: number): { ticket: string; expiresIn: number } {
-    return this.tokens.issueTicket(viewerId);
+  ticket(@ViewerId() viewerId: number, @Req() request: ViewerRequest): { ticket: string; expiresIn: number } {
+    // ViewerGuard recorded the token's expiry: a stream opened with the ticket ends when the token would.
+    return this.tokens.issueTicket(viewerId, request.viewerSessionEndsAt ?? Date.now());
   }
 }

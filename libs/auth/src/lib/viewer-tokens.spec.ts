@@ -34,10 +34,23 @@ describe('ViewerTokens', () => {
   });
 
   it('keeps stream tickets and API tokens apart', () => {
-    const { ticket } = tokens.issueTicket(9);
+    const { ticket } = tokens.issueTicket(9, Date.now() + 3_600_000);
     expect(tokens.verifyTicket(ticket)).toBe(9);
     expect(() => tokens.verify(ticket)).toThrow(/not an API token/);
     expect(() => tokens.verifyTicket(tokens.issue(9).token)).toThrow(InvalidTokenError);
+  });
+
+  it('carries the session’s end: a token’s expiry, and for a ticket the expiry of the token it came from', () => {
+    const { token } = tokens.issue(9, 600);
+    const session = tokens.session(token);
+    expect(session.viewerId).toBe(9);
+    expect(Math.abs(session.expiresAtMs - (Date.now() + 600_000))).toBeLessThan(2000);
+    const { ticket } = tokens.issueTicket(9, session.expiresAtMs);
+    // The ticket itself lives a minute; the stream it opens may last as long as the token.
+    expect(tokens.ticketSession(ticket)).toEqual({
+      viewerId: 9,
+      expiresAtMs: Math.floor(session.expiresAtMs / 1000) * 1000,
+    });
   });
 
   it('stops accepting a cached token once it expires', async () => {

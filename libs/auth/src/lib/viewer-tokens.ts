@@ -11,6 +11,13 @@ const SUB = /^[1-9][0-9]{0,9}$/;
 
 export class InvalidTokenError extends Error {}
 
+/** Who a credential authenticates, and until when. */
+export interface ViewerSession {
+  readonly viewerId: number;
+  /** When the API token behind it expires (for a ticket: the token it was traded from). */
+  readonly expiresAtMs: number;
+}
+
 /**
  * Issues and verifies viewer tokens: HS256 only (the algorithm is pinned, so a token cannot pick
  * `none` or an asymmetric key), `exp` required, `sub` a positive integer user id.
@@ -18,7 +25,7 @@ export class InvalidTokenError extends Error {}
  */
 @Injectable()
 export class ViewerTokens {
-  private readonly verified = new Map<string, { viewerId: number; expiresAtMs: number }>();
+  private readonly verified = new Map<string, { session: ViewerSession; validUntilMs: number }>();
 
   constructor(
     private readonly jwt: JwtService,
@@ -37,9 +44,10 @@ export class ViewerTokens {
    * A short-lived ticket for `EventSource`, which cannot send an Authorization header: it goes in
    * the stream's URL, so it must be worthless elsewhere (its own audience) and soon (a minute).
    */
-  issueTicket(viewerId: number): { ticket: string; expiresIn: number } {
+  issueTicket(viewerId: number, sessionExpiresAtMs: number): { ticket: string; expiresIn: number } {
     const ticket = this.jwt.sign(
-      {},
+      // The session's end travels with the ticket: a stream opened with it ends when the token would.
+      { sx: Math.floor(sessionExpiresAtMs / 1000) },
       {
         subject: String(viewerId),
         audience: TICKET_AUDIENCE,
@@ -53,22 +61,32 @@ export class ViewerTokens {
 
   /** The viewer id of a valid stream ticket. */
   verifyTicket(ticket: string): number {
+    return this.ticketSession(ticket).viewerId;
+  }
+
+  /** A valid stream ticket's viewer and the end of the session it was issued for. */
+  ticketSession(ticket: string): ViewerSession {
     return this.verifyWith(ticket, TICKET_AUDIENCE);
   }
 
   /** The viewer id of a valid API token; throws `InvalidTokenError` saying why not. */
   verify(token: string): number {
+    return this.session(token).viewerId;
+  }
+
+  /** A valid API token's viewer and expiry. */
+  session(token: string): ViewerSession {
     return this.verifyWith(token, undefined);
   }
 
-  private verifyWith(token: string, audience: string | undefined): number {
+  private verifyWith(token: string, audience: string | undefined): ViewerSession {
     const cacheKey = audience ? `${audience}:${token}` : token;
     const cached = this.verified.get(cacheKey);
     if (cached) {
-      if (cached.expiresAtMs > Date.now()) return cached.viewerId;
+      if (cached.validUntilMs > Date.now()) return cached.session;
       this.verified.delete(cacheKey);
     }
-    let payload: { sub?: unknown; exp?: unknown; aud?: unknown };
+    let payload: { sub?: unknown; exp?: unknown; aud?: unknown; sx?: unknown };
     try {
       payload = this.jwt.verify(token, { algorithms: [ALGORITHM], secret: this.options.secret, audience });
     } catch (error) {
@@ -81,8 +99,12 @@ export class ViewerTokens {
       throw new InvalidTokenError('token subject is not a user id');
     }
     const viewerId = Number(payload.sub);
+    const session = {
+      viewerId,
+      expiresAtMs: audience && typeof payload.sx === 'number' ? payload.sx * 1000 : payload.exp * 1000,
+    };
     if (this.verified.size >= CACHE_LIMIT) this.verified.clear();
-    this.verified.set(cacheKey, { viewerId, expiresAtMs: payload.exp * 1000 });
-    return viewerId;
+    this.verified.set(cacheKey, { session, validUntilMs: payload.exp * 1000 });
+    return session;
   }
 }

@@ -5,6 +5,8 @@ import { InvalidTokenError, ViewerTokens } from './viewer-tokens';
 /** The request after `ViewerGuard`: the authenticated viewer, taken from the token only. */
 export interface ViewerRequest extends FastifyRequest {
   viewerId?: number;
+  /** When the credential's session ends (the API token's expiry): long-lived streams end then. */
+  viewerSessionEndsAt?: number;
 }
 
 /** Requires `Authorization: Bearer <token>` and records the token's viewer on the request. */
@@ -24,7 +26,9 @@ export class ViewerGuard implements CanActivate {
     const match = /^Bearer ([A-Za-z0-9_.-]+)$/.exec(header);
     if (!match) throw new UnauthorizedException('malformed Authorization header (expected "Bearer <token>")');
     try {
-      request.viewerId = this.tokens.verify(match[1] ?? '');
+      const session = this.tokens.session(match[1] ?? '');
+      request.viewerId = session.viewerId;
+      request.viewerSessionEndsAt = session.expiresAtMs;
     } catch (error) {
       if (error instanceof InvalidTokenError) throw new UnauthorizedException(`invalid token: ${error.message}`);
       throw error;
@@ -48,7 +52,9 @@ export class StreamViewerGuard extends ViewerGuard {
     }
     if (typeof ticket !== 'string') throw new UnauthorizedException('invalid ticket: give one "ticket" parameter');
     try {
-      request.viewerId = this.tokens.verifyTicket(ticket);
+      const session = this.tokens.ticketSession(ticket);
+      request.viewerId = session.viewerId;
+      request.viewerSessionEndsAt = session.expiresAtMs;
     } catch (error) {
       if (error instanceof InvalidTokenError) throw new UnauthorizedException(`invalid ticket: ${error.message}`);
       throw error;

@@ -47,6 +47,7 @@ async function main(): Promise<void> {
     page,
     fragments: [...containers.keys()],
     token,
+    renewToken: () => devLogin(userId),
     onView: (name, view) => {
       const container = containers.get(name);
       if (container) renderFragment(container, name, view);

@@ -1,12 +1,17 @@
 import { type FragmentView, isSettled } from './fragment-types';
 import { retryDelayMs } from './retry-delay';
 
+/** First pause before reconnecting a dropped stream; it grows with each failure in a row. */
+const RECONNECT_BASE_MS = 1000;
+
 export interface FragmentFeedOptions {
   /** Fragment names of the page, e.g. `['profile', 'feed', 'recommendations']`. */
   readonly fragments: readonly string[];
   readonly page: string;
   /** The API token (Bearer) for polling and for trading into a stream ticket. */
   readonly token: string;
+  /** A new API token when the current one expired (the demo page signs in again); without it, polling. */
+  readonly renewToken?: () => Promise<string>;
   readonly onView: (name: string, view: FragmentView) => void;
   /** `stream` while pushed over SSE, `polling` after falling back. */
   readonly onMode?: (mode: 'stream' | 'polling') => void;
@@ -72,33 +77,53 @@ export function followFragments(options: FragmentFeedOptions): () => void {
     }
   };
 
-  const openStream = async (): Promise<void> => {
-    const response = await fetch(`${base}/api/auth/stream-ticket`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${options.token}` },
-    });
+  let token = options.token;
+  /** A stream ticket; an expired API token is renewed once (when the page can) and the ticket asked again. */
+  const ticket = async (): Promise<string> => {
+    const ask = () =>
+      fetch(`${base}/api/auth/stream-ticket`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    let response = await ask();
+    if (response.status === 401 && options.renewToken) {
+      token = await options.renewToken();
+      response = await ask();
+    }
     if (!response.ok) throw new Error(`stream ticket: HTTP ${response.status}`);
-    const { ticket } = (await response.json()) as { ticket: string };
+    return ((await response.json()) as { ticket: string }).ticket;
+  };
+
+  // Failed (re)connections in a row; a stream that delivered an event counts as working again.
+  let failures = 0;
+  const openStream = async (): Promise<void> => {
+    const fresh = await ticket();
     if (stopped) return;
-    let drops = 0;
-    source = new EventSource(
-      `${base}/api/pages/${encodeURIComponent(options.page)}/stream?ticket=${encodeURIComponent(ticket)}`,
+    const current = new EventSource(
+      `${base}/api/pages/${encodeURIComponent(options.page)}/stream?ticket=${encodeURIComponent(fresh)}`,
     );
+    source = current;
     options.onMode?.('stream');
-    source.addEventListener('fragment', (event) => {
-      drops = 0;
+    current.addEventListener('fragment', (event) => {
+      failures = 0;
       const { name, ...view } = JSON.parse((event as MessageEvent<string>).data) as FragmentView & { name: string };
       show(name, view);
     });
-    source.addEventListener('heartbeat', () => {
-      drops = 0;
+    current.addEventListener('heartbeat', () => {
+      failures = 0;
     });
-    // EventSource reconnects by itself with the same URL; the ticket lasts a minute, so after the
-    // second drop in a row (or a refusal, which closes the source) polling takes over.
-    source.addEventListener('error', () => {
-      drops += 1;
-      if (source?.readyState === EventSource.CLOSED || drops >= 2) fallBackToPolling();
+    // The token behind the stream ran out: the server ends it; open a new one with a new ticket.
+    current.addEventListener('expired', () => reconnect(current, 0));
+    // EventSource would reconnect by itself, but with the same URL, whose ticket lasts a minute:
+    // reconnect with a fresh ticket instead, and after the third failure in a row, poll.
+    current.addEventListener('error', () => {
+      failures += 1;
+      if (failures >= 3) fallBackToPolling();
+      else reconnect(current, RECONNECT_BASE_MS * failures);
     });
+  };
+  const reconnect = (current: EventSource, delayMs: number): void => {
+    current.close();
+    if (source !== current || stopped) return;
+    source = undefined;
+    later(() => openStream().catch(fallBackToPolling), delayMs);
   };
 
   openStream().catch(fallBackToPolling);

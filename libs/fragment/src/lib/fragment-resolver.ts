@@ -198,8 +198,12 @@ export class FragmentResolver {
         outstanding.delete(key);
         settledOnRecheck.add(key);
       }
-      if (outstanding.size > 0) {
-        await Promise.race([woken, new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)))]);
+      if ([...pending.values()].some((i) => result[i].status === 'pending')) {
+        // An event may already have come while that read was on its way (it read before the build
+        // wrote): then there is nothing to wait for, only a read to make again.
+        if (outstanding.size > 0) {
+          await Promise.race([woken, new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)))]);
+        }
         await this.reread(targets, pending, result);
       }
     } finally {

@@ -20,9 +20,9 @@ import {
   ApiSecurity,
   ApiTags,
 } from '@nestjs/swagger';
-import { StreamViewerGuard, ViewerId } from '@worker-pattern/auth';
+import { StreamViewerGuard, ViewerId, type ViewerRequest } from '@worker-pattern/auth';
 import { FragmentWatcher, renderFragmentJson } from '@worker-pattern/fragment';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply } from 'fastify';
 import { ApiErrorResponses } from '@worker-pattern/platform';
 import { FragmentErrorsFilter } from './fragment-errors.filter';
 import { PageCatalog } from './page-catalog';
@@ -35,12 +35,15 @@ export const MAX_STREAMS_PER_VIEWER = 5;
 const HEARTBEAT_MS = 15_000;
 /** How long an EventSource waits before reconnecting after the stream drops. */
 const RECONNECT_MS = 2000;
+/** setTimeout's longest delay (about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * `GET /api/pages/:page/stream`: Server-Sent Events. First one `fragment` event per fragment with
  * its current state (cold fragments are leased and enqueued, as by any page request), then one
  * `fragment` event each time a fragment settles, pushed by the workers' readiness events, and a
- * `heartbeat` after the initial states and every 15 s. Nothing per connection touches Redis
+ * `heartbeat` after the initial states and every 15 s; `expired` when the token behind it runs out,
+ * and the end. Open copies are kept live (see FragmentWatcher). Nothing per connection touches Redis
  * except one read when a watched fragment settles.
  */
 @ApiTags('pages')
@@ -60,7 +63,7 @@ export class PageStreamController {
   @ApiOperation({
     summary: 'A page as Server-Sent Events',
     description:
-      'One `event: fragment` per fragment with its current state (`data:` is a FragmentEvent), then one each time a fragment settles, and `event: heartbeat` after the initial states and every 15 s. Authenticate with the Authorization header or, from a browser’s EventSource, with `?ticket=` from POST /api/auth/stream-ticket. At most 5 open streams per viewer and gateway process.',
+      'One `event: fragment` per fragment with its current state (`data:` is a FragmentEvent), then one each time a fragment settles, and `event: heartbeat` after the initial states and every 15 s. When the token behind the stream expires it sends `event: expired` and ends: open it again with a new ticket. Authenticate with the Authorization header or, from a browser’s EventSource, with `?ticket=` from POST /api/auth/stream-ticket. At most 5 open streams per viewer and gateway process.',
   })
   @ApiBearerAuth()
   @ApiSecurity('streamTicket')
@@ -89,7 +92,7 @@ export class PageStreamController {
     @Param('page') name: string,
     @Query() query: RawQuery,
     @ViewerId() viewerId: number,
-    @Req() request: FastifyRequest,
+    @Req() request: ViewerRequest,
     @Res() reply: FastifyReply,
   ): Promise<void> {
     const page = this.catalog.get(name);
@@ -146,7 +149,19 @@ export class PageStreamController {
       write(`event: heartbeat\ndata: {"at":${JSON.stringify(new Date().toISOString())}}\n\n`);
     heartbeat();
     const timer = setInterval(heartbeat, HEARTBEAT_MS);
+    // The stream lasts as long as the credential behind it: then it says so and ends, and the client
+    // opens a new one with a fresh ticket (see libs/fragment-client).
+    const expiry = setTimeout(
+      () => {
+        write(
+          `event: expired\ndata: {"reason":"the token behind this stream expired; open it again with a new ticket"}\n\n`,
+        );
+        response.end();
+      },
+      Math.min(MAX_TIMER_MS, Math.max(0, (request.viewerSessionEndsAt ?? Number.POSITIVE_INFINITY) - Date.now())),
+    );
     response.once('close', () => {
+      clearTimeout(expiry);
       clearInterval(timer);
       stop();
       this.closed(viewerId);

@@ -73,7 +73,7 @@ describe('ViewerRateLimitGuard', () => {
     const { guard, keys } = await guardWith();
     const token = tokens.issue(42).token;
     await guard.canActivate(httpContext(request({ authorization: `Bearer ${token}` })));
-    await guard.canActivate(httpContext(request({}, { ticket: tokens.issueTicket(43).ticket })));
+    await guard.canActivate(httpContext(request({}, { ticket: tokens.issueTicket(43, Date.now() + 60_000).ticket })));
     await guard.canActivate(httpContext(request({ authorization: 'Bearer forged.token.here' })));
     await guard.canActivate(httpContext(request({ authorization: `Token ${token}` })));
     await guard.canActivate(httpContext(request({}, { ticket: token }))); // an API token is no ticket
