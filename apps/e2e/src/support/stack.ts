@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { Client } from 'pg';
 import { LocalPgBouncer, type LocalPostgres, PGBOUNCER_MISSING, pgBouncerInstalled } from '@worker-pattern/db/testing';
-import { bullQueuePrefix } from '@worker-pattern/fragment';
-import { deleteKeysWithPrefix, TEST_REDIS_URL } from '@worker-pattern/fragment/testing';
+import { bullQueuePrefix, type RedisClient } from '@worker-pattern/fragment';
+import { deleteKeysWithPrefix, LocalRedisCluster, TEST_REDIS_URL } from '@worker-pattern/fragment/testing';
 import { type AppProcess, freePort, runToCompletion, startApp, waitForHttpOk } from './processes';
 
 export const WORKER_APPS = ['profile-worker', 'feed-worker', 'recommendations-worker', 'invalidation-worker'] as const;
@@ -17,6 +17,8 @@ const ADMIN_DATABASE_URL = process.env['TEST_DATABASE_ADMIN_URL'] ?? 'postgres:/
  * unless `E2E_PGBOUNCER=0` (then the apps connect to Postgres directly).
  */
 export const PGBOUNCER_BY_DEFAULT = process.env['E2E_PGBOUNCER'] !== '0';
+/** Whether stacks run on a Redis Cluster of their own by default (`E2E_REDIS=cluster`: the e2e-cluster target). */
+export const REDIS_CLUSTER_BY_DEFAULT = process.env['E2E_REDIS'] === 'cluster';
 const JWT_SECRET = 'e2e-secret-0123456789abcdef0123456789abcdef';
 
 export interface StackOptions {
@@ -24,6 +26,11 @@ export interface StackOptions {
   readonly users?: number;
   /** A Redis of the test's own (fault tests restart it); default the shared one under a key prefix. */
   readonly redisUrl?: string;
+  /**
+   * Run every Redis role on a real Redis Cluster (3 masters, 3 replicas) the stack starts and stops
+   * (default `REDIS_CLUSTER_BY_DEFAULT`); the apps get REDIS_CLUSTER_NODES.
+   */
+  readonly redisCluster?: boolean;
   /** A Postgres of the test's own, as its maintenance-database URL; default the shared server. */
   readonly adminDatabaseUrl?: string;
   /** Extra environment for every app, e.g. short Bull intervals for fault tests. */
@@ -49,7 +56,7 @@ export interface StackOptions {
 export class Stack {
   readonly apps = new Map<AppName, AppProcess>();
   readonly ports = new Map<AppName, number>();
-  readonly redis: Redis;
+  readonly redis: RedisClient;
 
   /** The stack's PgBouncer, when the apps go through one. */
   pgbouncer?: LocalPgBouncer;
@@ -63,14 +70,18 @@ export class Stack {
     readonly keyPrefix: string,
     private readonly env: Record<string, string>,
     private readonly adminDatabaseUrl: string,
+    /** The stack's own Redis Cluster, when it runs on one. */
+    readonly cluster?: LocalRedisCluster,
   ) {
     this.appDatabaseUrl = databaseUrl;
     // Fault tests stop this Redis: a command must fail rather than wait in the offline queue.
-    this.redis = new Redis(env['REDIS_URL'] ?? TEST_REDIS_URL, {
-      maxRetriesPerRequest: 1,
-      enableOfflineQueue: false,
-      lazyConnect: false,
-    });
+    this.redis = cluster
+      ? new Cluster(cluster.seeds, { redisOptions: { maxRetriesPerRequest: 1 } })
+      : new Redis(env['REDIS_URL'] ?? TEST_REDIS_URL, {
+          maxRetriesPerRequest: 1,
+          enableOfflineQueue: false,
+          lazyConnect: false,
+        });
     this.redis.on('error', () => undefined);
   }
 
@@ -81,16 +92,18 @@ export class Stack {
     const databaseUrl = new URL(adminDatabaseUrl);
     databaseUrl.pathname = `/${databaseName}`;
     const keyPrefix = `e2e:${id}:`;
-    const env = {
+    const cluster = (options.redisCluster ?? REDIS_CLUSTER_BY_DEFAULT) ? await LocalRedisCluster.start() : undefined;
+    const env: Record<string, string> = {
       NODE_ENV: 'test',
       HOST: '127.0.0.1',
       LOG_LEVEL: 'warn',
       REDIS_URL: options.redisUrl ?? TEST_REDIS_URL,
+      ...(cluster ? { REDIS_CLUSTER_NODES: cluster.seedList } : {}),
       REDIS_KEY_PREFIX: keyPrefix,
       BULL_PREFIX: `e2e:${id}:bull`,
       ...options.env,
     };
-    const stack = new Stack(databaseUrl.toString(), databaseName, keyPrefix, env, adminDatabaseUrl);
+    const stack = new Stack(databaseUrl.toString(), databaseName, keyPrefix, env, adminDatabaseUrl, cluster);
     await new Promise<void>((resolve) =>
       stack.redis.status === 'ready' ? resolve() : stack.redis.once('ready', () => resolve()),
     );
@@ -195,6 +208,13 @@ export class Stack {
     return suffix ? `${base}:${suffix}` : base;
   }
 
+  /** Keys of the stack matching a pattern under its prefix, from every master of a Cluster. */
+  async keys(pattern: string): Promise<string[]> {
+    const nodes = this.redis instanceof Cluster ? this.redis.nodes('master') : [this.redis];
+    const found = await Promise.all(nodes.map((node) => node.keys(`${this.keyPrefix}${pattern}`)));
+    return found.flat().sort();
+  }
+
   /** Every job Bull holds for the stack, in any state (a job moving between states counts once). */
   async jobCount(): Promise<number> {
     let total = 0;
@@ -228,6 +248,7 @@ export class Stack {
     await this.pgbouncer?.destroy();
     await deleteKeysWithPrefix(this.redis, this.keyPrefix).catch(() => undefined);
     await this.redis.quit().catch(() => undefined);
+    await this.cluster?.stop();
     const admin = new Client({ connectionString: this.adminDatabaseUrl });
     await admin.connect();
     try {

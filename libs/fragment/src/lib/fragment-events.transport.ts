@@ -10,6 +10,7 @@ import { BaseRpcContext, type CustomTransportStrategy, type MicroserviceOptions,
 import { Cluster } from 'ioredis';
 import type { FragmentEventSubscriber } from './fragment-events';
 import { FRAGMENT_SETTLED_PATTERN } from './fragment-key';
+import { FragmentEventMetrics, registerChannelGauge } from './fragment-metrics';
 import type { FragmentModuleOptions } from './fragment-options';
 import { FRAGMENT_OPTIONS } from './fragment.tokens';
 import { connectOrFail, createRedisClient, type RedisClient } from './redis-clients';
@@ -37,6 +38,7 @@ export class FragmentEventsServer
   implements CustomTransportStrategy, FragmentEventSubscriber, OnModuleInit, OnApplicationShutdown
 {
   private readonly log = new Logger(FragmentEventsServer.name);
+  private readonly metrics = new FragmentEventMetrics();
   private readonly channels = new Set<string>();
   private readonly resubscribed: Array<() => void> = [];
   private client?: RedisClient;
@@ -45,6 +47,7 @@ export class FragmentEventsServer
 
   constructor(@Inject(FRAGMENT_OPTIONS) private readonly options: FragmentModuleOptions) {
     super();
+    registerChannelGauge(() => this.channels.size);
   }
 
   async onModuleInit(): Promise<void> {
@@ -106,6 +109,7 @@ export class FragmentEventsServer
   }
 
   private received(channel: string, message: string): void {
+    this.metrics.received.inc();
     if (!this.listening || !this.channels.has(channel)) return;
     let packet: EventPacket;
     try {

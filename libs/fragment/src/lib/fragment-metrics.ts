@@ -74,6 +74,31 @@ export function registerListenerGauge(count: () => number): void {
   });
 }
 
+/**
+ * Gateway side: readiness events this process received, and the sharded channels (watched copies)
+ * it is subscribed to. Event traffic per gateway grows with what it watches, not with all builds.
+ */
+export class FragmentEventMetrics {
+  readonly received = counter(
+    register,
+    'fragment_events_received_total',
+    'Readiness events this gateway received (one sharded channel per watched copy)',
+    [],
+  );
+}
+
+export function registerChannelGauge(count: () => number): void {
+  if (register.getSingleMetric('fragment_event_channels')) register.removeSingleMetric('fragment_event_channels');
+  new Gauge({
+    name: 'fragment_event_channels',
+    help: 'Sharded pub/sub channels this gateway is subscribed to: the copies its streams and waits watch',
+    registers: [register],
+    collect() {
+      this.set(count());
+    },
+  });
+}
+
 /** Worker side: what builds did and how long they took. */
 export class FragmentBuildMetrics {
   readonly builds = counter(register, 'fragment_builds_total', 'Build attempts by outcome', ['fragment', 'outcome']);

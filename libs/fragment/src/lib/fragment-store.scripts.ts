@@ -142,9 +142,9 @@ end
 `;
 
 /**
- * COMPLETE — writes a finished build unless a build that read later already wrote (generation
- * guard), as fresh, or as stale when a write landed after this build read (then one follow-up build
- * is queued), frees the running slot if it is this job's, sets the expiry and announces the copy.
+ * COMPLETE — the copy's running build writes its result, unless a build that read later already
+ * wrote (generation guard): as fresh, or as stale when a write landed after this build read (then
+ * one follow-up build is queued); frees the running slot, sets the expiry and announces the copy.
  * KEYS[1]. ARGV: now, generation (from CLAIM), job id, data, builtAt, ttl ms, stale ms,
  * active window ms, follow-up lease ms.
  * Returns { 1 written fresh | 2 written stale | 0 discarded, follow-up generation (0 none), its lane }.
@@ -154,8 +154,11 @@ local key, gen, job = KEYS[1], tonumber(ARGV[2]), ARGV[3]
 local v = redis.call('HMGET', key, 'g', 'i', 'c', 'cj', 'cn', 'q', 'qu', 'cu', 'r', 'n')
 local ours = v[4] == job and tonumber(v[3]) == gen
 local lane = v[5] or 'b'
-local cu = num(v[8])
-if ours then redis.call('HDEL', key, 'c', 'cu', 'cj', 'cn'); cu = 0 end
+-- Only the copy's running build writes: one that lost its slot (its lease ran out and another job
+-- claimed, or the hash was evicted with the record of what it read against) is discarded; the
+-- build that holds the slot now, or the next request, makes the copy.
+if not ours then return { 0, 0, '' } end
+redis.call('HDEL', key, 'c', 'cu', 'cj', 'cn')
 if gen <= num(v[1]) then return { 0, 0, '' } end
 local ttl = tonumber(ARGV[6])
 local x = 0
@@ -168,10 +171,10 @@ local follow = 0
 if x == 0 then
   local queued = v[6] and qu > now
   local until_ms
-  follow, until_ms = follow_up(key, v[10], queued, cu > now, lane, num(v[9]), tonumber(ARGV[8]), tonumber(ARGV[9]))
+  follow, until_ms = follow_up(key, v[10], queued, false, lane, num(v[9]), tonumber(ARGV[8]), tonumber(ARGV[9]))
   if follow > 0 then qu = until_ms end
 end
-redis.call('PEXPIREAT', key, math.max(h, qu, cu))
+redis.call('PEXPIREAT', key, math.max(h, qu))
 announce(key, 'ready', gen)
 if x > 0 then return { 1, 0, '' } end
 return { 2, follow, lane }
