@@ -1,4 +1,6 @@
-// Unit tests for the launcher's pure parts (tools/lib/*). No Redis, Postgres or build needed.
+// Unit tests for the launcher's parts (tools/lib/*, tools/services.mjs' arguments). No Redis,
+// Postgres or build needed; child processes are short node scripts. The real servers are
+// tested in tools/services.int-spec.mjs.
 // Run: node --test tools/start.spec.mjs
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -9,8 +11,10 @@ import { after, describe, test } from 'node:test';
 import { MAX_USERS, USAGE, UsageError, parseArgs } from './lib/args.mjs';
 import {
   compareVersionsDesc,
+  describePostgresSetupProblem,
   findExecutable,
   findPostgresBinaries,
+  findPostgresSetup,
   lookupSystemUser,
   parsePasswd,
 } from './lib/binaries.mjs';
@@ -26,13 +30,19 @@ import {
   localDatabaseUrl,
   localRedisUrl,
   maintenanceDatabaseUrl,
+  parseHostPorts,
   redactUrl,
   resolveServiceConfig,
 } from './lib/config.mjs';
 import { findFreePort, isPortFree } from './lib/ports.mjs';
 import { createLineSplitter, createPrefixer, formatPrefix, shouldUseColor } from './lib/prefix.mjs';
-import { isPgUnreachable, isRedisUnreachable, probePostgres, probeRedis } from './lib/probes.mjs';
+import { checkFailed, isPgUnreachable, isRedisUnreachable, probePostgres, probeRedis } from './lib/probes.mjs';
 import { describeExit, startChild } from './lib/procs.mjs';
+import { clusterNodeArgs, formatSlots, parseClusterNodes, parseInfo, slotCount } from './lib/redis-cluster.mjs';
+import { DEFAULT_RESTART_POLICY, decideRestart, initialCrashState } from './lib/restart-policy.mjs';
+import { postgresServerArgs, redisServerArgs } from './lib/services.mjs';
+import { supervise } from './lib/supervisor.mjs';
+import { parseServicesArgs } from './services.mjs';
 
 const tmpRoots = [];
 function tmpDir() {
@@ -126,6 +136,7 @@ describe('parseArgs', () => {
 describe('service configuration', () => {
   test('defaults are not explicit', () => {
     assert.deepEqual(resolveServiceConfig({}), {
+      redisClusterNodes: undefined,
       redis: { url: DEFAULT_REDIS_URL, explicit: false },
       database: { url: DEFAULT_DATABASE_URL, explicit: false },
     });
@@ -139,6 +150,19 @@ describe('service configuration', () => {
     assert.deepEqual(cfg.database, { url: 'postgres://d/db', explicit: true });
     assert.equal(resolveServiceConfig({ REDIS_URL: '' }).redis.explicit, false);
     assert.equal(resolveServiceConfig({ DATABASE_URL: '   ' }).database.explicit, false);
+    assert.equal(resolveServiceConfig({ REDIS_CLUSTER_NODES: ' a:1,b:2 ' }).redisClusterNodes, 'a:1,b:2');
+  });
+
+  test('parseHostPorts reads REDIS_CLUSTER_NODES and names a bad entry', () => {
+    assert.deepEqual(parseHostPorts('127.0.0.1:7001, redis-2:7002,[::1]:7003'), [
+      { host: '127.0.0.1', port: 7001 },
+      { host: 'redis-2', port: 7002 },
+      { host: '[::1]', port: 7003 },
+    ]);
+    assert.throws(() => parseHostPorts('127.0.0.1:7001,redis-2'), /"redis-2" is not host:port/);
+    assert.throws(() => parseHostPorts('a:0'), /"a:0" is not host:port/);
+    assert.throws(() => parseHostPorts('a:70000'), /is not host:port/);
+    assert.throws(() => parseHostPorts('redis://a:1'), /is not host:port/);
   });
 
   test('probe-URL hooks move the default but stay "not explicit"; a user URL beats them', () => {
@@ -484,5 +508,309 @@ describe('child processes', () => {
     const info = await child.exited;
     assert.ok(info.error);
     assert.match(describeExit(info), /could not be started/);
+  });
+});
+
+describe('restart policy', () => {
+  const policy = DEFAULT_RESTART_POLICY;
+  const run = (uptimes) => {
+    let state = initialCrashState();
+    return uptimes.map((uptime) => {
+      const decision = decideRestart(state, uptime, policy);
+      state = decision.state;
+      return decision.giveUp ? 'give up' : decision.delayMs;
+    });
+  };
+
+  test('restarts at once-ish, doubling while it keeps crashing, up to the ceiling', () => {
+    assert.deepEqual(
+      run([20_000, 20_000, 20_000, 20_000, 20_000, 20_000, 20_000]),
+      [500, 1000, 2000, 4000, 8000, 15_000, 15_000],
+    );
+  });
+
+  test('a long enough run forgets the crash streak', () => {
+    assert.deepEqual(run([20_000, 20_000, policy.stableAfterMs, 20_000]), [500, 1000, 500, 1000]);
+  });
+
+  test(`gives up after ${policy.maxFastCrashes} fast crashes in a row, saying why`, () => {
+    assert.deepEqual(run([100, 100, 100, 100, 100]), [500, 1000, 2000, 4000, 'give up']);
+    const last = decideRestart({ crashes: 4, fastCrashes: 4 }, 100, policy);
+    assert.equal(last.giveUp, true);
+    assert.equal(last.reason, 'it stopped 5 times in a row, each time within 10 s of starting');
+  });
+
+  test('a slower crash in between resets the count of fast ones (not the back-off)', () => {
+    assert.deepEqual(run([100, 100, 100, 100, 20_000, 100, 100]), [500, 1000, 2000, 4000, 8000, 15_000, 15_000]);
+  });
+});
+
+describe('supervisor', () => {
+  const quick = { initialDelayMs: 10, maxDelayMs: 40, stableAfterMs: 60_000, fastCrashMs: 10_000, maxFastCrashes: 3 };
+  const recorder = () => {
+    const lines = [];
+    return { lines, log: { info: (t) => lines.push(`info ${t}`), warn: (t) => lines.push(`warn ${t}`) } };
+  };
+  const node = (script) => () => startChild('t', process.execPath, ['-e', script], { output: 'capture' });
+  const until = async (condition, what) => {
+    const deadline = Date.now() + 10_000;
+    while (!condition()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+  const alive = (pid) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  test('a process that keeps crashing at once is restarted with back-off, then given up on', async () => {
+    const { lines, log } = recorder();
+    let spawns = 0;
+    const s = supervise({
+      name: 'crasher',
+      spawn: () => {
+        spawns++;
+        return node('process.exit(3)')();
+      },
+      log,
+      policy: quick,
+    });
+    const result = await s.done;
+    assert.equal(result.gaveUp, true);
+    assert.equal(result.info.code, 3);
+    assert.equal(spawns, 3);
+    assert.equal(s.restarts, 2);
+    assert.equal(s.state, 'gave-up');
+    assert.match(lines[0], /^warn crasher exited with code 3 after \d+ ms up; restarting it in 10 ms$/);
+    assert.match(lines[1], /^info crasher restarted \(pid \d+\), restart 1$/);
+    assert.match(lines[2], /restarting it in 20 ms$/);
+    assert.equal(
+      lines.at(-1),
+      'warn crasher exited with code 3; giving up on it, since it stopped 3 times in a row, each time within 10 s of starting. The rest keep running.',
+    );
+    assert.equal(await s.stop(), undefined, 'stop() after giving up is a no-op');
+  });
+
+  test('a killed process comes back; stop() ends it for good', async () => {
+    const { lines, log } = recorder();
+    const starts = [];
+    const s = supervise({
+      name: 'app',
+      spawn: node('console.log("up"); setInterval(() => {}, 1000)'),
+      log,
+      policy: quick,
+      where: (m) => `pid ${m.pid}, :1234`,
+      onStart: (managed, ctx) => starts.push({ pid: managed.pid, ...ctx }),
+    });
+    const first = s.current;
+    await until(() => first.tail().includes('up'), 'the first start');
+    process.kill(first.pid, 'SIGKILL');
+    await until(() => s.restarts === 1 && s.current.tail().includes('up'), 'the restart');
+    assert.notEqual(s.current.pid, first.pid);
+    assert.equal(starts.length, 2);
+    assert.equal(starts[0].restart, 0);
+    assert.equal(starts[1].restart, 1);
+    assert.ok(starts[1].downSince >= first.startedAt, 'the restart knows when the app went down');
+    assert.match(lines[0], /^warn app was killed by SIGKILL after \d+ ms up; restarting it in 10 ms$/);
+    assert.match(lines[1], /^info app restarted \(pid \d+, :1234\), restart 1$/);
+
+    const second = s.current;
+    const info = await s.stop({ signal: 'SIGTERM', timeoutMs: 5000 });
+    assert.equal(info.signal, 'SIGTERM');
+    assert.equal(s.state, 'stopped');
+    assert.deepEqual(await s.done, { gaveUp: false });
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(s.current, second, 'nothing is started after stop()');
+    assert.equal(alive(second.pid), false);
+  });
+
+  test('stop() during the back-off cancels the restart', async () => {
+    const { log } = recorder();
+    let spawns = 0;
+    const s = supervise({
+      name: 'slow',
+      spawn: () => {
+        spawns++;
+        return node('process.exit(1)')();
+      },
+      log,
+      policy: { ...quick, initialDelayMs: 60_000 },
+    });
+    await until(() => s.state === 'waiting', 'the back-off');
+    const t0 = Date.now();
+    assert.equal(await s.stop(), undefined);
+    assert.ok(Date.now() - t0 < 5000, 'stop() does not sit out the back-off');
+    assert.equal(s.state, 'stopped');
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(spawns, 1);
+  });
+
+  test('beforeRestart runs between the back-off and the restart, and can be cut short by stop()', async () => {
+    const { log } = recorder();
+    let spawns = 0;
+    let sawAbort = false;
+    const s = supervise({
+      name: 'node',
+      spawn: () => {
+        spawns++;
+        return node('process.exit(1)')();
+      },
+      log,
+      policy: quick,
+      beforeRestart: ({ signal }) =>
+        new Promise((resolve) => {
+          signal.addEventListener('abort', () => {
+            sawAbort = true;
+            resolve();
+          });
+        }),
+    });
+    await until(() => s.state === 'waiting' && spawns === 1, 'beforeRestart');
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(spawns, 1, 'no restart while beforeRestart is pending');
+    await s.stop();
+    assert.equal(sawAbort, true);
+    assert.equal(spawns, 1);
+  });
+
+  test('an adopted process counts its uptime from its own start', async () => {
+    const { lines, log } = recorder();
+    const initial = node('setTimeout(() => process.exit(0), 300)')();
+    const s = supervise({ name: 'adopted', initial, spawn: node('setInterval(() => {}, 1000)'), log, policy: quick });
+    assert.equal(s.current, initial);
+    await until(() => s.restarts === 1, 'the restart');
+    assert.match(lines[0], /^warn adopted exited with code 0 after \d+ ms up/);
+    assert.ok(Number(/after (\d+) ms/.exec(lines[0])[1]) >= 250);
+    await s.stop({ timeoutMs: 5000 });
+  });
+});
+
+describe('throwaway server arguments', () => {
+  test('redis-server: loopback only, nothing persisted, logs to stdout', () => {
+    const args = redisServerArgs({ port: 7001, dir: '/tmp/x' });
+    const value = (flag) => args[args.indexOf(flag) + 1];
+    assert.equal(value('--port'), '7001');
+    assert.equal(value('--bind'), '127.0.0.1');
+    assert.equal(value('--save'), '');
+    assert.equal(value('--appendonly'), 'no');
+    assert.equal(value('--logfile'), '');
+  });
+
+  test('a cluster node: cluster mode, its own nodes.conf, a 2 s node timeout, an explicit bus port', () => {
+    const args = clusterNodeArgs({ port: 7001, busPort: 40001, dir: '/tmp/c/7001', nodeTimeoutMs: 2000 });
+    const value = (flag) => args[args.indexOf(flag) + 1];
+    assert.equal(value('--cluster-enabled'), 'yes');
+    assert.equal(value('--cluster-config-file'), '/tmp/c/7001/nodes.conf');
+    assert.equal(value('--cluster-node-timeout'), '2000');
+    assert.equal(value('--cluster-port'), '40001');
+    assert.equal(value('--bind'), '127.0.0.1');
+    assert.equal(value('--save'), '');
+  });
+
+  test('postgres: loopback, socket in the temp dir, extra settings last (they win)', () => {
+    const args = postgresServerArgs({ dataDir: '/d', port: 5499, socketDir: '/s', extra: ['-c', 'hot_standby=on'] });
+    assert.deepEqual(args.slice(0, 8), ['-D', '/d', '-p', '5499', '-k', '/s', '-c', 'listen_addresses=127.0.0.1']);
+    assert.deepEqual(args.slice(-2), ['-c', 'hot_standby=on']);
+  });
+});
+
+describe('Redis Cluster replies', () => {
+  const NODES = [
+    '07c37dfeb235213a872192d90877d0cd55635b91 127.0.0.1:30004@31004 slave e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 0 1426238317239 4 connected',
+    '67ed2db8d677e59ec4a4cefb06858cf2a1a89fa1 127.0.0.1:30002@31002,host-2 master - 0 1426238316232 2 connected 5461-10922',
+    '292f8b365bb7edb5e285caf0b7e6ddc7265d2f4f 127.0.0.1:30003@31003 master - 0 1426238318243 3 connected 10923-16383 [16384->-abc]',
+    'e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 127.0.0.1:30001@31001 myself,master - 0 0 1 connected 0-5459 5460',
+    '6ec23923021cf3ffec47632106199cb7f496ce01 127.0.0.1:30005@31005 master,fail - 1426238316232 1426238316232 5 disconnected',
+    '',
+  ].join('\n');
+
+  test('parseClusterNodes: roles, masters, slot ranges, failure flags', () => {
+    const nodes = parseClusterNodes(NODES);
+    assert.equal(nodes.length, 5);
+    assert.deepEqual(
+      nodes.map((n) => [n.port, n.busPort, n.role, slotCount(n), n.failing, n.connected]),
+      [
+        [30004, 31004, 'replica', 0, false, true],
+        [30002, 31002, 'master', 5462, false, true],
+        [30003, 31003, 'master', 5461, false, true],
+        [30001, 31001, 'master', 5461, false, true],
+        [30005, 31005, 'master', 0, true, false],
+      ],
+    );
+    assert.equal(nodes[0].masterId, 'e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca');
+    assert.equal(nodes[1].masterId, undefined);
+    assert.equal(nodes[1].host, '127.0.0.1');
+    assert.equal(formatSlots(nodes[3].slots), '0-5459,5460');
+    assert.equal(
+      nodes.reduce((n, e) => n + slotCount(e), 0),
+      16_384,
+    );
+  });
+
+  test('parseInfo', () => {
+    assert.deepEqual(parseInfo('# Cluster\r\ncluster_state:ok\r\ncluster_known_nodes:6\r\n'), {
+      cluster_state: 'ok',
+      cluster_known_nodes: '6',
+    });
+  });
+
+  test('a failed probe check counts as "reachable, not ok"', () => {
+    const err = checkFailed('cluster_state:fail');
+    assert.equal(isRedisUnreachable(err), false);
+    assert.equal(isPgUnreachable(err), false);
+  });
+});
+
+describe('Postgres setup', () => {
+  test('as root, the server runs as the postgres system user; without one, that is the problem', () => {
+    const root = tmpDir();
+    const libRoot = path.join(root, 'lib');
+    touch(path.join(libRoot, '15', 'bin', 'initdb'));
+    touch(path.join(libRoot, '15', 'bin', 'postgres'));
+    touch(path.join(libRoot, '15', 'bin', 'pg_basebackup'));
+    const passwd = path.join(root, 'passwd');
+    fs.writeFileSync(passwd, 'postgres:x:101:104::/var/lib/postgresql:/bin/bash\n');
+    const asRoot = findPostgresSetup({ pathEnv: '', libRoot, uid: 0, passwdFile: passwd });
+    assert.deepEqual(asRoot.runAs, { name: 'postgres', uid: 101, gid: 104, home: '/var/lib/postgresql' });
+    assert.equal(asRoot.bins.pgBasebackup, path.join(libRoot, '15', 'bin', 'pg_basebackup'));
+    assert.equal(asRoot.problem, undefined);
+    assert.equal(findPostgresSetup({ pathEnv: '', libRoot, uid: 1000, passwdFile: passwd }).runAs, undefined);
+    const noUser = findPostgresSetup({ pathEnv: '', libRoot, uid: 0, passwdFile: path.join(root, 'none') });
+    assert.equal(noUser.problem, 'root-without-postgres-user');
+    assert.match(describePostgresSetupProblem(noUser), /initdb refuses to run as root.*\n.*useradd --system/);
+    const nothing = findPostgresSetup({ pathEnv: '', libRoot: path.join(root, 'empty'), uid: 1000 });
+    assert.equal(nothing.problem, 'no-binaries');
+    assert.match(describePostgresSetupProblem(nothing, '/x'), /no Postgres server binaries .* in \/x\/\*\/bin/);
+  });
+});
+
+describe('tools/services.mjs arguments', () => {
+  test('a service, --json and --database', () => {
+    assert.deepEqual(parseServicesArgs(['redis-cluster']), {
+      help: false,
+      service: 'redis-cluster',
+      json: false,
+      database: 'postgres',
+    });
+    assert.deepEqual(parseServicesArgs(['postgres-replica', '--json', '--database', 'wp_test_1']), {
+      help: false,
+      service: 'postgres-replica',
+      json: true,
+      database: 'wp_test_1',
+    });
+    assert.equal(parseServicesArgs(['--help']).help, true);
+  });
+
+  test('bad arguments say what is wrong', () => {
+    assert.throws(() => parseServicesArgs([]), /name a service: redis-cluster or postgres-replica/);
+    assert.throws(() => parseServicesArgs(['redis']), /unexpected argument "redis"/);
+    assert.throws(() => parseServicesArgs(['redis-cluster', 'postgres-replica']), /unexpected argument/);
+    assert.throws(() => parseServicesArgs(['postgres-replica', '--database', 'x;drop']), /--database needs a name/);
+    assert.throws(() => parseServicesArgs(['postgres-replica', '--database']), /--database needs a name/);
   });
 });

@@ -27,6 +27,7 @@ export function resolveServiceConfig(env) {
   const redisUrl = nonEmpty(env.REDIS_URL);
   const databaseUrl = nonEmpty(env.DATABASE_URL);
   return {
+    redisClusterNodes: nonEmpty(env.REDIS_CLUSTER_NODES),
     redis: redisUrl
       ? { url: redisUrl, explicit: true }
       : { url: nonEmpty(env.WP_START_REDIS_PROBE_URL) ?? DEFAULT_REDIS_URL, explicit: false },
@@ -34,6 +35,19 @@ export function resolveServiceConfig(env) {
       ? { url: databaseUrl, explicit: true }
       : { url: nonEmpty(env.WP_START_DATABASE_PROBE_URL) ?? DEFAULT_DATABASE_URL, explicit: false },
   };
+}
+
+/**
+ * `host:port,host:port` (REDIS_CLUSTER_NODES) → [{ host, port }]. Throws an Error naming the
+ * entry that is not host:port.
+ */
+export function parseHostPorts(value) {
+  return value.split(',').map((entry) => {
+    const match = /^\s*([^\s:]+|\[[0-9a-fA-F:]+\]):(\d{1,5})\s*$/.exec(entry);
+    const port = match ? Number(match[2]) : 0;
+    if (!match || port < 1 || port > 65_535) throw new Error(`"${entry.trim()}" is not host:port`);
+    return { host: match[1], port };
+  });
 }
 
 /** Reads a positive integer from the environment, or returns the fallback; throws on garbage. */

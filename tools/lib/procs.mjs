@@ -18,7 +18,7 @@ export function killAllChildrenSync() {
 
 /**
  * Spawns `command args` and returns a handle:
- *   { name, pid, child, exited: Promise<{ code, signal, error? }>, exit, tail(),
+ *   { name, pid, child, startedAt, exited: Promise<{ code, signal, error? }>, exit, tail(),
  *     signal(sig), signalGroup(sig), stop({ signal, timeoutMs }) }
  * output: 'prefix'  every line of stdout/stderr goes to out/err behind a `[name]` prefix
  *         'inherit' the child writes to our stdout/stderr directly (stdin is never shared)
@@ -58,6 +58,7 @@ export function startChild(name, command, args, opts = {}) {
   const managed = {
     name,
     child,
+    startedAt: Date.now(),
     get pid() {
       return child.pid;
     },
