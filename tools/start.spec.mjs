@@ -1,6 +1,6 @@
 // Unit tests for the launcher's parts (tools/lib/*, tools/services.mjs' arguments). No Redis,
 // Postgres or build needed; child processes are short node scripts. The real servers are
-// tested in tools/services.int-spec.mjs.
+// tested in tools/services.int-spec.mjs, the launcher as a whole in tools/start.int-spec.mjs.
 // Run: node --test tools/start.spec.mjs
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -8,7 +8,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { MAX_USERS, USAGE, UsageError, parseArgs } from './lib/args.mjs';
+import { MAX_REPLICAS, MAX_USERS, USAGE, UsageError, parseArgs, parseScale } from './lib/args.mjs';
 import {
   compareVersionsDesc,
   describePostgresSetupProblem,
@@ -34,6 +34,8 @@ import {
   redactUrl,
   resolveServiceConfig,
 } from './lib/config.mjs';
+import { planInstances, summarizePlan } from './lib/instances.mjs';
+import { createLogFormatter, toReadableRecord } from './lib/log-format.mjs';
 import { findFreePort, isPortFree } from './lib/ports.mjs';
 import { createLineSplitter, createPrefixer, formatPrefix, shouldUseColor } from './lib/prefix.mjs';
 import { checkFailed, isPgUnreachable, isRedisUnreachable, probePostgres, probeRedis } from './lib/probes.mjs';
@@ -62,8 +64,19 @@ function touch(file, mode = 0o755) {
 }
 
 describe('parseArgs', () => {
+  const DEFAULTS = {
+    help: false,
+    build: true,
+    users: undefined,
+    servicesOnly: false,
+    scale: {},
+    redisCluster: false,
+    replica: false,
+    logs: undefined,
+  };
+
   test('defaults', () => {
-    assert.deepEqual(parseArgs([]), { help: false, build: true, users: undefined, servicesOnly: false });
+    assert.deepEqual(parseArgs([]), DEFAULTS);
   });
 
   test('flags', () => {
@@ -73,12 +86,26 @@ describe('parseArgs', () => {
     assert.equal(parseArgs(['--services-only']).servicesOnly, true);
     assert.equal(parseArgs(['--users', '2000']).users, 2000);
     assert.equal(parseArgs(['--users=1']).users, 1);
-    assert.deepEqual(parseArgs(['--no-build', '--users', '5', '--services-only']), {
-      help: false,
+    assert.equal(parseArgs(['--redis-cluster']).redisCluster, true);
+    assert.equal(parseArgs(['--replica']).replica, true);
+    assert.equal(parseArgs(['--logs', 'json']).logs, 'json');
+    assert.equal(parseArgs(['--logs=pretty']).logs, 'pretty');
+    assert.deepEqual(parseArgs(['--no-build', '--users', '5', '--services-only', '--scale', 'gateway=2']), {
+      ...DEFAULTS,
       build: false,
       users: 5,
       servicesOnly: true,
+      scale: { gateway: 2 },
     });
+  });
+
+  test('--scale: replicas per app; several flags add up, a later one wins for the same app', () => {
+    assert.deepEqual(parseArgs(['--scale', 'feed-worker=3,gateway=2']).scale, { 'feed-worker': 3, gateway: 2 });
+    assert.deepEqual(parseArgs(['--scale=feed-worker=3', '--scale', 'gateway=2,feed-worker=1']).scale, {
+      'feed-worker': 1,
+      gateway: 2,
+    });
+    assert.deepEqual(parseScale(` invalidation-worker=${MAX_REPLICAS}`), { 'invalidation-worker': MAX_REPLICAS });
   });
 
   test('the last --users wins', () => {
@@ -109,6 +136,19 @@ describe('parseArgs', () => {
     rejects(['--users', String(MAX_USERS + 1)], /between 1 and/);
   });
 
+  test('--scale and --logs reject what they cannot run', () => {
+    rejects(['--scale'], /--scale needs a value, e.g. --scale feed-worker=3,gateway=2/);
+    rejects(['--scale', 'feed-worker'], /APP=N pairs/);
+    rejects(['--scale', 'feed=3'], /unknown app "feed"; apps: gateway, profile-worker/);
+    rejects(['--scale', 'feed-workers=3'], /unknown app "feed-workers" \(did you mean feed-worker\?\)/);
+    rejects(['--scale', 'gateway=0'], new RegExp(`from 1 to ${MAX_REPLICAS}, got "0"`));
+    rejects(['--scale', `gateway=${MAX_REPLICAS + 1}`], /from 1 to/);
+    rejects(['--scale', 'gateway=two'], /got "two"/);
+    rejects(['--scale', 'gateway=2,gateway=3'], /names gateway twice/);
+    rejects(['--logs', 'xml'], /--logs must be pretty or json, got "xml"/);
+    rejects(['--redis-clusters'], /did you mean --redis-cluster/);
+  });
+
   test('positional arguments are errors', () => {
     rejects(['gateway'], /unexpected argument "gateway"/);
   });
@@ -119,6 +159,13 @@ describe('parseArgs', () => {
       '--no-build',
       '--services-only',
       '--help',
+      '--scale',
+      '--redis-cluster',
+      '--replica',
+      '--logs',
+      'REDIS_CLUSTER_NODES',
+      'tools/services.mjs',
+      ...APPS.map((a) => a.name),
       'REDIS_URL',
       'DATABASE_URL',
       'WP_START_REDIS_PROBE_URL',
@@ -187,16 +234,10 @@ describe('service configuration', () => {
     assert.throws(() => intFromEnv({ X: '70000' }, 'X', 30, { max: 65_532 }), /and 65532/);
   });
 
-  test('apps, ports and build projects', () => {
+  test('apps and build projects', () => {
     assert.deepEqual(
-      APPS.map((a) => [a.name, 3000 + a.offset]),
-      [
-        ['gateway', 3000],
-        ['profile-worker', 3001],
-        ['feed-worker', 3002],
-        ['recommendations-worker', 3003],
-        ['invalidation-worker', 3004],
-      ],
+      APPS.map((a) => a.name),
+      ['gateway', 'profile-worker', 'feed-worker', 'recommendations-worker', 'invalidation-worker'],
     );
     assert.equal(
       BUILD_PROJECTS.join(','),
@@ -511,6 +552,56 @@ describe('child processes', () => {
   });
 });
 
+describe('instances and ports', () => {
+  test('no --scale: the familiar layout, one process per app', () => {
+    assert.deepEqual(
+      planInstances(APPS, {}, 3000).map((i) => [i.name, i.port]),
+      [
+        ['gateway', 3000],
+        ['profile-worker', 3001],
+        ['feed-worker', 3002],
+        ['recommendations-worker', 3003],
+        ['invalidation-worker', 3004],
+      ],
+    );
+  });
+
+  test('replicas count up together: gateways from the base, then each worker; no port twice', () => {
+    const plan = planInstances(APPS, { 'feed-worker': 3, gateway: 2 }, 3000);
+    assert.deepEqual(
+      plan.map((i) => [i.name, i.app, i.replica, i.port]),
+      [
+        ['gateway.1', 'gateway', 1, 3000],
+        ['gateway.2', 'gateway', 2, 3001],
+        ['profile-worker', 'profile-worker', 1, 3002],
+        ['feed-worker.1', 'feed-worker', 1, 3003],
+        ['feed-worker.2', 'feed-worker', 2, 3004],
+        ['feed-worker.3', 'feed-worker', 3, 3005],
+        ['recommendations-worker', 'recommendations-worker', 1, 3006],
+        ['invalidation-worker', 'invalidation-worker', 1, 3007],
+      ],
+    );
+    assert.deepEqual(summarizePlan(plan), [
+      'gateway ×2 (:3000-3001)',
+      'profile-worker (:3002)',
+      'feed-worker ×3 (:3003-3005)',
+      'recommendations-worker (:3006)',
+      'invalidation-worker (:3007)',
+    ]);
+  });
+
+  test('every scale gives distinct, consecutive ports', () => {
+    for (const scale of [{}, { gateway: 16 }, { 'invalidation-worker': 4, 'profile-worker': 2 }]) {
+      const ports = planInstances(APPS, scale, 4000).map((i) => i.port);
+      assert.equal(new Set(ports).size, ports.length);
+      assert.deepEqual(
+        ports,
+        ports.map((_, k) => 4000 + k),
+      );
+    }
+  });
+});
+
 describe('restart policy', () => {
   const policy = DEFAULT_RESTART_POLICY;
   const run = (uptimes) => {
@@ -687,6 +778,89 @@ describe('supervisor', () => {
     assert.match(lines[0], /^warn adopted exited with code 0 after \d+ ms up/);
     assert.ok(Number(/after (\d+) ms/.exec(lines[0])[1]) >= 250);
     await s.stop({ timeoutMs: 5000 });
+  });
+});
+
+describe('log lines', () => {
+  const line = (record) =>
+    JSON.stringify({
+      level: 'info',
+      time: '2026-01-02T03:04:05.678Z',
+      service: 'gateway',
+      pid: 7,
+      hostname: 'h',
+      ...record,
+    });
+
+  test('toReadableRecord folds context and requests into the message and drops what the prefix says', () => {
+    assert.deepEqual(toReadableRecord(line({ context: 'Bootstrap', msg: 'listening' })), {
+      record: { level: 'info', time: '2026-01-02T03:04:05.678Z', msg: '(Bootstrap) listening' },
+      stack: undefined,
+      skip: false,
+    });
+    const request = toReadableRecord(
+      line({
+        level: 'warn',
+        reqId: 'r-1',
+        req: { id: 'r-1', method: 'GET', url: '/api/x?ticket=[Redacted]', remoteAddress: '127.0.0.1' },
+        res: { statusCode: 404 },
+        responseTime: 1.5,
+        msg: 'request completed',
+      }),
+    );
+    assert.equal(request.record.msg, 'GET /api/x?ticket=[Redacted] 404 1.5 ms');
+    assert.equal(request.record.reqId, 'r-1');
+    assert.equal(request.record.req, undefined);
+    const failed = toReadableRecord(line({ level: 'error', err: { message: 'boom', stack: 'Error: boom\n    at x' } }));
+    assert.equal(failed.stack, 'Error: boom\n    at x');
+    assert.equal(failed.record.err, undefined);
+  });
+
+  test("Nest's start-up inventory is marked to be skipped; other contexts are not", () => {
+    assert.equal(toReadableRecord(line({ context: 'InstanceLoader', msg: 'X dependencies initialized' })).skip, true);
+    assert.equal(toReadableRecord(line({ context: 'RouterExplorer', msg: 'Mapped {/x, GET}' })).skip, true);
+    assert.equal(toReadableRecord(line({ context: 'RouterExplorer', level: 'warn', msg: 'odd' })).skip, false);
+    assert.equal(toReadableRecord(line({ context: 'NestFactory', msg: 'Starting' })).skip, false);
+  });
+
+  test('anything that is not a pino record is left alone', () => {
+    for (const text of ['plain text', '{"no":"level"}', '{broken', '[1,2]', 'null', '']) {
+      assert.equal(toReadableRecord(text), undefined, text);
+    }
+  });
+
+  test('pretty: one readable line per entry, stacks under it, inventory left out', async () => {
+    const format = await createLogFormatter({ format: 'pretty', colorize: false });
+    const shown = format(line({ context: 'Bootstrap', msg: 'gateway listening', extra: 1 }));
+    assert.match(shown, /^\[\d\d:\d\d:\d\d\.678\] INFO: \(Bootstrap\) gateway listening \{"extra":1\}$/);
+    assert.ok(!shown.includes('"pid"') && !shown.includes('hostname') && !shown.includes('"service"'));
+    assert.equal(
+      format(line({ level: 'error', msg: 'failed', err: { stack: 'Error: boom\n    at x' } }))
+        .split('\n')
+        .slice(1)
+        .join('\n'),
+      '    Error: boom\n        at x',
+    );
+    assert.equal(format(line({ context: 'InstanceLoader', msg: 'X dependencies initialized' })), undefined);
+    assert.equal(format('Seeded 2,000 users'), 'Seeded 2,000 users');
+  });
+
+  test('json: every line exactly as the app wrote it', async () => {
+    const format = await createLogFormatter({ format: 'json', colorize: true });
+    const text = line({ context: 'InstanceLoader', msg: 'x' });
+    assert.equal(format(text), text);
+  });
+
+  test('the prefixer shows formatted text, prefixes every line of it, and drops what format drops', () => {
+    const out = [];
+    const p = createPrefixer({
+      name: 'app',
+      width: 3,
+      write: (s) => out.push(s),
+      format: (l) => (l === 'skip' ? undefined : l === 'two' ? 'one\ntwo' : l.toUpperCase()),
+    });
+    p.push('a\nskip\ntwo\n');
+    assert.deepEqual(out, ['[app] A\n', '[app] one\n[app] two\n']);
   });
 });
 

@@ -5,13 +5,13 @@ export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/worker_p
 export const DEFAULT_PORT_BASE = 3000;
 export const DEFAULT_STOP_TIMEOUT_MS = 30_000;
 
-/** The long-running apps, in start order, with their port offset from the gateway's port. */
+/** The long-running apps, in start order, which is also their port order (see instances.mjs). */
 export const APPS = [
-  { name: 'gateway', offset: 0 },
-  { name: 'profile-worker', offset: 1 },
-  { name: 'feed-worker', offset: 2 },
-  { name: 'recommendations-worker', offset: 3 },
-  { name: 'invalidation-worker', offset: 4 },
+  { name: 'gateway' },
+  { name: 'profile-worker' },
+  { name: 'feed-worker' },
+  { name: 'recommendations-worker' },
+  { name: 'invalidation-worker' },
 ];
 export const BUILD_PROJECTS = [...APPS.map((a) => a.name), 'db-cli'];
 

@@ -24,7 +24,8 @@ export function killAllChildrenSync() {
  *         'inherit' the child writes to our stdout/stderr directly (stdin is never shared)
  *         'capture' lines are only kept in memory (see tail()), e.g. for a server's log that is
  *                   shown only when it fails
- * The last `keepLines` lines are kept in every mode but 'inherit'.
+ * The last `keepLines` lines are kept in every mode but 'inherit', as the child wrote them;
+ * `format` (line => text) changes how lines are shown in 'prefix' mode, e.g. pretty logs.
  */
 export function startChild(name, command, args, opts = {}) {
   const {
@@ -35,6 +36,7 @@ export function startChild(name, command, args, opts = {}) {
     output = 'prefix',
     prefixWidth = name.length,
     color,
+    format,
     out = (s) => process.stdout.write(s),
     err = (s) => process.stderr.write(s),
     keepLines = 200,
@@ -109,7 +111,8 @@ export function startChild(name, command, args, opts = {}) {
       [child.stdout, out],
       [child.stderr, err],
     ]) {
-      const shown = output === 'prefix' ? createPrefixer({ name, width: prefixWidth, color, write }) : undefined;
+      const shown =
+        output === 'prefix' ? createPrefixer({ name, width: prefixWidth, color, write, format }) : undefined;
       const kept = createLineSplitter(keep);
       stream.on('data', (chunk) => {
         shown?.push(chunk);
