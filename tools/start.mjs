@@ -6,7 +6,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { USAGE, UsageError, parseArgs } from './lib/args.mjs';
-import { findExecutable, findPostgresBinaries, lookupSystemUser, DEFAULT_PG_LIB_ROOT } from './lib/binaries.mjs';
+import {
+  DEFAULT_PG_LIB_ROOT,
+  describePostgresSetupProblem,
+  findExecutable,
+  findPostgresSetup,
+} from './lib/binaries.mjs';
 import {
   APPS,
   BUILD_PROJECTS,
@@ -16,28 +21,37 @@ import {
   dbCliSteps,
   formatDuration,
   intFromEnv,
+  parseHostPorts,
   redactUrl,
   resolveServiceConfig,
 } from './lib/config.mjs';
 import { LauncherError, ShutdownRequested } from './lib/errors.mjs';
+import { planInstances } from './lib/instances.mjs';
+import { createLogFormatter } from './lib/log-format.mjs';
 import { isPortFree } from './lib/ports.mjs';
 import { COLORS, formatPrefix, shouldUseColor } from './lib/prefix.mjs';
 import { describeExit, killAllChildrenSync, startChild } from './lib/procs.mjs';
+import { startReplicatedPostgres } from './lib/postgres-replica.mjs';
+import { probeRedisCluster, startRedisCluster } from './lib/redis-cluster.mjs';
 import { removeAllTempDirsSync, startThrowawayPostgres, startThrowawayRedis } from './lib/services.mjs';
+import { supervise } from './lib/supervisor.mjs';
 
 /** For errors and callbacks that are deliberately ignored. */
 const ignore = () => undefined;
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const PREFIX_WIDTH = Math.max(...[...APPS.map((a) => a.name), 'db-cli', 'postgres', 'start'].map((n) => n.length));
+// Widened once the replicas are known (feed-worker.2 ...), so every line starts in one column.
+let prefixWidth = Math.max(...[...APPS.map((a) => a.name), 'db-cli', 'postgres', 'start'].map((n) => n.length));
 const useColor = shouldUseColor(process.stdout, process.env);
 const colorOf = (name) => (useColor ? COLORS[name] : undefined);
+/** How app log lines are shown (see log-format.mjs); set in main() from --logs or the terminal. */
+let formatLine = (line) => line;
 
 // ---------------------------------------------------------------------------------------------
 // Output
 
 function write(stream, name, text) {
-  const prefix = formatPrefix(name, PREFIX_WIDTH, colorOf(name));
+  const prefix = formatPrefix(name, prefixWidth, colorOf(name));
   stream.write(
     String(text)
       .split('\n')
@@ -47,6 +61,8 @@ function write(stream, name, text) {
 }
 const say = (text) => write(process.stdout, 'start', text);
 const warn = (text) => write(process.stderr, 'start', text);
+/** For supervisors and the services they restart: what happened, in the launcher's voice. */
+const log = { info: say, warn };
 const bold = (s) => (useColor ? `\x1b[1m${s}\x1b[0m` : s);
 for (const stream of [process.stdout, process.stderr]) stream.on('error', ignore); // EPIPE
 
@@ -106,7 +122,7 @@ function installHint(lines) {
 
 async function ensureRedis(cfg, probe, services) {
   const shown = redactUrl(cfg.url);
-  if (probe.ok) return { url: cfg.url, note: cfg.explicit ? 'from REDIS_URL' : 'local, default URL' };
+  if (probe.ok) return redisAt(cfg.url, cfg.explicit ? 'from REDIS_URL' : 'local, default URL');
   if (cfg.explicit) {
     throw new LauncherError(
       `REDIS_URL is set to ${shown}, but ${
@@ -139,12 +155,71 @@ async function ensureRedis(cfg, probe, services) {
   const service = await startThrowawayRedis({ redisServer, shouldStop: () => shutdown.requested });
   services.push(service);
   say(`throwaway Redis is up at ${service.url} (pid ${service.process.pid}, dir ${service.dir})`);
-  return { url: service.url, note: 'throwaway, removed on exit' };
+  return redisAt(service.url, 'throwaway, removed on exit');
+}
+
+/** What the apps get for Redis, and how the launcher shows it. */
+function redisAt(url, note) {
+  return { env: { REDIS_URL: url }, describe: async () => [`Redis     ${redactUrl(url)}  (${note})`] };
+}
+
+function clusterDescription(seeds, note, topology) {
+  return async () => {
+    const lines = [`Redis     Redis Cluster ${seeds}  (${note})`];
+    const nodes = (await topology?.()) ?? [];
+    for (const node of nodes) {
+      if (node.role.startsWith('master')) {
+        const replicas = nodes.filter((n) => n.masterPort === node.port).map((n) => `:${n.port}`);
+        lines.push(
+          `          :${node.port} ${node.role}, slots ${node.slots || 'none'}${replicas.length ? `; replica ${replicas.join(', ')}` : ''}`,
+        );
+      }
+    }
+    return lines;
+  };
+}
+
+/** REDIS_CLUSTER_NODES you set: checked (cluster_state:ok) and passed on as it is. */
+function useRedisCluster(seeds, probe) {
+  if (!probe.ok) {
+    throw new LauncherError(
+      `REDIS_CLUSTER_NODES is set to ${seeds}, but ${
+        probe.reachable
+          ? `the node ${probe.via} answered and ${probe.reason}`
+          : `no node there answers (${probe.reason})`
+      }.\nStart that cluster or fix REDIS_CLUSTER_NODES; or unset it (and use --redis-cluster for a throwaway one).`,
+    );
+  }
+  return {
+    env: { REDIS_CLUSTER_NODES: seeds },
+    describe: clusterDescription(seeds, `from REDIS_CLUSTER_NODES, cluster_state:ok via ${probe.via}`),
+  };
+}
+
+async function startCluster(services) {
+  const redisServer = findExecutable('redis-server');
+  const redisCli = findExecutable('redis-cli');
+  if (!redisServer || !redisCli) {
+    throw new LauncherError(
+      `--redis-cluster needs redis-server and redis-cli, but ${[!redisServer && 'redis-server', !redisCli && 'redis-cli'].filter(Boolean).join(' and ')} ${
+        !redisServer && !redisCli ? 'are' : 'is'
+      } not on PATH.\nInstall Redis 7 or newer:  sudo apt-get install redis-server    (Debian/Ubuntu)`,
+    );
+  }
+  say('starting a throwaway Redis Cluster (3 masters, 3 replicas) ...');
+  const t0 = Date.now();
+  const cluster = await startRedisCluster({ redisServer, redisCli, log, shouldStop: () => shutdown.requested });
+  services.push(cluster);
+  say(`throwaway Redis Cluster is up (dir ${cluster.dir}) [${formatDuration(Date.now() - t0)}]`);
+  return {
+    env: { REDIS_CLUSTER_NODES: cluster.seeds },
+    describe: clusterDescription(cluster.seeds, 'throwaway, removed on exit', () => cluster.topology()),
+  };
 }
 
 async function ensurePostgres(cfg, probe, services) {
   const shown = redactUrl(cfg.url);
-  if (probe.ok) return { url: cfg.url, note: cfg.explicit ? 'from DATABASE_URL' : 'local, default URL' };
+  if (probe.ok) return postgresAt(cfg.url, cfg.explicit ? 'from DATABASE_URL' : 'local, default URL');
   if (cfg.explicit) {
     throw new LauncherError(
       `DATABASE_URL is set to ${shown}, but ${
@@ -162,8 +237,8 @@ async function ensurePostgres(cfg, probe, services) {
     );
   }
   const libRoot = process.env.WP_START_PG_LIB_ROOT || DEFAULT_PG_LIB_ROOT;
-  const bins = findPostgresBinaries({ pathEnv: process.env.PATH ?? '', libRoot });
-  if (!bins.binDir) {
+  const { bins, runAs, problem } = findPostgresSetup({ libRoot });
+  if (problem === 'no-binaries') {
     throw new LauncherError(
       `Postgres is not reachable at ${shown} (${probe.reason}) and DATABASE_URL is not set, so the launcher\nlooked for the Postgres server binaries (initdb and postgres) to start a throwaway cluster, but found none\non PATH or in ${libRoot}/*/bin.\nDo one of:\n${installHint(
         [
@@ -175,22 +250,17 @@ async function ensurePostgres(cfg, probe, services) {
       )}`,
     );
   }
-  let runAs;
-  if (typeof process.getuid === 'function' && process.getuid() === 0) {
-    const user = lookupSystemUser('postgres');
-    if (!user) {
-      throw new LauncherError(
-        `Postgres is not reachable at ${shown} (${probe.reason}) and DATABASE_URL is not set. The server binaries are\nin ${bins.binDir}, but initdb refuses to run as root and there is no "postgres" system user to run it as.\nDo one of:\n${installHint(
-          [
-            'run npm start as a normal (non-root) user',
-            'create the user:  useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres',
-            'or point the launcher at a Postgres you run:',
-            '  DATABASE_URL=postgres://USER:PASSWORD@HOST:5432/worker_pattern npm start',
-          ],
-        )}`,
-      );
-    }
-    runAs = { name: 'postgres', ...user };
+  if (problem === 'root-without-postgres-user') {
+    throw new LauncherError(
+      `Postgres is not reachable at ${shown} (${probe.reason}) and DATABASE_URL is not set. The server binaries are\nin ${bins.binDir}, but initdb refuses to run as root and there is no "postgres" system user to run it as.\nDo one of:\n${installHint(
+        [
+          'run npm start as a normal (non-root) user',
+          'create the user:  useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres',
+          'or point the launcher at a Postgres you run:',
+          '  DATABASE_URL=postgres://USER:PASSWORD@HOST:5432/worker_pattern npm start',
+        ],
+      )}`,
+    );
   }
   say(
     `Postgres is not reachable at ${shown} (${probe.reason}); creating a throwaway cluster with ${bins.binDir}/initdb${
@@ -205,11 +275,59 @@ async function ensurePostgres(cfg, probe, services) {
   });
   services.push(service);
   say(`throwaway Postgres is up at ${service.url} (pid ${service.process.pid}, dir ${service.dir})`);
-  return { url: service.url, note: 'throwaway, removed on exit' };
+  return postgresAt(service.url, 'throwaway, removed on exit');
 }
 
-async function prepareServices(services) {
+function postgresAt(url, note) {
+  return { env: { DATABASE_URL: url }, describe: async () => [`Postgres  ${redactUrl(url)}  (${note})`] };
+}
+
+async function startPrimaryAndReplica(cfg, services) {
+  const libRoot = process.env.WP_START_PG_LIB_ROOT || DEFAULT_PG_LIB_ROOT;
+  const setup = findPostgresSetup({ libRoot });
+  if (setup.problem) throw new LauncherError(`--replica: ${describePostgresSetupProblem(setup, libRoot)}`);
+  say(
+    `starting a throwaway Postgres primary and a streaming replica (initdb, pg_basebackup${setup.runAs ? ', as user postgres' : ''}) ...`,
+  );
+  const t0 = Date.now();
+  const service = await startReplicatedPostgres({
+    bins: setup.bins,
+    runAs: setup.runAs,
+    database: databaseNameOf(cfg.url),
+    log,
+    shouldStop: () => shutdown.requested,
+  });
+  services.push(service);
+  say(`throwaway primary and replica are up (dir ${service.dir}) [${formatDuration(Date.now() - t0)}]`);
+  return {
+    env: { DATABASE_URL: service.url, DATABASE_REPLICA_URLS: service.replicaUrls.join(',') },
+    describe: async () => [
+      `Postgres  ${service.url}  (primary, throwaway, removed on exit)`,
+      ...service.replicaUrls.map((url) => `          ${url}  (streaming replica)`),
+    ],
+  };
+}
+
+async function prepareServices(opts, services) {
   const cfg = resolveServiceConfig(process.env);
+  if (opts.redisCluster && (cfg.redis.explicit || cfg.redisClusterNodes)) {
+    throw new LauncherError(
+      `--redis-cluster starts a throwaway Redis Cluster of its own, but ${cfg.redis.explicit ? 'REDIS_URL' : 'REDIS_CLUSTER_NODES'} is set.\nUnset it, or leave out --redis-cluster to use the Redis it names.`,
+    );
+  }
+  if (opts.replica && cfg.database.explicit) {
+    throw new LauncherError(
+      '--replica starts a throwaway Postgres primary and replica of its own, but DATABASE_URL is set.\nUnset it, or leave out --replica to use the Postgres it names.',
+    );
+  }
+  let seeds;
+  if (cfg.redisClusterNodes && !opts.redisCluster) {
+    try {
+      seeds = parseHostPorts(cfg.redisClusterNodes);
+    } catch (err) {
+      throw new LauncherError(`REDIS_CLUSTER_NODES must be host:port,host:port,...: ${err.message}`);
+    }
+  }
   let probes;
   try {
     probes = await import('./lib/probes.mjs');
@@ -219,16 +337,22 @@ async function prepareServices(services) {
     throw new LauncherError(`Cannot load ioredis/pg (${err.message}).\nInstall the dependencies first:  npm ci`);
   }
   const t0 = Date.now();
-  const [redisProbe, pgProbe] = await Promise.all([
-    probes.probeRedis(cfg.redis.url, { timeoutMs: 1500 }),
-    probes.probePostgres(cfg.database.url, { timeoutMs: 1500 }),
+  const none = Promise.resolve(undefined);
+  const [redisProbe, clusterProbe, pgProbe] = await Promise.all([
+    opts.redisCluster || seeds ? none : probes.probeRedis(cfg.redis.url, { timeoutMs: 1500 }),
+    seeds ? probeRedisCluster(seeds, { timeoutMs: 1500 }) : none,
+    opts.replica ? none : probes.probePostgres(cfg.database.url, { timeoutMs: 1500 }),
   ]);
   throwIfStopping();
   // Start whatever is missing side by side; a failure in one still leaves the other in
   // `services`, so it is stopped on the way out.
   const [redis, database] = await Promise.allSettled([
-    ensureRedis(cfg.redis, redisProbe, services),
-    ensurePostgres(cfg.database, pgProbe, services),
+    opts.redisCluster
+      ? startCluster(services)
+      : seeds
+        ? useRedisCluster(cfg.redisClusterNodes, clusterProbe)
+        : ensureRedis(cfg.redis, redisProbe, services),
+    opts.replica ? startPrimaryAndReplica(cfg.database, services) : ensurePostgres(cfg.database, pgProbe, services),
   ]);
   throwIfStopping();
   const failures = [redis, database].filter((r) => r.status === 'rejected').map((r) => r.reason);
@@ -239,17 +363,35 @@ async function prepareServices(services) {
     }
     throw failures.find((f) => !(f instanceof LauncherError)) ?? failures[0];
   }
-  say(`Redis     ${redactUrl(redis.value.url)}  (${redis.value.note})`);
-  say(`Postgres  ${redactUrl(database.value.url)}  (${database.value.note})  [${formatDuration(Date.now() - t0)}]`);
-  return { redisUrl: redis.value.url, databaseUrl: database.value.url };
+  const lines = [...(await redis.value.describe()), ...(await database.value.describe())];
+  lines[lines.length - 1] += `  [${formatDuration(Date.now() - t0)}]`;
+  say(lines.join('\n'));
+  return {
+    env: { ...redis.value.env, ...database.value.env },
+    describe: async () => [...(await redis.value.describe()), ...(await database.value.describe())],
+  };
 }
+
+/** The apps' environment: ours, with the service endpoints; a cluster replaces REDIS_URL. */
+function appEnvironment(serviceEnv) {
+  const env = { ...process.env, ...serviceEnv };
+  if (serviceEnv.REDIS_CLUSTER_NODES) delete env.REDIS_URL;
+  return env;
+}
+
+const SERVICE_NAMES = {
+  redis: 'Redis',
+  postgres: 'Postgres',
+  'redis-cluster': 'Redis Cluster',
+  'postgres-replica': 'Postgres primary and replica',
+};
 
 async function stopServices(services) {
   for (const service of [...services].reverse()) {
     const t0 = Date.now();
     await service.stop();
     say(
-      `stopped the throwaway ${service.kind === 'redis' ? 'Redis' : 'Postgres'} and removed ${service.dir} [${formatDuration(Date.now() - t0)}]`,
+      `stopped the throwaway ${SERVICE_NAMES[service.kind]} and removed ${service.dir} [${formatDuration(Date.now() - t0)}]`,
     );
   }
   services.length = 0;
@@ -320,8 +462,9 @@ async function runDbCli(distDir, env, users, stopTimeoutMs) {
     const managed = startChild('db-cli', process.execPath, [mainJsOf(distDir, 'db-cli'), ...step], {
       cwd: ROOT,
       env,
-      prefixWidth: PREFIX_WIDTH,
+      prefixWidth,
       color: colorOf('db-cli'),
+      format: formatLine,
     });
     const info = await runStep(managed, stopTimeoutMs);
     if (info.code !== 0) {
@@ -336,11 +479,10 @@ async function runDbCli(distDir, env, users, stopTimeoutMs) {
 // ---------------------------------------------------------------------------------------------
 // Apps
 
-async function checkAppPorts(portBase) {
+async function checkAppPorts(instances) {
   const busy = [];
-  for (const app of APPS) {
-    const port = portBase + app.offset;
-    if (!(await isPortFree(port))) busy.push({ port, name: app.name });
+  for (const instance of instances) {
+    if (!(await isPortFree(instance.port))) busy.push(instance);
   }
   if (busy.length) {
     throw new LauncherError(
@@ -348,6 +490,34 @@ async function checkAppPorts(portBase) {
         busy.length > 1 ? 'are' : 'is'
       } already in use. Is another npm start or nx serve running?\nStop it first; this shows what listens there:  ss -ltnp 'sport = :${busy[0].port}'`,
     );
+  }
+}
+
+/** Built apps whose bundle never mentions `variable`, so would ignore it. */
+function appsIgnoring(distDir, variable) {
+  return APPS.map((a) => a.name).filter((name) => {
+    try {
+      return !fs.readFileSync(mainJsOf(distDir, name), 'utf8').includes(variable);
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** --redis-cluster and --replica hand the apps variables that older builds do not know. */
+function warnAboutUnreadVariables(distDir, env) {
+  if (env.REDIS_CLUSTER_NODES) {
+    const deaf = appsIgnoring(distDir, 'REDIS_CLUSTER_NODES');
+    if (deaf.length) {
+      warn(
+        `${deaf.join(', ')} never read${deaf.length === 1 ? 's' : ''} REDIS_CLUSTER_NODES: ${
+          deaf.length === 1 ? 'it uses' : 'they use'
+        } the default Redis (redis://127.0.0.1:6379), not the cluster.`,
+      );
+    }
+  }
+  if (env.DATABASE_REPLICA_URLS && appsIgnoring(distDir, 'DATABASE_REPLICA_URLS').length === APPS.length) {
+    warn('no app reads DATABASE_REPLICA_URLS: every query goes to the primary; the replica only follows it.');
   }
 }
 
@@ -361,107 +531,144 @@ async function httpStatus(url, timeoutMs = 2000) {
   }
 }
 
-async function waitForGateway(portBase, isOver) {
-  const url = `http://127.0.0.1:${portBase}/health/ready`;
+const baseUrl = (instance) => `http://127.0.0.1:${instance.port}`;
+const readyUrl = (instance) => `${baseUrl(instance)}/health/ready`;
+const pause = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Waits until one of the gateways answers ready; false when `isOver()` first. */
+async function waitForGateway(gateways, isOver) {
   const t0 = Date.now();
   let nextNote = t0 + 30_000;
   while (!isOver()) {
-    const res = await httpStatus(url);
-    if (res.ok) return true;
+    const answers = await Promise.all(gateways.map((g) => httpStatus(readyUrl(g))));
+    if (answers.some((a) => a.ok)) return true;
     if (Date.now() > nextNote) {
-      say(`still waiting for ${url} (last answer: ${res.status}, ${formatDuration(Date.now() - t0)} so far)`);
+      say(
+        `still waiting for ${readyUrl(gateways[0])} (last answer: ${answers[0].status}, ${formatDuration(Date.now() - t0)} so far)`,
+      );
       nextNote = Date.now() + 30_000;
     }
-    await new Promise((r) => setTimeout(r, 500));
+    await pause(500);
   }
   return false;
 }
 
-async function printBanner(portBase, urls, t0) {
-  const base = (app) => `http://127.0.0.1:${portBase + app.offset}`;
-  const states = await Promise.all(APPS.map((app) => httpStatus(`${base(app)}/health/ready`)));
-  const width = Math.max(...APPS.map((a) => a.name.length));
+/** After a restart: says when the app answers ready again, and how long it was gone. */
+async function announceReadyAgain(instance, managed, downSince) {
+  const deadline = Date.now() + 120_000;
+  while (!shutdown.requested && !managed.exit && Date.now() < deadline) {
+    if ((await httpStatus(readyUrl(instance), 1000)).ok) {
+      if (!shutdown.requested && !managed.exit) {
+        say(`${instance.name} is ready again, ${formatDuration(Date.now() - downSince)} after it went down`);
+      }
+      return;
+    }
+    await pause(200);
+  }
+}
+
+async function printBanner(instances, serviceLines, t0) {
+  const states = await Promise.all(instances.map((i) => httpStatus(readyUrl(i))));
+  const width = Math.max(...instances.map((i) => i.name.length));
+  const gateways = instances.filter((i) => i.app === 'gateway');
   const rule = '-'.repeat(72);
   say(
     [
       rule,
-      bold(`Open http://127.0.0.1:${portBase}/?userId=1`),
+      bold(`Open ${baseUrl(gateways[0])}/?userId=1`),
+      ...(gateways.length > 1
+        ? [`(or any gateway replica: ${gateways.map((g) => `:${g.port}`).join(', ')}; each serves everything)`]
+        : []),
       '',
-      ...APPS.map(
-        (app, i) =>
-          `  ${app.name.padEnd(width)}  ${base(app)}/health/ready  ${base(app)}/metrics  ${states[i].ok ? 'ready' : `not ready yet (${states[i].status})`}`,
+      ...instances.map(
+        (instance, i) =>
+          `  ${instance.name.padEnd(width)}  ${readyUrl(instance)}  ${baseUrl(instance)}/metrics  ${states[i].ok ? 'ready' : `not ready yet (${states[i].status})`}`,
       ),
       '',
-      `  Redis     ${redactUrl(urls.redisUrl)}`,
-      `  Postgres  ${redactUrl(urls.databaseUrl)}`,
+      ...serviceLines.map((line) => `  ${line}`),
       '',
-      `Ready in ${formatDuration(Date.now() - t0)}. Ctrl-C stops everything.`,
+      `Ready in ${formatDuration(Date.now() - t0)}. An app that exits is restarted; Ctrl-C stops everything.`,
       rule,
     ].join('\n'),
   );
 }
 
-async function runApps({ distDir, env, portBase, services, urls, stopTimeoutMs, t0 }) {
+async function runApps({ distDir, env, instances, services, describeServices, stopTimeoutMs, t0 }) {
   throwIfStopping();
-  const apps = APPS.map((app) =>
-    startChild(app.name, process.execPath, [mainJsOf(distDir, app.name)], {
-      cwd: ROOT,
-      env: { ...env, PORT: String(portBase + app.offset) },
-      prefixWidth: PREFIX_WIDTH,
-      color: colorOf(app.name),
+  const supervisors = instances.map((instance) =>
+    supervise({
+      name: instance.name,
+      spawn: () =>
+        startChild(instance.name, process.execPath, [mainJsOf(distDir, instance.app)], {
+          cwd: ROOT,
+          env: { ...env, PORT: String(instance.port) },
+          prefixWidth,
+          color: colorOf(instance.app),
+          format: formatLine,
+        }),
+      log,
+      where: (managed) => `pid ${managed.pid}, :${instance.port}`,
+      onStart: (managed, { restart, downSince }) => {
+        if (restart > 0) announceReadyAgain(instance, managed, downSince);
+      },
     }),
   );
-  say(`started ${APPS.map((a, i) => `${a.name} (pid ${apps[i].pid}, :${portBase + a.offset})`).join(', ')}`);
+  say(
+    `started ${instances.map((instance, i) => `${instance.name} (pid ${supervisors[i].current.pid}, :${instance.port})`).join(', ')}`,
+  );
 
-  // The first of: a shutdown request, an app exiting, a throwaway server exiting.
-  const watched = [...apps, ...services.map((s) => s.process)];
+  // The first of: a shutdown request, a service lost for good, every app given up on.
   let over = false;
   const firstEvent = Promise.race([
     shutdownRequested.then(() => ({ kind: 'shutdown' })),
-    ...watched.map((m) => m.exited.then((info) => ({ kind: 'exit', managed: m, info }))),
+    ...services.map((s) => s.lost.then((message) => ({ kind: 'lost', message }))),
+    Promise.all(supervisors.map((s) => s.done)).then(() => ({ kind: 'all-gave-up' })),
   ]);
   firstEvent.then(() => {
     over = true;
   });
-  waitForGateway(portBase, () => over).then((ready) => {
-    if (ready && !over) return printBanner(portBase, urls, t0);
+  const gateways = supervisors.filter((_, i) => instances[i].app === 'gateway');
+  waitForGateway(
+    instances.filter((i) => i.app === 'gateway'),
+    () => over || gateways.every((s) => s.state === 'gave-up'),
+  ).then(async (ready) => {
+    if (ready && !over) await printBanner(instances, await describeServices(), t0);
   });
 
   const event = await firstEvent;
   let exitCode = 0;
-  if (event.kind === 'exit') {
-    const what = services.some((s) => s.process === event.managed)
-      ? `the throwaway ${event.managed.name === 'redis' ? 'Redis' : 'Postgres'}`
-      : event.managed.name;
-    warn(`${what} ${describeExit(event.info)} unexpectedly; stopping the rest.`);
-    if (event.managed.name === 'redis' || event.managed.name === 'postgres') {
-      warn(`its last output:\n  ${event.managed.tail().slice(-20).join('\n  ')}`);
-    }
+  if (event.kind === 'lost') {
+    warn(`${event.message}\nStopping the rest.`);
+    exitCode = 1;
+  } else if (event.kind === 'all-gave-up') {
+    warn('The launcher has given up on every app (see above); stopping.');
     exitCode = 1;
   }
 
   const t1 = Date.now();
-  const running = apps.filter((a) => !a.exit);
+  const live = supervisors.filter((s) => s.state === 'running' || s.state === 'waiting');
+  const running = live.filter((s) => s.state === 'running').map((s) => s.name);
   if (running.length) {
-    say(`sending SIGTERM to ${running.map((a) => a.name).join(', ')} (waiting up to ${formatDuration(stopTimeoutMs)})`);
+    say(`sending SIGTERM to ${running.join(', ')} (waiting up to ${formatDuration(stopTimeoutMs)})`);
   }
-  const results = await Promise.all(running.map((a) => a.stop({ signal: 'SIGTERM', timeoutMs: stopTimeoutMs })));
-  running.forEach((a, i) => {
-    if (results[i].killed)
-      warn(`${a.name} did not exit within ${formatDuration(stopTimeoutMs)} of SIGTERM; killed it (SIGKILL)`);
-    else if (exitCode === 0 && results[i].code !== 0 && results[i].code !== null)
-      warn(`${a.name} ${describeExit(results[i])} while stopping`);
+  const results = await Promise.all(live.map((s) => s.stop({ signal: 'SIGTERM', timeoutMs: stopTimeoutMs })));
+  live.forEach((s, i) => {
+    const result = results[i];
+    if (!result) return;
+    if (result.killed)
+      warn(`${s.name} did not exit within ${formatDuration(stopTimeoutMs)} of SIGTERM; killed it (SIGKILL)`);
+    else if (exitCode === 0 && result.code !== 0 && result.code !== null)
+      warn(`${s.name} ${describeExit(result)} while stopping`);
   });
   if (running.length) say(`apps stopped [${formatDuration(Date.now() - t1)}]`);
   return exitCode;
 }
 
-async function runServicesOnly({ services, urls }) {
+async function runServicesOnly({ services, serviceEnv }) {
   say(
     [
       'services are up (--services-only):',
-      `  REDIS_URL=${urls.redisUrl}`,
-      `  DATABASE_URL=${urls.databaseUrl}`,
+      ...Object.entries(serviceEnv).map(([name, value]) => `  ${name}=${value}`),
       services.length
         ? 'Ctrl-C stops the throwaway server(s) and removes their temp dirs.'
         : 'Nothing to stop: both were already running. Ctrl-C to exit.',
@@ -469,12 +676,10 @@ async function runServicesOnly({ services, urls }) {
   );
   const event = await Promise.race([
     shutdownRequested.then(() => ({ kind: 'shutdown' })),
-    ...services.map((s) => s.process.exited.then((info) => ({ kind: 'exit', service: s, info }))),
+    ...services.map((s) => s.lost.then((message) => ({ kind: 'lost', message }))),
   ]);
-  if (event.kind === 'exit') {
-    warn(
-      `the throwaway ${event.service.kind} ${describeExit(event.info)} unexpectedly. Its last output:\n  ${event.service.process.tail().slice(-20).join('\n  ')}`,
-    );
+  if (event.kind === 'lost') {
+    warn(event.message);
     return 1;
   }
   return 0;
@@ -498,8 +703,11 @@ async function main() {
     return 0;
   }
 
-  if (opts.servicesOnly && (opts.users !== undefined || !opts.build)) {
-    warn('--users and --no-build have no effect with --services-only (nothing is built or seeded).');
+  if (
+    opts.servicesOnly &&
+    (opts.users !== undefined || !opts.build || Object.keys(opts.scale).length > 0 || opts.logs !== undefined)
+  ) {
+    warn('--users, --no-build, --scale and --logs have no effect with --services-only (no app is built or run).');
   }
 
   const t0 = Date.now();
@@ -512,25 +720,47 @@ async function main() {
     const portBase = intFromEnv(process.env, 'WP_START_PORT_BASE', DEFAULT_PORT_BASE, { max: 65_532 });
     const stopTimeoutMs = intFromEnv(process.env, 'WP_START_STOP_TIMEOUT_MS', DEFAULT_STOP_TIMEOUT_MS);
     const distDir = path.resolve(ROOT, process.env.WP_START_DIST_DIR || path.join('dist', 'apps'));
+    const instances = planInstances(APPS, opts.scale, portBase);
+    if (instances.at(-1).port > 65_535) {
+      throw new LauncherError(
+        `${instances.length} processes from port ${portBase} need ports up to ${instances.at(-1).port}; lower WP_START_PORT_BASE.`,
+      );
+    }
+    prefixWidth = Math.max(prefixWidth, ...instances.map((i) => i.name.length));
+    const format = opts.logs ?? (process.stdout.isTTY ? 'pretty' : 'json');
+    try {
+      formatLine = await createLogFormatter({ format, colorize: useColor });
+    } catch (err) {
+      warn(`cannot load pino-pretty (${err.message}); showing the apps' JSON lines as they are. npm ci installs it.`);
+    }
     if (!fs.existsSync(path.join(ROOT, 'node_modules'))) {
       throw new LauncherError('node_modules is missing. Install the dependencies first:  npm ci');
     }
     if (!opts.servicesOnly) {
-      await checkAppPorts(portBase);
+      await checkAppPorts(instances);
       if (!opts.build) checkBuilt(distDir, false); // fail before starting any server
     }
 
-    const urls = await prepareServices(services);
+    const prepared = await prepareServices(opts, services);
     throwIfStopping();
     if (opts.servicesOnly) {
-      exitCode = await runServicesOnly({ services, urls });
+      exitCode = await runServicesOnly({ services, serviceEnv: prepared.env });
     } else {
       if (opts.build) await build(stopTimeoutMs);
       else say(`--no-build: using what is in ${shownPath(distDir)}/`);
       checkBuilt(distDir, opts.build);
-      const env = { ...process.env, REDIS_URL: urls.redisUrl, DATABASE_URL: urls.databaseUrl };
+      const env = appEnvironment(prepared.env);
+      warnAboutUnreadVariables(distDir, env);
       await runDbCli(distDir, env, opts.users, stopTimeoutMs);
-      exitCode = await runApps({ distDir, env, portBase, services, urls, stopTimeoutMs, t0 });
+      exitCode = await runApps({
+        distDir,
+        env,
+        instances,
+        services,
+        describeServices: prepared.describe,
+        stopTimeoutMs,
+        t0,
+      });
     }
   } catch (err) {
     if (err instanceof ShutdownRequested) {

@@ -1,4 +1,6 @@
-// Unit tests for the launcher's pure parts (tools/lib/*). No Redis, Postgres or build needed.
+// Unit tests for the launcher's parts (tools/lib/*, tools/services.mjs' arguments). No Redis,
+// Postgres or build needed; child processes are short node scripts. The real servers are
+// tested in tools/services.int-spec.mjs, the launcher as a whole in tools/start.int-spec.mjs.
 // Run: node --test tools/start.spec.mjs
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -6,11 +8,13 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { MAX_USERS, USAGE, UsageError, parseArgs } from './lib/args.mjs';
+import { MAX_REPLICAS, MAX_USERS, USAGE, UsageError, parseArgs, parseScale } from './lib/args.mjs';
 import {
   compareVersionsDesc,
+  describePostgresSetupProblem,
   findExecutable,
   findPostgresBinaries,
+  findPostgresSetup,
   lookupSystemUser,
   parsePasswd,
 } from './lib/binaries.mjs';
@@ -26,13 +30,21 @@ import {
   localDatabaseUrl,
   localRedisUrl,
   maintenanceDatabaseUrl,
+  parseHostPorts,
   redactUrl,
   resolveServiceConfig,
 } from './lib/config.mjs';
+import { planInstances, summarizePlan } from './lib/instances.mjs';
+import { createLogFormatter, toReadableRecord } from './lib/log-format.mjs';
 import { findFreePort, isPortFree } from './lib/ports.mjs';
 import { createLineSplitter, createPrefixer, formatPrefix, shouldUseColor } from './lib/prefix.mjs';
-import { isPgUnreachable, isRedisUnreachable, probePostgres, probeRedis } from './lib/probes.mjs';
+import { checkFailed, isPgUnreachable, isRedisUnreachable, probePostgres, probeRedis } from './lib/probes.mjs';
 import { describeExit, startChild } from './lib/procs.mjs';
+import { clusterNodeArgs, formatSlots, parseClusterNodes, parseInfo, slotCount } from './lib/redis-cluster.mjs';
+import { DEFAULT_RESTART_POLICY, decideRestart, initialCrashState } from './lib/restart-policy.mjs';
+import { postgresServerArgs, redisServerArgs } from './lib/services.mjs';
+import { supervise } from './lib/supervisor.mjs';
+import { parseServicesArgs } from './services.mjs';
 
 const tmpRoots = [];
 function tmpDir() {
@@ -52,8 +64,19 @@ function touch(file, mode = 0o755) {
 }
 
 describe('parseArgs', () => {
+  const DEFAULTS = {
+    help: false,
+    build: true,
+    users: undefined,
+    servicesOnly: false,
+    scale: {},
+    redisCluster: false,
+    replica: false,
+    logs: undefined,
+  };
+
   test('defaults', () => {
-    assert.deepEqual(parseArgs([]), { help: false, build: true, users: undefined, servicesOnly: false });
+    assert.deepEqual(parseArgs([]), DEFAULTS);
   });
 
   test('flags', () => {
@@ -63,12 +86,26 @@ describe('parseArgs', () => {
     assert.equal(parseArgs(['--services-only']).servicesOnly, true);
     assert.equal(parseArgs(['--users', '2000']).users, 2000);
     assert.equal(parseArgs(['--users=1']).users, 1);
-    assert.deepEqual(parseArgs(['--no-build', '--users', '5', '--services-only']), {
-      help: false,
+    assert.equal(parseArgs(['--redis-cluster']).redisCluster, true);
+    assert.equal(parseArgs(['--replica']).replica, true);
+    assert.equal(parseArgs(['--logs', 'json']).logs, 'json');
+    assert.equal(parseArgs(['--logs=pretty']).logs, 'pretty');
+    assert.deepEqual(parseArgs(['--no-build', '--users', '5', '--services-only', '--scale', 'gateway=2']), {
+      ...DEFAULTS,
       build: false,
       users: 5,
       servicesOnly: true,
+      scale: { gateway: 2 },
     });
+  });
+
+  test('--scale: replicas per app; several flags add up, a later one wins for the same app', () => {
+    assert.deepEqual(parseArgs(['--scale', 'feed-worker=3,gateway=2']).scale, { 'feed-worker': 3, gateway: 2 });
+    assert.deepEqual(parseArgs(['--scale=feed-worker=3', '--scale', 'gateway=2,feed-worker=1']).scale, {
+      'feed-worker': 1,
+      gateway: 2,
+    });
+    assert.deepEqual(parseScale(` invalidation-worker=${MAX_REPLICAS}`), { 'invalidation-worker': MAX_REPLICAS });
   });
 
   test('the last --users wins', () => {
@@ -99,6 +136,19 @@ describe('parseArgs', () => {
     rejects(['--users', String(MAX_USERS + 1)], /between 1 and/);
   });
 
+  test('--scale and --logs reject what they cannot run', () => {
+    rejects(['--scale'], /--scale needs a value, e.g. --scale feed-worker=3,gateway=2/);
+    rejects(['--scale', 'feed-worker'], /APP=N pairs/);
+    rejects(['--scale', 'feed=3'], /unknown app "feed"; apps: gateway, profile-worker/);
+    rejects(['--scale', 'feed-workers=3'], /unknown app "feed-workers" \(did you mean feed-worker\?\)/);
+    rejects(['--scale', 'gateway=0'], new RegExp(`from 1 to ${MAX_REPLICAS}, got "0"`));
+    rejects(['--scale', `gateway=${MAX_REPLICAS + 1}`], /from 1 to/);
+    rejects(['--scale', 'gateway=two'], /got "two"/);
+    rejects(['--scale', 'gateway=2,gateway=3'], /names gateway twice/);
+    rejects(['--logs', 'xml'], /--logs must be pretty or json, got "xml"/);
+    rejects(['--redis-clusters'], /did you mean --redis-cluster/);
+  });
+
   test('positional arguments are errors', () => {
     rejects(['gateway'], /unexpected argument "gateway"/);
   });
@@ -109,6 +159,13 @@ describe('parseArgs', () => {
       '--no-build',
       '--services-only',
       '--help',
+      '--scale',
+      '--redis-cluster',
+      '--replica',
+      '--logs',
+      'REDIS_CLUSTER_NODES',
+      'tools/services.mjs',
+      ...APPS.map((a) => a.name),
       'REDIS_URL',
       'DATABASE_URL',
       'WP_START_REDIS_PROBE_URL',
@@ -126,6 +183,7 @@ describe('parseArgs', () => {
 describe('service configuration', () => {
   test('defaults are not explicit', () => {
     assert.deepEqual(resolveServiceConfig({}), {
+      redisClusterNodes: undefined,
       redis: { url: DEFAULT_REDIS_URL, explicit: false },
       database: { url: DEFAULT_DATABASE_URL, explicit: false },
     });
@@ -139,6 +197,19 @@ describe('service configuration', () => {
     assert.deepEqual(cfg.database, { url: 'postgres://d/db', explicit: true });
     assert.equal(resolveServiceConfig({ REDIS_URL: '' }).redis.explicit, false);
     assert.equal(resolveServiceConfig({ DATABASE_URL: '   ' }).database.explicit, false);
+    assert.equal(resolveServiceConfig({ REDIS_CLUSTER_NODES: ' a:1,b:2 ' }).redisClusterNodes, 'a:1,b:2');
+  });
+
+  test('parseHostPorts reads REDIS_CLUSTER_NODES and names a bad entry', () => {
+    assert.deepEqual(parseHostPorts('127.0.0.1:7001, redis-2:7002,[::1]:7003'), [
+      { host: '127.0.0.1', port: 7001 },
+      { host: 'redis-2', port: 7002 },
+      { host: '[::1]', port: 7003 },
+    ]);
+    assert.throws(() => parseHostPorts('127.0.0.1:7001,redis-2'), /"redis-2" is not host:port/);
+    assert.throws(() => parseHostPorts('a:0'), /"a:0" is not host:port/);
+    assert.throws(() => parseHostPorts('a:70000'), /is not host:port/);
+    assert.throws(() => parseHostPorts('redis://a:1'), /is not host:port/);
   });
 
   test('probe-URL hooks move the default but stay "not explicit"; a user URL beats them', () => {
@@ -163,16 +234,10 @@ describe('service configuration', () => {
     assert.throws(() => intFromEnv({ X: '70000' }, 'X', 30, { max: 65_532 }), /and 65532/);
   });
 
-  test('apps, ports and build projects', () => {
+  test('apps and build projects', () => {
     assert.deepEqual(
-      APPS.map((a) => [a.name, 3000 + a.offset]),
-      [
-        ['gateway', 3000],
-        ['profile-worker', 3001],
-        ['feed-worker', 3002],
-        ['recommendations-worker', 3003],
-        ['invalidation-worker', 3004],
-      ],
+      APPS.map((a) => a.name),
+      ['gateway', 'profile-worker', 'feed-worker', 'recommendations-worker', 'invalidation-worker'],
     );
     assert.equal(
       BUILD_PROJECTS.join(','),
@@ -484,5 +549,442 @@ describe('child processes', () => {
     const info = await child.exited;
     assert.ok(info.error);
     assert.match(describeExit(info), /could not be started/);
+  });
+});
+
+describe('instances and ports', () => {
+  test('no --scale: the familiar layout, one process per app', () => {
+    assert.deepEqual(
+      planInstances(APPS, {}, 3000).map((i) => [i.name, i.port]),
+      [
+        ['gateway', 3000],
+        ['profile-worker', 3001],
+        ['feed-worker', 3002],
+        ['recommendations-worker', 3003],
+        ['invalidation-worker', 3004],
+      ],
+    );
+  });
+
+  test('replicas count up together: gateways from the base, then each worker; no port twice', () => {
+    const plan = planInstances(APPS, { 'feed-worker': 3, gateway: 2 }, 3000);
+    assert.deepEqual(
+      plan.map((i) => [i.name, i.app, i.replica, i.port]),
+      [
+        ['gateway.1', 'gateway', 1, 3000],
+        ['gateway.2', 'gateway', 2, 3001],
+        ['profile-worker', 'profile-worker', 1, 3002],
+        ['feed-worker.1', 'feed-worker', 1, 3003],
+        ['feed-worker.2', 'feed-worker', 2, 3004],
+        ['feed-worker.3', 'feed-worker', 3, 3005],
+        ['recommendations-worker', 'recommendations-worker', 1, 3006],
+        ['invalidation-worker', 'invalidation-worker', 1, 3007],
+      ],
+    );
+    assert.deepEqual(summarizePlan(plan), [
+      'gateway ×2 (:3000-3001)',
+      'profile-worker (:3002)',
+      'feed-worker ×3 (:3003-3005)',
+      'recommendations-worker (:3006)',
+      'invalidation-worker (:3007)',
+    ]);
+  });
+
+  test('every scale gives distinct, consecutive ports', () => {
+    for (const scale of [{}, { gateway: 16 }, { 'invalidation-worker': 4, 'profile-worker': 2 }]) {
+      const ports = planInstances(APPS, scale, 4000).map((i) => i.port);
+      assert.equal(new Set(ports).size, ports.length);
+      assert.deepEqual(
+        ports,
+        ports.map((_, k) => 4000 + k),
+      );
+    }
+  });
+});
+
+describe('restart policy', () => {
+  const policy = DEFAULT_RESTART_POLICY;
+  const run = (uptimes) => {
+    let state = initialCrashState();
+    return uptimes.map((uptime) => {
+      const decision = decideRestart(state, uptime, policy);
+      state = decision.state;
+      return decision.giveUp ? 'give up' : decision.delayMs;
+    });
+  };
+
+  test('restarts at once-ish, doubling while it keeps crashing, up to the ceiling', () => {
+    assert.deepEqual(
+      run([20_000, 20_000, 20_000, 20_000, 20_000, 20_000, 20_000]),
+      [500, 1000, 2000, 4000, 8000, 15_000, 15_000],
+    );
+  });
+
+  test('a long enough run forgets the crash streak', () => {
+    assert.deepEqual(run([20_000, 20_000, policy.stableAfterMs, 20_000]), [500, 1000, 500, 1000]);
+  });
+
+  test(`gives up after ${policy.maxFastCrashes} fast crashes in a row, saying why`, () => {
+    assert.deepEqual(run([100, 100, 100, 100, 100]), [500, 1000, 2000, 4000, 'give up']);
+    const last = decideRestart({ crashes: 4, fastCrashes: 4 }, 100, policy);
+    assert.equal(last.giveUp, true);
+    assert.equal(last.reason, 'it stopped 5 times in a row, each time within 10 s of starting');
+  });
+
+  test('a slower crash in between resets the count of fast ones (not the back-off)', () => {
+    assert.deepEqual(run([100, 100, 100, 100, 20_000, 100, 100]), [500, 1000, 2000, 4000, 8000, 15_000, 15_000]);
+  });
+});
+
+describe('supervisor', () => {
+  const quick = { initialDelayMs: 10, maxDelayMs: 40, stableAfterMs: 60_000, fastCrashMs: 10_000, maxFastCrashes: 3 };
+  const recorder = () => {
+    const lines = [];
+    return { lines, log: { info: (t) => lines.push(`info ${t}`), warn: (t) => lines.push(`warn ${t}`) } };
+  };
+  const node = (script) => () => startChild('t', process.execPath, ['-e', script], { output: 'capture' });
+  const until = async (condition, what) => {
+    const deadline = Date.now() + 10_000;
+    while (!condition()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+  const alive = (pid) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  test('a process that keeps crashing at once is restarted with back-off, then given up on', async () => {
+    const { lines, log } = recorder();
+    let spawns = 0;
+    const s = supervise({
+      name: 'crasher',
+      spawn: () => {
+        spawns++;
+        return node('process.exit(3)')();
+      },
+      log,
+      policy: quick,
+    });
+    const result = await s.done;
+    assert.equal(result.gaveUp, true);
+    assert.equal(result.info.code, 3);
+    assert.equal(spawns, 3);
+    assert.equal(s.restarts, 2);
+    assert.equal(s.state, 'gave-up');
+    assert.match(lines[0], /^warn crasher exited with code 3 after \d+ ms up; restarting it in 10 ms$/);
+    assert.match(lines[1], /^info crasher restarted \(pid \d+\), restart 1$/);
+    assert.match(lines[2], /restarting it in 20 ms$/);
+    assert.equal(
+      lines.at(-1),
+      'warn crasher exited with code 3; giving up on it, since it stopped 3 times in a row, each time within 10 s of starting. The rest keep running.',
+    );
+    assert.equal(await s.stop(), undefined, 'stop() after giving up is a no-op');
+  });
+
+  test('a killed process comes back; stop() ends it for good', async () => {
+    const { lines, log } = recorder();
+    const starts = [];
+    const s = supervise({
+      name: 'app',
+      spawn: node('console.log("up"); setInterval(() => {}, 1000)'),
+      log,
+      policy: quick,
+      where: (m) => `pid ${m.pid}, :1234`,
+      onStart: (managed, ctx) => starts.push({ pid: managed.pid, ...ctx }),
+    });
+    const first = s.current;
+    await until(() => first.tail().includes('up'), 'the first start');
+    process.kill(first.pid, 'SIGKILL');
+    await until(() => s.restarts === 1 && s.current.tail().includes('up'), 'the restart');
+    assert.notEqual(s.current.pid, first.pid);
+    assert.equal(starts.length, 2);
+    assert.equal(starts[0].restart, 0);
+    assert.equal(starts[1].restart, 1);
+    assert.ok(starts[1].downSince >= first.startedAt, 'the restart knows when the app went down');
+    assert.match(lines[0], /^warn app was killed by SIGKILL after \d+ ms up; restarting it in 10 ms$/);
+    assert.match(lines[1], /^info app restarted \(pid \d+, :1234\), restart 1$/);
+
+    const second = s.current;
+    const info = await s.stop({ signal: 'SIGTERM', timeoutMs: 5000 });
+    assert.equal(info.signal, 'SIGTERM');
+    assert.equal(s.state, 'stopped');
+    assert.deepEqual(await s.done, { gaveUp: false });
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(s.current, second, 'nothing is started after stop()');
+    assert.equal(alive(second.pid), false);
+  });
+
+  test('stop() during the back-off cancels the restart', async () => {
+    const { log } = recorder();
+    let spawns = 0;
+    const s = supervise({
+      name: 'slow',
+      spawn: () => {
+        spawns++;
+        return node('process.exit(1)')();
+      },
+      log,
+      policy: { ...quick, initialDelayMs: 60_000 },
+    });
+    await until(() => s.state === 'waiting', 'the back-off');
+    const t0 = Date.now();
+    assert.equal(await s.stop(), undefined);
+    assert.ok(Date.now() - t0 < 5000, 'stop() does not sit out the back-off');
+    assert.equal(s.state, 'stopped');
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(spawns, 1);
+  });
+
+  test('beforeRestart runs between the back-off and the restart, and can be cut short by stop()', async () => {
+    const { log } = recorder();
+    let spawns = 0;
+    let sawAbort = false;
+    const s = supervise({
+      name: 'node',
+      spawn: () => {
+        spawns++;
+        return node('process.exit(1)')();
+      },
+      log,
+      policy: quick,
+      beforeRestart: ({ signal }) =>
+        new Promise((resolve) => {
+          signal.addEventListener('abort', () => {
+            sawAbort = true;
+            resolve();
+          });
+        }),
+    });
+    await until(() => s.state === 'waiting' && spawns === 1, 'beforeRestart');
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(spawns, 1, 'no restart while beforeRestart is pending');
+    await s.stop();
+    assert.equal(sawAbort, true);
+    assert.equal(spawns, 1);
+  });
+
+  test('an adopted process counts its uptime from its own start', async () => {
+    const { lines, log } = recorder();
+    const initial = node('setTimeout(() => process.exit(0), 300)')();
+    const s = supervise({ name: 'adopted', initial, spawn: node('setInterval(() => {}, 1000)'), log, policy: quick });
+    assert.equal(s.current, initial);
+    await until(() => s.restarts === 1, 'the restart');
+    assert.match(lines[0], /^warn adopted exited with code 0 after \d+ ms up/);
+    assert.ok(Number(/after (\d+) ms/.exec(lines[0])[1]) >= 250);
+    await s.stop({ timeoutMs: 5000 });
+  });
+});
+
+describe('log lines', () => {
+  const line = (record) =>
+    JSON.stringify({
+      level: 'info',
+      time: '2026-01-02T03:04:05.678Z',
+      service: 'gateway',
+      pid: 7,
+      hostname: 'h',
+      ...record,
+    });
+
+  test('toReadableRecord folds context and requests into the message and drops what the prefix says', () => {
+    assert.deepEqual(toReadableRecord(line({ context: 'Bootstrap', msg: 'listening' })), {
+      record: { level: 'info', time: '2026-01-02T03:04:05.678Z', msg: '(Bootstrap) listening' },
+      stack: undefined,
+      skip: false,
+    });
+    const request = toReadableRecord(
+      line({
+        level: 'warn',
+        reqId: 'r-1',
+        req: { id: 'r-1', method: 'GET', url: '/api/x?ticket=[Redacted]', remoteAddress: '127.0.0.1' },
+        res: { statusCode: 404 },
+        responseTime: 1.5,
+        msg: 'request completed',
+      }),
+    );
+    assert.equal(request.record.msg, 'GET /api/x?ticket=[Redacted] 404 1.5 ms');
+    assert.equal(request.record.reqId, 'r-1');
+    assert.equal(request.record.req, undefined);
+    const failed = toReadableRecord(line({ level: 'error', err: { message: 'boom', stack: 'Error: boom\n    at x' } }));
+    assert.equal(failed.stack, 'Error: boom\n    at x');
+    assert.equal(failed.record.err, undefined);
+  });
+
+  test("Nest's start-up inventory is marked to be skipped; other contexts are not", () => {
+    assert.equal(toReadableRecord(line({ context: 'InstanceLoader', msg: 'X dependencies initialized' })).skip, true);
+    assert.equal(toReadableRecord(line({ context: 'RouterExplorer', msg: 'Mapped {/x, GET}' })).skip, true);
+    assert.equal(toReadableRecord(line({ context: 'RouterExplorer', level: 'warn', msg: 'odd' })).skip, false);
+    assert.equal(toReadableRecord(line({ context: 'NestFactory', msg: 'Starting' })).skip, false);
+  });
+
+  test('anything that is not a pino record is left alone', () => {
+    for (const text of ['plain text', '{"no":"level"}', '{broken', '[1,2]', 'null', '']) {
+      assert.equal(toReadableRecord(text), undefined, text);
+    }
+  });
+
+  test('pretty: one readable line per entry, stacks under it, inventory left out', async () => {
+    const format = await createLogFormatter({ format: 'pretty', colorize: false });
+    const shown = format(line({ context: 'Bootstrap', msg: 'gateway listening', extra: 1 }));
+    assert.match(shown, /^\[\d\d:\d\d:\d\d\.678\] INFO: \(Bootstrap\) gateway listening \{"extra":1\}$/);
+    assert.ok(!shown.includes('"pid"') && !shown.includes('hostname') && !shown.includes('"service"'));
+    assert.equal(
+      format(line({ level: 'error', msg: 'failed', err: { stack: 'Error: boom\n    at x' } }))
+        .split('\n')
+        .slice(1)
+        .join('\n'),
+      '    Error: boom\n        at x',
+    );
+    assert.equal(format(line({ context: 'InstanceLoader', msg: 'X dependencies initialized' })), undefined);
+    assert.equal(format('Seeded 2,000 users'), 'Seeded 2,000 users');
+  });
+
+  test('json: every line exactly as the app wrote it', async () => {
+    const format = await createLogFormatter({ format: 'json', colorize: true });
+    const text = line({ context: 'InstanceLoader', msg: 'x' });
+    assert.equal(format(text), text);
+  });
+
+  test('the prefixer shows formatted text, prefixes every line of it, and drops what format drops', () => {
+    const out = [];
+    const p = createPrefixer({
+      name: 'app',
+      width: 3,
+      write: (s) => out.push(s),
+      format: (l) => (l === 'skip' ? undefined : l === 'two' ? 'one\ntwo' : l.toUpperCase()),
+    });
+    p.push('a\nskip\ntwo\n');
+    assert.deepEqual(out, ['[app] A\n', '[app] one\n[app] two\n']);
+  });
+});
+
+describe('throwaway server arguments', () => {
+  test('redis-server: loopback only, nothing persisted, logs to stdout', () => {
+    const args = redisServerArgs({ port: 7001, dir: '/tmp/x' });
+    const value = (flag) => args[args.indexOf(flag) + 1];
+    assert.equal(value('--port'), '7001');
+    assert.equal(value('--bind'), '127.0.0.1');
+    assert.equal(value('--save'), '');
+    assert.equal(value('--appendonly'), 'no');
+    assert.equal(value('--logfile'), '');
+  });
+
+  test('a cluster node: cluster mode, its own nodes.conf, a 2 s node timeout, an explicit bus port', () => {
+    const args = clusterNodeArgs({ port: 7001, busPort: 40001, dir: '/tmp/c/7001', nodeTimeoutMs: 2000 });
+    const value = (flag) => args[args.indexOf(flag) + 1];
+    assert.equal(value('--cluster-enabled'), 'yes');
+    assert.equal(value('--cluster-config-file'), '/tmp/c/7001/nodes.conf');
+    assert.equal(value('--cluster-node-timeout'), '2000');
+    assert.equal(value('--cluster-port'), '40001');
+    assert.equal(value('--bind'), '127.0.0.1');
+    assert.equal(value('--save'), '');
+  });
+
+  test('postgres: loopback, socket in the temp dir, extra settings last (they win)', () => {
+    const args = postgresServerArgs({ dataDir: '/d', port: 5499, socketDir: '/s', extra: ['-c', 'hot_standby=on'] });
+    assert.deepEqual(args.slice(0, 8), ['-D', '/d', '-p', '5499', '-k', '/s', '-c', 'listen_addresses=127.0.0.1']);
+    assert.deepEqual(args.slice(-2), ['-c', 'hot_standby=on']);
+  });
+});
+
+describe('Redis Cluster replies', () => {
+  const NODES = [
+    '07c37dfeb235213a872192d90877d0cd55635b91 127.0.0.1:30004@31004 slave e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 0 1426238317239 4 connected',
+    '67ed2db8d677e59ec4a4cefb06858cf2a1a89fa1 127.0.0.1:30002@31002,host-2 master - 0 1426238316232 2 connected 5461-10922',
+    '292f8b365bb7edb5e285caf0b7e6ddc7265d2f4f 127.0.0.1:30003@31003 master - 0 1426238318243 3 connected 10923-16383 [16384->-abc]',
+    'e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 127.0.0.1:30001@31001 myself,master - 0 0 1 connected 0-5459 5460',
+    '6ec23923021cf3ffec47632106199cb7f496ce01 127.0.0.1:30005@31005 master,fail - 1426238316232 1426238316232 5 disconnected',
+    '',
+  ].join('\n');
+
+  test('parseClusterNodes: roles, masters, slot ranges, failure flags', () => {
+    const nodes = parseClusterNodes(NODES);
+    assert.equal(nodes.length, 5);
+    assert.deepEqual(
+      nodes.map((n) => [n.port, n.busPort, n.role, slotCount(n), n.failing, n.connected]),
+      [
+        [30004, 31004, 'replica', 0, false, true],
+        [30002, 31002, 'master', 5462, false, true],
+        [30003, 31003, 'master', 5461, false, true],
+        [30001, 31001, 'master', 5461, false, true],
+        [30005, 31005, 'master', 0, true, false],
+      ],
+    );
+    assert.equal(nodes[0].masterId, 'e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca');
+    assert.equal(nodes[1].masterId, undefined);
+    assert.equal(nodes[1].host, '127.0.0.1');
+    assert.equal(formatSlots(nodes[3].slots), '0-5459,5460');
+    assert.equal(
+      nodes.reduce((n, e) => n + slotCount(e), 0),
+      16_384,
+    );
+  });
+
+  test('parseInfo', () => {
+    assert.deepEqual(parseInfo('# Cluster\r\ncluster_state:ok\r\ncluster_known_nodes:6\r\n'), {
+      cluster_state: 'ok',
+      cluster_known_nodes: '6',
+    });
+  });
+
+  test('a failed probe check counts as "reachable, not ok"', () => {
+    const err = checkFailed('cluster_state:fail');
+    assert.equal(isRedisUnreachable(err), false);
+    assert.equal(isPgUnreachable(err), false);
+  });
+});
+
+describe('Postgres setup', () => {
+  test('as root, the server runs as the postgres system user; without one, that is the problem', () => {
+    const root = tmpDir();
+    const libRoot = path.join(root, 'lib');
+    touch(path.join(libRoot, '15', 'bin', 'initdb'));
+    touch(path.join(libRoot, '15', 'bin', 'postgres'));
+    touch(path.join(libRoot, '15', 'bin', 'pg_basebackup'));
+    const passwd = path.join(root, 'passwd');
+    fs.writeFileSync(passwd, 'postgres:x:101:104::/var/lib/postgresql:/bin/bash\n');
+    const asRoot = findPostgresSetup({ pathEnv: '', libRoot, uid: 0, passwdFile: passwd });
+    assert.deepEqual(asRoot.runAs, { name: 'postgres', uid: 101, gid: 104, home: '/var/lib/postgresql' });
+    assert.equal(asRoot.bins.pgBasebackup, path.join(libRoot, '15', 'bin', 'pg_basebackup'));
+    assert.equal(asRoot.problem, undefined);
+    assert.equal(findPostgresSetup({ pathEnv: '', libRoot, uid: 1000, passwdFile: passwd }).runAs, undefined);
+    const noUser = findPostgresSetup({ pathEnv: '', libRoot, uid: 0, passwdFile: path.join(root, 'none') });
+    assert.equal(noUser.problem, 'root-without-postgres-user');
+    assert.match(describePostgresSetupProblem(noUser), /initdb refuses to run as root.*\n.*useradd --system/);
+    const nothing = findPostgresSetup({ pathEnv: '', libRoot: path.join(root, 'empty'), uid: 1000 });
+    assert.equal(nothing.problem, 'no-binaries');
+    assert.match(describePostgresSetupProblem(nothing, '/x'), /no Postgres server binaries .* in \/x\/\*\/bin/);
+  });
+});
+
+describe('tools/services.mjs arguments', () => {
+  test('a service, --json and --database', () => {
+    assert.deepEqual(parseServicesArgs(['redis-cluster']), {
+      help: false,
+      service: 'redis-cluster',
+      json: false,
+      database: 'postgres',
+    });
+    assert.deepEqual(parseServicesArgs(['postgres-replica', '--json', '--database', 'wp_test_1']), {
+      help: false,
+      service: 'postgres-replica',
+      json: true,
+      database: 'wp_test_1',
+    });
+    assert.equal(parseServicesArgs(['--help']).help, true);
+  });
+
+  test('bad arguments say what is wrong', () => {
+    assert.throws(() => parseServicesArgs([]), /name a service: redis-cluster or postgres-replica/);
+    assert.throws(() => parseServicesArgs(['redis']), /unexpected argument "redis"/);
+    assert.throws(() => parseServicesArgs(['redis-cluster', 'postgres-replica']), /unexpected argument/);
+    assert.throws(() => parseServicesArgs(['postgres-replica', '--database', 'x;drop']), /--database needs a name/);
+    assert.throws(() => parseServicesArgs(['postgres-replica', '--database']), /--database needs a name/);
   });
 });

@@ -39,23 +39,23 @@ export function compareVersionsDesc(a, b) {
 
 /**
  * Finds a Postgres server installation: `initdb` and `postgres` from the same bin directory
- * (pg_ctl reported when present). Looks on PATH first, then under <libRoot>/<version>/bin
+ * (pg_ctl and pg_basebackup reported when present, from there or else from PATH). Looks on PATH first, then under <libRoot>/<version>/bin
  * (Debian/Ubuntu keep the server binaries there, off PATH), highest version first.
- * @returns {{ binDir?: string, initdb?: string, postgres?: string, pgCtl?: string, searched: string[] }}
+ * @returns {{ binDir?: string, initdb?: string, postgres?: string, pgCtl?: string, pgBasebackup?: string, searched: string[] }}
  *   binDir is set when an installation was found; `searched` lists the bin dirs looked at.
  */
 export function findPostgresBinaries({ pathEnv = process.env.PATH ?? '', libRoot = DEFAULT_PG_LIB_ROOT } = {}) {
   const candidates = [];
   const initdbOnPath = findExecutable('initdb', pathEnv);
   if (initdbOnPath) {
-    candidates.push(path.dirname(initdbOnPath));
-    // A symlinked initdb (e.g. /usr/local/bin/initdb -> /usr/lib/postgresql/15/bin/initdb):
-    // its real directory has the matching postgres binary.
+    // A symlinked initdb (e.g. /usr/local/bin/initdb -> /usr/lib/postgresql/15/bin/initdb): its
+    // real directory has the matching postgres binary and the other tools, so it comes first.
     try {
       candidates.push(path.dirname(fs.realpathSync(initdbOnPath)));
     } catch {
       /* dangling link: ignore */
     }
+    candidates.push(path.dirname(initdbOnPath));
   }
   let versions = [];
   try {
@@ -72,8 +72,16 @@ export function findPostgresBinaries({ pathEnv = process.env.PATH ?? '', libRoot
     const initdb = path.join(dir, 'initdb');
     const postgres = path.join(dir, 'postgres');
     if (isExecutableFile(initdb) && isExecutableFile(postgres)) {
-      const pgCtl = path.join(dir, 'pg_ctl');
-      return { binDir: dir, initdb, postgres, pgCtl: isExecutableFile(pgCtl) ? pgCtl : undefined, searched };
+      const optional = (name) =>
+        isExecutableFile(path.join(dir, name)) ? path.join(dir, name) : findExecutable(name, pathEnv);
+      return {
+        binDir: dir,
+        initdb,
+        postgres,
+        pgCtl: optional('pg_ctl'),
+        pgBasebackup: optional('pg_basebackup'),
+        searched,
+      };
     }
   }
   if (!versions.length) searched.push(`${libRoot}/*/bin`);
@@ -101,4 +109,35 @@ export function lookupSystemUser(name, passwdFile = '/etc/passwd') {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The Postgres server binaries and, when we are root (initdb refuses to run as root), the
+ * system user "postgres" to run them as.
+ * @returns {{ bins: ReturnType<typeof findPostgresBinaries>, runAs?: { name: string, uid: number, gid: number, home: string },
+ *   problem?: 'no-binaries' | 'root-without-postgres-user' }}
+ */
+export function findPostgresSetup({
+  pathEnv = process.env.PATH ?? '',
+  libRoot = DEFAULT_PG_LIB_ROOT,
+  uid = typeof process.getuid === 'function' ? process.getuid() : undefined,
+  passwdFile,
+} = {}) {
+  const bins = findPostgresBinaries({ pathEnv, libRoot });
+  if (!bins.binDir) return { bins, problem: 'no-binaries' };
+  if (uid !== 0) return { bins };
+  const user = lookupSystemUser('postgres', passwdFile);
+  if (!user) return { bins, problem: 'root-without-postgres-user' };
+  return { bins, runAs: { name: 'postgres', ...user } };
+}
+
+/** What to do about a findPostgresSetup problem, in a sentence or two; undefined when none. */
+export function describePostgresSetupProblem(setup, libRoot = DEFAULT_PG_LIB_ROOT) {
+  if (setup.problem === 'no-binaries') {
+    return `There are no Postgres server binaries (initdb and postgres) on PATH or in ${libRoot}/*/bin.\nInstall PostgreSQL:  sudo apt-get install postgresql    (Debian/Ubuntu)`;
+  }
+  if (setup.problem === 'root-without-postgres-user') {
+    return `The Postgres server binaries are in ${setup.bins.binDir}, but initdb refuses to run as root and there is no "postgres" system user to run it as.\nRun as a normal (non-root) user, or create the user:  useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres`;
+  }
+  return undefined;
 }

@@ -5,13 +5,13 @@ export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/worker_p
 export const DEFAULT_PORT_BASE = 3000;
 export const DEFAULT_STOP_TIMEOUT_MS = 30_000;
 
-/** The long-running apps, in start order, with their port offset from the gateway's port. */
+/** The long-running apps, in start order, which is also their port order (see instances.mjs). */
 export const APPS = [
-  { name: 'gateway', offset: 0 },
-  { name: 'profile-worker', offset: 1 },
-  { name: 'feed-worker', offset: 2 },
-  { name: 'recommendations-worker', offset: 3 },
-  { name: 'invalidation-worker', offset: 4 },
+  { name: 'gateway' },
+  { name: 'profile-worker' },
+  { name: 'feed-worker' },
+  { name: 'recommendations-worker' },
+  { name: 'invalidation-worker' },
 ];
 export const BUILD_PROJECTS = [...APPS.map((a) => a.name), 'db-cli'];
 
@@ -27,6 +27,7 @@ export function resolveServiceConfig(env) {
   const redisUrl = nonEmpty(env.REDIS_URL);
   const databaseUrl = nonEmpty(env.DATABASE_URL);
   return {
+    redisClusterNodes: nonEmpty(env.REDIS_CLUSTER_NODES),
     redis: redisUrl
       ? { url: redisUrl, explicit: true }
       : { url: nonEmpty(env.WP_START_REDIS_PROBE_URL) ?? DEFAULT_REDIS_URL, explicit: false },
@@ -34,6 +35,19 @@ export function resolveServiceConfig(env) {
       ? { url: databaseUrl, explicit: true }
       : { url: nonEmpty(env.WP_START_DATABASE_PROBE_URL) ?? DEFAULT_DATABASE_URL, explicit: false },
   };
+}
+
+/**
+ * `host:port,host:port` (REDIS_CLUSTER_NODES) → [{ host, port }]. Throws an Error naming the
+ * entry that is not host:port.
+ */
+export function parseHostPorts(value) {
+  return value.split(',').map((entry) => {
+    const match = /^\s*([^\s:]+|\[[0-9a-fA-F:]+\]):(\d{1,5})\s*$/.exec(entry);
+    const port = match ? Number(match[2]) : 0;
+    if (!match || port < 1 || port > 65_535) throw new Error(`"${entry.trim()}" is not host:port`);
+    return { host: match[1], port };
+  });
 }
 
 /** Reads a positive integer from the environment, or returns the fallback; throws on garbage. */

@@ -7,6 +7,7 @@ export const COLORS = {
   'profile-worker': 35, // magenta
   'feed-worker': 32, // green
   'recommendations-worker': 33, // yellow
+  'invalidation-worker': 96, // bright cyan
   'db-cli': 34, // blue
   redis: 31, // red
   postgres: 94, // bright blue
@@ -56,11 +57,21 @@ export function createLineSplitter(onLine) {
 }
 
 /**
- * A sink that writes every line of a child's stream to `write` with the prefix in front. The
- * line itself is passed through byte for byte, so a JSON log line stays valid JSON after the
- * prefix.
+ * A sink that writes every line of a child's stream to `write` with the prefix in front. Without
+ * `format` the line is passed through byte for byte, so a JSON log line stays valid JSON after
+ * the prefix; `format` may turn a line into other text, of one line or several, each prefixed,
+ * or into undefined to leave it out.
  */
-export function createPrefixer({ name, width, color, write }) {
+export function createPrefixer({ name, width, color, write, format }) {
   const prefix = formatPrefix(name, width, color);
-  return createLineSplitter((line) => write(`${prefix}${line}\n`));
+  return createLineSplitter((line) => {
+    const text = format ? format(line) : line;
+    if (text === undefined) return;
+    write(
+      text
+        .split('\n')
+        .map((l) => `${prefix}${l}\n`)
+        .join(''),
+    );
+  });
 }

@@ -22,6 +22,14 @@ const NETWORK_CODES = new Set([
   'EPIPE',
 ]);
 
+/**
+ * The error a probe's `check` throws when the server answered but is not in the state wanted
+ * (cluster_state:fail, not streaming yet, ...): "reachable, not ok", with this message.
+ */
+export function checkFailed(message) {
+  return Object.assign(new Error(message), { code: 'PROBE_CHECK' });
+}
+
 function describe(err) {
   if (!err) return 'unknown error';
   if (err instanceof AggregateError && err.errors?.length) return describe(err.errors[0]);
@@ -31,6 +39,7 @@ function describe(err) {
 /** Is this pg error a "nothing answered" rather than "a server answered and said no"? */
 export function isPgUnreachable(err) {
   if (!err) return false;
+  if (err.code === 'PROBE_CHECK') return false;
   if (err instanceof AggregateError) return err.errors.every(isPgUnreachable);
   if (NETWORK_CODES.has(err.code)) return true;
   const msg = String(err.message ?? '');
@@ -42,7 +51,7 @@ export function isPgUnreachable(err) {
 /** Is this ioredis error a "nothing answered"? Reply errors (NOAUTH, WRONGPASS) mean it did. */
 export function isRedisUnreachable(err) {
   if (!err) return false;
-  if (err.name === 'ReplyError') return false;
+  if (err.name === 'ReplyError' || err.code === 'PROBE_CHECK') return false;
   if (err instanceof AggregateError) return err.errors.every(isRedisUnreachable);
   if (NETWORK_CODES.has(err.code)) return true;
   return err.code === 'PROBE_TIMEOUT' || /Connection is closed|connect ETIMEDOUT|timeout/i.test(String(err.message));
@@ -72,8 +81,12 @@ async function loadPg() {
   return pgModule.default ?? pgModule;
 }
 
-/** Connects to Redis at `url` and sends PING, without retries. */
-export async function probeRedis(url, { timeoutMs = 1500 } = {}) {
+/**
+ * Connects to Redis at `url` and sends PING, without retries; or, given `check`, runs that on
+ * the connected client instead: what it returns is the result's `value`, what it throws makes
+ * the result not ok (see checkFailed).
+ */
+export async function probeRedis(url, { timeoutMs = 1500, check } = {}) {
   const Redis = await loadRedis();
   let client;
   try {
@@ -97,16 +110,18 @@ export async function probeRedis(url, { timeoutMs = 1500 } = {}) {
     socketError ??= err;
   });
   try {
-    await withDeadline(
+    const value = await withDeadline(
       (async () => {
         await client.connect();
+        if (check) return check(client);
         const pong = await client.ping();
         if (pong !== 'PONG') throw Object.assign(new Error(`unexpected PING reply ${pong}`), { name: 'ReplyError' });
+        return undefined;
       })(),
       timeoutMs + 500,
       'Redis',
     );
-    return { ok: true };
+    return { ok: true, value };
   } catch (caught) {
     const err = socketError && /Connection is closed/i.test(String(caught?.message)) ? socketError : caught;
     return { ok: false, reachable: !isRedisUnreachable(err), reason: describe(err) };
@@ -117,9 +132,10 @@ export async function probeRedis(url, { timeoutMs = 1500 } = {}) {
 
 /**
  * Connects to the server of `databaseUrl`, but to its `postgres` maintenance database (the
- * target database may not exist yet; db-cli creates it), and runs SELECT 1.
+ * target database may not exist yet; db-cli creates it), and runs SELECT 1; or, given `check`,
+ * runs that on the connected client instead (as in probeRedis).
  */
-export async function probePostgres(databaseUrl, { timeoutMs = 1500 } = {}) {
+export async function probePostgres(databaseUrl, { timeoutMs = 1500, check } = {}) {
   const pg = await loadPg();
   let connectionString;
   try {
@@ -135,15 +151,17 @@ export async function probePostgres(databaseUrl, { timeoutMs = 1500 } = {}) {
   });
   client.on('error', ignore);
   try {
-    await withDeadline(
+    const value = await withDeadline(
       (async () => {
         await client.connect();
+        if (check) return check(client);
         await client.query('SELECT 1');
+        return undefined;
       })(),
       timeoutMs + 500,
       'Postgres',
     );
-    return { ok: true };
+    return { ok: true, value };
   } catch (err) {
     return { ok: false, reachable: !isPgUnreachable(err), reason: describe(err) };
   } finally {

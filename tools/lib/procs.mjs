@@ -18,13 +18,14 @@ export function killAllChildrenSync() {
 
 /**
  * Spawns `command args` and returns a handle:
- *   { name, pid, child, exited: Promise<{ code, signal, error? }>, exit, tail(),
+ *   { name, pid, child, startedAt, exited: Promise<{ code, signal, error? }>, exit, tail(),
  *     signal(sig), signalGroup(sig), stop({ signal, timeoutMs }) }
  * output: 'prefix'  every line of stdout/stderr goes to out/err behind a `[name]` prefix
  *         'inherit' the child writes to our stdout/stderr directly (stdin is never shared)
  *         'capture' lines are only kept in memory (see tail()), e.g. for a server's log that is
  *                   shown only when it fails
- * The last `keepLines` lines are kept in every mode but 'inherit'.
+ * The last `keepLines` lines are kept in every mode but 'inherit', as the child wrote them;
+ * `format` (line => text) changes how lines are shown in 'prefix' mode, e.g. pretty logs.
  */
 export function startChild(name, command, args, opts = {}) {
   const {
@@ -35,6 +36,7 @@ export function startChild(name, command, args, opts = {}) {
     output = 'prefix',
     prefixWidth = name.length,
     color,
+    format,
     out = (s) => process.stdout.write(s),
     err = (s) => process.stderr.write(s),
     keepLines = 200,
@@ -58,6 +60,7 @@ export function startChild(name, command, args, opts = {}) {
   const managed = {
     name,
     child,
+    startedAt: Date.now(),
     get pid() {
       return child.pid;
     },
@@ -108,7 +111,8 @@ export function startChild(name, command, args, opts = {}) {
       [child.stdout, out],
       [child.stderr, err],
     ]) {
-      const shown = output === 'prefix' ? createPrefixer({ name, width: prefixWidth, color, write }) : undefined;
+      const shown =
+        output === 'prefix' ? createPrefixer({ name, width: prefixWidth, color, write, format }) : undefined;
       const kept = createLineSplitter(keep);
       stream.on('data', (chunk) => {
         shown?.push(chunk);
