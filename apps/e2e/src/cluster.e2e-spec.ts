@@ -106,8 +106,20 @@ describe('the whole system on a Redis Cluster of 3 masters (real processes)', ()
     );
     for (const { token } of streams) expect(await ready(stack, token, 30_000)).toBe(true);
     await new Promise((r) => setTimeout(r, 500));
+    const builds = async () => {
+      let total = 0;
+      for (const [worker, fragment] of [
+        ['profile-worker', 'profile'],
+        ['feed-worker', 'feed'],
+        ['recommendations-worker', 'recommendations'],
+      ] as const) {
+        total += await stack.metric(worker, 'fragment_builds_total', { fragment, outcome: 'built' });
+      }
+      return total;
+    };
     const streamsBefore = await received('gateway-2');
     const requesterBefore = await received('gateway');
+    const buildsBefore = await builds();
     // 1,000 other viewers' dashboards are requested (on the other gateway, without waiting) and built.
     const viewers = Array.from({ length: 1000 }, (_, i) => 300 + i);
     for (let i = 0; i < viewers.length; i += 50) {
@@ -116,12 +128,15 @@ describe('the whole system on a Redis Cluster of 3 masters (real processes)', ()
     await idle(stack, 180_000);
     const streamsAfter = await received('gateway-2');
     const requesterAfter = await received('gateway');
+    const built = (await builds()) - buildsBefore;
     for (const controller of controllers) controller.abort();
     console.log(
-      `events received while 1,000 other dashboards (3,000 builds) were built: streaming gateway ${streamsAfter - streamsBefore}, requesting gateway ${requesterAfter - requesterBefore}`,
+      `events received while 1,000 other dashboards (${built} builds) were built: streaming gateway ${streamsAfter - streamsBefore}, requesting gateway ${requesterAfter - requesterBefore}`,
     );
-    // The streams' own copies did not change meanwhile (ttls are longer than this test): nothing arrives.
-    expect(streamsAfter - streamsBefore).toBe(0);
+    expect(built).toBeGreaterThanOrEqual(3000);
+    // Only the watched copies' own events: each of the 30 may be rebuilt once as its ttl passes
+    // during the test (the stream keeps it fresh), and nothing of the 3,000 other builds arrives.
+    expect(streamsAfter - streamsBefore).toBeLessThanOrEqual(30);
     expect(requesterAfter - requesterBefore).toBe(0);
   });
 
