@@ -22,6 +22,7 @@ import type { FragmentState } from './fragment-state';
 import { FragmentWatcher } from './fragment-watcher';
 import type { RedisClient, RedisTopology } from './redis-clients';
 import { LocalRedisCluster } from './testing/local-redis-cluster';
+import { LocalRedisSentinel, SENTINEL_MASTER_NAME } from './testing/local-redis-sentinel';
 import {
   deleteKeysWithPrefix,
   singleRedisTopology,
@@ -35,6 +36,8 @@ interface Deployment {
   readonly redis: RedisClient;
   readonly topology: RedisTopology;
   readonly cluster?: LocalRedisCluster;
+  /** Kills the master holding `key` and resolves once a replica took over; absent for one plain Redis. */
+  failover?(key: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -51,12 +54,45 @@ async function redisCluster(): Promise<Deployment> {
     redis,
     cluster,
     topology: { cache: endpoint, queue: endpoint },
+    failover: async (key) => {
+      await cluster.kill(await cluster.masterOf(key));
+      await cluster.waitHealthy();
+    },
     stop: async () => {
       redis.disconnect();
       await cluster.stop();
     },
   };
 }
+
+async function sentinelRedis(): Promise<Deployment> {
+  const sentinel = await LocalRedisSentinel.start();
+  const endpoint = { kind: 'sentinel', sentinels: sentinel.sentinels, name: SENTINEL_MASTER_NAME, auth: {} } as const;
+  const redis = new Redis({ sentinels: sentinel.sentinels, name: SENTINEL_MASTER_NAME });
+  redis.on('error', () => undefined);
+  return {
+    redis,
+    topology: { cache: endpoint, queue: endpoint },
+    failover: async () => {
+      await sentinel.kill(sentinel.masterPort);
+      await sentinel.waitForMaster(sentinel.replicaPort);
+    },
+    stop: async () => {
+      redis.disconnect();
+      await sentinel.stop();
+    },
+  };
+}
+
+/** A fragment no worker of the test builds: its jobs stay queued, to be lost on purpose. */
+const unbuiltFragment = defineFragment({
+  name: 'test-unbuilt',
+  queue: 'test-unbuilt',
+  scope: 'viewer',
+  version: 1,
+  params: z.object({}).strict(),
+  ttlMs: 60_000,
+});
 
 /** A fragment with short leases, to see lost jobs recovered quickly. */
 const quickFragment = defineFragment({
@@ -121,6 +157,7 @@ async function metricValue(name: string, labels: Record<string, string>): Promis
 describe.each([
   ['one Redis', oneRedis],
   ['a Redis Cluster of 3 masters', redisCluster],
+  ['a Sentinel-managed Redis', sentinelRedis],
 ])('fragment engine end to end on %s (real Bull)', (_where, deploy) => {
   const prefix = uniqueTestPrefix('engine');
   let deployment: Deployment;
@@ -149,7 +186,11 @@ describe.each([
     CountingProfileBuilder.builds.clear();
     gateway = await start(
       options,
-      [FragmentGatewayModule.register({ fragments: [testProfileFragment, testFeedFragment, quickFragment] }) as never],
+      [
+        FragmentGatewayModule.register({
+          fragments: [testProfileFragment, testFeedFragment, quickFragment, unbuiltFragment],
+        }) as never,
+      ],
       true,
     );
     resolver = gateway.get(FragmentResolver);
@@ -323,4 +364,56 @@ describe.each([
     expect(states[0]!.status).toBe('ready');
     expect(states.at(-1)!.status).toBe('ready');
   });
+
+  it('enqueues a queued build again when its job was lost, as soon as someone asks', async () => {
+    const queue = gateway.get<Queue>(getQueueToken(unbuiltFragment.queue));
+    const target = resolver.target(unbuiltFragment, {}, { viewerId: 61 });
+    const [first] = await resolver.resolve([target]);
+    expect(first!.status).toBe('pending');
+    const [job] = await queue.getJobs(['waiting']);
+    expect(job).toBeDefined();
+    await job!.remove(); // a failover lost it; the lease (30 s) lives on
+    await new Promise((r) => setTimeout(r, 3100)); // older than a job surely still in its queue
+    const repairedBefore = await metricValue('fragment_jobs_repaired_total', { fragment: 'test-unbuilt' });
+    await resolver.resolve([target]); // finds the copy waiting on a job that does not exist
+    const deadline = Date.now() + 5000;
+    while ((await queue.getJob(String(job!.id))) === null && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(await queue.getJob(String(job!.id))).not.toBeNull(); // the same generation, enqueued again
+    expect(await metricValue('fragment_jobs_repaired_total', { fragment: 'test-unbuilt' })).toBe(repairedBefore + 1);
+    await resolver.resolve([target]); // a job that exists is left alone
+    expect(await queue.getJobCounts()).toMatchObject({ waiting: 1 });
+  }, 20_000);
+
+  it('answers "unavailable" (never a bug) while its master fails over, and serves again without a restart', async () => {
+    if (!deployment.failover) return;
+    const target = profile(50_001);
+    await resolver.resolve([target], { waitMs: 2000 });
+    const failedOver = deployment.failover(target.key);
+    const errors = new Set<string>();
+    let served = 0;
+    while (
+      !(await Promise.race([failedOver.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 20))]))
+    ) {
+      try {
+        await resolver.resolve([target]);
+        served += 1;
+      } catch (error) {
+        errors.add((error as Error).name);
+      }
+    }
+    expect([...errors].every((name) => name === 'FragmentStoreUnavailableError')).toBe(true);
+    // Recovered by itself: the copy (or its rebuild, if the failover lost it) is served again.
+    const deadline = Date.now() + 30_000;
+    let state: FragmentState | undefined;
+    while (Date.now() < deadline) {
+      [state] = await resolver.resolve([profile(50_002)], { waitMs: 2000 }).catch(() => [undefined]);
+      // A rejection comes at once while Redis is away: yield, or reconnecting never gets its turn.
+      if (state?.status !== 'ready') await new Promise((r) => setTimeout(r, 50));
+      if (state?.status === 'ready') break;
+    }
+    expect(state?.status).toBe('ready');
+    expect(served + errors.size).toBeGreaterThan(0);
+  }, 90_000);
 });

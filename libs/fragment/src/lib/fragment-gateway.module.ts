@@ -3,6 +3,7 @@ import type { FragmentDefinition } from './fragment-definition';
 import { FragmentEvents } from './fragment-events';
 import { FragmentEventsController } from './fragment-events.controller';
 import { FragmentEventsServer } from './fragment-events.transport';
+import { FragmentLostJobs } from './fragment-lost-jobs';
 import { FragmentProducerModule } from './fragment-producer.module';
 import { FragmentReadMarks } from './fragment-read-marks';
 import { FragmentResolver } from './fragment-resolver';
@@ -34,6 +35,7 @@ export class FragmentGatewayModule {
         { provide: FRAGMENT_EVENT_SUBSCRIBER, useExisting: FragmentEventsServer },
         FragmentEvents,
         FragmentReadMarks,
+        FragmentLostJobs,
         FragmentRetryAdvisor,
         FragmentResolver,
         FragmentWatcher,

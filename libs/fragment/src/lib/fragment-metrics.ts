@@ -43,6 +43,12 @@ export class FragmentRequestMetrics {
     'Requests that needed a build already leased by another request: no job enqueued (the pending marker at work)',
     ['fragment'],
   );
+  readonly repaired = counter(
+    register,
+    'fragment_jobs_repaired_total',
+    'Queued builds whose job was lost (a failover, an evicted queue) and that a request enqueued again',
+    ['fragment'],
+  );
   readonly waits = counter(
     register,
     'fragment_waits_total',

@@ -3,6 +3,7 @@ import type { FragmentDefinition, FragmentRequestContext, RawFragmentParams } fr
 import { FragmentStoreUnavailableError } from './fragment-errors';
 import { FragmentEnqueuer, type LeasedBuild } from './fragment-enqueuer';
 import { FragmentEvents } from './fragment-events';
+import { FragmentLostJobs } from './fragment-lost-jobs';
 import { FragmentRequestMetrics } from './fragment-metrics';
 import { FragmentRetryAdvisor } from './fragment-retry-advisor';
 import type { FragmentState } from './fragment-state';
@@ -40,6 +41,7 @@ export class FragmentResolver {
     private readonly metrics: FragmentRequestMetrics,
     private readonly advisor: FragmentRetryAdvisor,
     private readonly targets: FragmentTargets,
+    private readonly lostJobs: FragmentLostJobs,
   ) {}
 
   /** Validates raw params for one fragment (throws `FragmentParamsError`) and derives its key. */
@@ -71,8 +73,10 @@ export class FragmentResolver {
     const leased: LeasedBuild[] = [];
     stored.forEach((s, i) => {
       if (s.takenGeneration > 0) leased.push({ target: targets[i], generation: s.takenGeneration });
-      else if (s.status === 'pending' || s.status === 'stale')
+      else if (s.status === 'pending' || s.status === 'stale') {
         this.metrics.suppressed.inc({ fragment: targets[i].definition.name });
+        this.lostJobs.check(targets[i], s, options.requestId);
+      }
     });
     if (leased.length > 0) await this.enqueue(leased, options.requestId);
 

@@ -59,7 +59,8 @@ end
  * Returns per copy: { status (1 ready, 2 stale, 3 pending, 4 failed), data, builtAt, error,
  * errorCode, ms until the state changes by time alone (ready: the ttl; otherwise the later of the
  * build leases and the failure; 0: nothing under way), leased generation (0 none), 1 when that
- * generation is a promoted background lease }.
+ * generation is a promoted background lease, the generation and lane of a build already queued
+ * (0, '' none) — the gateway checks that such a job still exists (a failover may have lost it) }.
  */
 export const RESOLVE_SCRIPT = `${PRELUDE}
 local take = ARGV[2] == '1'
@@ -93,7 +94,9 @@ for i = 1, #KEYS do
   if take and num(v[13]) < now - 5000 and (d or gen > 0 or queued or running or v[7]) then
     redis.call('HSET', key, 'r', now)
   end
-  out[i] = { status, d or '', v[2] or '', v[5] or '', v[6] or '', wait, gen, promoted }
+  local queued_gen, queued_lane = 0, ''
+  if queued and gen == 0 then queued_gen = tonumber(v[9]); queued_lane = v[11] end
+  out[i] = { status, d or '', v[2] or '', v[5] or '', v[6] or '', wait, gen, promoted, queued_gen, queued_lane }
 end
 return out
 `;

@@ -31,6 +31,8 @@ export interface StoredFragment {
   readonly takenGeneration: number;
   /** The lease was a background rebuild's; the caller enqueues the same generation as interactive. */
   readonly promoted: boolean;
+  /** A build someone else queued and nobody claimed yet: its job should be in the queue. */
+  readonly queued?: { readonly generation: number; readonly lane: BuildLane };
 }
 
 /** What an invalidation did to one copy. */
@@ -89,7 +91,7 @@ export interface CompletionTiming {
   readonly leaseMs: number;
 }
 
-type ResolveReply = Array<[number, string, string, string, string, number, number, number]>;
+type ResolveReply = Array<[number, string, string, string, string, number, number, number, number, string]>;
 
 interface FragmentCommands {
   fragmentResolve(numKeys: number, ...args: Array<string | number>): Promise<ResolveReply>;
@@ -140,7 +142,7 @@ export class FragmentStore {
       args.push(this.now(), takeLeases ? '1' : '0');
       for (const { item } of group) args.push(item.leaseMs);
       const reply = await this.commands.fragmentResolve(group.length, ...args);
-      reply.forEach(([status, data, builtAt, error, errorCode, waitMs, generation, promoted], j) => {
+      reply.forEach(([status, data, builtAt, error, errorCode, waitMs, generation, promoted, queued, lane], j) => {
         out[group[j].index] = {
           status: STATUS[status] ?? 'pending',
           dataJson: data === '' ? undefined : data,
@@ -150,6 +152,7 @@ export class FragmentStore {
           waitMs,
           takenGeneration: generation,
           promoted: promoted === 1,
+          queued: queued > 0 ? { generation: queued, lane: LANE[lane] ?? 'interactive' } : undefined,
         };
       });
     });

@@ -186,6 +186,9 @@ export function createRedisClient(endpoint: RedisEndpoint, name: string, purpose
         // Sentinels usually share the data nodes' password in managed offerings; without one, none.
         sentinelPassword: endpoint.auth.password,
         failoverDetector: true,
+        // A Sentinel busy with a failover must not hold a reconnect forever.
+        sentinelCommandTimeout: 1000,
+        sentinelRetryStrategy: RECONNECT,
       });
       break;
     case 'cluster': {

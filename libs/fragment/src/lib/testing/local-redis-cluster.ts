@@ -26,7 +26,6 @@ export async function freeLocalPort(): Promise<number> {
 interface ClusterNode {
   readonly port: number;
   child?: ChildProcess;
-  output: string;
 }
 
 /**
@@ -52,7 +51,7 @@ export class LocalRedisCluster {
     }
     const cluster = new LocalRedisCluster(
       dir,
-      ports.map((port) => ({ port, output: '' })),
+      ports.map((port) => ({ port })),
     );
     try {
       await Promise.all(cluster.nodes.map((node) => cluster.spawnNode(node)));
@@ -190,42 +189,48 @@ export class LocalRedisCluster {
   }
 
   private async spawnNode(node: ClusterNode): Promise<void> {
-    node.output = '';
-    const child = spawn(
-      'redis-server',
-      [
-        '--port',
-        String(node.port),
-        '--bind',
-        '127.0.0.1',
-        '--cluster-enabled',
-        'yes',
-        '--cluster-config-file',
-        path.join(this.dir, `nodes-${node.port}.conf`),
-        '--cluster-node-timeout',
-        '2000',
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-        '--dir',
-        this.dir,
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    const keep = (chunk: Buffer) => {
-      node.output = (node.output + chunk.toString()).slice(-8000);
-    };
-    child.stdout?.on('data', keep);
-    child.stderr?.on('data', keep);
-    node.child = child;
-    const deadline = Date.now() + 20_000;
-    while (!node.output.includes('Ready to accept connections')) {
-      if (child.exitCode !== null) throw new Error(`redis-server on ${node.port} exited:\n${node.output}`);
-      if (Date.now() > deadline) throw new Error(`redis-server on ${node.port} did not start:\n${node.output}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    node.child = await spawnRedisServer(node.port, this.dir, [
+      '--cluster-enabled',
+      'yes',
+      '--cluster-config-file',
+      path.join(this.dir, `nodes-${node.port}.conf`),
+      '--cluster-node-timeout',
+      '2000',
+    ]);
   }
+}
+
+/**
+ * Starts `redis-server` on 127.0.0.1:`port` with nothing persisted (config files in `dir`) and the
+ * extra arguments, and resolves once it accepts connections. `sentinel: true` runs it as a Sentinel
+ * from the config file `args[0]`.
+ */
+export async function spawnRedisServer(
+  port: number,
+  dir: string,
+  args: readonly string[],
+  options: { sentinel?: boolean } = {},
+): Promise<ChildProcess> {
+  const base = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
+  const child = spawn(
+    'redis-server',
+    options.sentinel ? [...args, '--sentinel', '--port', String(port), '--bind', '127.0.0.1'] : [...base, ...args],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-8000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const deadline = Date.now() + 20_000;
+  const ready = options.sentinel ? /Sentinel ID is|monitor master/ : /Ready to accept connections/;
+  while (!ready.test(output)) {
+    if (child.exitCode !== null) throw new Error(`redis-server on ${port} exited:\n${output}`);
+    if (Date.now() > deadline) throw new Error(`redis-server on ${port} did not start:\n${output}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return child;
 }
 
 async function withNode<T>(port: number, call: (redis: Redis) => Promise<T>): Promise<T> {
