@@ -163,9 +163,24 @@ describe('the whole system on a Redis Cluster of 3 masters (real processes)', ()
     await stack.cluster!.kill(feedMaster);
     await stack.cluster!.waitHealthy(30_000);
     const promotedAt = Date.now();
-    // Every dashboard asked for before the kill is ready within 30 s of the promotion.
-    const allReady = await Promise.all(tokens.map((token) => ready(stack, token, 30_000)));
+    // Every dashboard asked for before the kill is ready after the promotion. Most are within seconds;
+    // a build whose claim or completion the killed master took with it is retried when its lease ends
+    // (30 s after the claim, the engine's default), so that lease plus a margin is the bound.
+    const allReady = await Promise.all(tokens.map((token) => ready(stack, token, 60_000)));
     const readyAt = Date.now();
+    for (const [i, ok] of allReady.entries()) {
+      if (ok) continue;
+      // What a dashboard that did not make it waits for: its copies as Redis holds them, and the queues.
+      const viewer = viewers[i]!;
+      const copies = await Promise.all(
+        [`profile:v1:pub:{"userId":${viewer}}`, `feed:v1:u${viewer}:{}`, `recommendations:v1:u${viewer}:{}`].map((id) =>
+          stack.redis.hgetall(`${stack.keyPrefix}frag:{u${viewer}}:${id}`),
+        ),
+      );
+      console.log(
+        `viewer ${viewer} not ready at ${Date.now()}: ${JSON.stringify(copies.map(({ d, ...rest }) => ({ ...rest, d: d ? 'yes' : 'no' })))}`,
+      );
+    }
     stop = true;
     await Promise.all(load);
     const window = unavailable.length > 0 ? `${Math.max(...unavailable) - killedAt} ms after the kill` : 'none';

@@ -185,7 +185,9 @@ export function createRedisClient(endpoint: RedisEndpoint, name: string, purpose
         name: endpoint.name,
         // Sentinels usually share the data nodes' password in managed offerings; without one, none.
         sentinelPassword: endpoint.auth.password,
-        failoverDetector: true,
+        // No failoverDetector: its Sentinel subscriptions can outlive disconnect() (a close during its
+        // set-up leaves them reconnecting forever). A killed master drops the connection and a demoted
+        // one answers READONLY; both reconnect through the Sentinels, which is all the detector adds.
         // A Sentinel busy with a failover must not hold a reconnect forever.
         sentinelCommandTimeout: 1000,
         sentinelRetryStrategy: RECONNECT,
