@@ -8,6 +8,7 @@ import { FragmentBuildStats } from './fragment-build-stats';
 import { FragmentBuildMetrics } from './fragment-metrics';
 import type { FragmentModuleOptions } from './fragment-options';
 import { FragmentStore, type FollowUpBuild } from './fragment-store';
+import { retryWhileUnavailable } from './redis-retry';
 import { FRAGMENT_OPTIONS, WORKER_BUILDER, WORKER_FRAGMENT } from './fragment.tokens';
 
 /** One attempt at a job, as plain data: the Bull `Job` stays in the queue consumer. */
@@ -90,7 +91,9 @@ export class FragmentBuildRunner {
     }
 
     const lease = retryLeaseMs(definition, attempt.attempt);
-    const claim = await this.store.claim(job.key, attempt.jobId, lease, job.lane ?? 'interactive');
+    const claim = await this.whileUnavailable(() =>
+      this.store.claim(job.key, attempt.jobId, lease, job.lane ?? 'interactive'),
+    );
     if (claim.outcome === 'superseded') {
       this.metrics.builds.inc({ ...labels, outcome: 'superseded' });
       return 'superseded';
@@ -114,18 +117,14 @@ export class FragmentBuildRunner {
     const seconds = stopTimer();
     this.stats.record(definition.name, seconds * 1000);
 
-    const result = await this.store.complete(
-      job.key,
-      claim.generation,
-      attempt.jobId,
-      dataJson,
-      new Date().toISOString(),
-      {
+    const builtAt = new Date().toISOString();
+    const result = await this.whileUnavailable(() =>
+      this.store.complete(job.key, claim.generation, attempt.jobId, dataJson, builtAt, {
         ttlMs: definition.ttlMs,
         staleMs: definition.staleMs,
         activeWindowMs: ACTIVE_READ_WINDOW_MS,
         leaseMs: definition.leaseMs,
-      },
+      }),
     );
     const outcome: BuildOutcome =
       result.outcome === 'written' ? 'built' : result.outcome === 'stale' ? 'stale' : 'discarded';
@@ -135,6 +134,14 @@ export class FragmentBuildRunner {
     );
     if (result.followUp) await this.followUp(job, attempt, result.followUp);
     return outcome;
+  }
+
+  /**
+   * The store's scripts for this job, sent again while Redis fails over (for up to half the build's
+   * lease): a build whose claim or result is lost to a failover would hold its copy for a whole lease.
+   */
+  private whileUnavailable<T>(command: () => Promise<T>): Promise<T> {
+    return retryWhileUnavailable(command, this.definition.leaseMs / 2);
   }
 
   /** A write overtook this build: the script queued one follow-up build, which this worker enqueues. */
@@ -234,19 +241,21 @@ export class FragmentBuildRunner {
     const message = permanent
       ? truncate(detail)
       : `${code === 'timeout' ? 'build timed out' : 'build failed'} after ${attempt.attempt} attempt${attempt.attempt > 1 ? 's' : ''}`;
-    const result = await this.store.fail(
-      job.key,
-      generation,
-      attempt.jobId,
-      { message, code },
-      {
-        final,
-        failedTtlMs: definition.failedTtlMs,
-        failedTtlCapMs: definition.failedTtlCapMs,
-        retryLeaseMs: retryLeaseMs(definition, attempt.attempt + 1),
-        leaseMs: definition.leaseMs,
-        activeWindowMs: ACTIVE_READ_WINDOW_MS,
-      },
+    const result = await this.whileUnavailable(() =>
+      this.store.fail(
+        job.key,
+        generation,
+        attempt.jobId,
+        { message, code },
+        {
+          final,
+          failedTtlMs: definition.failedTtlMs,
+          failedTtlCapMs: definition.failedTtlCapMs,
+          retryLeaseMs: retryLeaseMs(definition, attempt.attempt + 1),
+          leaseMs: definition.leaseMs,
+          activeWindowMs: ACTIVE_READ_WINDOW_MS,
+        },
+      ),
     );
     const outcome = final ? 'failed' : 'retry';
     this.metrics.builds.inc({ fragment: definition.name, outcome });
