@@ -77,16 +77,30 @@ describe('push: page streams over Server-Sent Events', () => {
     expect((await stack.get('/api/pages/dashboard', ticket)).status).toBe(401);
   });
 
-  it('delivers events built by any worker through every gateway replica', async () => {
+  it('delivers events built by any worker through every gateway replica, each event once to each', async () => {
     await stack.startApp('gateway-2');
-    const token = await stack.login(24);
+    // No worker runs while both streams open, so each replica is seen pending before any event.
+    const workers = ['profile-worker', 'feed-worker', 'recommendations-worker'] as const;
+    await Promise.all(workers.map((w) => stack.app(w).stop('SIGTERM', 10_000)));
+    const token = await stack.login(24); // a viewer nobody asked for: cold on both replicas
     const [first, second] = await Promise.all([
       SseStream.open(streamUrl('gateway'), { authorization: `Bearer ${token}` }),
       SseStream.open(streamUrl('gateway-2'), { authorization: `Bearer ${token}` }),
     ]);
+    const allPending = (stream: SseStream) => () => FRAGMENTS.every((f) => latest(stream)[f] === 'pending');
+    await Promise.all([first.waitFor(allPending(first)), second.waitFor(allPending(second))]);
+    await Promise.all(workers.map((w) => stack.startApp(w)));
     await Promise.all([first.waitFor(allReady(first)), second.waitFor(allReady(second))]);
     first.close();
     second.close();
+    for (const stream of [first, second]) {
+      const events = stream.data<FragmentEvent>('fragment');
+      for (const name of FRAGMENTS) {
+        const statuses = events.filter((e) => e.name === name).map((e) => e.status);
+        // Each replica got the fragment's one readiness event: no copy, no loss.
+        expect(statuses.filter((s) => s === 'ready')).toHaveLength(1);
+      }
+    }
   });
 
   it('caps open streams per viewer', async () => {

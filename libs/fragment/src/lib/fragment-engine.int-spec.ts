@@ -30,6 +30,8 @@ import {
   uniqueTestPrefix,
 } from './testing/redis-test-prefix';
 import { testFeedFragment, testProfileFragment } from './testing/test-fragments';
+import { buildStatsKey } from './fragment-build-stats';
+import { FragmentRetryAdvisor } from './fragment-retry-advisor';
 
 /** Where the engine runs: the shared Redis, or a real 3-master Redis Cluster started for the run. */
 interface Deployment {
@@ -385,6 +387,22 @@ describe.each([
     await resolver.resolve([target]); // a job that exists is left alone
     expect(await queue.getJobCounts()).toMatchObject({ waiting: 1 });
   }, 20_000);
+
+  it('tells a pending request when to ask again from the real backlog and the published build time', async () => {
+    const queue = gateway.get<Queue>(getQueueToken(unbuiltFragment.queue));
+    // A backlog nobody works on (no worker builds this fragment), and its workers' published build time.
+    await resolver.resolve(
+      Array.from({ length: 8 }, (_, i) => resolver.target(unbuiltFragment, {}, { viewerId: 900 + i })),
+    );
+    await redis.hset(buildStatsKey(prefix), unbuiltFragment.name, '400');
+    const { waiting, delayed, active } = await queue.getJobCounts();
+    expect(waiting).toBeGreaterThanOrEqual(8);
+    expect(active).toBe(0);
+    await gateway.get(FragmentRetryAdvisor).refresh();
+    const [state] = await resolver.resolve([resolver.target(unbuiltFragment, {}, { viewerId: 950 })]);
+    // Every job ahead is one build at a time (nothing active), then this one's own build.
+    expect(state).toMatchObject({ status: 'pending', retryAfterMs: (waiting + delayed + 1) * 400 });
+  });
 
   it('answers "unavailable" (never a bug) while its master fails over, and serves again without a restart', async () => {
     if (!deployment.failover) return;
