@@ -12,6 +12,7 @@ import {
   refuseOversizedBodies,
 } from './http/body-limit';
 import { applyHttpSecurity, type HttpSecurityOptions } from './http/http-security';
+import { refuseConnect } from './http/refuse-connect';
 import { REQUEST_ID_HEADER, resolveRequestId } from './logging/request-id';
 import { logRequests } from './logging/request-log.hook';
 import { StartupLogger } from './logging/startup.logger';
@@ -82,6 +83,7 @@ export async function createHttpApp(
     });
   logRequests(app.getHttpAdapter().getInstance(), (await app.resolve(PinoLogger)).logger);
   refuseOversizedBodies(app.getHttpAdapter().getInstance());
+  refuseConnect(app.getHttpAdapter().getHttpServer());
   try {
     if (options.security)
       await applyHttpSecurity(app, typeof options.security === 'function' ? options.security(app) : options.security);
