@@ -120,6 +120,55 @@ describe('writes keep fragments fresh, durably (gateway, invalidation worker and
     expect((await send('DELETE', `/api/items/${liked}/likes`, viewer)).status).toBe(204);
   });
 
+  it('keeps a profile served and current through a storm of follows and unfollows', async () => {
+    const target = 150;
+    const stormMs = Number(process.env['E2E_STORM_MS'] ?? 10_000);
+    const followers = await Promise.all(Array.from({ length: 200 }, (_, i) => stack.login(400 + i)));
+    const watcher = await stack.login(399);
+    type Profile = { counts: { followers: number } };
+    const served = async () =>
+      (await (await stack.get(`/api/fragments/profile?userId=${target}&waitMs=2000`, watcher)).json()) as F<Profile>;
+    await eventually(async () => (await served()).status === 'ready');
+    const stop = Date.now() + stormMs;
+    let writes = 0;
+    // Twenty writers toggle random followers' follows as fast as the gateway takes them.
+    const storm = Array.from({ length: 20 }, async () => {
+      while (Date.now() < stop) {
+        const follower = followers[Math.floor(Math.random() * followers.length)]!;
+        const response =
+          Math.random() < 0.5
+            ? await send('POST', '/api/follows', follower, { userId: target })
+            : await send('DELETE', `/api/follows/${target}`, follower);
+        // A follower past its write budget is told so (429) and tries another time.
+        expect([200, 201, 204, 429]).toContain(response.status);
+        if (response.status !== 429) writes++;
+      }
+    });
+    // Meanwhile a reader keeps asking: the profile is always served (ready, or stale while it
+    // rebuilds), never pending or failed, and how old the served copy gets is recorded.
+    const statuses = new Set<string>();
+    let oldestMs = 0;
+    while (Date.now() < stop) {
+      const copy = await served();
+      statuses.add(copy.status);
+      if (copy.builtAt) oldestMs = Math.max(oldestMs, Date.now() - Date.parse(copy.builtAt));
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await Promise.all(storm);
+    const [{ n }] = await stack.query<{ n: number }>('SELECT count(*)::int AS n FROM follows WHERE followee_id = $1', [
+      target,
+    ]);
+    const settledMs = await eventually(async () => {
+      const copy = await served();
+      return copy.status === 'ready' && copy.data?.counts.followers === n;
+    });
+    console.log(
+      `follow storm: ${writes} writes in ${stormMs} ms (${Math.round((writes * 1000) / stormMs)}/s); served ${[...statuses].join(', ')}; oldest copy served ${oldestMs} ms; ready with ${n} followers ${settledMs} ms after the storm`,
+    );
+    expect([...statuses].every((s) => s === 'ready' || s === 'stale')).toBe(true);
+    expect(writes).toBeGreaterThan(100);
+  }, 60_000);
+
   it('makes concurrent repeats idempotent: one row, one invalidation', async () => {
     const viewer = await stack.login(131);
     // Start from "not following, not liking" whatever the seed made.
