@@ -1,5 +1,6 @@
 import { Client } from 'pg';
 import { LocalPostgres, LocalRedis } from './support/servers';
+import { SseStream } from './support/sse';
 import { Stack } from './support/stack';
 
 type Page = { fragments: Record<string, { status: string }> };
@@ -82,6 +83,61 @@ describe('faults: crashes and restarts lose nothing, and the system recovers by 
         `SIGKILL mid-build: page complete ${Date.now() - restarted} ms after a new worker started (${ms} ms of polling)`,
       );
     });
+
+    it('brings a watching stream to ready when a build’s worker is killed twice and Bull fails the job as stalled', async () => {
+      const token = await stack.login(203);
+      const stream = await SseStream.open(`${stack.url()}/api/pages/dashboard/stream`, {
+        authorization: `Bearer ${token}`,
+      });
+      const recommendations = () =>
+        stream.data<{ name: string; status: string }>('fragment').filter((e) => e.name === 'recommendations');
+      const failedBefore = await stack.redis.zcard(stack.queueKey('recommendations', 'failed'));
+      const unlock = await lockLikes(stack.databaseUrl);
+      try {
+        // Killed mid-build twice: the first stall puts the job back, the second makes Bull fail it.
+        for (let stalls = 0; stalls < 2; stalls++) {
+          // In flight: taken (locked) by a live worker, after the stalls so far.
+          await eventually(
+            async () => {
+              // This viewer's job (other recommendation builds block on the same lock).
+              const active = await stack.redis.lrange(stack.queueKey('recommendations', 'active'), 0, -1);
+              const data = await Promise.all(
+                active.map((id) => stack.redis.hget(stack.queueKey('recommendations', id), 'data')),
+              );
+              const id = active.find((_, i) => (JSON.parse(data[i] ?? '{}') as { viewerId?: number }).viewerId === 203);
+              if (id === undefined) return undefined;
+              const [locked, counter] = await Promise.all([
+                stack.redis.exists(stack.queueKey('recommendations', `${id}:lock`)),
+                stack.redis.hget(stack.queueKey('recommendations', id), 'stalledCounter'),
+              ]);
+              return locked === 1 && Number(counter ?? 0) === stalls ? true : undefined;
+            },
+            15_000,
+            `a build in flight after ${stalls} stall(s)`,
+          );
+          await stack.app('recommendations-worker').stop('SIGKILL');
+          await stack.startApp('recommendations-worker');
+        }
+        await eventually(
+          async () =>
+            (await stack.redis.zcard(stack.queueKey('recommendations', 'failed'))) > failedBefore ? true : undefined,
+          15_000,
+          'Bull failed the twice-stalled job',
+        );
+      } finally {
+        await unlock();
+      }
+      const failedAt = Date.now();
+      // Bull never runs a failed job again. The worker whose stalled check failed it records the
+      // failure on the copy: the stream shows it failed, and asks again once the failure's backoff
+      // ends (not the 90 s build lease), which builds it.
+      await stream.waitFor(() => recommendations().at(-1)?.status === 'ready', 60_000);
+      stream.close();
+      console.log(
+        `worker killed twice mid-build: Bull failed the job; the stream got recommendations ready ${Date.now() - failedAt} ms later`,
+      );
+      expect(recommendations().map((e) => e.status)).toEqual(['pending', 'failed', 'pending', 'ready']);
+    }, 120_000);
 
     it('drains within its budget on SIGTERM and hands an unfinished build back, losing nothing', async () => {
       const token = await stack.login(202);

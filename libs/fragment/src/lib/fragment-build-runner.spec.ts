@@ -21,6 +21,7 @@ function fakeStore(claim: 'claimed' | 'superseded' = 'claimed', complete: Comple
       ),
     complete: jest.fn().mockResolvedValue(complete),
     fail: jest.fn().mockResolvedValue({ outcome: 'failed' }),
+    runningBuild: jest.fn().mockResolvedValue({ jobId: 'j1', generation: 9 }),
   };
 }
 
@@ -51,6 +52,21 @@ function runner(builder: FragmentBuilder, store = fakeStore(), definition = test
 const echo: FragmentBuilder = { build: async (params) => ({ params }) };
 
 describe('FragmentBuildRunner', () => {
+  it('records a job Bull failed as stalled as its copy’s final failure, when it is still the running build', async () => {
+    const { instance, store } = runner(echo);
+    await instance.recordStalled({ payload: payload(3), jobId: 'j1', maxAttempts: 5 });
+    expect(store.fail).toHaveBeenCalledWith(
+      keyFor(3),
+      9,
+      'j1',
+      { message: 'build failed after 5 attempts', code: 'build_failed' },
+      expect.objectContaining({ final: true }),
+    );
+    store.fail.mockClear();
+    await instance.recordStalled({ payload: payload(3), jobId: 'another job', maxAttempts: 5 });
+    expect(store.fail).not.toHaveBeenCalled();
+  });
+
   it('builds, serialises and writes with the definition ttl', async () => {
     const { instance, store } = runner(echo);
     await expect(instance.run({ payload: payload(3), attempt: 1, maxAttempts: 3, jobId: 'j1' })).resolves.toBe('built');

@@ -64,6 +64,9 @@ export class BuildInterruptedError extends Error {
 
 const MAX_ERROR_LENGTH = 300;
 
+/** The error Bull fails a job with when it stalled more often than `maxStalledCount` allows. */
+export const BULL_STALLED_FAILURE = 'job stalled more than allowable limit';
+
 /**
  * The worker-side harness around a builder: validate the payload, skip superseded work, run the
  * builder under a timeout, write the result with its ttl (generation-guarded), clear the lease and
@@ -134,6 +137,22 @@ export class FragmentBuildRunner {
     );
     if (result.followUp) await this.followUp(job, attempt, result.followUp);
     return outcome;
+  }
+
+  /**
+   * Bull failed the job as stalled too often: its worker died mid-build again and again (killed,
+   * out of memory). Recorded as the build's final failure, so the copy is not held by a running
+   * lease nobody will finish: it shows `failed` for its backoff ttl, then the next ask (or a watching
+   * stream) builds it again. Ignored unless the job is still the copy's running build.
+   */
+  async recordStalled(
+    stalled: Pick<BuildAttempt, 'payload' | 'jobId' | 'maxAttempts' | 'enqueueFollowUp'>,
+  ): Promise<void> {
+    const job = this.validate(stalled.payload);
+    const running = await this.whileUnavailable(() => this.store.runningBuild(job.key));
+    if (running?.jobId !== stalled.jobId) return;
+    const attempt = { ...stalled, attempt: stalled.maxAttempts };
+    await this.recordFailure(job, attempt, running.generation, new Error(BULL_STALLED_FAILURE));
   }
 
   /**

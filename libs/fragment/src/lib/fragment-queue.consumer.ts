@@ -9,6 +9,7 @@ import {
 import { ModuleRef } from '@nestjs/core';
 import type { Job, Queue } from 'bull';
 import {
+  BULL_STALLED_FAILURE,
   BuildInterruptedError,
   FragmentAttemptError,
   FragmentBuildRunner,
@@ -57,6 +58,20 @@ export class FragmentQueueConsumer implements OnApplicationBootstrap, BeforeAppl
       .catch((error: Error) => {
         this.logger.error(`queue "${queue.name}" stopped processing: ${error.message}`);
       });
+    // The one worker whose stalled-job check failed a job tells the copy (nobody else would).
+    queue.on('failed', (job: Job, error: Error | undefined) => {
+      if (error?.message !== BULL_STALLED_FAILURE) return;
+      this.runner
+        .recordStalled({
+          payload: job.data,
+          jobId: String(job.id),
+          maxAttempts: job.opts.attempts ?? 1,
+          enqueueFollowUp: (data, followUp) => this.enqueueFollowUp(data, followUp),
+        })
+        .catch((failure: Error) => {
+          this.logger.warn(`could not record stalled job ${String(job.id)} on its copy: ${failure.message}`);
+        });
+    });
     assertOnlyBuildHandler(queue as QueueWithHandlers);
     this.depth.track(queue);
     this.queue = queue;

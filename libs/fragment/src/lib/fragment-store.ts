@@ -254,6 +254,12 @@ export class FragmentStore {
     };
   }
 
+  /** The copy's running build, if any: the job building it and the generation it claimed. */
+  async runningBuild(key: string): Promise<{ jobId: string; generation: number } | undefined> {
+    const [generation, jobId] = await this.redis.hmget(key, 'c', 'cj');
+    return generation && jobId ? { jobId, generation: Number(generation) } : undefined;
+  }
+
   /** Gives back a queued lease whose job never made it into the queue. */
   async release(key: string, generation: number): Promise<boolean> {
     return (await this.commands.fragmentRelease(key, generation)) === 1;
