@@ -6,12 +6,14 @@ import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/Netw
 import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import type { IContainer } from 'kubernetes-models/v1/Container';
+import type { INamespace } from 'kubernetes-models/v1/Namespace';
 import type { IService } from 'kubernetes-models/v1/Service';
 import type { IServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { loadApplySets } from './lib/apply-sets';
 import {
   adapterExternalRules,
   checkAutoscalers,
+  checkConnectionBudget,
   checkDisruption,
   checkEnv,
   checkImages,
@@ -1065,6 +1067,33 @@ describe('each check catches what it is for', () => {
           ),
         ),
       /formula "wait" leaves out the active list/,
+    ],
+    // capacity
+    [
+      'a maximum that would take Postgres past its connection budget',
+      () =>
+        checkConnectionBudget(
+          mutate<IHorizontalPodAutoscaler>(
+            top,
+            'HorizontalPodAutoscaler',
+            'feed-worker',
+            (h) => (h.spec!.maxReplicas = 14),
+          ),
+        ),
+      /Postgres connections at maximum scale: 710 \(.*feed-worker 14 × 16.*\) exceed the budget of 700/,
+    ],
+    [
+      'no connection budget stated',
+      () =>
+        checkConnectionBudget(
+          mutate<INamespace>(
+            top,
+            'Namespace',
+            'worker-pattern',
+            (n) => delete n.metadata!.annotations!['worker-pattern/postgres-connection-budget'],
+          ),
+        ),
+      /annotation worker-pattern\/postgres-connection-budget must state/,
     ],
   ])('%s', (_, run, expected) => {
     const problems = run();

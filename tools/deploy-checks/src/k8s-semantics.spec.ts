@@ -11,9 +11,7 @@ import {
 import {
   ALL_APPS,
   appModuleSource,
-  EXTRA_POSTGRES_CONNECTIONS,
   gatewayReadPathProblems,
-  isApp,
   WORKER_APPS,
   WORKER_QUEUES,
 } from './lib/app-facts';
@@ -22,15 +20,18 @@ import {
   adapterExternalRules,
   appSetChecks,
   autoscalers,
+  checkConnectionBudget,
   checkLabels,
   checkNames,
   checkNamespace,
+  postgresConnectionsAtMaxScale,
+  totalConnections,
 } from './lib/k8s-checks';
 import { hpas, scaledObjects } from './lib/k8s-objects';
 import { hpaSettingsFromManifest, hpaSettingsFromScaledObject } from './lib/hpa/hpa-controller';
 import { renderKustomizationText } from './lib/kustomize';
 import { parseSelectorString } from './lib/labels';
-import { configMaps, deployments, effectiveEnv, literalEnv } from './lib/k8s-objects';
+import { deployments, effectiveEnv } from './lib/k8s-objects';
 
 /**
  * What a server (and a reviewer) would check beyond the schema, for every apply set: the top level
@@ -188,38 +189,22 @@ describe('reads never need Postgres; writes do', () => {
 });
 
 describe('capacity', () => {
-  /** Postgres connections at maximum scale: pool (DATABASE_POOL_SIZE) plus any connection of its own, per pod. */
-  function connectionsAtMaxScale() {
-    const rows: Array<{ app: string; pods: number; perPod: number; extra: number }> = [];
-    for (const a of autoscalers(sets.top)) {
-      const deployment = deployments(sets.top).find(({ obj }) => obj.metadata?.name === a.target.name)!.obj;
-      const container = deployment.spec!.template.spec!.containers[0];
-      const env = effectiveEnv(container, sets.top);
-      if (!env.has('DATABASE_URL')) continue;
-      const pool = Number(literalEnv(env, 'DATABASE_POOL_SIZE') ?? 10);
-      const extra = isApp(a.target.name) ? (EXTRA_POSTGRES_CONNECTIONS[a.target.name] ?? 0) : 0;
-      rows.push({ app: a.target.name, pods: a.max, perPod: pool, extra });
-    }
-    return rows;
-  }
-
-  it('prints the Postgres connections the apps can open at their maximum scale', () => {
-    const rows = connectionsAtMaxScale();
-    const total = rows.reduce((sum, r) => sum + r.pods * (r.perPod + r.extra), 0);
+  it('prints the Postgres connections the apps can open at their maximum scale, within the budget', () => {
+    const rows = postgresConnectionsAtMaxScale(sets.top);
+    const total = totalConnections(rows);
     const lines = rows.map(
       (r) =>
         `  ${r.app}: ${r.pods} pods × ${r.extra ? `(${r.perPod} + ${r.extra})` : r.perPod} = ${r.pods * (r.perPod + r.extra)}`,
     );
     console.log(
-      `Postgres connections at maximum scale (max_connections must exceed this, or use PgBouncer):\n${lines.join('\n')}\n  total: ${total}`,
+      `Postgres connections at maximum scale (max_connections must exceed this, or use PgBouncer):\n${lines.join('\n')}\n  db-cli (a migration): 2\n  total: ${total}`,
     );
-    expect(configMaps(sets.top).length).toBeGreaterThan(0);
     // Everything that talks to Postgres is counted: the gateway (writes), every worker, and the
     // invalidation worker's LISTEN connection.
     expect(rows.map((r) => r.app).sort()).toEqual(['gateway', ...WORKER_APPS].sort());
     expect(rows.find((r) => r.app === 'invalidation-worker')?.extra).toBe(1);
-    // A guard against a runaway pool or maxReplicas, not a sizing: docs/deploy.md states the sum.
-    expect(total).toBeLessThanOrEqual(700);
+    expect(total).toBe(678);
+    expect(checkConnectionBudget(sets.top)).toEqual([]);
   });
 });
 

@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import {
   appModuleDefaults,
   type App,
+  EXTRA_POSTGRES_CONNECTIONS,
   HTTP_APPS,
   isApp,
   isFragmentWorkerApp,
@@ -1102,6 +1103,61 @@ export const checkNetworkPolicies: Check = (set) => {
   return problems;
 };
 
+/** The Namespace annotation that states how many Postgres connections the apps may open at most. */
+export const CONNECTION_BUDGET_ANNOTATION = 'worker-pattern/postgres-connection-budget';
+/** db-cli's pool (apps/db-cli/src/cli.ts): the migration Job's connections while it runs. */
+const DB_CLI_CONNECTIONS = 2;
+
+export interface ConnectionRow {
+  readonly app: string;
+  readonly pods: number;
+  readonly perPod: number;
+  /** Connections of its own beyond the pool (the invalidation worker's LISTEN). */
+  readonly extra: number;
+}
+
+/** Postgres connections at maximum scale: per Deployment that reaches Postgres, its autoscaler's max × (pool + extra). */
+export function postgresConnectionsAtMaxScale(set: ApplySet): ConnectionRow[] {
+  const rows: ConnectionRow[] = [];
+  for (const a of autoscalers(set)) {
+    const w = workloads(set).find((x) => x.kind === 'Deployment' && x.name === a.target.name);
+    const container = w && mainContainer(w);
+    if (!container) continue;
+    const env = effectiveEnv(container, set);
+    if (!env.has('DATABASE_URL')) continue;
+    const pool = Number(literalEnv(env, 'DATABASE_POOL_SIZE') ?? 10);
+    const extra = isApp(a.target.name) ? (EXTRA_POSTGRES_CONNECTIONS[a.target.name] ?? 0) : 0;
+    rows.push({ app: a.target.name, pods: a.max, perPod: pool, extra });
+  }
+  return rows;
+}
+
+export function totalConnections(rows: readonly ConnectionRow[]): number {
+  return rows.reduce((sum, r) => sum + r.pods * (r.perPod + r.extra), DB_CLI_CONNECTIONS);
+}
+
+/**
+ * The connection budget: every app at its autoscaler's maximum, plus a migration, stays within the
+ * connections the Namespace says the Postgres primary (or PgBouncer's max_client_conn) allows.
+ */
+export const checkConnectionBudget: Check = (set) => {
+  const namespace = set.docs.find((d) => d.body.kind === 'Namespace' && d.body.metadata?.name === NAMESPACE);
+  if (!namespace) return [];
+  const raw = namespace.body.metadata?.annotations?.[CONNECTION_BUDGET_ANNOTATION];
+  const budget = Number(raw);
+  if (!raw || !Number.isInteger(budget) || budget < 1)
+    return [
+      `${describeDoc(namespace)}: annotation ${CONNECTION_BUDGET_ANNOTATION} must state the Postgres connections the apps may open (a positive integer), got ${raw ?? '(none)'}`,
+    ];
+  const rows = postgresConnectionsAtMaxScale(set);
+  const total = totalConnections(rows);
+  if (total <= budget) return [];
+  const parts = rows.map((r) => `${r.app} ${r.pods} × ${r.perPod + r.extra}`).join(', ');
+  return [
+    `Postgres connections at maximum scale: ${total} (${parts}, db-cli ${DB_CLI_CONNECTIONS}) exceed the budget of ${budget} (${CONNECTION_BUDGET_ANNOTATION}): lower DATABASE_POOL_SIZE or a maximum, or raise Postgres' max_connections and the budget`,
+  ];
+};
+
 /** The checks every apply set of the app's namespace gets. */
 export function appSetChecks(adapterRules: readonly AdapterExternalRule[]): Array<[string, Check]> {
   return [
@@ -1122,5 +1178,6 @@ export function appSetChecks(adapterRules: readonly AdapterExternalRule[]): Arra
     ['shutdown budget', checkShutdownBudget],
     ['scaling signals', checkScalingSignals(adapterRules)],
     ['network policies', checkNetworkPolicies],
+    ['connection budget', checkConnectionBudget],
   ];
 }
