@@ -8,13 +8,7 @@ import {
   loadApplySets,
   OVERLAYS_DIR,
 } from './lib/apply-sets';
-import {
-  ALL_APPS,
-  appModuleSource,
-  gatewayReadPathProblems,
-  WORKER_APPS,
-  WORKER_QUEUES,
-} from './lib/app-facts';
+import { ALL_APPS, appModuleSource, gatewayReadPathProblems, WORKER_APPS, WORKER_QUEUES } from './lib/app-facts';
 import { describeDoc, type ManifestDoc } from './lib/k8s-docs';
 import {
   adapterExternalRules,
