@@ -32,6 +32,8 @@ export interface CreateTestDatabaseOptions {
   readonly seed?: SeedOptions | false;
   /** The server's maintenance-database URL; default `TEST_DATABASE_ADMIN_URL` or the shared server. */
   readonly adminUrl?: string;
+  /** Apply the migrations (default); false leaves the database empty. */
+  readonly migrate?: boolean;
 }
 
 export async function createTestDatabase(options: CreateTestDatabaseOptions = {}): Promise<TestDatabase> {
@@ -50,7 +52,7 @@ export async function createTestDatabase(options: CreateTestDatabaseOptions = {}
   };
   try {
     await dataSource.initialize();
-    await runMigrations(dataSource);
+    if (options.migrate !== false) await runMigrations(dataSource);
     const seeded = options.seed ? await seed(dataSource, options.seed) : null;
     return { url, name, dataSource, seeded, drop };
   } catch (error) {

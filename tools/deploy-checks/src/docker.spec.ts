@@ -18,7 +18,7 @@ import { WORKSPACE_ROOT } from './lib/k8s-docs';
 
 const read = (path: string) => readFileSync(join(WORKSPACE_ROOT, path), 'utf8');
 const dockerfile = read('docker/Dockerfile');
-const dockerignore = read('docker/Dockerfile.dockerignore');
+const dockerignore = read('.dockerignore');
 const composeText = read('docker/compose.yaml');
 
 describe('docker/Dockerfile', () => {
@@ -85,15 +85,20 @@ describe('docker/Dockerfile', () => {
     ],
     [
       'a full-size runtime image',
-      () => replace('ARG NODE_IMAGE=node:20-bookworm-slim', 'ARG NODE_IMAGE=node:20-bookworm'),
-      /starts from node:20-bookworm, not a slim/,
+      () => replace('ARG NODE_IMAGE=node:26-trixie-slim', 'ARG NODE_IMAGE=node:26-trixie'),
+      /starts from node:26-trixie, not a slim/,
+    ],
+    [
+      'a Node line past its end of life',
+      () => replace('ARG NODE_IMAGE=node:26-trixie-slim', 'ARG NODE_IMAGE=node:20-bookworm-slim'),
+      /starts from node:20-bookworm-slim, not a slim image of the current Node LTS/,
     ],
   ])('fails with %s', (_, run, expected) => {
     expect(run()).toEqual(expect.arrayContaining([expect.stringMatching(expected)]));
   });
 });
 
-describe('docker/Dockerfile.dockerignore', () => {
+describe('.dockerignore (the build context is the repository root)', () => {
   it('keeps node_modules, dist, .git and .env files out of the build context, and nothing the build needs', () => {
     expect(dockerignoreProblems(dockerignore)).toEqual([]);
   });

@@ -1,15 +1,20 @@
 import type { IScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1/ScaledObject';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
+import type { IJob } from 'kubernetes-models/batch/v1/Job';
 import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import type { IContainer } from 'kubernetes-models/v1/Container';
+import type { INamespace } from 'kubernetes-models/v1/Namespace';
 import type { IService } from 'kubernetes-models/v1/Service';
+import type { IServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { loadApplySets } from './lib/apply-sets';
 import {
   adapterExternalRules,
   checkAutoscalers,
+  checkConnectionBudget,
+  checkDisruption,
   checkEnv,
   checkImages,
   checkLabels,
@@ -21,7 +26,9 @@ import {
   checkResources,
   checkScrapeAnnotations,
   checkScalingSignals,
+  checkSchemaGate,
   checkSelectors,
+  checkServiceAccounts,
   checkShutdownBudget,
 } from './lib/k8s-checks';
 import type { ApplySet } from './lib/k8s-objects';
@@ -211,13 +218,13 @@ describe('each check catches what it is for', () => {
       /sets spec.replicas/,
     ],
     [
-      'an HPA and a ScaledObject on one Deployment (the KEDA folder applied without the README)',
+      'an HPA and a ScaledObject on one Deployment (components/hpa and components/keda in one overlay)',
       () =>
         checkAutoscalers({
-          name: 'k8s + k8s/keda',
-          docs: [...top.docs, ...sets.keda.docs.filter((d) => d.file.startsWith('k8s/keda/'))],
+          name: 'k8s + components/keda',
+          docs: [...top.docs, ...sets.keda.docs.filter((d) => d.body.kind === 'ScaledObject')],
         }),
-      /feed-worker is scaled by 2 autoscalers \(HorizontalPodAutoscaler\/feed-worker in k8s\/61-hpa-workers.yaml, ScaledObject\/feed-worker in k8s\/keda\/10-scaledobjects.yaml\)/,
+      /feed-worker is scaled by 2 autoscalers \(HorizontalPodAutoscaler\/feed-worker in k8s\/61-hpa-workers.yaml, ScaledObject\/feed-worker in kubectl apply -k k8s\/overlays\/production \(components\/keda instead/,
     ],
     [
       'a Deployment without autoscaler',
@@ -850,6 +857,243 @@ describe('each check catches what it is for', () => {
       () =>
         checkNetworkPolicies(mutate<INetworkPolicy>(top, 'NetworkPolicy', 'workers', (n) => delete n.spec!.ingress)),
       /Prometheus \(namespace monitoring\) cannot scrape/,
+    ],
+    // labels
+    [
+      'a missing version label',
+      () =>
+        checkLabels(
+          mutate<IDeployment>(
+            top,
+            'Deployment',
+            'feed-worker',
+            (d) => delete d.spec!.template.metadata!.labels!['app.kubernetes.io/version'],
+          ),
+        ),
+      /Deployment\/feed-worker: pod template label app.kubernetes.io\/version is missing/,
+    ],
+    [
+      'a version label that is not the release the image runs',
+      () =>
+        checkLabels(
+          mutate<IDeployment>(
+            top,
+            'Deployment',
+            'feed-worker',
+            (d) => (d.spec!.template.metadata!.labels!['app.kubernetes.io/version'] = '0.0.9'),
+          ),
+        ),
+      /version 0.0.9 is not the release its image runs \(0.1.0\)/,
+    ],
+    // images
+    [
+      'a malformed digest',
+      () =>
+        checkImages(
+          mutate<IDeployment>(
+            top,
+            'Deployment',
+            'gateway',
+            (d) => (container(d).image = 'worker-pattern/gateway@sha256:abc'),
+          ),
+        ),
+      /the digest must be sha256:<64 hex digits>/,
+    ],
+    // upgrades
+    [
+      'a migration Job whose name does not carry the release',
+      () => checkSchemaGate(mutate<IJob>(top, 'Job', 'db-migrate-0.1.0', (j) => (j.metadata!.name = 'db-migrate'))),
+      /must be named db-migrate-0.1.0/,
+    ],
+    [
+      'an image bump that forgets to rename the migration Job',
+      () =>
+        checkSchemaGate(
+          mutate<IJob>(
+            top,
+            'Job',
+            'db-migrate-0.1.0',
+            (j) => (j.spec!.template.spec!.containers[0].image = 'worker-pattern/db-cli:0.1.0-3f2c1ab'),
+          ),
+        ),
+      /must be named db-migrate-0.1.0-3f2c1ab/,
+    ],
+    [
+      'an app without the schema check',
+      () =>
+        checkSchemaGate(
+          mutate<IDeployment>(top, 'Deployment', 'feed-worker', (d) => delete d.spec!.template.spec!.initContainers),
+        ),
+      /Deployment\/feed-worker: no init container runs `db-cli migrate --check`/,
+    ],
+    [
+      'a schema check of another release than the migration',
+      () =>
+        checkSchemaGate(
+          mutate<IDeployment>(
+            top,
+            'Deployment',
+            'gateway',
+            (d) => (d.spec!.template.spec!.initContainers![0].image = 'worker-pattern/db-cli:0.1.0-old'),
+          ),
+        ),
+      /checks the schema with worker-pattern\/db-cli:0.1.0-old, but the migration Job runs worker-pattern\/db-cli:0.1.0/,
+    ],
+    [
+      'a schema check that only runs migrate (it would race the Job)',
+      () =>
+        checkSchemaGate(
+          mutate<IDeployment>(
+            top,
+            'Deployment',
+            'gateway',
+            (d) => (d.spec!.template.spec!.initContainers![0].args = ['migrate']),
+          ),
+        ),
+      /Deployment\/gateway: no init container runs `db-cli migrate --check`/,
+    ],
+    // service accounts and disruptions
+    [
+      'a pod on the default ServiceAccount',
+      () =>
+        checkServiceAccounts(
+          mutate<IDeployment>(top, 'Deployment', 'gateway', (d) => delete d.spec!.template.spec!.serviceAccountName),
+        ),
+      /Deployment\/gateway: no serviceAccountName/,
+    ],
+    [
+      'a ServiceAccount shared by two apps',
+      () =>
+        checkServiceAccounts(
+          mutate<IDeployment>(
+            top,
+            'Deployment',
+            'feed-worker',
+            (d) => (d.spec!.template.spec!.serviceAccountName = 'profile-worker'),
+          ),
+        ),
+      /ServiceAccount\/profile-worker is shared by profile-worker, feed-worker/,
+    ],
+    [
+      'a ServiceAccount that mounts a token',
+      () =>
+        checkServiceAccounts(
+          mutate<IServiceAccount>(top, 'ServiceAccount', 'gateway', (a) => (a.automountServiceAccountToken = true)),
+        ),
+      /ServiceAccount\/gateway: automountServiceAccountToken should be false/,
+    ],
+    [
+      'a PDB that blocks drains while a database is down',
+      () =>
+        checkDisruption(
+          mutate<IPodDisruptionBudget>(
+            top,
+            'PodDisruptionBudget',
+            'feed-worker',
+            (p) => delete p.spec!.unhealthyPodEvictionPolicy,
+          ),
+        ),
+      /PodDisruptionBudget\/feed-worker: unhealthyPodEvictionPolicy should be AlwaysAllow/,
+    ],
+    [
+      'no zone spread',
+      () =>
+        checkDisruption(
+          mutate<IDeployment>(
+            top,
+            'Deployment',
+            'gateway',
+            (d) =>
+              (d.spec!.template.spec!.topologySpreadConstraints =
+                d.spec!.template.spec!.topologySpreadConstraints!.filter(
+                  (t) => t.topologyKey !== 'topology.kubernetes.io/zone',
+                )),
+          ),
+        ),
+      /Deployment\/gateway: no topologySpreadConstraint over topology.kubernetes.io\/zone/,
+    ],
+    // KEDA when the backlog cannot be read
+    [
+      'a KEDA Prometheus trigger that reads an empty result as 0',
+      () =>
+        checkSignals(
+          mutate<IScaledObject>(
+            sets.keda,
+            'ScaledObject',
+            'feed-worker',
+            (s) => delete s.spec.triggers[0].metadata['ignoreNullValues'],
+          ),
+        ),
+      /ignoreNullValues must be "false"/,
+    ],
+    [
+      'a ScaledObject without fallback',
+      () =>
+        checkSignals(mutate<IScaledObject>(sets.keda, 'ScaledObject', 'feed-worker', (s) => delete s.spec.fallback)),
+      /no fallback/,
+    ],
+    [
+      'a fallback that pins the worker at its maximum',
+      () =>
+        checkSignals(
+          mutate<IScaledObject>(sets.keda, 'ScaledObject', 'feed-worker', (s) => (s.spec.fallback!.replicas = 12)),
+        ),
+      /fallback.replicas 12 should lie strictly between min 2 and max 12/,
+    ],
+    [
+      'a Redis trigger on the list without the hash-tagged queue prefix',
+      () =>
+        checkSignals(
+          mutate<IScaledObject>(
+            sets.kedaRedis,
+            'ScaledObject',
+            'feed-worker',
+            (s) => (s.spec.triggers[0].metadata['listName'] = 'bull:feed:wait'),
+          ),
+        ),
+      /no redis trigger on the list bull:\{feed\}:feed:wait/,
+    ],
+    [
+      'a Redis formula that leaves out the active jobs',
+      () =>
+        checkSignals(
+          mutate<IScaledObject>(
+            sets.kedaRedis,
+            'ScaledObject',
+            'feed-worker',
+            (s) =>
+              ((s.spec.advanced as unknown as { scalingModifiers: { formula: string } }).scalingModifiers.formula =
+                'wait'),
+          ),
+        ),
+      /formula "wait" leaves out the active list/,
+    ],
+    // capacity
+    [
+      'a maximum that would take Postgres past its connection budget',
+      () =>
+        checkConnectionBudget(
+          mutate<IHorizontalPodAutoscaler>(
+            top,
+            'HorizontalPodAutoscaler',
+            'feed-worker',
+            (h) => (h.spec!.maxReplicas = 14),
+          ),
+        ),
+      /Postgres connections at maximum scale: 710 \(.*feed-worker 14 × 16.*\) exceed the budget of 700/,
+    ],
+    [
+      'no connection budget stated',
+      () =>
+        checkConnectionBudget(
+          mutate<INamespace>(
+            top,
+            'Namespace',
+            'worker-pattern',
+            (n) => delete n.metadata!.annotations!['worker-pattern/postgres-connection-budget'],
+          ),
+        ),
+      /annotation worker-pattern\/postgres-connection-budget must state/,
     ],
   ])('%s', (_, run, expected) => {
     const problems = run();

@@ -1,9 +1,9 @@
-import { readdirSync } from 'node:fs';
+import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { APPLIED_FOLDERS, CONFIG_FILE, HPA_COMPONENT_FILE, HPA_LINK, loadApplySets } from './lib/apply-sets';
 import {
   describeDoc,
   K8S_DIR,
-  loadAllManifests,
   manifestFiles,
   manifestFolders,
   type ManifestDoc,
@@ -11,20 +11,39 @@ import {
   WORKSPACE_ROOT,
 } from './lib/k8s-docs';
 import { schemaProblems } from './lib/k8s-models';
+import { kubectlReadNames } from './lib/kustomize';
 import { strictFieldProblems } from './lib/strict-fields';
 
 /**
- * Every YAML document under k8s/ (top level and subfolders) must be a kind we have a model for, in
- * an API version a current cluster serves, valid against the model's JSON schema, and without a
- * field the API server does not know. Plus the layout `kubectl apply -f k8s` relies on.
+ * Every document that reaches a cluster (the top level as `kubectl apply -f k8s` reads it, every
+ * overlay and autoscaler variant as `kubectl kustomize` renders it, the demo and adapter folders) must
+ * be a kind we have a model for, in an API version a current cluster serves, valid against the
+ * model's JSON schema, and without a field the API server does not know. Plus the layout
+ * `kubectl apply -f k8s` relies on.
  */
 
-const all = loadAllManifests();
+const sets = loadApplySets();
+/** Each distinct document once (most are the same in several sets), with the first set that has it. */
+const all: ManifestDoc[] = [];
+{
+  const seen = new Set<string>();
+  for (const set of [...sets.appSets, sets.adapter]) {
+    for (const doc of set.docs) {
+      const key = JSON.stringify(doc.body);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      all.push(doc);
+    }
+  }
+}
 
 describe('k8s manifests: schema', () => {
-  it('finds the manifests', () => {
-    expect(all.length).toBeGreaterThan(20);
-    expect(manifestFolders()).toEqual(expect.arrayContaining(['k8s', 'k8s/keda', 'k8s/prometheus-adapter']));
+  it('finds the manifests and renders every overlay', () => {
+    expect(all.length).toBeGreaterThan(40);
+    expect(Object.keys(sets.overlays)).toEqual(['local', 'production']);
+    expect(manifestFolders()).toEqual(
+      expect.arrayContaining(['k8s', 'k8s/components/hpa', 'k8s/components/keda', 'k8s/prometheus-adapter']),
+    );
   });
 
   it.each(all.map((doc) => [describeDoc(doc), doc] as const))(
@@ -133,28 +152,49 @@ describe('k8s/ layout', () => {
   const top = readdirSync(K8S_DIR);
 
   it('has no kustomization at the top level (kubectl apply -f k8s would try to apply it)', () => {
-    expect(top.filter((name) => /^kustomization\.ya?ml$|^Kustomization$/i.test(name))).toEqual([]);
+    expect(top.filter((name) => /^kustomization(\.ya?ml)?$/i.test(name))).toEqual([]);
   });
 
-  it('holds only manifests at the top level; variants live in subfolders', () => {
-    const stray = top.filter(
-      (name) =>
-        !/\.yaml$/.test(name) &&
-        !readdirSync(K8S_DIR, { withFileTypes: true })
-          .find((d) => d.name === name)
-          ?.isDirectory(),
-    );
+  it('holds only manifests and folders at the top level', () => {
+    const stray = top.filter((name) => !/\.yaml$/.test(name) && !lstatSync(join(K8S_DIR, name)).isDirectory());
     expect(stray).toEqual([]);
   });
 
-  it.each(manifestFolders())('%s: files are named NN-name.yaml, so the apply order is the name order', (folder) => {
+  it(`links every top-level manifest but ${CONFIG_FILE} to the base or, ${HPA_LINK}, to ${HPA_COMPONENT_FILE}`, () => {
+    const links = Object.fromEntries(
+      manifestFiles(K8S_DIR)
+        .filter((name) => `k8s/${name}` !== CONFIG_FILE)
+        .map((name) => {
+          const path = join(K8S_DIR, name);
+          return [name, lstatSync(path).isSymbolicLink() ? readlinkSync(path) : '(not a link)'];
+        }),
+    );
+    const expected = Object.fromEntries(
+      Object.keys(links).map((name) => [
+        name,
+        `k8s/${name}` === HPA_LINK ? HPA_COMPONENT_FILE.replace('k8s/', '') : `base/${name}`,
+      ]),
+    );
+    expect(links).toEqual(expected);
+    expect(lstatSync(join(WORKSPACE_ROOT, CONFIG_FILE)).isSymbolicLink()).toBe(false);
+  });
+
+  it('kubectl itself reads exactly these objects from k8s/ (following the links)', () => {
+    const name = (doc: ManifestDoc) => {
+      const group = doc.body.apiVersion?.includes('/') ? `.${doc.body.apiVersion.split('/')[0]}` : '';
+      return `${doc.body.kind?.toLowerCase()}${group}/${doc.body.metadata?.name}`;
+    };
+    expect(kubectlReadNames(K8S_DIR)).toEqual(sets.top.docs.map(name).sort());
+  });
+
+  it.each(APPLIED_FOLDERS)('%s: files are named NN-name.yaml, so the apply order is the name order', (folder) => {
     const bad = manifestFiles(join(WORKSPACE_ROOT, folder)).filter((name) => !/^\d{2}-[a-z0-9-]+\.yaml$/.test(name));
     expect(bad).toEqual([]);
   });
 
   it('creates the namespace first', () => {
     const [first] = manifestFiles(K8S_DIR);
-    const docs = all.filter((doc) => doc.file === `k8s/${first}`);
+    const docs = sets.top.docs.filter((doc) => doc.file === `k8s/${first}`);
     expect(docs.map((doc) => doc.body.kind)).toEqual(['Namespace']);
   });
 });

@@ -1,29 +1,36 @@
-import { filterBySelector, kedaDeleteSelector, kedaTopLevelSelector, loadApplySets } from './lib/apply-sets';
+import { join } from 'node:path';
+import { stringify as stringifyYaml } from 'yaml';
 import {
-  appModuleSource,
-  EXTRA_POSTGRES_CONNECTIONS,
-  gatewayReadPathProblems,
-  isApp,
-  WORKER_APPS,
-  WORKER_QUEUES,
-} from './lib/app-facts';
-import { describeDoc } from './lib/k8s-docs';
+  CONFIG_FILE,
+  filterBySelector,
+  HPA_LINK,
+  kedaDeleteSelector,
+  loadApplySets,
+  OVERLAYS_DIR,
+} from './lib/apply-sets';
+import { ALL_APPS, appModuleSource, gatewayReadPathProblems, WORKER_APPS, WORKER_QUEUES } from './lib/app-facts';
+import { describeDoc, type ManifestDoc } from './lib/k8s-docs';
 import {
   adapterExternalRules,
   appSetChecks,
   autoscalers,
+  checkConnectionBudget,
   checkLabels,
   checkNames,
   checkNamespace,
+  postgresConnectionsAtMaxScale,
+  totalConnections,
 } from './lib/k8s-checks';
 import { hpas, scaledObjects } from './lib/k8s-objects';
 import { hpaSettingsFromManifest, hpaSettingsFromScaledObject } from './lib/hpa/hpa-controller';
+import { renderKustomizationText } from './lib/kustomize';
 import { parseSelectorString } from './lib/labels';
-import { configMaps, deployments, effectiveEnv, literalEnv } from './lib/k8s-objects';
+import { deployments, effectiveEnv } from './lib/k8s-objects';
 
 /**
- * What a server (and a reviewer) would check beyond the schema, for every apply set: the top level,
- * the KEDA variant as its README applies it, the demo add-on, and the adapter's config.
+ * What a server (and a reviewer) would check beyond the schema, for every apply set: the top level
+ * (`kubectl apply -f k8s`), every overlay and the KEDA variants as `kubectl kustomize` renders them,
+ * the demo add-on, and the adapter's config.
  */
 
 const sets = loadApplySets();
@@ -54,6 +61,37 @@ describe('apply set `kubectl apply -f k8s/prometheus-adapter`', () => {
   });
 });
 
+describe('`kubectl apply -f k8s` applies the default set', () => {
+  const byId = (docs: readonly ManifestDoc[]) =>
+    Object.fromEntries(docs.map((d) => [`${d.body.kind}/${d.body.metadata?.name}`, d.body]));
+
+  /** A generated ConfigMap under its plain name (kustomize appends a hash of its content). */
+  const generic = (id: string) => id.replace(/^(ConfigMap\/worker-pattern-\w+)-[a-z0-9]{10}$/, '$1');
+  const withoutHash = (docs: readonly ManifestDoc[]) =>
+    Object.fromEntries(
+      Object.entries(byId(docs)).map(([id, body]) => [
+        generic(id),
+        body.kind === 'ConfigMap' ? { ...body, metadata: { ...body.metadata, name: generic(id).split('/')[1] } } : body,
+      ]),
+    );
+  /** Every reference to a generated ConfigMap, back to its plain name. */
+  const unhash = (docs: readonly ManifestDoc[]) =>
+    JSON.parse(JSON.stringify(withoutHash(docs)).replace(/"(worker-pattern-(?:common|worker))-[a-z0-9]{10}"/g, '"$1"'));
+
+  it(`the kustomize base (k8s/base) is every top-level manifest but ${HPA_LINK}, ${CONFIG_FILE} the ConfigMaps it generates`, () => {
+    expect(unhash(sets.base.docs)).toEqual(unhash(sets.top.docs.filter((d) => d.file !== HPA_LINK)));
+  });
+
+  it('the production overlay has the same objects, its ConfigMaps generated (named by their content)', () => {
+    const production = Object.keys(byId(sets.overlays['production'].docs));
+    expect(production.filter((id) => id.startsWith('ConfigMap/'))).toEqual([
+      expect.stringMatching(/^ConfigMap\/worker-pattern-common-[a-z0-9]{10}$/),
+      expect.stringMatching(/^ConfigMap\/worker-pattern-worker-[a-z0-9]{10}$/),
+    ]);
+    expect(production.map(generic).sort()).toEqual(Object.keys(byId(sets.top.docs)).sort());
+  });
+});
+
 describe('one autoscaler per worker, in every apply set', () => {
   it('the top level scales every worker with an HPA on its own queue', () => {
     const targets = Object.fromEntries(autoscalers(sets.top).map((a) => [a.target.name, a.kind]));
@@ -72,8 +110,11 @@ describe('one autoscaler per worker, in every apply set', () => {
     expect(WORKER_QUEUES['invalidation-worker']).toBe('invalidations');
   });
 
-  it('the KEDA variant replaces exactly the worker HPAs, as its README applies it', () => {
-    const targets = Object.fromEntries(autoscalers(sets.keda).map((a) => [a.target.name, a.kind]));
+  it.each([
+    ['components/keda', () => sets.keda],
+    ['components/keda + components/keda-redis', () => sets.kedaRedis],
+  ])('%s instead of components/hpa replaces exactly the worker HPAs', (_, set) => {
+    const targets = Object.fromEntries(autoscalers(set()).map((a) => [a.target.name, a.kind]));
     expect(targets).toEqual({
       gateway: 'HorizontalPodAutoscaler',
       'profile-worker': 'ScaledObject',
@@ -81,19 +122,21 @@ describe('one autoscaler per worker, in every apply set', () => {
       'recommendations-worker': 'ScaledObject',
       'invalidation-worker': 'ScaledObject',
     });
-    // What the README's delete removes from the cluster is what its apply leaves out.
-    const top = sets.top.docs;
-    const deleted = filterBySelector(top, parseSelectorString(kedaDeleteSelector())).map(describeDoc);
-    const kept = new Set(filterBySelector(top, parseSelectorString(kedaTopLevelSelector())).map(describeDoc));
-    expect(top.map(describeDoc).filter((d) => !kept.has(d))).toEqual(deleted);
+  });
+
+  it("docs/deploy.md's delete command, for a live cluster switching to KEDA, removes exactly the worker HPAs", () => {
+    const deleted = filterBySelector(sets.top.docs, parseSelectorString(kedaDeleteSelector())).map(describeDoc);
     expect(deleted).toEqual(WORKER_APPS.map((app) => expect.stringContaining(`HorizontalPodAutoscaler/${app}`)));
   });
 
-  it('the KEDA variant scales exactly like the HPAs (targets, bounds, behaviour)', () => {
+  it.each([
+    ['components/keda', () => sets.keda],
+    ['components/keda-redis', () => sets.kedaRedis],
+  ])('%s scales exactly like the HPAs (targets, bounds, behaviour)', (_, set) => {
     for (const app of WORKER_APPS) {
       const hpa = hpaSettingsFromManifest(hpas(sets.top).find(({ obj }) => obj.spec!.scaleTargetRef.name === app)!.obj);
       const so = hpaSettingsFromScaledObject(
-        scaledObjects(sets.keda).find(({ obj }) => obj.spec.scaleTargetRef.name === app)!.obj,
+        scaledObjects(set()).find(({ obj }) => obj.spec.scaleTargetRef.name === app)!.obj,
       );
       const comparable = (s: typeof hpa) => ({
         min: s.minReplicas,
@@ -140,37 +183,49 @@ describe('reads never need Postgres; writes do', () => {
 });
 
 describe('capacity', () => {
-  /** Postgres connections at maximum scale: pool (DATABASE_POOL_SIZE) plus any connection of its own, per pod. */
-  function connectionsAtMaxScale() {
-    const rows: Array<{ app: string; pods: number; perPod: number; extra: number }> = [];
-    for (const a of autoscalers(sets.top)) {
-      const deployment = deployments(sets.top).find(({ obj }) => obj.metadata?.name === a.target.name)!.obj;
-      const container = deployment.spec!.template.spec!.containers[0];
-      const env = effectiveEnv(container, sets.top);
-      if (!env.has('DATABASE_URL')) continue;
-      const pool = Number(literalEnv(env, 'DATABASE_POOL_SIZE') ?? 10);
-      const extra = isApp(a.target.name) ? (EXTRA_POSTGRES_CONNECTIONS[a.target.name] ?? 0) : 0;
-      rows.push({ app: a.target.name, pods: a.max, perPod: pool, extra });
-    }
-    return rows;
-  }
-
-  it('prints the Postgres connections the apps can open at their maximum scale', () => {
-    const rows = connectionsAtMaxScale();
-    const total = rows.reduce((sum, r) => sum + r.pods * (r.perPod + r.extra), 0);
+  it('prints the Postgres connections the apps can open at their maximum scale, within the budget', () => {
+    const rows = postgresConnectionsAtMaxScale(sets.top);
+    const total = totalConnections(rows);
     const lines = rows.map(
       (r) =>
         `  ${r.app}: ${r.pods} pods × ${r.extra ? `(${r.perPod} + ${r.extra})` : r.perPod} = ${r.pods * (r.perPod + r.extra)}`,
     );
     console.log(
-      `Postgres connections at maximum scale (max_connections must exceed this, or use PgBouncer):\n${lines.join('\n')}\n  total: ${total}`,
+      `Postgres connections at maximum scale (max_connections must exceed this, or use PgBouncer):\n${lines.join('\n')}\n  db-cli (a migration): 2\n  total: ${total}`,
     );
-    expect(configMaps(sets.top).length).toBeGreaterThan(0);
     // Everything that talks to Postgres is counted: the gateway (writes), every worker, and the
     // invalidation worker's LISTEN connection.
     expect(rows.map((r) => r.app).sort()).toEqual(['gateway', ...WORKER_APPS].sort());
     expect(rows.find((r) => r.app === 'invalidation-worker')?.extra).toBe(1);
-    // A guard against a runaway pool or maxReplicas, not a sizing: docs/deploy.md states the sum.
-    expect(total).toBeLessThanOrEqual(700);
+    expect(total).toBe(678);
+    expect(checkConnectionBudget(sets.top)).toEqual([]);
+  });
+});
+
+describe('images pinned by digest', () => {
+  it('an overlay that pins every image of the production overlay by digest in `images:` passes every check', () => {
+    const digest = `sha256:${'a1'.repeat(32)}`;
+    const kustomization = (fromHere: (path: string) => string) => ({
+      apiVersion: 'kustomize.config.k8s.io/v1beta1',
+      kind: 'Kustomization',
+      resources: [fromHere(join(OVERLAYS_DIR, 'production'))],
+      images: ALL_APPS.map((app) => ({ name: `registry.example.com/worker-pattern/${app}`, digest })),
+      patches: [
+        {
+          target: { kind: 'Job', name: 'db-migrate-0.1.0' },
+          patch: JSON.stringify([{ op: 'replace', path: '/metadata/name', value: `db-migrate-${'a1'.repeat(6)}` }]),
+        },
+      ],
+    });
+    const name = 'k8s/overlays/production pinned by digest';
+    const set = { name, docs: renderKustomizationText((fromHere) => stringifyYaml(kustomization(fromHere)), name) };
+    const images = deployments(set).flatMap(({ obj }) => obj.spec!.template.spec!.containers.map((c) => c.image));
+    expect(images.sort()).toEqual(
+      ALL_APPS.filter((a) => a !== 'db-cli')
+        .map((app) => `registry.example.com/worker-pattern/${app}@${digest}`)
+        .sort(),
+    );
+    for (const [checkName, check] of appSetChecks(adapterRules))
+      expect({ checkName, problems: check(set) }).toEqual({ checkName, problems: [] });
   });
 });

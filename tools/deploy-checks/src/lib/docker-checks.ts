@@ -6,6 +6,12 @@ import { ALL_APPS, HTTP_APPS, isWorkerApp, longestJobMs, type ParsedAppEnv, vali
  * here: these read the files the way Docker would and check what the design asks of them.
  */
 
+/**
+ * The Node line the images run: the current LTS (26, Active LTS since October 2026, per Node's
+ * release schedule). The apps keep running on Node 20.19 or later (package.json engines).
+ */
+export const NODE_LTS_MAJOR = 26;
+
 export interface DockerInstruction {
   readonly keyword: string;
   readonly args: string;
@@ -97,11 +103,11 @@ export function dockerfileProblems(text: string): string[] {
     (_, name: string) => text.match(new RegExp(`^ARG ${name}=(\\S+)`, 'm'))?.[1] ?? '',
   );
   if (
-    !/^node:20[\w.-]*-(bookworm-|bullseye-)?slim$|alpine|distroless/.test(runtimeFrom) &&
+    !new RegExp(`^node:${NODE_LTS_MAJOR}[\\w.-]*-(trixie-|bookworm-)?slim$|alpine|distroless`).test(runtimeFrom) &&
     !stages.some((s) => s.name === runtime.from)
   ) {
     problems.push(
-      `the runtime stage starts from ${runtimeFrom || runtime.from}, not a slim Node 20 image (node:20-bookworm-slim or similar)`,
+      `the runtime stage starts from ${runtimeFrom || runtime.from}, not a slim image of the current Node LTS (node:${NODE_LTS_MAJOR}-trixie-slim or similar)`,
     );
   }
   const copies = all(runtime, 'COPY').map((i) => i.args);

@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import {
   appModuleDefaults,
   type App,
+  EXTRA_POSTGRES_CONNECTIONS,
   HTTP_APPS,
   isApp,
   isFragmentWorkerApp,
@@ -21,10 +22,16 @@ import {
 } from './app-facts';
 import { describeDoc, type ManifestDoc } from './k8s-docs';
 import { modelFor } from './k8s-models';
+import { bullQueuePrefix } from '@worker-pattern/fragment';
 import {
   appOfImage,
   type ApplySet,
   configMaps,
+  jobs,
+  mainContainer,
+  parseImage,
+  releaseOfImage,
+  serviceAccounts,
   type EnvSource,
   containersOf,
   deployments,
@@ -58,6 +65,9 @@ import {
  */
 
 export type Check = (set: ApplySet) => string[];
+
+/** The Secret as a kustomize secretGenerator names it (a hash suffix). */
+const GENERATED_SECRET = new RegExp(`^${SECRET_NAME}-[a-z0-9]{10}$`);
 
 const PLACEHOLDER_SECRETS: Readonly<Record<string, string>> = {
   REDIS_URL: 'redis://:password@redis.example:6379',
@@ -143,22 +153,45 @@ export function checkNamespace(expected: string): Check {
       );
 }
 
-/** Labels: every object is part of worker-pattern and says what it is. */
+/** The recommended labels (kubernetes.io "Recommended Labels") every object carries. */
+export const RECOMMENDED_LABELS = [
+  'app.kubernetes.io/name',
+  'app.kubernetes.io/instance',
+  'app.kubernetes.io/version',
+  'app.kubernetes.io/component',
+  'app.kubernetes.io/part-of',
+  'app.kubernetes.io/managed-by',
+];
+/** What a pod template carries (managed-by describes the object, not its pods). */
+const POD_LABELS = RECOMMENDED_LABELS.filter((key) => key !== 'app.kubernetes.io/managed-by');
+
+/**
+ * Labels: every object carries the recommended app.kubernetes.io labels, is part of worker-pattern,
+ * and says what it is; a workload's version label is the release its image runs.
+ */
 export const checkLabels: Check = (set) => {
   const problems: string[] = [];
-  const need = ['app.kubernetes.io/name', 'app.kubernetes.io/part-of', 'app.kubernetes.io/component'];
   for (const doc of set.docs) {
     const labels = doc.body.metadata?.labels ?? {};
-    for (const key of need) if (!labels[key]) problems.push(`${describeDoc(doc)}: label ${key} is missing`);
+    for (const key of RECOMMENDED_LABELS)
+      if (!labels[key]) problems.push(`${describeDoc(doc)}: label ${key} is missing`);
     if (labels['app.kubernetes.io/part-of'] && labels['app.kubernetes.io/part-of'] !== PART_OF) {
       problems.push(`${describeDoc(doc)}: app.kubernetes.io/part-of should be ${PART_OF}`);
     }
   }
   for (const w of workloads(set)) {
     const labels = podLabels(w);
-    for (const key of need) if (!labels[key]) problems.push(`${where(w)}: pod template label ${key} is missing`);
-    if (labels['app.kubernetes.io/name'] !== w.name)
+    for (const key of POD_LABELS) if (!labels[key]) problems.push(`${where(w)}: pod template label ${key} is missing`);
+    // A Job's name carries its release (db-migrate-<release>); its pods' name label does not.
+    const name = labels['app.kubernetes.io/name'];
+    if (name !== w.name && !(w.kind === 'Job' && name && w.name.startsWith(`${name}-`)))
       problems.push(`${where(w)}: pod label app.kubernetes.io/name should be ${w.name}`);
+    const tag = parseImage(mainContainer(w)?.image ?? '').tag;
+    const version = labels['app.kubernetes.io/version'];
+    if (tag && version && !(tag === version || tag.startsWith(`${version}-`)))
+      problems.push(
+        `${where(w)}: pod label app.kubernetes.io/version ${version} is not the release its image runs (${tag})`,
+      );
   }
   return problems;
 };
@@ -437,23 +470,159 @@ export const checkScrapeAnnotations: Check = (set) => {
   return problems;
 };
 
-/** Images: worker-pattern/<app>:<package version>, the app matching the Deployment (image = app = name). */
+const DIGEST = /^sha256:[0-9a-f]{64}$/;
+
+/**
+ * Images: the apps run `[registry/]worker-pattern/<app>`, pinned to this release by a tag that is the
+ * package version (`0.1.0`, or `0.1.0-<commit>`) and/or by a digest, never `latest`; a Deployment
+ * runs its own app (image = app = name), its init containers and the Jobs db-cli. A data-tier
+ * StatefulSet runs any image, pinned by a tag other than latest, or a digest.
+ */
 export const checkImages: Check = (set) => {
   const problems: string[] = [];
   for (const w of workloads(set)) {
     for (const c of containersOf(w)) {
+      const ref = parseImage(c.image ?? '');
+      if (ref.digest !== undefined && !DIGEST.test(ref.digest))
+        problems.push(`${where(w, c)}: image ${c.image}: the digest must be sha256:<64 hex digits>`);
+      if (w.kind === 'StatefulSet') {
+        if ((!ref.tag || ref.tag === 'latest') && !ref.digest)
+          problems.push(`${where(w, c)}: image ${c.image} is not pinned (a tag other than latest, or a digest)`);
+        continue;
+      }
       const app = appOfImage(c.image);
       if (!app || !isApp(app)) {
         problems.push(`${where(w, c)}: image ${c.image} is not one of worker-pattern/<app>`);
         continue;
       }
-      if (!c.image?.endsWith(`:${PACKAGE_VERSION}`))
+      const tagged =
+        ref.tag !== undefined && (ref.tag === PACKAGE_VERSION || ref.tag.startsWith(`${PACKAGE_VERSION}-`));
+      if (ref.tag !== undefined ? !tagged : !ref.digest)
         problems.push(
-          `${where(w, c)}: image ${c.image} should be tagged ${PACKAGE_VERSION} (package.json version), never latest`,
+          `${where(w, c)}: image ${c.image} should be tagged ${PACKAGE_VERSION} or ${PACKAGE_VERSION}-<commit> (package.json version), or pinned by digest; never latest`,
         );
-      if (w.kind === 'Deployment' && app !== w.name)
+      const isInit = (w.template.spec?.initContainers ?? []).includes(c);
+      if (w.kind === 'Deployment' && !isInit && app !== w.name)
         problems.push(`${where(w, c)}: Deployment ${w.name} runs image ${app}; name the Deployment after its app`);
+      if (w.kind === 'Deployment' && isInit && app !== 'db-cli')
+        problems.push(`${where(w, c)}: an init container should run db-cli (the schema check)`);
       if (w.kind === 'Job' && app !== 'db-cli') problems.push(`${where(w, c)}: a Job should run db-cli`);
+    }
+  }
+  return problems;
+};
+
+/** The migration Jobs of a set: db-cli with the single argument `migrate`. */
+function migrationJobs(set: ApplySet) {
+  return jobs(set).filter(({ obj }) =>
+    (obj.spec?.template.spec?.containers ?? []).some(
+      (c) => appOfImage(c.image) === 'db-cli' && JSON.stringify(c.args ?? c.command) === '["migrate"]',
+    ),
+  );
+}
+
+const secretRef = (env: Map<string, EnvSource>, name: string) => {
+  const source = env.get(name);
+  return source?.kind === 'secret' ? `${source.secret}/${source.key}` : undefined;
+};
+
+/**
+ * Upgrades that cannot half-happen: one migration Job, named after the release it applies
+ * (db-migrate-<tag, or the digest's first 12 hex digits>), so a new release is a new Job and
+ * re-applying never hits its immutable pod template; every app Deployment waits for that schema in an
+ * init container running `db-cli migrate --check` of the same release, against the same database.
+ */
+export const checkSchemaGate: Check = (set) => {
+  const problems: string[] = [];
+  const migrations = migrationJobs(set);
+  if (migrations.length !== 1) {
+    problems.push(`expected exactly one migration Job (db-cli migrate), found ${migrations.length}`);
+    return problems;
+  }
+  const { doc, obj } = migrations[0];
+  const job = (obj.spec?.template.spec?.containers ?? []).find((c) => appOfImage(c.image) === 'db-cli');
+  if (!job) return problems; // migrationJobs only returns Jobs that run it
+  const release = releaseOfImage(job.image ?? '');
+  const expectedName = `db-migrate-${release}`;
+  if (obj.metadata?.name !== expectedName)
+    problems.push(
+      `${describeDoc(doc)}: the migration Job must be named ${expectedName} (after the release of ${job.image}): a Job's pod template is immutable, so re-applying a new release under the old name fails`,
+    );
+  if (expectedName.length > 63) problems.push(`${describeDoc(doc)}: ${expectedName} is longer than 63 characters`);
+  const jobDatabase = secretRef(effectiveEnv(job, set), 'DATABASE_URL');
+  for (const w of workloads(set).filter((x) => x.kind === 'Deployment')) {
+    const main = mainContainer(w);
+    const app = appOfImage(main?.image);
+    if (!main || !app || !isApp(app)) continue;
+    const gates = (w.template.spec?.initContainers ?? []).filter(
+      (c) => appOfImage(c.image) === 'db-cli' && JSON.stringify(c.args) === '["migrate","--check"]',
+    );
+    if (gates.length !== 1) {
+      problems.push(
+        `${where(w)}: no init container runs \`db-cli migrate --check\`: its pods could take work before the schema they need is there`,
+      );
+      continue;
+    }
+    const gate = gates[0];
+    if (gate.image !== job.image)
+      problems.push(
+        `${where(w, gate)}: checks the schema with ${gate.image}, but the migration Job runs ${job.image}: they must be the same release`,
+      );
+    const gateDatabase = secretRef(effectiveEnv(gate, set), 'DATABASE_URL');
+    const appDatabase = secretRef(effectiveEnv(main, set), 'DATABASE_URL');
+    if (!gateDatabase || gateDatabase !== appDatabase || gateDatabase !== jobDatabase)
+      problems.push(
+        `${where(w, gate)}: checks DATABASE_URL from ${gateDatabase ?? '(not a Secret)'}, the app uses ${appDatabase} and the migration ${jobDatabase}: all three must be the same`,
+      );
+  }
+  return problems;
+};
+
+/**
+ * Every pod runs under a ServiceAccount of its own workload's app (none shared between apps, never
+ * `default`) that exists in the set and mounts no API token.
+ */
+export const checkServiceAccounts: Check = (set) => {
+  const problems: string[] = [];
+  const accounts = new Map(serviceAccounts(set).map(({ obj }) => [obj.metadata?.name ?? '', obj]));
+  const usedBy = new Map<string, Set<string>>();
+  for (const w of workloads(set)) {
+    const name = w.template.spec?.serviceAccountName;
+    if (!name || name === 'default') {
+      problems.push(`${where(w)}: no serviceAccountName (runs as the namespace's default account)`);
+      continue;
+    }
+    const account = accounts.get(name);
+    if (!account) problems.push(`${where(w)}: ServiceAccount ${name} is not in the apply set`);
+    else if (account.automountServiceAccountToken !== false)
+      problems.push(`ServiceAccount/${name}: automountServiceAccountToken should be false`);
+    const owner = w.kind === 'Job' ? (appOfImage(mainContainer(w)?.image) ?? w.name) : w.name;
+    usedBy.set(name, new Set([...(usedBy.get(name) ?? []), owner]));
+  }
+  for (const [name, owners] of usedBy)
+    if (owners.size > 1) problems.push(`ServiceAccount/${name} is shared by ${[...owners].join(', ')}: one per app`);
+  return problems;
+};
+
+/**
+ * Disruptions: a PDB lets an unhealthy pod go (unhealthyPodEvictionPolicy AlwaysAllow), or a node
+ * drain blocks for as long as Redis or Postgres is down (worker readiness includes them); and the
+ * app Deployments spread over nodes and zones.
+ */
+export const checkDisruption: Check = (set) => {
+  const problems: string[] = [];
+  for (const { doc, obj } of pdbs(set)) {
+    if (obj.spec?.unhealthyPodEvictionPolicy !== 'AlwaysAllow')
+      problems.push(
+        `${describeDoc(doc)}: unhealthyPodEvictionPolicy should be AlwaysAllow (a drain would block while a database is down)`,
+      );
+  }
+  for (const w of workloads(set).filter((x) => x.kind === 'Deployment')) {
+    for (const key of ['kubernetes.io/hostname', 'topology.kubernetes.io/zone']) {
+      const spread = (w.template.spec?.topologySpreadConstraints ?? []).find((t) => t.topologyKey === key);
+      if (!spread) problems.push(`${where(w)}: no topologySpreadConstraint over ${key}`);
+      else if (!selectorMatches(spread.labelSelector, podLabels(w)))
+        problems.push(`${where(w)}: the ${key} spread constraint does not select its own pods`);
     }
   }
   return problems;
@@ -509,7 +678,7 @@ export const checkEnv: Check = (set) => {
         if (!source) problems.push(`${where(w, c)}: ${name} is not set`);
         else if (source.kind !== 'secret')
           problems.push(`${where(w, c)}: ${name} must come from a secretKeyRef, not a literal value`);
-        else if (source.secret !== SECRET_NAME)
+        else if (source.secret !== SECRET_NAME && !GENERATED_SECRET.test(source.secret))
           problems.push(`${where(w, c)}: ${name} comes from Secret ${source.secret}, expected ${SECRET_NAME}`);
       };
       // Workers and db-cli need Postgres; so do the gateway's writes (its reads never do).
@@ -725,6 +894,11 @@ export function checkScalingSignals(adapterRules: readonly AdapterExternalRule[]
         }
       }
     }
+    // The workers' Bull prefix, as their ConfigMap sets it (the apps' default is `bull`).
+    const bullPrefix =
+      configMaps(set)
+        .map(({ obj }) => obj.data?.['BULL_PREFIX'])
+        .find((v) => v !== undefined) ?? 'bull';
     for (const { doc, obj } of scaledObjects(set)) {
       const id = describeDoc(doc);
       const target = obj.spec.scaleTargetRef.name;
@@ -734,8 +908,49 @@ export function checkScalingSignals(adapterRules: readonly AdapterExternalRule[]
         obj.spec.advanced?.horizontalPodAutoscalerConfig?.behavior as IHorizontalPodAutoscalerBehavior | undefined,
       );
       const queue = WORKER_QUEUES[target];
-      const backlog = obj.spec.triggers.filter((t) => t.type !== 'cpu' && t.type !== 'memory');
+      const concurrency = concurrencyOf(target);
+      const min = obj.spec.minReplicaCount ?? 0;
+      const max = obj.spec.maxReplicaCount ?? 100;
+      const fallback = obj.spec.fallback;
+      // A backlog that cannot be read must neither drop the worker to its minimum nor pin it at its maximum.
+      if (!fallback) problems.push(`${id}: no fallback: KEDA would stop scaling on the backlog when it cannot read it`);
+      else {
+        if (!(fallback.failureThreshold >= 1)) problems.push(`${id}: fallback.failureThreshold must be at least 1`);
+        if (!(fallback.replicas > min && fallback.replicas < max))
+          problems.push(
+            `${id}: fallback.replicas ${fallback.replicas} should lie strictly between min ${min} and max ${max}`,
+          );
+      }
       if (!obj.spec.triggers.some((t) => t.type === 'cpu')) problems.push(`${id}: no cpu trigger`);
+      const backlog = obj.spec.triggers.filter((t) => t.type !== 'cpu' && t.type !== 'memory');
+      const modifiers = (
+        obj.spec.advanced as unknown as {
+          scalingModifiers?: { formula?: string; target?: string; metricType?: string };
+        }
+      )?.scalingModifiers;
+      if (modifiers) {
+        // Redis-direct: the queue's wait and active lists, added up into one per-pod target.
+        const listOf = (suffix: string) => `${bullQueuePrefix(bullPrefix, queue)}:${queue}:${suffix}`;
+        for (const suffix of ['wait', 'active']) {
+          const trigger = backlog.find((t) => t.type === 'redis' && t.metadata['listName'] === listOf(suffix));
+          if (!trigger) {
+            problems.push(`${id}: no redis trigger on the list ${listOf(suffix)}`);
+            continue;
+          }
+          if (!trigger.name || !new RegExp(`\\b${trigger.name}\\b`).test(modifiers.formula ?? ''))
+            problems.push(`${id}: scalingModifiers.formula "${modifiers.formula}" leaves out the ${suffix} list`);
+        }
+        if (backlog.length !== 2)
+          problems.push(`${id}: expected two backlog triggers (wait, active), found ${backlog.length}`);
+        if (!/^\s*\w+\s*\+\s*\w+\s*$/.test(modifiers.formula ?? ''))
+          problems.push(`${id}: scalingModifiers.formula must add the two lists, got "${modifiers.formula}"`);
+        if ((modifiers.metricType ?? 'AverageValue') !== 'AverageValue')
+          problems.push(`${id}: scalingModifiers.metricType must be AverageValue (a target per pod)`);
+        const threshold = Number(modifiers.target);
+        if (concurrency !== undefined && !(threshold < concurrency))
+          problems.push(`${id}: backlog target ${modifiers.target} per pod ≥ WORKER_CONCURRENCY ${concurrency}`);
+        continue;
+      }
       if (backlog.length !== 1) {
         problems.push(`${id}: expected exactly one backlog trigger, found ${backlog.length}`);
         continue;
@@ -753,14 +968,16 @@ export function checkScalingSignals(adapterRules: readonly AdapterExternalRule[]
           problems.push(
             `${id}: every pod reports the same queue counts: take the max per state, never the sum over pods`,
           );
-      } else if (trigger.type === 'redis') {
-        if (trigger.metadata['listName'] !== `bull:${queue}:wait`)
-          problems.push(`${id}: the Redis list must be bull:${queue}:wait`);
+        if (trigger.metadata['ignoreNullValues'] !== 'false')
+          problems.push(
+            `${id}: ignoreNullValues must be "false": by default an empty result reads as a backlog of 0 and scales the worker down`,
+          );
       } else {
-        problems.push(`${id}: trigger type ${trigger.type} is not the queue backlog`);
+        problems.push(
+          `${id}: trigger type ${trigger.type} is not the queue backlog (prometheus, or redis with scalingModifiers)`,
+        );
       }
-      const threshold = Number(trigger.metadata['threshold'] ?? trigger.metadata['listLength']);
-      const concurrency = concurrencyOf(target);
+      const threshold = Number(trigger.metadata['threshold']);
       if (concurrency !== undefined && !(threshold < concurrency))
         problems.push(`${id}: backlog threshold ${threshold} per pod ≥ WORKER_CONCURRENCY ${concurrency}`);
     }
@@ -844,7 +1061,7 @@ export const checkNetworkPolicies: Check = (set) => {
   );
   if (!defaultDeny) problems.push('no default-deny NetworkPolicy (empty podSelector, Ingress and Egress, no rules)');
   for (const w of workloads(set)) {
-    const app = appOfImage(containersOf(w)[0]?.image);
+    const app = appOfImage(mainContainer(w)?.image);
     if (!app || !isApp(app)) continue;
     const selecting = policies.filter(
       ({ obj }) => obj.metadata?.namespace === w.namespace && selectorMatches(obj.spec?.podSelector, podLabels(w)),
@@ -886,6 +1103,61 @@ export const checkNetworkPolicies: Check = (set) => {
   return problems;
 };
 
+/** The Namespace annotation that states how many Postgres connections the apps may open at most. */
+export const CONNECTION_BUDGET_ANNOTATION = 'worker-pattern/postgres-connection-budget';
+/** db-cli's pool (apps/db-cli/src/cli.ts): the migration Job's connections while it runs. */
+const DB_CLI_CONNECTIONS = 2;
+
+export interface ConnectionRow {
+  readonly app: string;
+  readonly pods: number;
+  readonly perPod: number;
+  /** Connections of its own beyond the pool (the invalidation worker's LISTEN). */
+  readonly extra: number;
+}
+
+/** Postgres connections at maximum scale: per Deployment that reaches Postgres, its autoscaler's max × (pool + extra). */
+export function postgresConnectionsAtMaxScale(set: ApplySet): ConnectionRow[] {
+  const rows: ConnectionRow[] = [];
+  for (const a of autoscalers(set)) {
+    const w = workloads(set).find((x) => x.kind === 'Deployment' && x.name === a.target.name);
+    const container = w && mainContainer(w);
+    if (!container) continue;
+    const env = effectiveEnv(container, set);
+    if (!env.has('DATABASE_URL')) continue;
+    const pool = Number(literalEnv(env, 'DATABASE_POOL_SIZE') ?? 10);
+    const extra = isApp(a.target.name) ? (EXTRA_POSTGRES_CONNECTIONS[a.target.name] ?? 0) : 0;
+    rows.push({ app: a.target.name, pods: a.max, perPod: pool, extra });
+  }
+  return rows;
+}
+
+export function totalConnections(rows: readonly ConnectionRow[]): number {
+  return rows.reduce((sum, r) => sum + r.pods * (r.perPod + r.extra), DB_CLI_CONNECTIONS);
+}
+
+/**
+ * The connection budget: every app at its autoscaler's maximum, plus a migration, stays within the
+ * connections the Namespace says the Postgres primary (or PgBouncer's max_client_conn) allows.
+ */
+export const checkConnectionBudget: Check = (set) => {
+  const namespace = set.docs.find((d) => d.body.kind === 'Namespace' && d.body.metadata?.name === NAMESPACE);
+  if (!namespace) return [];
+  const raw = namespace.body.metadata?.annotations?.[CONNECTION_BUDGET_ANNOTATION];
+  const budget = Number(raw);
+  if (!raw || !Number.isInteger(budget) || budget < 1)
+    return [
+      `${describeDoc(namespace)}: annotation ${CONNECTION_BUDGET_ANNOTATION} must state the Postgres connections the apps may open (a positive integer), got ${raw ?? '(none)'}`,
+    ];
+  const rows = postgresConnectionsAtMaxScale(set);
+  const total = totalConnections(rows);
+  if (total <= budget) return [];
+  const parts = rows.map((r) => `${r.app} ${r.pods} × ${r.perPod + r.extra}`).join(', ');
+  return [
+    `Postgres connections at maximum scale: ${total} (${parts}, db-cli ${DB_CLI_CONNECTIONS}) exceed the budget of ${budget} (${CONNECTION_BUDGET_ANNOTATION}): lower DATABASE_POOL_SIZE or a maximum, or raise Postgres' max_connections and the budget`,
+  ];
+};
+
 /** The checks every apply set of the app's namespace gets. */
 export function appSetChecks(adapterRules: readonly AdapterExternalRule[]): Array<[string, Check]> {
   return [
@@ -899,9 +1171,13 @@ export function appSetChecks(adapterRules: readonly AdapterExternalRule[]): Arra
     ['probes', checkProbes],
     ['scrape annotations', checkScrapeAnnotations],
     ['images', checkImages],
+    ['schema gate', checkSchemaGate],
+    ['service accounts', checkServiceAccounts],
+    ['disruption', checkDisruption],
     ['environment', checkEnv],
     ['shutdown budget', checkShutdownBudget],
     ['scaling signals', checkScalingSignals(adapterRules)],
     ['network policies', checkNetworkPolicies],
+    ['connection budget', checkConnectionBudget],
   ];
 }

@@ -86,8 +86,3 @@ export function manifestFolders(root = K8S_DIR): string[] {
   if (existsSync(root)) walk(root);
   return found;
 }
-
-/** Every document under k8s/, top level and subfolders. */
-export function loadAllManifests(): ManifestDoc[] {
-  return manifestFolders().flatMap((folder) => loadFolder(join(WORKSPACE_ROOT, folder)));
-}

@@ -1,10 +1,10 @@
 import { ScaledObject, TriggerAuthentication } from '@kubernetes-models/keda/keda.sh/v1alpha1';
-import { Deployment } from 'kubernetes-models/apps/v1';
+import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { CronJob, Job } from 'kubernetes-models/batch/v1';
 import { Ingress, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
-import { ConfigMap, Namespace, Service, ServiceAccount } from 'kubernetes-models/v1';
+import { ConfigMap, Namespace, Secret, Service, ServiceAccount } from 'kubernetes-models/v1';
 import type { KubeObject } from './k8s-docs';
 
 /**
@@ -22,13 +22,22 @@ export interface KindModel {
   /** Module and interface for the strict (unknown field) check. */
   readonly typeModule: string;
   readonly typeName: string;
+  /** Fields newer than the model, as a TypeScript type intersected with its interface. */
+  readonly typeExtension?: string;
 }
 
 interface ModelClass {
   new (data: never): { validate(): void };
 }
 
-function entry(apiVersion: string, kind: string, model: ModelClass, typeModule: string, namespaced = true): KindModel {
+function entry(
+  apiVersion: string,
+  kind: string,
+  model: ModelClass,
+  typeModule: string,
+  namespaced = true,
+  typeExtension?: string,
+): KindModel {
   return {
     apiVersion,
     kind,
@@ -36,15 +45,35 @@ function entry(apiVersion: string, kind: string, model: ModelClass, typeModule: 
     validate: (body) => new model(body as never).validate(),
     typeModule,
     typeName: `I${kind}`,
+    typeExtension,
   };
+}
+
+/**
+ * KEDA 2.12 added `advanced.scalingModifiers`; @kubernetes-models/keda 0.4 (the last release for
+ * kubernetes-models 4) predates it. Its shape, from KEDA's ScaledObject CRD.
+ */
+const SCALING_MODIFIERS = `{ spec: { advanced?: { scalingModifiers?: { formula: string; target: string; activationTarget?: string; metricType?: 'AverageValue' | 'Value' } } } }`;
+
+function withUnwrappedData(body: KubeObject): KubeObject {
+  const data = body['data'] as Record<string, string> | undefined;
+  if (!data) return body;
+  return { ...body, data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, v.replace(/[\r\n]/g, '')])) };
 }
 
 export const KIND_MODELS: readonly KindModel[] = [
   entry('v1', 'Namespace', Namespace, 'kubernetes-models/v1/Namespace', false),
   entry('v1', 'ConfigMap', ConfigMap, 'kubernetes-models/v1/ConfigMap'),
+  {
+    ...entry('v1', 'Secret', Secret, 'kubernetes-models/v1/Secret'),
+    // kustomize wraps long base64 values over lines; the API server's decoder (Go's base64) skips
+    // line breaks, the model's "byte" format does not: validate them as the server reads them.
+    validate: (body) => new Secret(withUnwrappedData(body) as never).validate(),
+  },
   entry('v1', 'Service', Service, 'kubernetes-models/v1/Service'),
   entry('v1', 'ServiceAccount', ServiceAccount, 'kubernetes-models/v1/ServiceAccount'),
   entry('apps/v1', 'Deployment', Deployment, 'kubernetes-models/apps/v1/Deployment'),
+  entry('apps/v1', 'StatefulSet', StatefulSet, 'kubernetes-models/apps/v1/StatefulSet'),
   entry('batch/v1', 'Job', Job, 'kubernetes-models/batch/v1/Job'),
   entry('batch/v1', 'CronJob', CronJob, 'kubernetes-models/batch/v1/CronJob'),
   entry('policy/v1', 'PodDisruptionBudget', PodDisruptionBudget, 'kubernetes-models/policy/v1/PodDisruptionBudget'),
@@ -56,7 +85,14 @@ export const KIND_MODELS: readonly KindModel[] = [
     HorizontalPodAutoscaler,
     'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler',
   ),
-  entry('keda.sh/v1alpha1', 'ScaledObject', ScaledObject, '@kubernetes-models/keda/keda.sh/v1alpha1/ScaledObject'),
+  entry(
+    'keda.sh/v1alpha1',
+    'ScaledObject',
+    ScaledObject,
+    '@kubernetes-models/keda/keda.sh/v1alpha1/ScaledObject',
+    true,
+    SCALING_MODIFIERS,
+  ),
   entry(
     'keda.sh/v1alpha1',
     'TriggerAuthentication',

@@ -1,5 +1,6 @@
 import type { IScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1/ScaledObject';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
+import type { IStatefulSet } from 'kubernetes-models/apps/v1/StatefulSet';
 import type { IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
 import type { IJob } from 'kubernetes-models/batch/v1/Job';
 import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
@@ -8,6 +9,7 @@ import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IPodTemplateSpec } from 'kubernetes-models/v1/PodTemplateSpec';
 import type { IService } from 'kubernetes-models/v1/Service';
+import type { IServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import type { KubeObject, ManifestDoc } from './k8s-docs';
 
 /**
@@ -26,6 +28,8 @@ export function ofKind<T>(set: ApplySet, kind: string): Array<{ doc: ManifestDoc
 
 export const deployments = (set: ApplySet) => ofKind<IDeployment>(set, 'Deployment');
 export const jobs = (set: ApplySet) => ofKind<IJob>(set, 'Job');
+export const statefulSets = (set: ApplySet) => ofKind<IStatefulSet>(set, 'StatefulSet');
+export const serviceAccounts = (set: ApplySet) => ofKind<IServiceAccount>(set, 'ServiceAccount');
 export const services = (set: ApplySet) => ofKind<IService>(set, 'Service');
 export const pdbs = (set: ApplySet) => ofKind<IPodDisruptionBudget>(set, 'PodDisruptionBudget');
 export const networkPolicies = (set: ApplySet) => ofKind<INetworkPolicy>(set, 'NetworkPolicy');
@@ -33,10 +37,13 @@ export const hpas = (set: ApplySet) => ofKind<IHorizontalPodAutoscaler>(set, 'Ho
 export const scaledObjects = (set: ApplySet) => ofKind<IScaledObject>(set, 'ScaledObject');
 export const configMaps = (set: ApplySet) => ofKind<IConfigMap>(set, 'ConfigMap');
 
-/** A Deployment or a Job: something that makes pods, with its pod template. */
+/**
+ * Something that makes pods, with its pod template: the apps' Deployments and Jobs, and the
+ * StatefulSets of an in-cluster data tier (the local overlay's Redis and Postgres).
+ */
 export interface Workload {
   readonly doc: ManifestDoc;
-  readonly kind: 'Deployment' | 'Job';
+  readonly kind: 'Deployment' | 'Job' | 'StatefulSet';
   readonly name: string;
   readonly namespace?: string;
   readonly template: IPodTemplateSpec;
@@ -49,6 +56,16 @@ export function workloads(set: ApplySet): Workload[] {
       out.push({
         doc,
         kind: 'Deployment',
+        name: obj.metadata?.name ?? '',
+        namespace: obj.metadata?.namespace,
+        template: obj.spec.template,
+      });
+  }
+  for (const { doc, obj } of statefulSets(set)) {
+    if (obj.spec?.template)
+      out.push({
+        doc,
+        kind: 'StatefulSet',
         name: obj.metadata?.name ?? '',
         namespace: obj.metadata?.namespace,
         template: obj.spec.template,
@@ -71,9 +88,42 @@ export function containersOf(workload: Workload): IContainer[] {
   return [...(workload.template.spec?.initContainers ?? []), ...(workload.template.spec?.containers ?? [])];
 }
 
-/** The app a container runs: its image is `worker-pattern/<app>:<tag>` (image = app = Deployment). */
+/** An image reference split up: `[registry/]repository[:tag][@sha256:digest]`. */
+export interface ImageRef {
+  readonly repository: string;
+  readonly tag?: string;
+  readonly digest?: string;
+}
+
+export function parseImage(image: string): ImageRef {
+  const [named, digest] = image.split('@', 2);
+  const slash = named.lastIndexOf('/');
+  const colon = named.lastIndexOf(':');
+  // A colon before the last slash is a registry port (`registry:5000/x`), not a tag.
+  const hasTag = colon > slash;
+  return {
+    repository: hasTag ? named.slice(0, colon) : named,
+    tag: hasTag ? named.slice(colon + 1) : undefined,
+    digest,
+  };
+}
+
+/** The release an image pins, fit for a name: its digest's first 12 hex digits, else its tag. */
+export function releaseOfImage(image: string): string | undefined {
+  const ref = parseImage(image);
+  const hex = ref.digest?.match(/^sha256:([0-9a-f]{64})$/)?.[1];
+  return hex ? hex.slice(0, 12) : ref.tag;
+}
+
+/** The app a container runs: its image is `[registry/]worker-pattern/<app>[:<tag>][@<digest>]` (image = app = Deployment). */
 export function appOfImage(image: string | undefined): string | undefined {
-  return image?.match(/^(?:.*\/)?worker-pattern\/([a-z0-9-]+)(?::[\w.-]+)?$/)?.[1];
+  if (!image) return undefined;
+  return parseImage(image).repository.match(/^(?:.*\/)?worker-pattern\/([a-z0-9-]+)$/)?.[1];
+}
+
+/** The container the pod exists for (init containers come before it and are not it). */
+export function mainContainer(workload: Workload): IContainer | undefined {
+  return workload.template.spec?.containers?.[0];
 }
 
 export type EnvSource =

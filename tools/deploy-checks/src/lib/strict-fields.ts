@@ -24,7 +24,8 @@ export function strictFieldProblems(docs: readonly ManifestDoc[]): StrictFieldPr
   docs.forEach((doc, i) => {
     const model = modelFor(doc.body);
     if (!model) return; // unknown kinds fail the schema check
-    lines.push(`import type { ${model.typeName} as T${i} } from '${model.typeModule}';`);
+    lines.push(`import type { ${model.typeName} as M${i} } from '${model.typeModule}';`);
+    lines.push(`type T${i} = M${i}${model.typeExtension ? ` & ${model.typeExtension}` : ''};`);
     docAtLine[lines.length] = describeDoc(doc);
     // Pretty-printed so that a diagnostic's line points into the document it belongs to.
     for (const line of `export const d${i}: T${i} = ${JSON.stringify(doc.body, null, 2)};`.split('\n')) {

@@ -143,7 +143,18 @@ export function hpaSettingsFromManifest(hpa: IHorizontalPodAutoscaler): HpaSetti
  */
 export function hpaSettingsFromScaledObject(so: IScaledObject): HpaSettings {
   const behavior = so.spec.advanced?.horizontalPodAutoscalerConfig?.behavior;
-  const metrics: MetricTarget[] = so.spec.triggers.map((trigger) => {
+  // With scalingModifiers KEDA hands the HPA one External metric, the formula over the triggers, with
+  // the modifiers' target; cpu and memory triggers stay Resource metrics of their own.
+  const modifiers = (
+    so.spec.advanced as unknown as { scalingModifiers?: { formula?: string; target?: string } } | undefined
+  )?.scalingModifiers;
+  const triggers = modifiers
+    ? [
+        { type: 'composite', name: 'composite-metric', metadata: { threshold: modifiers.target ?? '' } },
+        ...so.spec.triggers.filter((t) => t.type === 'cpu' || t.type === 'memory'),
+      ]
+    : so.spec.triggers;
+  const metrics: MetricTarget[] = triggers.map((trigger: (typeof so.spec.triggers)[number]) => {
     if (trigger.type === 'cpu' || trigger.type === 'memory') {
       return { type: 'Resource', resource: trigger.type, averageUtilization: Number(trigger.metadata['value']) };
     }
