@@ -6,6 +6,8 @@ import path from 'node:path';
 // The smoke test of the benchmarks: `--quick` end to end (real Redis and Postgres, the built apps
 // as processes), into a temp file rather than bench/RESULTS.md. It checks that every scenario ran
 // and produced its figures — not what they are: timings on a shared machine prove nothing here.
+// `--quick` leaves out redis-cluster (its set-up alone takes about 45 s); run it with
+// `npm run bench -- --quick --only redis-cluster`.
 
 const ROOT = path.resolve(__dirname, '../..');
 

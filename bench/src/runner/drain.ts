@@ -3,13 +3,17 @@ import { Redis } from 'ioredis';
 import {
   bullQueuePrefix,
   createFragmentTarget,
+  createRedisClient,
   createJobData,
   createJobOptions,
   FRAGMENT_BUILD_JOB,
   FragmentStore,
   type FragmentTarget,
+  type RedisClient,
 } from '@worker-pattern/fragment';
+import { deleteKeysWithPrefix } from '@worker-pattern/fragment/testing';
 import { BENCH_QUEUE, benchFragment, type BenchBuilderKind } from '../lib/bench-fragment';
+import type { BenchRedis } from './bench-redis';
 import type { BenchContext } from './context';
 import { monotonicMicros, type ProfileWindow } from './cpu-profile';
 import { cpuMs } from './cpu-time';
@@ -34,6 +38,8 @@ export interface DrainOptions {
   readonly buildMs?: number;
   /** Node flags for the worker processes (e.g. --cpu-prof). */
   readonly nodeArgs?: readonly string[];
+  /** Redis servers of the scenario's own (engine only), instead of the stack's Redis. */
+  readonly redis?: BenchRedis;
 }
 
 export interface DrainResult {
@@ -64,8 +70,21 @@ export async function drainOnce(ctx: BenchContext, options: DrainOptions): Promi
   const base = `${ctx.stack.keyPrefix}d${run}:`;
   const keyPrefix = `${base}k:`;
   const bullPrefix = `${base}bull`;
-  const queue = new Bull(BENCH_QUEUE, REDIS_URL, { prefix: bullQueuePrefix(bullPrefix, BENCH_QUEUE) });
-  const redis = new Redis(REDIS_URL);
+  const own = options.redis;
+  if (own && options.kind !== 'engine') throw new Error('only the engine drains on Redis servers of their own');
+  // Bull does not close the connections a custom createClient made: closed below.
+  const bullClients: RedisClient[] = [];
+  const queue = own
+    ? new Bull(BENCH_QUEUE, {
+        prefix: bullQueuePrefix(bullPrefix, BENCH_QUEUE),
+        createClient: (type) => {
+          const client = createRedisClient(own.endpoint, `bench-drain:${type}`, `bull-${type}`);
+          bullClients.push(client);
+          return client;
+        },
+      })
+    : new Bull(BENCH_QUEUE, REDIS_URL, { prefix: bullQueuePrefix(bullPrefix, BENCH_QUEUE) });
+  const redis: RedisClient = own ? own.client : new Redis(REDIS_URL);
   const workers: RunningApp[] = [];
   try {
     await queue.isReady();
@@ -79,6 +98,7 @@ export async function drainOnce(ctx: BenchContext, options: DrainOptions): Promi
               healthPath: '/health/ready',
               nodeArgs: options.nodeArgs ? [...options.nodeArgs] : undefined,
               env: {
+                ...own?.env,
                 REDIS_KEY_PREFIX: keyPrefix,
                 BULL_PREFIX: bullPrefix,
                 WORKER_CONCURRENCY: String(options.concurrency),
@@ -106,22 +126,21 @@ export async function drainOnce(ctx: BenchContext, options: DrainOptions): Promi
     else await enqueueRawJobs(queue, options.jobs, options.kind === 'raw-engine-opts');
     const enqueueSeconds = (performance.now() - enqueueStarted) / 1000;
 
-    const base = `${bullQueuePrefix(bullPrefix, BENCH_QUEUE)}:${BENCH_QUEUE}`;
+    const queueBase = `${bullQueuePrefix(bullPrefix, BENCH_QUEUE)}:${BENCH_QUEUE}`;
     const keys = {
-      wait: `${base}:wait`,
-      paused: `${base}:paused`,
-      active: `${base}:active`,
-      delayed: `${base}:delayed`,
+      wait: `${queueBase}:wait`,
+      paused: `${queueBase}:paused`,
+      active: `${queueBase}:active`,
+      delayed: `${queueBase}:delayed`,
+      failed: `${queueBase}:failed`,
     };
     const queued = Number(await redis.llen(keys.paused));
     if (queued !== options.jobs) throw new Error(`expected ${options.jobs} paused jobs, found ${queued}`);
 
-    const redisPid = await ctx.stack.redisPid();
+    const redisPids = own ? await own.pids() : [await ctx.stack.redisPid()].filter((p) => p !== undefined);
+    const redisCpu = () => (redisPids.length > 0 ? sumCpu(redisPids) : Number.NaN);
     const pids = Object.fromEntries(workers.map((w) => [w.name, w.proc.pid]));
-    const cpuBefore = {
-      workers: sumCpu(Object.values(pids)),
-      redis: redisPid ? (cpuMs(redisPid) ?? Number.NaN) : Number.NaN,
-    };
+    const cpuBefore = { workers: sumCpu(Object.values(pids)), redis: redisCpu() };
     const t0 = performance.now();
     const fromUs = monotonicMicros();
     await queue.resume();
@@ -140,9 +159,9 @@ export async function drainOnce(ctx: BenchContext, options: DrainOptions): Promi
     const seconds = (performance.now() - t0) / 1000;
     const window = { fromUs, toUs: monotonicMicros() };
     const workerCpuPerJob = (sumCpu(Object.values(pids)) - cpuBefore.workers) / options.jobs;
-    const redisCpuPerJob = redisPid ? ((cpuMs(redisPid) ?? Number.NaN) - cpuBefore.redis) / options.jobs : Number.NaN;
+    const redisCpuPerJob = (redisCpu() - cpuBefore.redis) / options.jobs;
 
-    const failed = await redis.zcard(`${bullPrefix}:${BENCH_QUEUE}:failed`);
+    const failed = await redis.zcard(keys.failed);
     if (failed > 0) throw new Error(`${failed} jobs failed`);
     const processed = await countProcessed(options.kind, workers);
     if (processed !== options.jobs)
@@ -159,13 +178,23 @@ export async function drainOnce(ctx: BenchContext, options: DrainOptions): Promi
   } finally {
     await Promise.all(workers.map((w) => ctx.stack.stop(w)));
     await queue.close().catch(() => undefined);
-    redis.disconnect();
-    await ctx.stack.deleteKeys(base);
+    for (const client of bullClients) client.disconnect();
+    if (own) {
+      await deleteKeysWithPrefix(own.client, base);
+    } else {
+      redis.disconnect();
+      await ctx.stack.deleteKeys(base);
+    }
   }
 }
 
 /** The gateway's enqueue path: lease every copy in one resolve call per batch, then one addBulk. */
-async function enqueueEngineJobs(queue: Bull.Queue, redis: Redis, keyPrefix: string, jobs: number): Promise<void> {
+async function enqueueEngineJobs(
+  queue: Bull.Queue,
+  redis: RedisClient,
+  keyPrefix: string,
+  jobs: number,
+): Promise<void> {
   const store = new FragmentStore(redis);
   for (let first = 0; first < jobs; first += BATCH) {
     const targets: FragmentTarget[] = [];

@@ -1,12 +1,12 @@
 import 'reflect-metadata';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { availableParallelism, totalmem } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg, totalmem } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { benchSizes, type BenchContext } from './context';
 import { MemorySampler } from './memory';
 import { WORKSPACE_ROOT } from './processes';
-import { renderResults } from './results';
+import { mergeResults, renderResults, type ResultsInput } from './results';
 import type { ScenarioResult } from './report';
 import { SCENARIOS } from './scenarios';
 import { BenchStack } from './stack';
@@ -14,14 +14,22 @@ import { BenchSystem } from './system';
 
 const USAGE = `Usage: npm run bench -- [options]   (builds the apps, then runs node dist/bench/runner/main.js)
 
-  --quick              every scenario, briefly (the smoke test runs this)
+  --quick              every scenario, briefly (the smoke test runs this), but redis-cluster
+                       unless --only names it
   --runs N             interleaved repetitions of each comparison (default 3; 1 with --quick)
   --soak-minutes N     length of the soak (default 10; 20 s with --quick)
   --only a,b           only these scenarios: ${'${ids}'}
+                       (their sections replace their own in an existing report; the rest stay)
   --out FILE           the markdown report (default bench/RESULTS.md; --quick: bench/out/RESULTS.quick.md)
   --json FILE          also write every figure as JSON
   --profiles DIR       where CPU profiles go (default bench/out/profiles)
 `;
+
+/** The machine's 1-minute load average, sampled through the run: how busy it was besides the bench. */
+const loadSamples: number[] = [];
+function sampleLoad(): void {
+  loadSamples.push(loadavg()[0]);
+}
 
 function machine(): Record<string, string> {
   const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
@@ -31,6 +39,7 @@ function machine(): Record<string, string> {
     cpuModel: model,
     memory: `${(totalmem() / 1024 ** 3).toFixed(1)} GiB`,
     node: process.version,
+    load: `${Math.min(...loadSamples).toFixed(1)}–${Math.max(...loadSamples).toFixed(1)}`,
   };
 }
 
@@ -53,7 +62,9 @@ async function main(): Promise<void> {
     return;
   }
   const quick = values.quick ?? false;
-  const only = values.only ? values.only.split(',') : ids;
+  const only = values.only
+    ? values.only.split(',')
+    : SCENARIOS.filter((s) => !quick || s.quick !== false).map((s) => s.id);
   for (const id of only) if (!ids.includes(id)) throw new Error(`unknown scenario "${id}" (known: ${ids.join(', ')})`);
   const sizes = benchSizes(quick, {
     runs: values.runs ? Number(values.runs) : undefined,
@@ -97,6 +108,8 @@ async function main(): Promise<void> {
   });
 
   const results: ScenarioResult[] = [];
+  sampleLoad();
+  const loadTimer = setInterval(sampleLoad, 10_000).unref();
   memory.start();
   try {
     for (const scenario of SCENARIOS) {
@@ -109,19 +122,17 @@ async function main(): Promise<void> {
       results.push(result);
     }
   } finally {
+    clearInterval(loadTimer);
+    sampleLoad();
     memory.stop();
     log('cleaning up: stopping processes, deleting keys, dropping the database');
     await stack.cleanup();
   }
   const finished = new Date();
-  const markdown = renderResults({
-    started,
-    finished,
-    machine: machine(),
-    sizes,
-    argv: process.argv.slice(2),
-    results,
-  });
+  const input: ResultsInput = { started, finished, machine: machine(), sizes, argv: process.argv.slice(2), results };
+  // Some scenarios into an existing report: only their sections change.
+  const markdown =
+    values.only && existsSync(out) ? mergeResults(readFileSync(out, 'utf8'), input) : renderResults(input);
   mkdirSync(path.dirname(out), { recursive: true });
   writeFileSync(out, markdown);
   log(`wrote ${path.relative(WORKSPACE_ROOT, out)}`);

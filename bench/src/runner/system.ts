@@ -1,6 +1,10 @@
 import { feedFragment } from '@worker-pattern/feed';
-import { bullQueuePrefix, createFragmentTarget, type FragmentDefinition } from '@worker-pattern/fragment';
-import type { Redis } from 'ioredis';
+import {
+  bullQueuePrefix,
+  createFragmentTarget,
+  type FragmentDefinition,
+  type RedisClient,
+} from '@worker-pattern/fragment';
 import { profileFragment } from '@worker-pattern/profile';
 import { recommendationsFragment } from '@worker-pattern/recommendations';
 import { type BenchContext, ViewerPool } from './context';
@@ -83,16 +87,23 @@ export class BenchSystem {
   /**
    * Makes every viewer's dashboard fresh (all three fragments `ready`, with a full ttl ahead): drops
    * their copies, then asks for each page with waitMs until all are built. Warm runs start right
-   * after, so no copy turns stale (and triggers a rebuild) during the run.
+   * after, so no copy turns stale (and triggers a rebuild) during the run. `on`: another gateway and
+   * its Redis (same key prefix) instead of the system's.
    */
-  async rewarm(viewers: readonly number[]): Promise<void> {
-    const keys = this.dashboardKeys(viewers);
-    for (let i = 0; i < keys.length; i += 500) await this.ctx.stack.redis.unlink(...keys.slice(i, i + 500));
+  async rewarm(
+    viewers: readonly number[],
+    on: { readonly gatewayUrl: string; readonly redis: RedisClient } = {
+      gatewayUrl: this.gateway.url,
+      redis: this.ctx.stack.redis,
+    },
+  ): Promise<void> {
+    // One viewer's copies share a hash slot: one UNLINK each, which a Redis Cluster accepts too.
+    await mapPool(viewers, 50, (viewer) => on.redis.unlink(...this.dashboardKeys([viewer])));
     let missing = [...viewers];
     for (let attempt = 1; missing.length > 0; attempt++) {
       if (attempt > 20) throw new Error(`${missing.length} dashboards still not ready after 20 passes`);
       const ready = await mapPool(missing, 20, async (viewer) => {
-        const { status, body } = await this.page(this.gateway.url, viewer, '?waitMs=2000');
+        const { status, body } = await this.page(on.gatewayUrl, viewer, '?waitMs=2000');
         if (status !== 200) throw new Error(`dashboard of ${viewer}: ${status} ${body.slice(0, 200)}`);
         return Object.values((JSON.parse(body) as DashboardPage).fragments).every((f) => f.status === 'ready');
       });
@@ -101,8 +112,8 @@ export class BenchSystem {
   }
 
   /** Waits until the fragment queues hold nothing waiting, active or delayed (every build done). */
-  waitForIdleQueues(timeoutMs = 300_000): Promise<number> {
-    return waitForIdleQueues(this.ctx.stack.redis, this.ctx.stack.bullPrefix, timeoutMs);
+  waitForIdleQueues(timeoutMs = 300_000, redis: RedisClient = this.ctx.stack.redis): Promise<number> {
+    return waitForIdleQueues(redis, this.ctx.stack.bullPrefix, timeoutMs);
   }
 }
 
@@ -110,16 +121,19 @@ export class BenchSystem {
  * Waits until the dashboard's fragment queues under `bullPrefix` hold nothing waiting, active or
  * delayed (every build done); resolves with how long that took.
  */
-export async function waitForIdleQueues(redis: Redis, bullPrefix: string, timeoutMs = 300_000): Promise<number> {
+export async function waitForIdleQueues(redis: RedisClient, bullPrefix: string, timeoutMs = 300_000): Promise<number> {
   const started = performance.now();
   for (;;) {
-    const pipeline = redis.pipeline();
-    for (const q of QUEUES) {
-      const base = `${bullQueuePrefix(bullPrefix, q)}:${q}`;
-      pipeline.llen(`${base}:wait`).llen(`${base}:active`).zcard(`${base}:delayed`);
-    }
-    const replies = (await pipeline.exec()) ?? [];
-    if (replies.every(([, n]) => n === 0)) return performance.now() - started;
+    // One pipeline per queue: each queue's keys share a hash slot (a Redis Cluster needs that).
+    const replies = await Promise.all(
+      QUEUES.map(async (q) => {
+        const base = `${bullQueuePrefix(bullPrefix, q)}:${q}`;
+        return (
+          (await redis.pipeline().llen(`${base}:wait`).llen(`${base}:active`).zcard(`${base}:delayed`).exec()) ?? []
+        );
+      }),
+    );
+    if (replies.flat().every(([, n]) => n === 0)) return performance.now() - started;
     if (performance.now() - started > timeoutMs) throw new Error(`fragment queues not idle after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 20));
   }

@@ -4,6 +4,7 @@ import { burst } from './burst';
 import { engineVsBull } from './engine-vs-bull';
 import { freshness } from './freshness';
 import { memorySoak } from './memory-soak';
+import { redisCluster } from './redis-cluster';
 import { replicas } from './replicas';
 import { scale } from './scale';
 import { timeToFragment } from './time-to-fragment';
@@ -14,6 +15,8 @@ export interface Scenario {
   readonly id: string;
   readonly title: string;
   readonly run: (ctx: BenchContext, earlier: readonly ScenarioResult[]) => Promise<ScenarioResult>;
+  /** false: left out of `--quick` (the smoke test) unless named in `--only`, its set-up alone being too slow for it. */
+  readonly quick?: false;
 }
 
 /**
@@ -30,5 +33,12 @@ export const SCENARIOS: readonly Scenario[] = [
   { id: 'time-to-fragment', title: '6. Time to fragment', run: timeToFragment },
   { id: 'freshness', title: '8. Freshness: a post reaches a follower’s feed', run: freshness },
   { id: 'replicas', title: '9. Read replicas: builder throughput and freshness', run: replicas },
+  // Starts a Redis Cluster, a Redis and a gateway and workers on each: about 45 s even with --quick.
+  {
+    id: 'redis-cluster',
+    title: '10. Redis Cluster beside single Redis: warm page and engine',
+    run: redisCluster,
+    quick: false,
+  },
   { id: 'memory', title: '7. Memory and the soak', run: memorySoak },
 ];
