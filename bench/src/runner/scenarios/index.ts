@@ -2,6 +2,7 @@ import type { BenchContext } from '../context';
 import type { ScenarioResult } from '../report';
 import { burst } from './burst';
 import { engineVsBull } from './engine-vs-bull';
+import { fanout } from './fanout';
 import { freshness } from './freshness';
 import { memorySoak } from './memory-soak';
 import { replicas } from './replicas';
@@ -30,5 +31,6 @@ export const SCENARIOS: readonly Scenario[] = [
   { id: 'time-to-fragment', title: '6. Time to fragment', run: timeToFragment },
   { id: 'freshness', title: '8. Freshness: a post reaches a follower’s feed', run: freshness },
   { id: 'replicas', title: '9. Read replicas: builder throughput and freshness', run: replicas },
+  { id: 'fanout', title: '10. A post by an account with a million followers', run: fanout },
   { id: 'memory', title: '7. Memory and the soak', run: memorySoak },
 ];

@@ -98,8 +98,12 @@ export class FragmentBuildRunner {
 
     const stopTimer = this.metrics.buildSeconds.startTimer(labels);
     let dataJson: string;
+    let ttlMs = definition.ttlMs;
+    const limitTtl = (ms: number): void => {
+      if (Number.isFinite(ms)) ttlMs = Math.max(1, Math.min(ttlMs, Math.round(ms)));
+    };
     try {
-      const data = await this.buildWithTimeout(job, attempt, claim.minLsn);
+      const data = await this.buildWithTimeout(job, attempt, claim.minLsn, limitTtl);
       dataJson = JSON.stringify(data ?? null);
     } catch (error) {
       stopTimer();
@@ -121,7 +125,7 @@ export class FragmentBuildRunner {
       dataJson,
       new Date().toISOString(),
       {
-        ttlMs: definition.ttlMs,
+        ttlMs,
         staleMs: definition.staleMs,
         activeWindowMs: ACTIVE_READ_WINDOW_MS,
         leaseMs: definition.leaseMs,
@@ -187,7 +191,12 @@ export class FragmentBuildRunner {
   }
 
   /** Runs the builder until it settles, times out, or the worker takes the job back. */
-  private async buildWithTimeout(job: FragmentJobData, attempt: BuildAttempt, minLsn?: string): Promise<unknown> {
+  private async buildWithTimeout(
+    job: FragmentJobData,
+    attempt: BuildAttempt,
+    minLsn: string | undefined,
+    limitTtl: (ttlMs: number) => void,
+  ): Promise<unknown> {
     const controller = new AbortController();
     const timeoutMs = this.definition.buildTimeoutMs;
     let timer: NodeJS.Timeout | undefined;
@@ -209,6 +218,7 @@ export class FragmentBuildRunner {
           signal: controller.signal,
           attempt: attempt.attempt,
           minLsn,
+          limitTtl,
         }),
         stopped,
       ]);
