@@ -18,6 +18,7 @@ export interface FeedFanoutOptions {
 
 export const FEED_FANOUT_OPTIONS = Symbol('FEED_FANOUT_OPTIONS');
 
+/** The settings with the environment's defaults, for code that builds feeds outside a worker (tests, bench). */
 export const DEFAULT_FEED_FANOUT: FeedFanoutOptions = Object.freeze({
   pageSize: 1_000,
   celebrityFollowers: 10_000,
