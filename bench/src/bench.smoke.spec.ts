@@ -21,6 +21,7 @@ const EXPECTED: Record<string, readonly string[]> = {
   'time-to-fragment': ['pageP50', 'pageP99', 'profileOverheadMs', 'feedOverheadMs', 'recommendationsOverheadMs'],
   freshness: ['p50Ms', 'p99Ms'],
   replicas: ['throughputRatio', 'freshnessP50Ratio', 'freshnessP99Ratio', 'replicaShare'],
+  fanout: ['seedSeconds', 'pullVisibleP50Ms', 'pullInvalidations', 'pullRssGrowth', 'pushFanoutMs', 'pushRssGrowth'],
   memory: ['gatewayPeakRss', 'workerPeakRss', 'soakErrors', 'listenersBefore', 'listenersAfter'],
 };
 

@@ -42,6 +42,9 @@ Commands:
       --items N      items to like              (default 2000)
       --scale F      multiply every default size not given (0.1 = 1,000 users)
       --random-seed N  vary the generated data (same seed + sizes = same data)
+      --celebrities K --celebrity-followers N
+                     big accounts (default none): users 1..K each followed by N more users,
+                     fans with ids after the regular users who follow only them (K × N ≤ 10,000,000)
       --if-empty     do nothing, successfully, when the database already has users
   reset              drop every table and migrate from scratch (refused when NODE_ENV=production)
 
@@ -49,7 +52,17 @@ Environment:
   DATABASE_URL       default ${DEFAULT_DATABASE_URL}; the database is created if missing
                      (not by migrate --check, which changes nothing)`;
 
-const SEED_FLAGS = ['users', 'posts', 'follows', 'likes', 'items', 'scale', 'random-seed'] as const;
+const SEED_FLAGS = [
+  'users',
+  'posts',
+  'follows',
+  'likes',
+  'items',
+  'scale',
+  'random-seed',
+  'celebrities',
+  'celebrity-followers',
+] as const;
 
 type Command =
   | { name: 'migrate'; check: boolean }
@@ -74,6 +87,8 @@ function parseCommand(argv: readonly string[]): Command {
         items: { type: 'string' },
         scale: { type: 'string' },
         'random-seed': { type: 'string' },
+        celebrities: { type: 'string' },
+        'celebrity-followers': { type: 'string' },
         'if-empty': { type: 'boolean' },
         check: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -162,6 +177,14 @@ async function runSeed(dataSource: DataSource, command: Extract<Command, { name:
     const sizes = (['users', 'posts', 'follows', 'likes', 'items'] as const).map(
       (size) => `${result[size].toLocaleString('en-US')} ${size}`,
     );
+    if (result.celebrities > 0) {
+      const first = result.users + 1;
+      const last = result.users + result.celebrityFollowers;
+      sizes.push(
+        `${result.celebrities.toLocaleString('en-US')} big accounts (users 1..${result.celebrities}) followed by ` +
+          `${result.celebrityFollowers.toLocaleString('en-US')} fans each (users ${first}..${last})`,
+      );
+    }
     console.log(`Seeded ${sizes.join(', ')} in ${(result.elapsedMs / 1000).toFixed(1)} s.`);
   } catch (error) {
     progress.stop();

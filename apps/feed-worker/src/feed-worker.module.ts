@@ -1,6 +1,13 @@
 import { Module } from '@nestjs/common';
-import { FeedBuilder, feedFragment } from '@worker-pattern/feed';
-import { WorkerHostModule } from '@worker-pattern/worker-host';
+import {
+  FEED_FANOUT_ENV_KEYS,
+  FeedBuilder,
+  FeedFanoutModule,
+  feedFanoutOptionsFromEnv,
+  feedFragment,
+} from '@worker-pattern/feed';
+import { AppConfig, pickEnv } from '@worker-pattern/platform';
+import { WorkerHostModule, type WorkerEnv } from '@worker-pattern/worker-host';
 
 /** Builds `feed` fragments from its own queue; scaled on that queue's backlog. */
 @Module({
@@ -11,6 +18,11 @@ import { WorkerHostModule } from '@worker-pattern/worker-host';
       defaultConcurrency: 16,
       fragment: feedFragment,
       builder: FeedBuilder,
+    }),
+    // Which authors the feed pulls rather than being pushed (the same settings as the invalidation worker's).
+    FeedFanoutModule.forRootAsync({
+      inject: [AppConfig],
+      useFactory: (config: AppConfig<WorkerEnv>) => feedFanoutOptionsFromEnv(pickEnv(config, FEED_FANOUT_ENV_KEYS)),
     }),
   ],
 })

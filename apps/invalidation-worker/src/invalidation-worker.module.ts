@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { DB_WORKER_ENV_KEYS, DbModule, dbOptionsFromEnv } from '@worker-pattern/db';
+import { FEED_FANOUT_ENV_KEYS, FeedFanoutModule, feedFanoutOptionsFromEnv } from '@worker-pattern/feed';
 import {
   FRAGMENT_REDIS_READINESS,
   FRAGMENT_WORKER_ENV_KEYS,
@@ -35,6 +36,11 @@ const DEFAULT_CONCURRENCY = 8;
       inject: [AppConfig],
       useFactory: (config: AppConfig<WorkerEnv>) =>
         fragmentOptionsFromEnv(pickEnv(config, FRAGMENT_WORKER_ENV_KEYS), SERVICE),
+    }),
+    // Page size, and which authors are pulled rather than pushed (the same settings as the feed worker's).
+    FeedFanoutModule.forRootAsync({
+      inject: [AppConfig],
+      useFactory: (config: AppConfig<WorkerEnv>) => feedFanoutOptionsFromEnv(pickEnv(config, FEED_FANOUT_ENV_KEYS)),
     }),
     InvalidationModule,
   ],

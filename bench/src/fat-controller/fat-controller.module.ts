@@ -1,7 +1,7 @@
 import { Controller, Get, Module, type OnApplicationShutdown, Inject } from '@nestjs/common';
 import { AuthModule } from '@worker-pattern/auth';
 import { createDataSourceOptions, DbReader } from '@worker-pattern/db';
-import { FeedBuilder } from '@worker-pattern/feed';
+import { DEFAULT_FEED_FANOUT, FeedBuilder } from '@worker-pattern/feed';
 import { ProfileBuilder } from '@worker-pattern/profile';
 import { RecommendationsBuilder } from '@worker-pattern/recommendations';
 import { DataSource } from 'typeorm';
@@ -59,7 +59,7 @@ class DataSourceCloser implements OnApplicationShutdown {
     {
       provide: FeedBuilder,
       inject: [DataSource],
-      useFactory: (ds: DataSource) => new FeedBuilder(DbReader.forPrimary(ds)),
+      useFactory: (ds: DataSource) => new FeedBuilder(DbReader.forPrimary(ds), DEFAULT_FEED_FANOUT),
     },
     {
       provide: RecommendationsBuilder,

@@ -28,6 +28,10 @@ export interface BenchSizes {
   readonly freshnessSamples: number;
   /** Cold dashboards per run and variant of the replicas scenario. */
   readonly replicaViewers: number;
+  /** Followers of the big account of the fan-out scenario, its posts per mode, fans watching each. */
+  readonly fanoutFollowers: number;
+  readonly fanoutPosts: number;
+  readonly fanoutWatchers: number;
   readonly profileSeconds: number;
   /** Untimed load before measuring a server (JIT, caches, connections). */
   readonly warmupSeconds: number;
@@ -62,6 +66,9 @@ export function benchSizes(quick: boolean, overrides: { runs?: number; soakMinut
         ttfConcurrency: 10,
         freshnessSamples: 5,
         replicaViewers: 40,
+        fanoutFollowers: 20_000,
+        fanoutPosts: 1,
+        fanoutWatchers: 2,
         profileSeconds: 1,
         warmupSeconds: 0.5,
         profileEngine: false,
@@ -90,6 +97,9 @@ export function benchSizes(quick: boolean, overrides: { runs?: number; soakMinut
         ttfConcurrency: 10,
         freshnessSamples: 40,
         replicaViewers: 400,
+        fanoutFollowers: 1_000_000,
+        fanoutPosts: 3,
+        fanoutWatchers: 5,
         profileSeconds: 10,
         warmupSeconds: 2,
         profileEngine: true,

@@ -1,3 +1,4 @@
+export * from './lib/follower-pages';
 export * from './lib/invalidation-fanout';
 export * from './lib/invalidation-worker.module';
 export * from './lib/invalidation.consumer';

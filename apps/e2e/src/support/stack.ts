@@ -24,6 +24,8 @@ const JWT_SECRET = 'e2e-secret-0123456789abcdef0123456789abcdef';
 export interface StackOptions {
   /** Demo users to seed (the other tables scale with it). */
   readonly users?: number;
+  /** More `db-cli seed` arguments, e.g. `--celebrities 1 --celebrity-followers 12000`. */
+  readonly seedArgs?: readonly string[];
   /** A Redis of the test's own (fault tests restart it); default the shared one under a key prefix. */
   readonly redisUrl?: string;
   /**
@@ -112,6 +114,7 @@ export class Stack {
         'seed',
         '--users',
         String(options.users ?? 1000),
+        ...(options.seedArgs ?? []),
       ]);
       await stack.connectDatabase(options);
       await Promise.all(

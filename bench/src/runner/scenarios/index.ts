@@ -2,6 +2,7 @@ import type { BenchContext } from '../context';
 import type { ScenarioResult } from '../report';
 import { burst } from './burst';
 import { engineVsBull } from './engine-vs-bull';
+import { fanout } from './fanout';
 import { freshness } from './freshness';
 import { memorySoak } from './memory-soak';
 import { redisCluster } from './redis-cluster';
@@ -40,5 +41,6 @@ export const SCENARIOS: readonly Scenario[] = [
     run: redisCluster,
     quick: false,
   },
+  { id: 'fanout', title: '11. A post by an account with a million followers', run: fanout },
   { id: 'memory', title: '7. Memory and the soak', run: memorySoak },
 ];

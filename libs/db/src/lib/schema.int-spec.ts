@@ -32,7 +32,7 @@ describe('schema: migrations and entities (real Postgres)', () => {
       `SELECT indexdef AS definition FROM pg_indexes WHERE schemaname = 'public' AND tablename <> 'migrations' ORDER BY indexname`,
     );
     expect(rows.map((row) => row.definition.replace(/ USING btree|public\./g, ''))).toEqual([
-      'CREATE INDEX follows_followee_id_idx ON follows (followee_id)',
+      'CREATE INDEX follows_followee_id_follower_id_idx ON follows (followee_id, follower_id)',
       'CREATE UNIQUE INDEX follows_pkey ON follows (follower_id, followee_id)',
       'CREATE UNIQUE INDEX items_pkey ON items (id)',
       'CREATE INDEX likes_item_id_user_id_idx ON likes (item_id, user_id)',
@@ -92,7 +92,11 @@ describe('schema: migrations and entities (real Postgres)', () => {
     expect(await tables()).toEqual([]);
     expect(await db.dataSource.showMigrations()).toBe(true);
 
-    expect(await runMigrations(db.dataSource)).toEqual(['InitialSchema1764201600000', 'Outbox1764288000000']);
+    expect(await runMigrations(db.dataSource)).toEqual([
+      'InitialSchema1764201600000',
+      'Outbox1764288000000',
+      'FollowsByFollowee1764979200000',
+    ]);
     expect(await runMigrations(db.dataSource)).toEqual([]);
     expect(await tables()).toEqual(TABLES);
     expect(await isDatabaseEmpty(db.dataSource)).toBe(true);
@@ -101,7 +105,11 @@ describe('schema: migrations and entities (real Postgres)', () => {
   it('resets: drops data and history, then migrates from scratch', async () => {
     await db.dataSource.query(`INSERT INTO users (handle, display_name) VALUES ('zed', 'Zed')`);
     expect(await isDatabaseEmpty(db.dataSource)).toBe(false);
-    expect(await resetSchema(db.dataSource)).toEqual(['InitialSchema1764201600000', 'Outbox1764288000000']);
+    expect(await resetSchema(db.dataSource)).toEqual([
+      'InitialSchema1764201600000',
+      'Outbox1764288000000',
+      'FollowsByFollowee1764979200000',
+    ]);
     expect(await tables()).toEqual(TABLES);
     expect(await isDatabaseEmpty(db.dataSource)).toBe(true);
     const [{ id }] = await db.dataSource.query(

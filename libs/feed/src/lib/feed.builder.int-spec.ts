@@ -2,6 +2,7 @@ import { Test } from '@nestjs/testing';
 import { DbModule, DbReader } from '@worker-pattern/db';
 import { createTestDatabase, TestDatabase } from '@worker-pattern/db/testing';
 import { FragmentBuildContext, FragmentNotFoundError } from '@worker-pattern/fragment';
+import { DEFAULT_FEED_FANOUT, FEED_FANOUT_OPTIONS } from './feed-fanout';
 import { FeedBuilder } from './feed.builder';
 import { FEED_SIZE } from './feed.fragment';
 
@@ -15,7 +16,7 @@ describe('FeedBuilder (real Postgres)', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    builder = new FeedBuilder(DbReader.forPrimary(db.dataSource));
+    builder = new FeedBuilder(DbReader.forPrimary(db.dataSource), DEFAULT_FEED_FANOUT);
     // viewer 1 follows 2 and 3, not 4. 2 and 3 post 15 times each, an hour apart, interleaved; 4 and
     // the viewer post newer things that must never show. Posts 100 and 101 share a timestamp.
     await db.dataSource.query(`
@@ -76,10 +77,24 @@ describe('FeedBuilder (real Postgres)', () => {
     expect(JSON.parse(JSON.stringify(data))).toEqual(data);
   });
 
+  it('keeps a feed that follows an author too big to push to fresh only briefly (hybrid fan-out)', async () => {
+    const limits = async (celebrityFollowers: number, viewerId: number): Promise<number[]> => {
+      const limited: number[] = [];
+      const options = { ...DEFAULT_FEED_FANOUT, celebrityFollowers, celebrityFeedTtlMs: 700 };
+      const ctx = { ...asViewer(viewerId), limitTtl: (ms: number) => limited.push(ms) };
+      await new FeedBuilder(DbReader.forPrimary(db.dataSource), options).build({}, ctx);
+      return limited;
+    };
+    // 2 and 3, whom viewer 1 follows, have one follower each: pulled from half a threshold of 1 (0).
+    expect(await limits(1, 1)).toEqual([700]);
+    expect(await limits(2, 1)).toEqual([]);
+    expect(await limits(1, 5)).toEqual([]);
+  });
+
   it('is injectable: Nest resolves its DbReader through DbModule', async () => {
     const moduleRef = await Test.createTestingModule({
       imports: [DbModule.forRootAsync({ useFactory: () => ({ url: db.url, poolSize: 1 }) })],
-      providers: [FeedBuilder],
+      providers: [FeedBuilder, { provide: FEED_FANOUT_OPTIONS, useValue: DEFAULT_FEED_FANOUT }],
     }).compile();
     try {
       expect((await moduleRef.get(FeedBuilder).build({}, asViewer(4))).posts).toHaveLength(1);
@@ -99,7 +114,7 @@ describe('FeedBuilder on seeded data (real Postgres)', () => {
   afterAll(() => db?.drop());
 
   it('matches a naive query for every seeded user, and no feed is empty', async () => {
-    const builder = new FeedBuilder(DbReader.forPrimary(db.dataSource));
+    const builder = new FeedBuilder(DbReader.forPrimary(db.dataSource), DEFAULT_FEED_FANOUT);
     const users: Array<{ id: number }> = await db.dataSource.query('SELECT id FROM users ORDER BY id');
     expect(users).toHaveLength(500);
     for (const { id } of users) {

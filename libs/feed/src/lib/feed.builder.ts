@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { DbReader, type SqlQuery } from '@worker-pattern/db';
 import {
   FragmentBuildContext,
@@ -6,6 +6,7 @@ import {
   FragmentNotFoundError,
   PermanentFragmentError,
 } from '@worker-pattern/fragment';
+import { FEED_FANOUT_OPTIONS, type FeedFanoutOptions, pullFromFollowers } from './feed-fanout';
 import { FEED_SIZE, FeedData, FeedParams, FeedPost, feedFragment } from './feed.fragment';
 
 interface FeedRow {
@@ -38,24 +39,46 @@ const FEED_SQL = `
    LIMIT $2`;
 
 /**
+ * Does the viewer follow an author whose posts are pulled (hybrid fan-out, `feed-fanout.ts`)? One
+ * probe of the followee index per followee, each reading at most `$2 + 1` entries.
+ */
+const FOLLOWS_PULLED_AUTHOR_SQL = `
+  SELECT EXISTS (
+           SELECT 1
+             FROM follows f
+            WHERE f.follower_id = $1
+              AND EXISTS (SELECT 1 FROM follows g WHERE g.followee_id = f.followee_id OFFSET $2)
+         ) AS pulls`;
+
+/**
  * Builds the viewer's feed: the newest posts of the people they follow. Reads through `DbReader` (a
- * replica once it has replayed the post that invalidated the feed), within the build timeout.
+ * replica once it has replayed the post that invalidated the feed), within the build timeout. A feed
+ * that follows an author too big to push to is kept fresh only briefly (`celebrityFeedTtlMs`): no
+ * write invalidates it for that author's posts, so its next build pulls them in.
  */
 @Injectable()
 export class FeedBuilder implements FragmentBuilder<FeedParams, FeedData> {
-  constructor(private readonly db: DbReader) {}
+  constructor(
+    private readonly db: DbReader,
+    @Inject(FEED_FANOUT_OPTIONS) private readonly fanout: FeedFanoutOptions,
+  ) {}
 
   async build(_params: FeedParams, ctx: FragmentBuildContext): Promise<FeedData> {
     const viewerId = requireViewer(ctx);
-    const rows = await this.db.read({ ...ctx, timeoutMs: feedFragment.buildTimeoutMs }, async (query) => {
+    const { feed, pulls } = await this.db.read({ ...ctx, timeoutMs: feedFragment.buildTimeoutMs }, async (query) => {
       const feed = await query<FeedRow>(FEED_SQL, [viewerId, FEED_SIZE]);
       // Only an empty feed costs the extra lookup that tells "follows nobody" from "no such user".
       if (feed.length === 0 && !(await userExists(query, viewerId))) {
         throw new FragmentNotFoundError(`user ${viewerId} not found`);
       }
-      return feed;
+      const [row] = await query<{ pulls: boolean }>(FOLLOWS_PULLED_AUTHOR_SQL, [
+        viewerId,
+        pullFromFollowers(this.fanout),
+      ]);
+      return { feed, pulls: row?.pulls === true };
     });
-    return { posts: rows.map(toFeedPost) };
+    if (pulls) ctx.limitTtl?.(this.fanout.celebrityFeedTtlMs);
+    return { posts: feed.map(toFeedPost) };
   }
 }
 

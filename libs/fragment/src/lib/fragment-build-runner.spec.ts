@@ -79,6 +79,21 @@ describe('FragmentBuildRunner', () => {
     });
   });
 
+  it('writes with a shorter ttl when the builder limits it, never a longer one', async () => {
+    const limiting = (ms: number): FragmentBuilder => ({
+      build: async (_p, ctx) => {
+        ctx.limitTtl?.(ms);
+        return 1;
+      },
+    });
+    const short = runner(limiting(1_000));
+    await short.instance.run({ payload: payload(3), attempt: 1, maxAttempts: 3, jobId: 'j1' });
+    expect(short.store.complete.mock.calls[0][5]).toMatchObject({ ttlMs: 1_000, staleMs: 600_000 });
+    const long = runner(limiting(120_000));
+    await long.instance.run({ payload: payload(3), attempt: 1, maxAttempts: 3, jobId: 'j1' });
+    expect(long.store.complete.mock.calls[0][5]).toMatchObject({ ttlMs: 60_000 });
+  });
+
   it('hands the build the write position it must read at, from its claim', async () => {
     let seen: FragmentBuildContext | undefined;
     const { instance } = runner({

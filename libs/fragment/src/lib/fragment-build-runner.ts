@@ -104,8 +104,12 @@ export class FragmentBuildRunner {
 
     const stopTimer = this.metrics.buildSeconds.startTimer(labels);
     let dataJson: string;
+    let ttlMs = definition.ttlMs;
+    const limitTtl = (ms: number): void => {
+      if (Number.isFinite(ms)) ttlMs = Math.max(1, Math.min(ttlMs, Math.round(ms)));
+    };
     try {
-      const data = await this.buildWithTimeout(job, attempt, claim.minLsn);
+      const data = await this.buildWithTimeout(job, attempt, claim.minLsn, limitTtl);
       dataJson = JSON.stringify(data ?? null);
     } catch (error) {
       stopTimer();
@@ -123,7 +127,7 @@ export class FragmentBuildRunner {
     const builtAt = new Date().toISOString();
     const result = await this.whileUnavailable(() =>
       this.store.complete(job.key, claim.generation, attempt.jobId, dataJson, builtAt, {
-        ttlMs: definition.ttlMs,
+        ttlMs,
         staleMs: definition.staleMs,
         activeWindowMs: ACTIVE_READ_WINDOW_MS,
         leaseMs: definition.leaseMs,
@@ -213,7 +217,12 @@ export class FragmentBuildRunner {
   }
 
   /** Runs the builder until it settles, times out, or the worker takes the job back. */
-  private async buildWithTimeout(job: FragmentJobData, attempt: BuildAttempt, minLsn?: string): Promise<unknown> {
+  private async buildWithTimeout(
+    job: FragmentJobData,
+    attempt: BuildAttempt,
+    minLsn: string | undefined,
+    limitTtl: (ttlMs: number) => void,
+  ): Promise<unknown> {
     const controller = new AbortController();
     const timeoutMs = this.definition.buildTimeoutMs;
     let timer: NodeJS.Timeout | undefined;
@@ -235,6 +244,7 @@ export class FragmentBuildRunner {
           signal: controller.signal,
           attempt: attempt.attempt,
           minLsn,
+          limitTtl,
         }),
         stopped,
       ]);

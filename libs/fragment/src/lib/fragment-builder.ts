@@ -12,6 +12,11 @@ export interface FragmentBuildContext {
    * read). Undefined when no write is pending.
    */
   readonly minLsn?: string;
+  /**
+   * Keeps this copy fresh for at most `ttlMs` (never longer than the definition's ttl), for data no
+   * write invalidates, such as posts a feed pulls at build time. Absent outside the engine's worker.
+   */
+  readonly limitTtl?: (ttlMs: number) => void;
 }
 
 /**

@@ -14,6 +14,7 @@ import {
   baseEnvSchema,
   databaseEnvSchema,
   databaseReplicaEnvSchema,
+  fanoutEnvSchema,
   pickEnv,
   PlatformModule,
   poolCoversConcurrency,
@@ -26,6 +27,7 @@ export const workerEnv = baseEnvSchema
   .extend(databaseEnvSchema.shape)
   .extend(databaseReplicaEnvSchema.shape)
   .extend(workerEnvSchema.shape)
+  .extend(fanoutEnvSchema.shape)
   .superRefine(poolCoversConcurrency);
 export type WorkerEnv = z.output<typeof workerEnv>;
 

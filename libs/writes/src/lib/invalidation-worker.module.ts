@@ -17,7 +17,8 @@ export const INVALIDATED_FRAGMENTS: readonly FragmentDefinition[] = [
 /**
  * The invalidation worker: relays the outbox into the invalidations queue and consumes it,
  * invalidating fragments and enqueueing background rebuilds (it produces to the fragment queues,
- * never consumes them). Needs the app's FragmentModule and a TypeORM DataSource.
+ * never consumes them). Needs the app's FragmentModule, a TypeORM DataSource and `FeedFanoutModule`
+ * (the page size and the follower threshold above which posts are pulled, not pushed).
  */
 @Module({
   imports: [

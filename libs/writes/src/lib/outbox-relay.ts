@@ -11,7 +11,13 @@ import { cappedTransaction, DB_CONNECTION_OPTIONS, type ResolvedDbConnectionOpti
 import type { Queue } from 'bull';
 import { Client } from 'pg';
 import type { DataSource } from 'typeorm';
-import { INVALIDATE_JOB, INVALIDATIONS_QUEUE, type InvalidationJobData, writeEventSchema } from './write-events';
+import {
+  INVALIDATE_JOB,
+  INVALIDATION_JOB_OPTIONS,
+  INVALIDATIONS_QUEUE,
+  type InvalidationJobData,
+  writeEventSchema,
+} from './write-events';
 
 const BATCH = 200;
 const SWEEP_MS = 1000;
@@ -130,13 +136,7 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
         jobs.push({
           name: INVALIDATE_JOB,
           data: { outboxId: String(row.id), event: event.data, writtenAt: row.created_at.getTime(), lsn },
-          opts: {
-            jobId: `outbox.${row.id}`,
-            attempts: 10,
-            backoff: { type: 'exponential', delay: 500 },
-            removeOnComplete: { age: 3600, count: 1000 },
-            removeOnFail: { age: 7 * 24 * 3600 },
-          },
+          opts: { jobId: `outbox.${row.id}`, ...INVALIDATION_JOB_OPTIONS },
         });
       }
       if (jobs.length > 0) await this.queue.addBulk(jobs);

@@ -4,7 +4,13 @@ describe('resolveSeedPlan', () => {
   const now = new Date('2025-01-01T00:00:00Z');
 
   it('defaults to the demo size', () => {
-    expect(resolveSeedPlan({ now })).toEqual({ ...DEFAULT_SEED_SIZES, randomSeed: 1, now });
+    expect(resolveSeedPlan({ now })).toEqual({
+      ...DEFAULT_SEED_SIZES,
+      randomSeed: 1,
+      now,
+      celebrities: 0,
+      celebrityFollowers: 0,
+    });
     expect(DEFAULT_SEED_SIZES).toEqual({
       users: 10_000,
       posts: 200_000,
@@ -58,6 +64,22 @@ describe('resolveSeedPlan', () => {
     expect(() => resolveSeedPlan(options)).toThrow(message);
   });
 
+  it('adds big accounts only when asked: K of the users, each with N fans', () => {
+    expect(resolveSeedPlan({ celebrities: 2, celebrityFollowers: 1_000_000 })).toMatchObject({
+      users: 10_000,
+      celebrities: 2,
+      celebrityFollowers: 1_000_000,
+    });
+  });
+
+  it.each([
+    [{ celebrities: 2 }, /celebrityFollowers must be a positive integer, got 0/],
+    [{ celebrities: 20_000, celebrityFollowers: 10 }, /celebrities \(20000\) must be at most users \(10000\)/],
+    [{ celebrities: 11, celebrityFollowers: 1_000_000 }, /must be at most 10000000/],
+  ])('rejects big accounts %p', (options, message) => {
+    expect(() => resolveSeedPlan(options)).toThrow(message);
+  });
+
   it('lists every problem at once', () => {
     try {
       resolveSeedPlan({ users: 100, posts: 10, follows: 10, likes: 10 });
@@ -83,6 +105,18 @@ describe('parseSeedOptions', () => {
     expect(parseSeedOptions({ scale: '0.5', 'random-seed': '7' })).toEqual({ scale: 0.5, randomSeed: 7 });
     expect(parseSeedOptions({ scale: '.5' })).toEqual({ scale: 0.5 });
     expect(parseSeedOptions({})).toEqual({});
+    expect(parseSeedOptions({ celebrities: '1', 'celebrity-followers': '1000000' })).toEqual({
+      celebrities: 1,
+      celebrityFollowers: 1_000_000,
+    });
+  });
+
+  it('wants celebrities and their follower count together', () => {
+    expect(() => parseSeedOptions({ celebrities: '1' })).toThrow(/give both or neither/);
+    expect(() => parseSeedOptions({ 'celebrity-followers': '5' })).toThrow(/give both or neither/);
+    expect(() => parseSeedOptions({ celebrities: '1', 'celebrity-followers': 'many' })).toThrow(
+      /celebrity-followers: must be a positive integer/,
+    );
   });
 
   it.each([

@@ -13,6 +13,12 @@ export interface SeedOptions {
   readonly randomSeed?: number;
   /** Timestamps are spread over the years before this instant (default: now). */
   readonly now?: Date;
+  /**
+   * Big accounts (default none): users 1..celebrities each get `celebrityFollowers` extra followers,
+   * "fan" users added after the regular ones, who follow the celebrities and do nothing else.
+   */
+  readonly celebrities?: number;
+  readonly celebrityFollowers?: number;
 }
 
 /** Fully resolved and validated sizes. */
@@ -24,6 +30,10 @@ export interface SeedPlan {
   readonly items: number;
   readonly randomSeed: number;
   readonly now: Date;
+  /** 0 when there are none: then no fans either. */
+  readonly celebrities: number;
+  /** Fans: users `users + 1` .. `users + celebrityFollowers`, each following every celebrity. */
+  readonly celebrityFollowers: number;
 }
 
 export type SeedSize = 'users' | 'posts' | 'follows' | 'likes' | 'items';
@@ -42,6 +52,8 @@ export const MIN_FOLLOWS_PER_USER = 5;
 export const MIN_LIKES_PER_USER = 5;
 
 const MAX_ID = 2_147_483_647;
+/** Fan follows (celebrities × followers each) the seed writes at most: seconds, not minutes. */
+export const MAX_CELEBRITY_FOLLOWS = 10_000_000;
 
 /** The options do not describe a data set that meets the seed's guarantees. */
 export class SeedOptionsError extends Error {
@@ -115,10 +127,36 @@ export function resolveSeedPlan(options: SeedOptions = {}): SeedPlan {
       `likes (${likes}) must be at most users × (items − 2) = ${users * (items - 2)}, leaving everyone items to discover`,
     );
   }
+  const { celebrities, celebrityFollowers } = celebritiesOf(options, users, problems);
   if (problems.length) {
     throw new SeedOptionsError(problems);
   }
-  return { users, posts, follows, likes, items, randomSeed, now };
+  return { users, posts, follows, likes, items, randomSeed, now, celebrities, celebrityFollowers };
+}
+
+/** Both or neither; the celebrities are regular users, the fans fit the id range. */
+function celebritiesOf(
+  options: SeedOptions,
+  users: number,
+  problems: string[],
+): { celebrities: number; celebrityFollowers: number } {
+  const { celebrities = 0, celebrityFollowers = 0 } = options;
+  if (celebrities === 0 && celebrityFollowers === 0) return { celebrities, celebrityFollowers };
+  for (const [name, value] of [
+    ['celebrities', celebrities],
+    ['celebrityFollowers', celebrityFollowers],
+  ] as const) {
+    if (!Number.isSafeInteger(value) || value < 1) problems.push(`${name} must be a positive integer, got ${value}`);
+  }
+  if (problems.length) return { celebrities, celebrityFollowers };
+  if (celebrities > users) problems.push(`celebrities (${celebrities}) must be at most users (${users})`);
+  if (celebrities * celebrityFollowers > MAX_CELEBRITY_FOLLOWS) {
+    problems.push(
+      `celebrities × celebrityFollowers (${celebrities * celebrityFollowers}) must be at most ${MAX_CELEBRITY_FOLLOWS}`,
+    );
+  }
+  if (users + celebrityFollowers > MAX_ID) problems.push(`users + celebrityFollowers must be at most ${MAX_ID}`);
+  return { celebrities, celebrityFollowers };
 }
 
 const count = z
@@ -141,12 +179,17 @@ const rawSeedOptionsSchema = z
     items: count.optional(),
     scale: scale.optional(),
     'random-seed': count.optional(),
+    celebrities: count.optional(),
+    'celebrity-followers': count.optional(),
   })
   .strict();
 
 /** Option name → raw string, as a command line gives them (`random-seed` is `randomSeed`). */
 export type RawSeedOptions = Partial<
-  Record<'users' | 'posts' | 'follows' | 'likes' | 'items' | 'scale' | 'random-seed', string>
+  Record<
+    'users' | 'posts' | 'follows' | 'likes' | 'items' | 'scale' | 'random-seed' | 'celebrities' | 'celebrity-followers',
+    string
+  >
 >;
 
 /**
@@ -165,8 +208,15 @@ export function parseSeedOptions(raw: RawSeedOptions): SeedOptions {
       }),
     );
   }
-  const { 'random-seed': randomSeed, ...sizes } = parsed.data;
-  const options: SeedOptions = { ...sizes, ...(randomSeed === undefined ? {} : { randomSeed }) };
+  const { 'random-seed': randomSeed, 'celebrity-followers': celebrityFollowers, ...sizes } = parsed.data;
+  if ((sizes.celebrities === undefined) !== (celebrityFollowers === undefined)) {
+    throw new SeedOptionsError(['celebrities and celebrity-followers go together: give both or neither']);
+  }
+  const options: SeedOptions = {
+    ...sizes,
+    ...(randomSeed === undefined ? {} : { randomSeed }),
+    ...(celebrityFollowers === undefined ? {} : { celebrityFollowers }),
+  };
   resolveSeedPlan(options);
   return options;
 }

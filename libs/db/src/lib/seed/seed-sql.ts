@@ -267,6 +267,33 @@ export function insertLikes(plan: SeedPlan, ringStep: number, lo: number, hi: nu
   };
 }
 
+/**
+ * Fans `$1..$2` (ids after the regular users): they joined a month before `now`, follow the
+ * celebrities, and do nothing else. Their handles (`fan_<id>`) cannot meet a regular one, which
+ * carries a regular user's (smaller) id.
+ */
+export function insertFans(plan: SeedPlan, lo: number, hi: number): SqlStatement {
+  return {
+    sql: `
+      INSERT INTO users (id, handle, display_name, bio, created_at)
+      SELECT g, 'fan_' || g, 'Fan ' || (g - $3::int), '', $4::timestamptz - interval '30 days'
+        FROM generate_series($1::int, $2::int) AS g`,
+    params: [lo, hi, plan.users, plan.now],
+  };
+}
+
+/** Fans `$1..$2` each follow celebrities 1..`$3`, since a day before `now`. */
+export function insertFanFollows(plan: SeedPlan, lo: number, hi: number): SqlStatement {
+  return {
+    sql: `
+      INSERT INTO follows (follower_id, followee_id, created_at)
+      SELECT fan, celebrity, $4::timestamptz - interval '1 day'
+        FROM generate_series($1::int, $2::int) AS fan
+       CROSS JOIN generate_series(1, $3::int) AS celebrity`,
+    params: [lo, hi, plan.celebrities, plan.now],
+  };
+}
+
 /** Later inserts (writes) take ids from the sequences: move them past the seeded ids. */
 export const ADVANCE_SEQUENCES = `
   SELECT setval(pg_get_serial_sequence('users', 'id'), (SELECT max(id) FROM users)),

@@ -212,6 +212,36 @@ describe('seed edge cases (real Postgres)', () => {
     expect(await scalar(db.dataSource, 'SELECT count(*) AS value FROM users')).toBe(20);
   });
 
+  it('adds big accounts on request: fans after the regular users, following only the celebrities', async () => {
+    const result = await seed(db.dataSource, {
+      users: 20,
+      posts: 40,
+      follows: 100,
+      likes: 100,
+      items: 20,
+      celebrities: 2,
+      celebrityFollowers: 30_000,
+    });
+    expect(result).toMatchObject({ users: 20, follows: 100, celebrities: 2, celebrityFollowers: 30_000 });
+    const [fans] = await db.dataSource.query(`
+      SELECT count(*)::int AS n, min(id) AS lo, max(id) AS hi,
+             count(*) FILTER (WHERE handle = 'fan_' || id)::int AS handles
+        FROM users WHERE id > 20`);
+    expect(fans).toEqual({ n: 30_000, lo: 21, hi: 30_020, handles: 30_000 });
+    const followers: Array<{ id: number; n: number }> = await db.dataSource.query(`
+      SELECT followee_id AS id, count(*)::int AS n FROM follows WHERE follower_id > 20 GROUP BY 1 ORDER BY 1`);
+    expect(followers).toEqual([
+      { id: 1, n: 30_000 },
+      { id: 2, n: 30_000 },
+    ]);
+    expect(await scalar(db.dataSource, 'SELECT count(*) AS value FROM follows WHERE follower_id <= 20')).toBe(100);
+    // The next user written through the API gets the next id, after the fans.
+    const [next] = await db.dataSource.query(
+      `INSERT INTO users (handle, display_name) VALUES ('after_fans', 'After') RETURNING id`,
+    );
+    expect(next.id).toBe(30_021);
+  });
+
   it('refuses to seed while migrations are pending', async () => {
     await db.dataSource.undoLastMigration();
     await expect(seed(db.dataSource, { users: 20, posts: 40, follows: 100, likes: 100, items: 20 })).rejects.toThrow(

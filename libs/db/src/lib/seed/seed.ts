@@ -4,6 +4,8 @@ import { ringStep } from './seed-random';
 import {
   ADVANCE_SEQUENCES,
   createPlanTable,
+  insertFanFollows,
+  insertFans,
   insertFollows,
   insertItems,
   insertLikes,
@@ -15,11 +17,17 @@ import {
   SqlStatement,
 } from './seed-sql';
 
-export type SeedStep = SeedSize | 'analyze';
+/** `fans`: the followers of the big accounts (users and their follows), when asked for. */
+export type SeedStep = SeedSize | 'fans' | 'analyze';
 /** Called after every chunk: `done` of `total` rows of `step` are written. */
 export type SeedProgress = (step: SeedStep, done: number, total: number) => void;
 
-export type SeedResult = Readonly<Record<SeedSize, number>> & { readonly elapsedMs: number };
+/** `users` and `follows` count the regular ones; fans and their follows come on top. */
+export type SeedResult = Readonly<Record<SeedSize, number>> & {
+  readonly celebrities: number;
+  readonly celebrityFollowers: number;
+  readonly elapsedMs: number;
+};
 
 /** The seed only ever fills an empty database: it never mixes demo rows into real ones. */
 export class DatabaseNotEmptyError extends Error {
@@ -78,8 +86,8 @@ export async function seed(
   onProgress('analyze', 0, 1);
   await vacuumAnalyze(dataSource);
   onProgress('analyze', 1, 1);
-  const { users, posts, follows, likes, items } = plan;
-  return { users, posts, follows, likes, items, elapsedMs: Date.now() - started };
+  const { users, posts, follows, likes, items, celebrities, celebrityFollowers } = plan;
+  return { users, posts, follows, likes, items, celebrities, celebrityFollowers, elapsedMs: Date.now() - started };
 }
 
 /**
@@ -152,6 +160,7 @@ async function fillTables(runner: QueryRunner, plan: SeedPlan, onProgress: SeedP
   await fillByUser(runner, 'follows', plan.follows, (lo, hi) => insertFollows(plan, lo, hi), onProgress);
   const step = ringStep(plan.items);
   await fillByUser(runner, 'likes', plan.likes, (lo, hi) => insertLikes(plan, step, lo, hi), onProgress);
+  if (plan.celebrities > 0) await fillFans(runner, plan, onProgress);
   await runner.query(ADVANCE_SEQUENCES);
   for (const statement of restore) {
     await runner.query(statement);
@@ -210,6 +219,20 @@ async function fillItems(runner: QueryRunner, plan: SeedPlan, onProgress: SeedPr
     const hi = Math.min(plan.items, lo + size - 1);
     await insertExactly(runner, 'items', insertItems(plan, lo, hi), hi - lo + 1);
     onProgress('items', hi, plan.items);
+  }
+}
+
+/** The big accounts' followers: set-based, in chunks of fans (a million in seconds: no keys yet). */
+async function fillFans(runner: QueryRunner, plan: SeedPlan, onProgress: SeedProgress): Promise<void> {
+  const total = plan.celebrityFollowers;
+  const size = Math.max(1, Math.floor(rowsPerChunk(total * plan.celebrities) / plan.celebrities));
+  onProgress('fans', 0, total);
+  for (let lo = 1; lo <= total; lo += size) {
+    const hi = Math.min(total, lo + size - 1);
+    await insertExactly(runner, 'fans', insertFans(plan, plan.users + lo, plan.users + hi), hi - lo + 1);
+    const follows = insertFanFollows(plan, plan.users + lo, plan.users + hi);
+    await insertExactly(runner, 'fan follows', follows, (hi - lo + 1) * plan.celebrities);
+    onProgress('fans', hi, total);
   }
 }
 

@@ -3,6 +3,7 @@ import {
   corsEnvSchema,
   databaseEnvSchema,
   databaseReplicaEnvSchema,
+  fanoutEnvSchema,
   poolCoversConcurrency,
   workerEnvSchema,
 } from './env.schema';
@@ -159,6 +160,33 @@ describe('databaseEnvSchema and workerEnvSchema', () => {
     );
     expect(problemsOf(() => validateEnv(workerSchema, { env: { ...env, DATABASE_URL: 'mysql://db/x' } }))).toEqual({
       DATABASE_URL: 'must be a URL starting with postgres:// or postgresql:// (got "mysql://db/x")',
+    });
+  });
+});
+
+describe('fanoutEnvSchema', () => {
+  const fanoutSchema = workerSchema.extend(fanoutEnvSchema.shape);
+  const env = { PORT: '1', WORKER_CONCURRENCY: '1' };
+
+  it('pages of 1,000 followers, authors of more than 10,000 pulled, their followers fresh for 1 s', () => {
+    expect(validateEnv(fanoutSchema, { env })).toMatchObject({
+      FANOUT_PAGE_SIZE: 1_000,
+      FANOUT_CELEBRITY_FOLLOWERS: 10_000,
+      FANOUT_CELEBRITY_FEED_TTL_MS: 1_000,
+    });
+  });
+
+  it('names each value out of range', () => {
+    const bad = {
+      ...env,
+      FANOUT_PAGE_SIZE: '0',
+      FANOUT_CELEBRITY_FOLLOWERS: '10k',
+      FANOUT_CELEBRITY_FEED_TTL_MS: '50',
+    };
+    expect(problemsOf(() => validateEnv(fanoutSchema, { env: bad }))).toEqual({
+      FANOUT_PAGE_SIZE: 'must be an integer between 1 and 100000 (got "0")',
+      FANOUT_CELEBRITY_FOLLOWERS: 'must be an integer between 2 and 1000000000 (got "10k")',
+      FANOUT_CELEBRITY_FEED_TTL_MS: 'must be an integer between 100 and 60000 (got "50")',
     });
   });
 });

@@ -65,6 +65,19 @@ export const workerEnvSchema = z.object({
   BULL_STALLED_INTERVAL_MS: envInt(1000, ONE_HOUR_MS).default(15_000),
 });
 
+/**
+ * Bounded, hybrid fan-out of posts (the invalidation worker pushes, the feed worker pulls): a post
+ * invalidates its author's followers' feeds in pages of FANOUT_PAGE_SIZE followers, one queue job
+ * each; an author with more than FANOUT_CELEBRITY_FOLLOWERS followers is not pushed at all, and a feed
+ * that follows such an author is fresh for FANOUT_CELEBRITY_FEED_TTL_MS only, so it pulls their posts.
+ */
+export const fanoutEnvSchema = z.object({
+  FANOUT_PAGE_SIZE: envInt(1, 100_000).default(1_000),
+  FANOUT_CELEBRITY_FOLLOWERS: envInt(2, 1_000_000_000).default(10_000),
+  // Within the 2 s a post may take to reach an open feed: the ttl, a build, the push.
+  FANOUT_CELEBRITY_FEED_TTL_MS: envInt(100, 60_000).default(1_000),
+});
+
 /** For apps browsers call (the gateway): which other origins may, if any. */
 export const corsEnvSchema = z.object({
   // Unset: CORS is closed, so no page of another origin can read an answer.
@@ -78,6 +91,7 @@ export type DatabaseEnv = z.output<typeof databaseEnvSchema>;
 export type WorkerEnv = z.output<typeof workerEnvSchema>;
 export type DatabaseReplicaEnv = z.output<typeof databaseReplicaEnvSchema>;
 export type CorsEnv = z.output<typeof corsEnvSchema>;
+export type FanoutEnv = z.output<typeof fanoutEnvSchema>;
 
 /** Any schema whose parsed output carries at least the base variables the platform itself reads. */
 export type EnvSchema = z.ZodType<BaseEnv>;

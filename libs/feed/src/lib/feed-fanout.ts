@@ -1,0 +1,77 @@
+import { type DynamicModule, type FactoryProvider, Module } from '@nestjs/common';
+
+/**
+ * Hybrid fan-out of posts, shared by the invalidation worker (push) and the feed builder (pull).
+ * Most authors' posts are pushed: the invalidation worker marks each follower's feed stale, a page of
+ * followers at a time. An author with more than `celebrityFollowers` followers is not pushed (a post
+ * would cost a million invalidations); instead every feed that follows such an author stays fresh for
+ * `celebrityFeedTtlMs` only, so its next build, at most that long after a post, pulls the post in.
+ */
+export interface FeedFanoutOptions {
+  /** Followers per fan-out page, and so per invalidation job (bounded memory and batch size). */
+  readonly pageSize: number;
+  /** Above this many followers an author's posts are pulled by followers' feeds, not pushed. */
+  readonly celebrityFollowers: number;
+  /** Freshness of a feed that follows such an author: how late one of their posts may show up. */
+  readonly celebrityFeedTtlMs: number;
+}
+
+export const FEED_FANOUT_OPTIONS = Symbol('FEED_FANOUT_OPTIONS');
+
+/** The settings with the environment's defaults, for code that builds feeds outside a worker (tests, bench). */
+export const DEFAULT_FEED_FANOUT: FeedFanoutOptions = Object.freeze({
+  pageSize: 1_000,
+  celebrityFollowers: 10_000,
+  celebrityFeedTtlMs: 1_000,
+});
+
+/** The validated variables (`fanoutEnvSchema` in libs/platform) the options come from. */
+export interface FeedFanoutEnv {
+  readonly FANOUT_PAGE_SIZE: number;
+  readonly FANOUT_CELEBRITY_FOLLOWERS: number;
+  readonly FANOUT_CELEBRITY_FEED_TTL_MS: number;
+}
+
+export const FEED_FANOUT_ENV_KEYS = [
+  'FANOUT_PAGE_SIZE',
+  'FANOUT_CELEBRITY_FOLLOWERS',
+  'FANOUT_CELEBRITY_FEED_TTL_MS',
+] as const satisfies ReadonlyArray<keyof FeedFanoutEnv>;
+
+export function feedFanoutOptionsFromEnv(env: FeedFanoutEnv): FeedFanoutOptions {
+  return {
+    pageSize: env.FANOUT_PAGE_SIZE,
+    celebrityFollowers: env.FANOUT_CELEBRITY_FOLLOWERS,
+    celebrityFeedTtlMs: env.FANOUT_CELEBRITY_FEED_TTL_MS,
+  };
+}
+
+/**
+ * The builder pulls authors from half the threshold up, the fan-out skips them only above it: an
+ * author crossing the threshold is then pulled by every feed built since it had half as many
+ * followers, so no post falls between the two (a feed's ttl is 30 s; doubling followers in that
+ * time is what it would take).
+ */
+export function pullFromFollowers(options: FeedFanoutOptions): number {
+  return Math.floor(options.celebrityFollowers / 2);
+}
+
+/**
+ * `$1` has more than `$2` followers: reads at most `$2 + 1` entries of the (followee_id,
+ * follower_id) index, however many followers there are.
+ */
+export const HAS_MORE_FOLLOWERS_THAN_SQL = `
+  SELECT EXISTS (SELECT 1 FROM follows WHERE followee_id = $1 OFFSET $2) AS more`;
+
+/** Provides `FEED_FANOUT_OPTIONS` to the whole app (the feed builder, the invalidation fan-out). */
+@Module({})
+export class FeedFanoutModule {
+  static forRootAsync(options: Pick<FactoryProvider<FeedFanoutOptions>, 'inject' | 'useFactory'>): DynamicModule {
+    return {
+      module: FeedFanoutModule,
+      global: true,
+      providers: [{ provide: FEED_FANOUT_OPTIONS, inject: options.inject, useFactory: options.useFactory }],
+      exports: [FEED_FANOUT_OPTIONS],
+    };
+  }
+}
