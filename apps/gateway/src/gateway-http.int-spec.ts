@@ -37,6 +37,7 @@ describe('the gateway’s HTTP surface (in-process, real Redis and Postgres)', (
         RATE_LIMIT_PER_MINUTE: String(LIMITS.api),
         RATE_LIMIT_WRITES_PER_MINUTE: String(LIMITS.writes),
         RATE_LIMIT_LOGIN_PER_MINUTE: String(LIMITS.login),
+        TRUSTED_PROXIES: '10.9.0.0/16',
       },
     });
   }, 60_000);
@@ -382,6 +383,21 @@ describe('the gateway’s HTTP surface (in-process, real Redis and Postgres)', (
       expect(new Set(statuses)).toEqual(new Set([401]));
       expect((await get('/api/pages/dashboard', { authorization: 'Bearer another' }, from)).statusCode).toBe(429);
       expect((await get('/api/pages/dashboard', {}, address())).statusCode).toBe(401);
+    });
+
+    it('takes the client address from X-Forwarded-For only when a trusted proxy sends it', async () => {
+      const forged = () => ({ 'x-forwarded-for': `203.0.113.${Math.floor(Math.random() * 250) + 1}` });
+      // From an untrusted peer the header is ignored: the peer's own budget, however it varies.
+      const peer = address();
+      const statuses = await limited(() => get('/api/pages/dashboard', forged(), peer), LIMITS.api);
+      expect(new Set(statuses)).toEqual(new Set([401]));
+      expect((await get('/api/pages/dashboard', forged(), peer)).statusCode).toBe(429);
+      // Through the ingress (10.9.0.0/16), each forwarded client has a budget of its own.
+      const ingress = '10.9.0.1';
+      const client = { 'x-forwarded-for': '198.51.100.7' };
+      await limited(() => get('/api/pages/dashboard', client, ingress), LIMITS.api);
+      expect((await get('/api/pages/dashboard', client, ingress)).statusCode).toBe(429);
+      expect((await get('/api/pages/dashboard', { 'x-forwarded-for': '198.51.100.8' }, ingress)).statusCode).toBe(401);
     });
 
     it('gives writes a stricter budget of their own', async () => {

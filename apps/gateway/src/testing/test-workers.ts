@@ -17,10 +17,17 @@ export interface TaggedFragmentData {
   readonly params: Record<string, unknown>;
 }
 
-function taggingBuilder(fragment: string) {
+/**
+ * Runs before every test build, with what it builds: a test may hold it (await), make it fail
+ * (throw), or count it. Absent: builds answer at once.
+ */
+export type BeforeTestBuild = (fragment: string, params: Record<string, unknown>) => Promise<void>;
+
+function taggingBuilder(fragment: string, before?: BeforeTestBuild) {
   @Injectable()
   class TaggingBuilder implements FragmentBuilder<Record<string, unknown>, TaggedFragmentData> {
     async build(params: Record<string, unknown>, ctx: FragmentBuildContext): Promise<TaggedFragmentData> {
+      await before?.(fragment, params);
       return { fragment, builtForViewer: ctx.viewerId, params };
     }
   }
@@ -36,7 +43,7 @@ function taggingBuilder(fragment: string) {
 export class TestWorkers {
   private constructor(private readonly contexts: INestApplicationContext[]) {}
 
-  static async start(keyPrefix: string, bullPrefix: string): Promise<TestWorkers> {
+  static async start(keyPrefix: string, bullPrefix: string, before?: BeforeTestBuild): Promise<TestWorkers> {
     const contexts: INestApplicationContext[] = [];
     try {
       for (const fragment of FRAGMENT_CATALOG_DEFINITIONS) {
@@ -51,7 +58,7 @@ export class TestWorkers {
                 worker: { concurrency: 8, lockDurationMs: 30_000, stalledIntervalMs: 30_000, drainTimeoutMs: 1000 },
               }),
             }),
-            FragmentWorkerModule.register({ fragment, builder: taggingBuilder(fragment.name) }),
+            FragmentWorkerModule.register({ fragment, builder: taggingBuilder(fragment.name, before) }),
           ],
         })
         class TestWorkerModule {}

@@ -13,6 +13,7 @@ import {
 } from './http/body-limit';
 import { applyHttpSecurity, type HttpSecurityOptions } from './http/http-security';
 import { refuseConnect } from './http/refuse-connect';
+import { TrustedProxies } from './http/trusted-proxies';
 import { REQUEST_ID_HEADER, resolveRequestId } from './logging/request-id';
 import { logRequests } from './logging/request-log.hook';
 import { StartupLogger } from './logging/startup.logger';
@@ -50,11 +51,14 @@ export async function createHttpApp(
   rootModule: RootModule,
   options: CreateHttpAppOptions = {},
 ): Promise<NestFastifyApplication> {
+  // Known once the app's config is loaded, below; until then no peer is trusted.
+  let trustedProxies = new TrustedProxies();
   const app = await NestFactory.create<NestFastifyApplication>(
     rootModule,
     new FastifyAdapter({
-      // The client address and protocol come from the ingress' X-Forwarded-* headers.
-      trustProxy: true,
+      // The client address and protocol come from X-Forwarded-* headers only when the peer is one of
+      // TRUSTED_PROXIES (the ingress); anyone else could forge them.
+      trustProxy: (address: string) => trustedProxies.trusts(address),
       bodyLimit: BODY_LIMIT_BYTES,
       requestTimeout: REQUEST_TIMEOUT_MS,
       // Node arms its timeout checks from the options the server is created with; Fastify sets
@@ -72,6 +76,7 @@ export async function createHttpApp(
     },
   );
   app.useLogger(app.get(Logger));
+  trustedProxies = new TrustedProxies(app.get<AppConfig<BaseEnv>>(AppConfig).get('TRUSTED_PROXIES', { infer: true }));
   // Nest flushes the buffer on listen(); flush now so an app that is only init()ed (tests) logs too.
   app.flushLogs();
   // Echoed on every response, 404s included, so a caller can quote it when reporting a problem.

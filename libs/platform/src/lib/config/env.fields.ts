@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseProxyRange, type ProxyRange } from '../http/trusted-proxies';
 
 /**
  * Field builders for environment variables. Every value arrives as a string (or not at all), so each
@@ -129,5 +130,22 @@ export function envHostPortList() {
       host: (m as RegExpExecArray)[1].replace(/^\[|\]$/g, ''),
       port: Number((m as RegExpExecArray)[2]),
     }));
+  });
+}
+
+/** A comma-separated list of IP addresses and CIDR ranges (the proxies in front of an app). */
+export function envCidrList() {
+  const problem = 'must be a comma-separated list of IP addresses or CIDR ranges (like 10.0.0.0/8,fd00::/8)';
+  return z.string({ error: problemOr(problem) }).transform((raw, ctx): ProxyRange[] => {
+    const entries = raw
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter((entry) => entry.length > 0);
+    const ranges = entries.map(parseProxyRange);
+    if (entries.length === 0 || ranges.some((range) => range === undefined)) {
+      ctx.addIssue({ code: 'custom', message: problem });
+      return z.NEVER;
+    }
+    return ranges as ProxyRange[];
   });
 }

@@ -23,10 +23,22 @@ function problemsOf(run: () => unknown): Record<string, string> {
 }
 
 describe('baseEnvSchema', () => {
+  it('reads TRUSTED_PROXIES as address ranges, and refuses a host name with a message', () => {
+    const env = validateEnv(baseEnvSchema, { env: { PORT: '1', TRUSTED_PROXIES: '10.0.0.0/8, ::1' } });
+    expect(env.TRUSTED_PROXIES).toEqual([
+      { address: '10.0.0.0', prefix: 8, family: 'ipv4' },
+      { address: '::1', prefix: 128, family: 'ipv6' },
+    ]);
+    expect(problemsOf(() => validateEnv(baseEnvSchema, { env: { PORT: '1', TRUSTED_PROXIES: 'ingress' } }))).toEqual({
+      TRUSTED_PROXIES: expect.stringMatching(/^must be a comma-separated list of IP addresses or CIDR ranges/),
+    });
+  });
+
   it('fills every default and types the values', () => {
     expect(validateEnv(baseEnvSchema, { env: { PORT: '3000' } })).toEqual({
       NODE_ENV: 'development',
       HOST: '127.0.0.1',
+      TRUSTED_PROXIES: [],
       PORT: 3000,
       LOG_LEVEL: 'info',
       REDIS_URL: 'redis://127.0.0.1:6379',

@@ -1,5 +1,14 @@
 import { z } from 'zod';
-import { envEnum, envHostPortList, envInt, envOriginList, envString, envUrl, envUrlList } from './env.fields';
+import {
+  envCidrList,
+  envEnum,
+  envHostPortList,
+  envInt,
+  envOriginList,
+  envString,
+  envUrl,
+  envUrlList,
+} from './env.fields';
 
 /**
  * The environment every process of the platform reads. Apps compose what they need, for example
@@ -16,6 +25,8 @@ const ONE_HOUR_MS = 3_600_000;
 export const baseEnvSchema = z.object({
   NODE_ENV: envEnum(NODE_ENVS).default('development'),
   HOST: envString().default('127.0.0.1'),
+  // The proxies (ingress, load balancer) whose X-Forwarded-For names the client; unset: nobody's.
+  TRUSTED_PROXIES: envCidrList().default([]),
   PORT: envInt(1, 65535),
   LOG_LEVEL: envEnum(LOG_LEVELS).default('info'),
   REDIS_URL: envUrl(['redis', 'rediss']).default('redis://127.0.0.1:6379'),

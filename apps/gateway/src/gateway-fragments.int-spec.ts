@@ -1,0 +1,92 @@
+import { FragmentInvalidator, FragmentResolver } from '@worker-pattern/fragment';
+import { FRAGMENT_CATALOG_DEFINITIONS } from '@worker-pattern/pages';
+import { GatewayTestApp } from './testing/gateway-test-app';
+import { type BeforeTestBuild, TestWorkers } from './testing/test-workers';
+
+type F = { status: string; builtAt?: string; error?: string; errorCode?: string };
+
+const profile = FRAGMENT_CATALOG_DEFINITIONS.find((d) => d.name === 'profile')!;
+
+/** What the test workers' builds do for one profile: counted, and held or failed while the test says so. */
+class ProfileBuilds {
+  readonly counts = new Map<number, number>();
+  private held?: Promise<void>;
+  private release?: () => void;
+  readonly failing = new Set<number>();
+
+  readonly before: BeforeTestBuild = async (fragment, params) => {
+    if (fragment !== 'profile') return;
+    const userId = Number(params['userId']);
+    this.counts.set(userId, (this.counts.get(userId) ?? 0) + 1);
+    await this.held;
+    if (this.failing.has(userId)) throw new Error('the database is away (simulated)');
+  };
+
+  hold(): () => void {
+    this.held = new Promise((resolve) => (this.release = resolve));
+    return () => {
+      this.held = undefined;
+      this.release?.();
+    };
+  }
+}
+
+describe('single fragments over HTTP, built by in-process workers (real Redis, Bull and Postgres)', () => {
+  let gateway: GatewayTestApp;
+  let workers: TestWorkers;
+  const builds = new ProfileBuilds();
+
+  beforeAll(async () => {
+    gateway = await GatewayTestApp.start({ env: { RATE_LIMIT_PER_MINUTE: '1000000' } });
+    workers = await TestWorkers.start(gateway.keyPrefix, `${gateway.keyPrefix}bull`, builds.before);
+  }, 60_000);
+
+  afterAll(async () => {
+    await workers?.close();
+    await gateway?.close();
+  });
+
+  const get = async (userId: number, waitMs = 0) => {
+    const response = await gateway.app.inject({
+      method: 'GET',
+      url: `/api/fragments/profile?userId=${userId}${waitMs ? `&waitMs=${waitMs}` : ''}`,
+      headers: { authorization: `Bearer ${gateway.token(1)}` },
+    });
+    return { status: response.statusCode, retryAfter: response.headers['retry-after'], body: response.json<F>() };
+  };
+
+  it('serves a stale copy to every request while exactly one rebuild runs, then the new one', async () => {
+    const userId = 7;
+    const first = await get(userId, 2000);
+    expect(first.body.status).toBe('ready');
+    const release = builds.hold();
+    const target = gateway.app.get(FragmentResolver).target(profile, { userId: String(userId) }, { viewerId: 1 });
+    expect(await gateway.app.get(FragmentInvalidator).invalidate([target])).toMatchObject({ rebuilding: 1 });
+    // The rebuild is held in its builder: 20 requests meanwhile get the old copy, marked stale.
+    const during = await Promise.all(Array.from({ length: 20 }, () => get(userId)));
+    expect(during.map((r) => [r.status, r.body.status, r.body.builtAt])).toEqual(
+      during.map(() => [200, 'stale', first.body.builtAt]),
+    );
+    release();
+    let after = await get(userId, 2000);
+    for (let i = 0; i < 20 && after.body.status !== 'ready'; i++) after = await get(userId, 2000);
+    expect(after.body.status).toBe('ready');
+    expect(after.body.builtAt! > first.body.builtAt!).toBe(true);
+    expect(builds.counts.get(userId)).toBe(2); // the first build and one rebuild, for 22 requests
+  });
+
+  it('answers a failed build 502 with Retry-After and a message that tells nothing of the internals', async () => {
+    const userId = 9;
+    builds.failing.add(userId);
+    let answer = await get(userId);
+    expect(answer.status).toBe(202);
+    // Every attempt fails (5, with backoff), then the copy is failed for its ttl.
+    for (let i = 0; i < 60 && answer.status !== 502; i++) answer = await get(userId, 2000);
+    expect(answer.status).toBe(502);
+    expect(Number(answer.retryAfter)).toBeGreaterThanOrEqual(1);
+    expect(answer.body).toMatchObject({ status: 'failed', errorCode: 'build_failed' });
+    expect(answer.body.error).toMatch(/^build failed after \d+ attempts$/);
+    expect(JSON.stringify(answer.body)).not.toContain('database');
+    expect(builds.counts.get(userId)).toBe(profile.attempts);
+  }, 90_000);
+});
