@@ -86,14 +86,16 @@ describe('faults: crashes and restarts lose nothing, and the system recovers by 
 
     it('brings a watching stream to ready when a build’s worker is killed twice and Bull fails the job as stalled', async () => {
       const token = await stack.login(203);
-      const stream = await SseStream.open(`${stack.url()}/api/pages/dashboard/stream`, {
-        authorization: `Bearer ${token}`,
-      });
-      const recommendations = () =>
-        stream.data<{ name: string; status: string }>('fragment').filter((e) => e.name === 'recommendations');
-      const failedBefore = await stack.redis.zcard(stack.queueKey('recommendations', 'failed'));
+      // Locked before the stream asks: the build must block in Postgres, not finish first.
       const unlock = await lockLikes(stack.databaseUrl);
+      let stream: SseStream | undefined;
+      const recommendations = () =>
+        (stream?.data<{ name: string; status: string }>('fragment') ?? []).filter((e) => e.name === 'recommendations');
+      const failedBefore = await stack.redis.zcard(stack.queueKey('recommendations', 'failed'));
       try {
+        stream = await SseStream.open(`${stack.url()}/api/pages/dashboard/stream`, {
+          authorization: `Bearer ${token}`,
+        });
         // Killed mid-build twice: the first stall puts the job back, the second makes Bull fail it.
         for (let stalls = 0; stalls < 2; stalls++) {
           // In flight: taken (locked) by a live worker, after the stalls so far.
@@ -131,8 +133,8 @@ describe('faults: crashes and restarts lose nothing, and the system recovers by 
       // Bull never runs a failed job again. The worker whose stalled check failed it records the
       // failure on the copy: the stream shows it failed, and asks again once the failure's backoff
       // ends (not the 90 s build lease), which builds it.
-      await stream.waitFor(() => recommendations().at(-1)?.status === 'ready', 60_000);
-      stream.close();
+      await stream!.waitFor(() => recommendations().at(-1)?.status === 'ready', 60_000);
+      stream!.close();
       console.log(
         `worker killed twice mid-build: Bull failed the job; the stream got recommendations ready ${Date.now() - failedAt} ms later`,
       );
