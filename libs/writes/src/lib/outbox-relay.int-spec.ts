@@ -92,6 +92,18 @@ describe('writes and the outbox relay (real Postgres and Redis)', () => {
     expect(parseWalLsn(job!.data.lsn!) >= parseWalLsn(afterCommit)).toBe(true);
   });
 
+  it('answers concurrent follows and unfollows of one pair without a failure, one event per change', async () => {
+    const before = Number((await db.dataSource.query(`SELECT count(*) AS n FROM outbox`))[0].n);
+    let changes = 0;
+    // A follow whose insert meets the row while an unfollow deletes it must try again, not fail.
+    for (let round = 0; round < 100; round++) {
+      const [followed, unfollowed] = await Promise.all([writes.follow(3, 4), writes.unfollow(3, 4)]);
+      changes += (followed.created ? 1 : 0) + (unfollowed ? 1 : 0);
+    }
+    const after = Number((await db.dataSource.query(`SELECT count(*) AS n FROM outbox`))[0].n);
+    expect(after - before).toBe(changes);
+  });
+
   it('records nothing for a write that fails or changes nothing', async () => {
     const before = Number((await db.dataSource.query(`SELECT count(*) AS n FROM outbox`))[0].n);
     await expect(writes.follow(5, 999_999)).rejects.toThrow(WriteNotFoundError);

@@ -53,23 +53,14 @@ export class SocialWrites {
   follow(followerId: number, followeeId: number): Promise<RelationResult> {
     if (followerId === followeeId) return Promise.reject(new WriteRefusedError('you cannot follow yourself'));
     return this.transaction(
-      async (em) => {
-        const inserted = (await em.query(
+      (em) =>
+        this.insertOnce(
+          em,
           `INSERT INTO follows (follower_id, followee_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING created_at`,
-          [followerId, followeeId],
-        )) as Array<{ created_at: Date }>;
-        if (inserted[0]) {
-          await this.record(em, { type: 'follow.created', followerId, followeeId });
-          return { created: true, createdAt: inserted[0].created_at.toISOString() };
-        }
-        const [existing] = (await em.query(
           `SELECT created_at FROM follows WHERE follower_id = $1 AND followee_id = $2`,
           [followerId, followeeId],
-        )) as Array<{
-          created_at: Date;
-        }>;
-        return { created: false, createdAt: existing!.created_at.toISOString() };
-      },
+          { type: 'follow.created', followerId, followeeId },
+        ),
       { follows_followee_id_fkey: `user ${followeeId} not found` },
     );
   }
@@ -88,21 +79,14 @@ export class SocialWrites {
 
   like(userId: number, itemId: number): Promise<RelationResult> {
     return this.transaction(
-      async (em) => {
-        const inserted = (await em.query(
+      (em) =>
+        this.insertOnce(
+          em,
           `INSERT INTO likes (user_id, item_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING created_at`,
+          `SELECT created_at FROM likes WHERE user_id = $1 AND item_id = $2`,
           [userId, itemId],
-        )) as Array<{ created_at: Date }>;
-        if (inserted[0]) {
-          await this.record(em, { type: 'like.created', userId, itemId });
-          return { created: true, createdAt: inserted[0].created_at.toISOString() };
-        }
-        const [existing] = (await em.query(`SELECT created_at FROM likes WHERE user_id = $1 AND item_id = $2`, [
-          userId,
-          itemId,
-        ])) as Array<{ created_at: Date }>;
-        return { created: false, createdAt: existing!.created_at.toISOString() };
-      },
+          { type: 'like.created', userId, itemId },
+        ),
       { likes_item_id_fkey: `item ${itemId} not found` },
     );
   }
@@ -118,6 +102,31 @@ export class SocialWrites {
       if (deleted > 0) await this.record(em, { type: 'like.deleted', userId, itemId });
       return deleted > 0;
     });
+  }
+
+  /**
+   * Inserts a relation row unless it exists (then reports the existing one), recording the event
+   * only for a new row. A concurrent delete can remove the row between the conflicting insert and
+   * the read (each statement sees the latest commits): then the insert is simply tried again.
+   */
+  private async insertOnce(
+    em: EntityManager,
+    insert: string,
+    find: string,
+    params: readonly unknown[],
+    event: WriteEvent,
+  ): Promise<RelationResult> {
+    for (let attempt = 1; ; attempt++) {
+      const [inserted] = (await em.query(insert, [...params])) as Array<{ created_at: Date }>;
+      if (inserted) {
+        await this.record(em, event);
+        return { created: true, createdAt: inserted.created_at.toISOString() };
+      }
+      const [existing] = (await em.query(find, [...params])) as Array<{ created_at: Date }>;
+      if (existing) return { created: false, createdAt: existing.created_at.toISOString() };
+      // Only a row deleted again on every try gets here; never seen, but not a loop without end.
+      if (attempt === 10) throw new Error(`relation kept changing under ${event.type}: gave up after 10 tries`);
+    }
   }
 
   /** `missing` names, per foreign key, what a violation means ("user 9 not found"). */
