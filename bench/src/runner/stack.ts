@@ -188,6 +188,20 @@ export class BenchStack {
     }
   }
 
+  /** Pids of the Postgres backends serving this run's database now (their CPU time is this run's SQL). */
+  async postgresBackendPids(): Promise<number[]> {
+    const admin = new Client({ connectionString: ADMIN_DATABASE_URL });
+    await admin.connect();
+    try {
+      const { rows } = await admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1', [
+        this.databaseName,
+      ]);
+      return rows.map((r) => r.pid).filter((pid) => existsSync(`/proc/${pid}/stat`));
+    } finally {
+      await admin.end();
+    }
+  }
+
   /** Kills every child at once (an interrupted run): no waiting, nothing else. */
   killAll(): void {
     for (const app of this.running) app.proc.child.kill('SIGKILL');

@@ -1,6 +1,7 @@
 import type { BenchContext } from '../context';
 import type { ScenarioResult } from '../report';
 import { burst } from './burst';
+import { capacity } from './capacity';
 import { engineVsBull } from './engine-vs-bull';
 import { fanout } from './fanout';
 import { freshness } from './freshness';
@@ -42,5 +43,6 @@ export const SCENARIOS: readonly Scenario[] = [
     quick: false,
   },
   { id: 'fanout', title: '11. A post by an account with a million followers', run: fanout },
+  { id: 'capacity', title: '12. Capacity model: predicted against measured', run: capacity },
   { id: 'memory', title: '7. Memory and the soak', run: memorySoak },
 ];
