@@ -22,6 +22,7 @@ const EXPECTED: Record<string, readonly string[]> = {
   freshness: ['p50Ms', 'p99Ms'],
   replicas: ['throughputRatio', 'freshnessP50Ratio', 'freshnessP99Ratio', 'replicaShare'],
   fanout: ['seedSeconds', 'pullVisibleP50Ms', 'pullInvalidations', 'pullRssGrowth', 'pushFanoutMs', 'pushRssGrowth'],
+  capacity: ['warmPredicted', 'warmMeasured', 'buildsPredicted', 'buildsMeasured', 'warmGatewayUs', 'warmRedisUs'],
   memory: ['gatewayPeakRss', 'workerPeakRss', 'soakErrors', 'listenersBefore', 'listenersAfter'],
 };
 
