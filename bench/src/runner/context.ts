@@ -23,7 +23,8 @@ export interface BenchSizes {
   readonly spinMs: number;
   readonly burstRequests: number;
   readonly ttfViewers: number;
-  readonly ttfConcurrency: number;
+  /** Page streams at a time, one level after another (the first is the one-viewer case). */
+  readonly ttfConcurrency: readonly number[];
   /** Posts per run of the freshness scenario, one at a time. */
   readonly freshnessSamples: number;
   /** Cold dashboards per run and variant of the replicas scenario. */
@@ -63,7 +64,7 @@ export function benchSizes(quick: boolean, overrides: { runs?: number; soakMinut
         spinMs: 5,
         burstRequests: 1000,
         ttfViewers: 20,
-        ttfConcurrency: 10,
+        ttfConcurrency: [1, 10],
         freshnessSamples: 5,
         replicaViewers: 40,
         fanoutFollowers: 20_000,
@@ -94,7 +95,7 @@ export function benchSizes(quick: boolean, overrides: { runs?: number; soakMinut
         spinMs: 5,
         burstRequests: 1000,
         ttfViewers: 100,
-        ttfConcurrency: 10,
+        ttfConcurrency: [1, 10, 50],
         freshnessSamples: 40,
         replicaViewers: 400,
         fanoutFollowers: 1_000_000,
