@@ -25,16 +25,6 @@ const VARIANTS: readonly Variant[] = [
   { key: 'engine5', kind: 'engine', label: 'engine, builder sleeps 5 ms', sleepMs: 5 },
   { key: 'raw5', kind: 'raw', label: 'raw Bull, processor sleeps 5 ms', sleepMs: 5 },
 ];
-/**
- * Why the target is missed, from the profiles below and from prototypes measured while building this
- * bench (2026-11-28, one interleaved run each, 10,000 jobs): not a fixed text about these figures,
- * but about the design, which these figures let a reader check.
- */
-const ENGINE_GAP = [
-  "What limits it: a raw Bull job costs one Redis round trip (moveToFinished, which also fetches the next job). An engine build adds two of its own — `claim` before the builder (skip superseded work, stretch the lease, note the job for hand-back) and `complete` after it (the generation-guarded write-back and the readiness event) — each a Lua script and a socket write. On this VM a socket write costs about 60 µs of CPU (the profiles' `writeUtf8String`/`writeBuffer`), so a no-op engine build spends about three times raw Bull's Redis and syscall time; the builder's own time hides it as builds get real (see the 5 ms rows; the dashboard's builders take 3–18 ms plus their SQL).",
-  '',
-  "What was tried, each as a prototype against this scenario in an earlier, busier run (so as changes in engine throughput, not as ratios): no AsyncLocalStorage per request (+14 %; landed in libs/platform for the gateway's sake, see scenario 2); claiming only builds still running after 50 ms, which saves one round trip for fast builds (+22 % more; not landed: it gives up the early skip of superseded work and the job note the SIGTERM hand-back relies on); ioredis auto-pipelining on the engine connection (no measurable change: the commands of concurrent builds rarely leave in the same tick). Closing the gap for no-op builds would mean folding claim and complete into Bull's own moveToActive/moveToFinished scripts, i.e. forking Bull.",
-].join('\n');
 
 /** Frames of the engine's build path whose inclusive cost the report lists. */
 const ENGINE_FRAMES = [
@@ -125,7 +115,7 @@ export async function engineVsBull(ctx: BenchContext): Promise<ScenarioResult> {
     '',
     `**Engine / raw Bull: ${ratioText(engineRatio)}** (target ≥ 0.80×). Against raw Bull carrying the engine’s job options: ${ratioText(vsRaw('engine', 'rawOpts'))}. With a 5 ms build on both sides: ${ratioText(vsRaw('engine5', 'raw5'))}.`,
     '',
-    ENGINE_GAP,
+    'What limits it, and the prototypes tried to close the gap: docs/performance.md.',
     ...(profiles['engine'] && profiles['raw']
       ? [
           '',

@@ -73,24 +73,6 @@ interface Server {
 }
 
 /**
- * How the gap was closed, from prototypes of each change measured against this scenario while
- * building the bench (2026-11-28, one interleaved run, 10 s each at 50 connections); the changes
- * that helped are now in libs/platform, and the figures above are of the gateway as it is.
- */
-const GAP_HISTORY = [
-  'How the gap was closed (prototypes of each change, measured one after another against the gateway of the time in one interleaved run; the two that helped are in libs/platform now):',
-  '',
-  '| change | warm req/s | gateway CPU per request |',
-  '| --- | ---: | ---: |',
-  '| the gateway before | 3,786 | 247 µs |',
-  '| rate-limit script by EVALSHA instead of EVAL | 3,797 | 246 µs (no change: not landed) |',
-  '| + no nestjs-pino middleware per request: on Node 20 its AsyncLocalStorage turns on promise hooks for every promise of the process; requests are logged from one Fastify hook instead (libs/platform/src/lib/logging/request-log.hook.ts) | 5,981 | 151 µs |',
-  "| + helmet's headers computed once at start and set with one call, instead of eleven middlewares per request (libs/platform/src/lib/http/http-security.ts) | 7,288 | 117 µs |",
-  '| + ioredis auto-pipelining | 6,568 | 136 µs (no gain: not landed) |',
-  "| + the route outside Nest's router, guards and pipes (a ceiling, not a proposal) | 6,677 | 128 µs |",
-].join('\n');
-
-/**
  * Scenario 2: the gateway's warm dashboard against the floor (bare Fastify + ioredis, one MGET, the
  * same bytes), interleaved. Then one profiled run (node --cpu-prof) of the gateway and of the floor.
  */
@@ -227,7 +209,7 @@ export async function warmFloor(ctx: BenchContext): Promise<ScenarioResult> {
       units: { count: profiledRequests['gateway'], name: 'request' },
     }),
     '',
-    GAP_HISTORY,
+    'How the gap was narrowed so far, from prototypes measured one change at a time: docs/performance.md.',
     '',
     ...(profiles['floor']
       ? [
