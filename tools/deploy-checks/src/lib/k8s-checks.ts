@@ -46,6 +46,7 @@ import {
   workloads,
 } from './k8s-objects';
 import { parseQuantity } from './hpa/quantity';
+import { judgeMissingMetric, workerAutoscaling } from './hpa/missing-metric';
 import {
   isDns1035Label,
   isDns1123Label,
@@ -985,6 +986,16 @@ export function checkScalingSignals(adapterRules: readonly AdapterExternalRule[]
   };
 }
 
+/**
+ * Autoscaling that holds when the backlog metric vanishes: each worker autoscaler of the set, simulated
+ * with its own settings (lib/hpa/missing-metric.ts), must not scale the worker to its minimum while the
+ * metric is missing during a backlog, must scale down again once it is back and the backlog is gone,
+ * and (KEDA) must lift a worker caught at its minimum to its fallback.
+ */
+export function checkMissingMetric(adapterRules: readonly AdapterExternalRule[]): Check {
+  return (set) => workerAutoscaling(set, adapterRules).flatMap((w) => judgeMissingMetric(w).problems);
+}
+
 /** A PromQL label matcher, e.g. `queue!=""` or `state=~"waiting|active"`. */
 export interface PromMatcher {
   readonly label: string;
@@ -1177,6 +1188,7 @@ export function appSetChecks(adapterRules: readonly AdapterExternalRule[]): Arra
     ['environment', checkEnv],
     ['shutdown budget', checkShutdownBudget],
     ['scaling signals', checkScalingSignals(adapterRules)],
+    ['missing backlog metric', checkMissingMetric(adapterRules)],
     ['network policies', checkNetworkPolicies],
     ['connection budget', checkConnectionBudget],
   ];
