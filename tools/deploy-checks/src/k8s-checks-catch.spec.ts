@@ -1070,6 +1070,35 @@ describe('each check catches what it is for', () => {
         ),
       /formula "wait" leaves out the active list/,
     ],
+    // settings every worker must agree on, and the demo seed Job
+    [
+      'a FANOUT_* setting missing from the worker ConfigMap',
+      () =>
+        checkEnv(
+          mutate<IConfigMap>(
+            top,
+            'ConfigMap',
+            'worker-pattern-worker',
+            (c) => delete c.data!['FANOUT_CELEBRITY_FOLLOWERS'],
+          ),
+        ),
+      /Deployment\/feed-worker.*FANOUT_CELEBRITY_FOLLOWERS is not set: every worker must read it from the worker ConfigMap/,
+    ],
+    [
+      'a FANOUT_* setting set in one worker Deployment only',
+      () =>
+        checkEnv(
+          mutate<IDeployment>(top, 'Deployment', 'invalidation-worker', (d) =>
+            container(d).env!.push({ name: 'FANOUT_PAGE_SIZE', value: '500' }),
+          ),
+        ),
+      /Deployment\/invalidation-worker.*FANOUT_PAGE_SIZE is set in the Deployment/,
+    ],
+    [
+      'a demo seed Job whose name does not carry the release',
+      () => checkSchemaGate(mutate<IJob>(sets.demo, 'Job', 'db-seed-0.1.0', (j) => (j.metadata!.name = 'db-seed'))),
+      /Job db-seed must be named <name>-0\.1\.0/,
+    ],
     // the backlog metric vanishes during a backlog (simulated, lib/hpa/missing-metric.ts)
     [
       'a KEDA trigger that reads a vanished backlog as 0',

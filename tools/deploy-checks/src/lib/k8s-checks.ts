@@ -16,6 +16,7 @@ import {
   PACKAGE_VERSION,
   PART_OF,
   SECRET_NAME,
+  SHARED_WORKER_SETTINGS,
   validateAppEnv,
   WORKER_QUEUES,
   knownEnvNames,
@@ -550,6 +551,16 @@ export const checkSchemaGate: Check = (set) => {
       `${describeDoc(doc)}: the migration Job must be named ${expectedName} (after the release of ${job.image}): a Job's pod template is immutable, so re-applying a new release under the old name fails`,
     );
   if (expectedName.length > 63) problems.push(`${describeDoc(doc)}: ${expectedName} is longer than 63 characters`);
+  // Every other db-cli Job (the demo seed) is immutable the same way: its name carries its release too.
+  for (const other of jobs(set).filter((j) => j.obj !== obj)) {
+    const cli = (other.obj.spec?.template.spec?.containers ?? []).find((c) => appOfImage(c.image) === 'db-cli');
+    if (!cli) continue;
+    const suffix = `-${releaseOfImage(cli.image ?? '')}`;
+    if (!other.obj.metadata?.name?.endsWith(suffix))
+      problems.push(
+        `${describeDoc(other.doc)}: Job ${other.obj.metadata?.name} must be named <name>${suffix} (after the release of ${cli.image}): a Job's pod template is immutable, so re-applying a new release under the old name fails`,
+      );
+  }
   const jobDatabase = secretRef(effectiveEnv(job, set), 'DATABASE_URL');
   for (const w of workloads(set).filter((x) => x.kind === 'Deployment')) {
     const main = mainContainer(w);
@@ -698,6 +709,15 @@ export const checkEnv: Check = (set) => {
           );
       }
       if (app === 'gateway') requireSecret('JWT_SECRET');
+      if (isWorkerApp(app) && w.kind === 'Deployment' && !(w.template.spec?.initContainers ?? []).includes(c)) {
+        for (const name of SHARED_WORKER_SETTINGS) {
+          const source = env.get(name);
+          if (!source?.from.startsWith('ConfigMap '))
+            problems.push(
+              `${where(w, c)}: ${name} ${source ? 'is set in the Deployment' : 'is not set'}: every worker must read it from the worker ConfigMap (k8s/base/worker.env), so they agree`,
+            );
+        }
+      }
       if (values['NODE_ENV'] !== 'production')
         problems.push(
           `${where(w, c)}: NODE_ENV is ${values['NODE_ENV'] ?? '(unset: development)'}, expected production`,
