@@ -1,6 +1,9 @@
 import type { IPodMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor';
 import type { IPrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { loadApplySets } from './lib/apply-sets';
+import { WORKSPACE_ROOT } from './lib/k8s-docs';
 import { adapterExternalRules, checkLabels, checkNames, checkNamespace } from './lib/k8s-checks';
 import type { ApplySet } from './lib/k8s-objects';
 import {
@@ -64,6 +67,13 @@ describe('apply set `kubectl apply -f k8s/monitoring`', () => {
 });
 
 describe('the metric names the code exports', () => {
+  it("are every metric of the README's metrics table", () => {
+    const readme = readFileSync(join(WORKSPACE_ROOT, 'README.md'), 'utf8');
+    const documented = [...readme.matchAll(/^\| `([a-z_]+)[{`]/gm)].map((m) => m[1]);
+    expect(documented.length).toBeGreaterThan(10);
+    expect(documented.filter((name) => !exportedMetricNames().has(name))).toEqual([]);
+  });
+
   it('include the queue, build and request metrics (docs/architecture.md, "Metrics")', () => {
     expect([...exportedMetricNames()]).toEqual(
       expect.arrayContaining([

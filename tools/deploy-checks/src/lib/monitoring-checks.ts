@@ -43,7 +43,7 @@ let exported: ReadonlySet<string> | undefined;
 
 /**
  * The metric names the apps register: string literals passed as a prom-client metric's name
- * (`name: 'x'` or the first argument of the repo's counter()/histogram() helpers) in non-test sources.
+ * (`name: 'x'`, or the name argument of the repo's counter()/histogram() helpers) in non-test sources.
  */
 export function exportedMetricNames(): ReadonlySet<string> {
   if (exported) return exported;
@@ -53,7 +53,8 @@ export function exportedMetricNames(): ReadonlySet<string> {
       const text = readFileSync(file, 'utf8');
       if (!text.includes('prom-client') && !text.includes('fragment-metrics')) continue;
       for (const m of text.matchAll(/\bname:\s*'([a-z_:][a-z0-9_:]*)'/g)) names.add(m[1]);
-      for (const m of text.matchAll(/\b(?:counter|histogram|gauge)\(\s*\w+,\s*'([a-z_:][a-z0-9_:]*)'/g))
+      // The repo's helpers: counter(register, 'x', …) and counter('x', …).
+      for (const m of text.matchAll(/\b(?:counter|histogram|gauge)\(\s*(?:\w+,\s*)?'([a-z_:][a-z0-9_:]*)'/g))
         names.add(m[1]);
     }
   }
