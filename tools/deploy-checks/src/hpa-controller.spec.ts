@@ -94,6 +94,42 @@ describe('HPA controller: one metric', () => {
   });
 });
 
+describe('HPA controller: a metric it cannot get (computeReplicasForMetrics)', () => {
+  const cpu = settings({
+    metrics: [...settings().metrics, { type: 'Resource', resource: 'cpu', averageUtilization: 50 }],
+  });
+  const pods = (n: number, cpuPercent: number) =>
+    Array.from({ length: n }, () => ({ ready: true, utilization: { cpu: cpuPercent } }));
+
+  it('every metric invalid: keeps the scale, ScalingActive false', () => {
+    expect(new HpaController(settings()).reconcile(0, 6, { external: { backlog: undefined }, pods: [] })).toMatchObject(
+      {
+        desired: 6,
+        scalingActive: false,
+      },
+    );
+  });
+
+  it('one invalid, the others would scale down: keeps the scale', () => {
+    const result = new HpaController(cpu).reconcile(0, 6, { external: { backlog: undefined }, pods: pods(6, 10) });
+    expect(result).toMatchObject({ desired: 6, scalingActive: false, proposals: [undefined, 2] });
+  });
+
+  it('one invalid, the others would scale up: scales up on them', () => {
+    const result = new HpaController(cpu).reconcile(0, 4, { external: { backlog: undefined }, pods: pods(4, 100) });
+    expect(result).toMatchObject({ desired: 8, scalingActive: true });
+  });
+
+  it('records nothing for the stabilization window while it cannot compute', () => {
+    const hpa = new HpaController(settings({ scaleDown: { ...NO_LIMIT, stabilizationWindowSeconds: 300 } }));
+    expect(hpa.reconcile(0, 10, backlog(100)).desired).toBe(10);
+    for (let t = 15; t < 300; t += 15)
+      expect(hpa.reconcile(t, 10, { external: { backlog: undefined }, pods: [] }).desired).toBe(10);
+    // Only the recommendation of t = 0 is in the window; at t = 300 it has left it.
+    expect(hpa.reconcile(300, 10, backlog(20)).desired).toBe(2);
+  });
+});
+
 describe('HPA controller: scaling policies', () => {
   const up = (selectPolicy: ScalingRules['selectPolicy']): ScalingRules => ({
     stabilizationWindowSeconds: 0,

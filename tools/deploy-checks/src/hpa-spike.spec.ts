@@ -8,6 +8,14 @@ import {
   type SimulationStep,
   simulateQueueAutoscaling,
 } from './lib/hpa/queue-simulation';
+import {
+  CPU_IDLE_PERCENT,
+  HPA_SYNC_SECONDS,
+  POD_STARTUP_SECONDS,
+  SCRAPE_INTERVAL_SECONDS,
+  SYNC_OFFSET_SECONDS,
+  WORKLOAD,
+} from './lib/hpa/workload';
 
 /**
  * A 10× backlog spike against each worker's own HPA, with the settings read from
@@ -15,26 +23,16 @@ import {
  * autoscaler is copied into this file. What is assumed (the workload, not the manifests) is listed in
  * WORKLOAD and in docs/deploy.md:
  *
- * - a job takes `buildSeconds` (profile and feed: one indexed query; recommendations: heavy SQL;
- *   invalidation: the author's followers in one indexed query, then Redis scripts);
+ * - a job takes `buildSeconds` (lib/hpa/workload.ts, with the scrape, sync and pod start-up times);
  * - before the spike, jobs arrive at the rate that keeps minReplicas pods at half their backlog
- *   target; the spike multiplies the arrival rate by 10 for 10 minutes;
- * - Prometheus scrapes every 15 s, the HPA syncs every 15 s, a new pod is ready 20 s after the
- *   HPA asked for it (image cached, node with room: with a node autoscaler add its minutes).
+ *   target; the spike multiplies the arrival rate by 10 for 10 minutes.
  */
 
-const WORKLOAD: Readonly<Record<WorkerApp, { buildSeconds: number; cpuBusyPercent: number }>> = {
-  'profile-worker': { buildSeconds: 0.05, cpuBusyPercent: 40 },
-  'feed-worker': { buildSeconds: 0.1, cpuBusyPercent: 50 },
-  'recommendations-worker': { buildSeconds: 1.5, cpuBusyPercent: 90 },
-  'invalidation-worker': { buildSeconds: 0.02, cpuBusyPercent: 40 },
-};
 const SPIKE_FACTOR = 10;
 const SPIKE_START = 120;
 const SPIKE_SECONDS = 600;
 const SPIKE_END = SPIKE_START + SPIKE_SECONDS;
 const DURATION = 2100;
-const POD_STARTUP_SECONDS = 20;
 
 const sets = loadApplySets();
 
@@ -71,10 +69,10 @@ function scenario(app: WorkerApp, tweak: (s: HpaSettings) => HpaSettings = (s) =
       buildSeconds,
       arrivalRate: (t) => (t >= SPIKE_START && t < SPIKE_END ? SPIKE_FACTOR : 1) * baselineRate,
       podStartupSeconds: POD_STARTUP_SECONDS,
-      scrapeIntervalSeconds: 15,
-      syncPeriodSeconds: 15,
-      syncOffsetSeconds: 7,
-      cpuIdlePercent: 5,
+      scrapeIntervalSeconds: SCRAPE_INTERVAL_SECONDS,
+      syncPeriodSeconds: HPA_SYNC_SECONDS,
+      syncOffsetSeconds: SYNC_OFFSET_SECONDS,
+      cpuIdlePercent: CPU_IDLE_PERCENT,
       cpuBusyPercent,
     },
   };

@@ -18,6 +18,7 @@ import {
   checkEnv,
   checkImages,
   checkLabels,
+  checkMissingMetric,
   checkNames,
   checkNamespace,
   checkNetworkPolicies,
@@ -42,6 +43,7 @@ import type { ApplySet } from './lib/k8s-objects';
 const sets = loadApplySets();
 const adapterRules = adapterExternalRules(sets.adapter);
 const checkSignals = checkScalingSignals(adapterRules);
+const checkMissing = checkMissingMetric(adapterRules);
 
 function mutate<T>(set: ApplySet, kind: string, name: string, edit: (obj: T) => void): ApplySet {
   let found = false;
@@ -1067,6 +1069,103 @@ describe('each check catches what it is for', () => {
           ),
         ),
       /formula "wait" leaves out the active list/,
+    ],
+    // settings every worker must agree on, and the demo seed Job
+    [
+      'a FANOUT_* setting missing from the worker ConfigMap',
+      () =>
+        checkEnv(
+          mutate<IConfigMap>(
+            top,
+            'ConfigMap',
+            'worker-pattern-worker',
+            (c) => delete c.data!['FANOUT_CELEBRITY_FOLLOWERS'],
+          ),
+        ),
+      /Deployment\/feed-worker.*FANOUT_CELEBRITY_FOLLOWERS is not set: every worker must read it from the worker ConfigMap/,
+    ],
+    [
+      'a FANOUT_* setting set in one worker Deployment only',
+      () =>
+        checkEnv(
+          mutate<IDeployment>(top, 'Deployment', 'invalidation-worker', (d) =>
+            container(d).env!.push({ name: 'FANOUT_PAGE_SIZE', value: '500' }),
+          ),
+        ),
+      /Deployment\/invalidation-worker.*FANOUT_PAGE_SIZE is set in the Deployment/,
+    ],
+    [
+      'a demo seed Job whose name does not carry the release',
+      () => checkSchemaGate(mutate<IJob>(sets.demo, 'Job', 'db-seed-0.1.0', (j) => (j.metadata!.name = 'db-seed'))),
+      /Job db-seed must be named <name>-0\.1\.0/,
+    ],
+    // the backlog metric vanishes during a backlog (simulated, lib/hpa/missing-metric.ts)
+    [
+      'a KEDA trigger that reads a vanished backlog as 0',
+      () =>
+        checkMissing(
+          mutate<IScaledObject>(
+            sets.keda,
+            'ScaledObject',
+            'feed-worker',
+            (s) => (s.spec.triggers[0].metadata['ignoreNullValues'] = 'true'),
+          ),
+        ),
+      /ScaledObject\/feed-worker .*metric missing for 15 min during a backlog it scaled down from 12 to \d \(minReplicas 2, fallback 6\): an empty result reads as 0/,
+    ],
+    [
+      'a ScaledObject without fallback, the metric lost as a backlog starts',
+      () =>
+        checkMissing(mutate<IScaledObject>(sets.keda, 'ScaledObject', 'feed-worker', (s) => delete s.spec.fallback)),
+      /ScaledObject\/feed-worker .*stayed at minReplicas 2 for 15 min: no fallback/,
+    ],
+    [
+      'a Redis-direct ScaledObject without fallback, Redis unreachable as a backlog starts',
+      () =>
+        checkMissing(
+          mutate<IScaledObject>(sets.kedaRedis, 'ScaledObject', 'profile-worker', (s) => delete s.spec.fallback),
+        ),
+      /ScaledObject\/profile-worker .*stayed at minReplicas 2 for 15 min: no fallback/,
+    ],
+    [
+      'a fallback at the maximum, the metric lost as a backlog starts',
+      () =>
+        checkMissing(
+          mutate<IScaledObject>(sets.keda, 'ScaledObject', 'feed-worker', (s) => (s.spec.fallback!.replicas = 12)),
+        ),
+      /ScaledObject\/feed-worker .*the fallback pinned the worker at its maximum 12/,
+    ],
+    [
+      'an adapter rule that serves 0 when the series vanish (`or vector(0)`)',
+      () =>
+        checkMissingMetric(adapterRules.map((r) => ({ ...r, metricsQuery: `${r.metricsQuery} or vector(0)` })))(top),
+      /HorizontalPodAutoscaler\/feed-worker .*scaled down from 12 to \d \(minReplicas 2\): the adapter rule serves 0 when the series are absent/,
+    ],
+    [
+      'an HPA that never scales down after the metric is back',
+      () =>
+        checkMissing(
+          mutate<IHorizontalPodAutoscaler>(
+            top,
+            'HorizontalPodAutoscaler',
+            'feed-worker',
+            (h) => (h.spec!.behavior!.scaleDown!.selectPolicy = 'Disabled'),
+          ),
+        ),
+      /HorizontalPodAutoscaler\/feed-worker .*still runs 12 replicas \(its maximum\), not minReplicas 2/,
+    ],
+    [
+      'a ScaledObject that never scales down after the metric is back',
+      () =>
+        checkMissing(
+          mutate<IScaledObject>(
+            sets.keda,
+            'ScaledObject',
+            'feed-worker',
+            (s) => (s.spec.advanced!.horizontalPodAutoscalerConfig!.behavior!.scaleDown!.selectPolicy = 'Disabled'),
+          ),
+        ),
+      /ScaledObject\/feed-worker .*still runs 12 replicas \(its maximum\), not minReplicas 2/,
     ],
     // capacity
     [

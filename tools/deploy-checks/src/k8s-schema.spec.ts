@@ -16,7 +16,7 @@ import { strictFieldProblems } from './lib/strict-fields';
 
 /**
  * Every document that reaches a cluster (the top level as `kubectl apply -f k8s` reads it, every
- * overlay and autoscaler variant as `kubectl kustomize` renders it, the demo and adapter folders) must
+ * overlay and autoscaler variant as `kubectl kustomize` renders it, the demo, adapter and monitoring folders) must
  * be a kind we have a model for, in an API version a current cluster serves, valid against the
  * model's JSON schema, and without a field the API server does not know. Plus the layout
  * `kubectl apply -f k8s` relies on.
@@ -27,7 +27,7 @@ const sets = loadApplySets();
 const all: ManifestDoc[] = [];
 {
   const seen = new Set<string>();
-  for (const set of [...sets.appSets, sets.adapter]) {
+  for (const set of [...sets.appSets, sets.adapter, sets.monitoring]) {
     for (const doc of set.docs) {
       const key = JSON.stringify(doc.body);
       if (seen.has(key)) continue;
@@ -87,6 +87,19 @@ describe('k8s manifests: schema', () => {
       ]);
       expect(schemaProblems({ ...deployment, apiVersion: 'extensions/v1beta1' })).toEqual([
         expect.stringContaining('no longer served'),
+      ]);
+    });
+
+    it('a PrometheusRule the Operator CRD refuses (a rule without expr, a `for` that is not a duration string)', () => {
+      const rule = (r: Record<string, unknown>) => ({
+        apiVersion: 'monitoring.coreos.com/v1',
+        kind: 'PrometheusRule',
+        metadata: { name: 'x' },
+        spec: { groups: [{ name: 'g', rules: [r] }] },
+      });
+      expect(schemaProblems(rule({ alert: 'A', expr: 'up == 0', for: '5m' }))).toEqual([]);
+      expect(schemaProblems(rule({ alert: 'A', for: 5 }))).toEqual([
+        expect.stringMatching(/rules\/0 must have required property expr.*rules\/0\/for must be string/),
       ]);
     });
 

@@ -6,7 +6,7 @@ import { authOptionsFromEnv } from '@worker-pattern/auth';
 import { gatewayEnvSchema } from '@worker-pattern/pages';
 import { feedFragment } from '@worker-pattern/feed';
 import type { FragmentDefinition } from '@worker-pattern/fragment';
-import { type EnvDefaultValues, validateEnv } from '@worker-pattern/platform';
+import { type EnvDefaultValues, fanoutEnvSchema, validateEnv } from '@worker-pattern/platform';
 import { profileFragment } from '@worker-pattern/profile';
 import { recommendationsFragment } from '@worker-pattern/recommendations';
 import { workerEnv, workerEnvDefaults } from '@worker-pattern/worker-host';
@@ -161,6 +161,13 @@ export function knownEnvNames(app: App): ReadonlySet<string> {
   const schema: z.ZodObject = app === 'gateway' ? gatewayEnv : workerEnv;
   return new Set(Object.keys(schema.shape));
 }
+
+/**
+ * Settings every worker must read with one value, from the shared worker ConfigMap (never a literal in
+ * one Deployment): the invalidation worker pushes fan-out and the feed worker pulls on the same
+ * celebrity threshold. Taken from the schema, so a new FANOUT_* setting is missed by no manifest.
+ */
+export const SHARED_WORKER_SETTINGS: readonly string[] = Object.keys(fanoutEnvSchema.shape);
 
 export type ParsedAppEnv = Record<string, unknown>;
 

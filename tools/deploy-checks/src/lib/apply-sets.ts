@@ -14,7 +14,9 @@ import { renderKustomization, renderOverlayWithComponents } from './kustomize';
  * - `kubectl apply -k k8s/overlays/<name>`: every overlay, rendered by `kubectl kustomize`.
  * - the production overlay with components/keda, and with components/keda + components/keda-redis,
  *   instead of components/hpa: the one-line switch docs/deploy.md describes.
- * - `k8s/demo`: added on top of the top level. `k8s/prometheus-adapter`: the adapter's, on its own.
+ * - `k8s/demo`: added on top of the top level. `k8s/prometheus-adapter`: the adapter's, on its own;
+ *   its `helm/` folder holds Helm values, not manifests (kubectl apply -f does not descend into it).
+ * - `k8s/monitoring`: optional, on top of the app, where the Prometheus Operator's CRDs exist.
  *
  * A new folder must be classified here, or the tests fail.
  */
@@ -25,7 +27,9 @@ export const COMPONENTS_DIR = join(K8S_DIR, 'components');
 export const DEPLOY_DOC = 'docs/deploy.md';
 
 /** Folders `kubectl apply -f` reads: their files are manifests, applied in name order. */
-export const APPLIED_FOLDERS = ['k8s', 'k8s/demo', 'k8s/prometheus-adapter'];
+export const APPLIED_FOLDERS = ['k8s', 'k8s/demo', 'k8s/prometheus-adapter', 'k8s/monitoring'];
+/** Folders of Helm values files: read by the checks, never applied. */
+export const HELM_VALUES_DIR = 'k8s/prometheus-adapter/helm';
 const KUSTOMIZE_FOLDERS = [/^k8s\/base$/, /^k8s\/overlays(\/[a-z0-9-]+)?$/, /^k8s\/components(\/[a-z0-9-]+)?$/];
 
 /** The top-level file that links to components/hpa, so `kubectl apply -f k8s` includes the HPAs. */
@@ -61,6 +65,8 @@ export interface ApplySets {
   readonly top: ApplySet;
   readonly demo: ApplySet;
   readonly adapter: ApplySet;
+  /** `kubectl apply -f k8s/monitoring`: the PodMonitor and the alert rules (Prometheus Operator). */
+  readonly monitoring: ApplySet;
   /** `kubectl kustomize k8s/base`: the base alone (no worker autoscaler), never applied by itself. */
   readonly base: ApplySet;
   /** Every overlay, by folder name. */
@@ -87,7 +93,7 @@ let cached: ApplySets | undefined;
 export function loadApplySets(): ApplySets {
   if (cached) return cached;
   const unknown = manifestFolders()
-    .filter((f) => !APPLIED_FOLDERS.includes(f))
+    .filter((f) => !APPLIED_FOLDERS.includes(f) && f !== HELM_VALUES_DIR)
     .filter((f) => !KUSTOMIZE_FOLDERS.some((re) => re.test(f)));
   if (unknown.length)
     throw new Error(`unclassified manifest folder(s) ${unknown.join(', ')}: say in apply-sets.ts how they are applied`);
@@ -116,6 +122,7 @@ export function loadApplySets(): ApplySets {
     top,
     demo,
     adapter: { name: 'kubectl apply -f k8s/prometheus-adapter', docs: folder('k8s/prometheus-adapter') },
+    monitoring: { name: 'kubectl apply -f k8s/monitoring', docs: folder('k8s/monitoring') },
     base: { name: 'kubectl kustomize k8s/base', docs: renderKustomization(BASE_DIR, 'kubectl kustomize k8s/base') },
     overlays,
     keda,

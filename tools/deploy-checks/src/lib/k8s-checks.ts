@@ -16,6 +16,7 @@ import {
   PACKAGE_VERSION,
   PART_OF,
   SECRET_NAME,
+  SHARED_WORKER_SETTINGS,
   validateAppEnv,
   WORKER_QUEUES,
   knownEnvNames,
@@ -46,6 +47,7 @@ import {
   workloads,
 } from './k8s-objects';
 import { parseQuantity } from './hpa/quantity';
+import { judgeMissingMetric, workerAutoscaling } from './hpa/missing-metric';
 import {
   isDns1035Label,
   isDns1123Label,
@@ -549,6 +551,16 @@ export const checkSchemaGate: Check = (set) => {
       `${describeDoc(doc)}: the migration Job must be named ${expectedName} (after the release of ${job.image}): a Job's pod template is immutable, so re-applying a new release under the old name fails`,
     );
   if (expectedName.length > 63) problems.push(`${describeDoc(doc)}: ${expectedName} is longer than 63 characters`);
+  // Every other db-cli Job (the demo seed) is immutable the same way: its name carries its release too.
+  for (const other of jobs(set).filter((j) => j.obj !== obj)) {
+    const cli = (other.obj.spec?.template.spec?.containers ?? []).find((c) => appOfImage(c.image) === 'db-cli');
+    if (!cli) continue;
+    const suffix = `-${releaseOfImage(cli.image ?? '')}`;
+    if (!other.obj.metadata?.name?.endsWith(suffix))
+      problems.push(
+        `${describeDoc(other.doc)}: Job ${other.obj.metadata?.name} must be named <name>${suffix} (after the release of ${cli.image}): a Job's pod template is immutable, so re-applying a new release under the old name fails`,
+      );
+  }
   const jobDatabase = secretRef(effectiveEnv(job, set), 'DATABASE_URL');
   for (const w of workloads(set).filter((x) => x.kind === 'Deployment')) {
     const main = mainContainer(w);
@@ -697,6 +709,15 @@ export const checkEnv: Check = (set) => {
           );
       }
       if (app === 'gateway') requireSecret('JWT_SECRET');
+      if (isWorkerApp(app) && w.kind === 'Deployment' && !(w.template.spec?.initContainers ?? []).includes(c)) {
+        for (const name of SHARED_WORKER_SETTINGS) {
+          const source = env.get(name);
+          if (!source?.from.startsWith('ConfigMap '))
+            problems.push(
+              `${where(w, c)}: ${name} ${source ? 'is set in the Deployment' : 'is not set'}: every worker must read it from the worker ConfigMap (k8s/base/worker.env), so they agree`,
+            );
+        }
+      }
       if (values['NODE_ENV'] !== 'production')
         problems.push(
           `${where(w, c)}: NODE_ENV is ${values['NODE_ENV'] ?? '(unset: development)'}, expected production`,
@@ -985,6 +1006,16 @@ export function checkScalingSignals(adapterRules: readonly AdapterExternalRule[]
   };
 }
 
+/**
+ * Autoscaling that holds when the backlog metric vanishes: each worker autoscaler of the set, simulated
+ * with its own settings (lib/hpa/missing-metric.ts), must not scale the worker to its minimum while the
+ * metric is missing during a backlog, must scale down again once it is back and the backlog is gone,
+ * and (KEDA) must lift a worker caught at its minimum to its fallback.
+ */
+export function checkMissingMetric(adapterRules: readonly AdapterExternalRule[]): Check {
+  return (set) => workerAutoscaling(set, adapterRules).flatMap((w) => judgeMissingMetric(w).problems);
+}
+
 /** A PromQL label matcher, e.g. `queue!=""` or `state=~"waiting|active"`. */
 export interface PromMatcher {
   readonly label: string;
@@ -1177,6 +1208,7 @@ export function appSetChecks(adapterRules: readonly AdapterExternalRule[]): Arra
     ['environment', checkEnv],
     ['shutdown budget', checkShutdownBudget],
     ['scaling signals', checkScalingSignals(adapterRules)],
+    ['missing backlog metric', checkMissingMetric(adapterRules)],
     ['network policies', checkNetworkPolicies],
     ['connection budget', checkConnectionBudget],
   ];

@@ -1,4 +1,5 @@
 import { ScaledObject, TriggerAuthentication } from '@kubernetes-models/keda/keda.sh/v1alpha1';
+import { PodMonitor, PrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { CronJob, Job } from 'kubernetes-models/batch/v1';
@@ -9,7 +10,7 @@ import type { KubeObject } from './k8s-docs';
 
 /**
  * The kinds a manifest of ours may have, each with the kubernetes-models class that validates it
- * (JSON schema of the Kubernetes OpenAPI spec, or of KEDA's CRDs) and the TypeScript interface the
+ * (JSON schema of the Kubernetes OpenAPI spec, or of KEDA's and the Prometheus Operator's CRDs) and the TypeScript interface the
  * strict field check compiles it against. A document of any other kind fails the tests: add its model
  * here first, so nothing reaches a cluster unchecked.
  */
@@ -98,6 +99,18 @@ export const KIND_MODELS: readonly KindModel[] = [
     'TriggerAuthentication',
     TriggerAuthentication,
     '@kubernetes-models/keda/keda.sh/v1alpha1/TriggerAuthentication',
+  ),
+  entry(
+    'monitoring.coreos.com/v1',
+    'PrometheusRule',
+    PrometheusRule,
+    '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule',
+  ),
+  entry(
+    'monitoring.coreos.com/v1',
+    'PodMonitor',
+    PodMonitor,
+    '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor',
   ),
 ];
 

@@ -17,7 +17,12 @@ import { parseQuantity } from './quantity';
  * - rate limits: each policy allows `value` Pods or Percent per `periodSeconds`, counted from the
  *   replicas at the start of that period (past scale events); selectPolicy Max takes the policy that
  *   allows the largest change, Min the smallest, Disabled none;
- * - the result is kept within [minReplicas, maxReplicas].
+ * - the result is kept within [minReplicas, maxReplicas];
+ * - a metric the controller cannot get (an External metric the adapter serves no series for, an
+ *   error from KEDA's metrics server) is invalid (computeReplicasForMetrics): the recommendation is
+ *   the largest over the valid metrics, but when every metric is invalid, or some are and the valid
+ *   ones would scale down, the HPA sets ScalingActive=False and leaves the scale as it is; nothing
+ *   enters the stabilization history then (reconcileAutoscaler returns before it).
  *
  * Time is in seconds; the caller runs `reconcile` once per sync period (15 s by default).
  */
@@ -58,8 +63,8 @@ export interface HpaSettings {
 
 /** What the metrics pipeline reports at a sync. */
 export interface MetricSample {
-  /** External metrics by name: the sum over the matching series. */
-  readonly external: Readonly<Record<string, number>>;
+  /** External metrics by name: the sum over the matching series; undefined when the HPA cannot get it. */
+  readonly external: Readonly<Record<string, number | undefined>>;
   /** Per pod: ready or not, and its usage in percent of its request, per resource. */
   readonly pods: ReadonlyArray<{ readonly ready: boolean; readonly utilization: Readonly<Record<string, number>> }>;
 }
@@ -192,9 +197,11 @@ export interface ReconcileResult {
   readonly desired: number;
   /** The raw recommendation from the metrics, before stabilization and rate limits. */
   readonly recommendation: number;
-  /** Per metric proposal, in the order of `settings.metrics`. */
-  readonly proposals: readonly number[];
+  /** Per metric proposal, in the order of `settings.metrics`; undefined for a metric it could not get. */
+  readonly proposals: ReadonlyArray<number | undefined>;
   readonly reason: string;
+  /** The HPA's ScalingActive condition: false when it could not compute a replica count. */
+  readonly scalingActive: boolean;
 }
 
 export class HpaController {
@@ -213,10 +220,11 @@ export class HpaController {
   reconcile(now: number, currentReplicas: number, sample: MetricSample): ReconcileResult {
     const { minReplicas, maxReplicas } = this.settings;
     if (currentReplicas === 0 && minReplicas !== 0) {
-      return { desired: 0, recommendation: 0, proposals: [], reason: 'ScalingDisabled' };
+      return { desired: 0, recommendation: 0, proposals: [], reason: 'ScalingDisabled', scalingActive: false };
     }
     const proposals = this.settings.metrics.map((metric) => this.proposal(metric, currentReplicas, sample));
-    const recommendation = Math.max(...proposals);
+    const valid = proposals.filter((p): p is number => p !== undefined);
+    const recommendation = valid.length ? Math.max(...valid) : currentReplicas;
     let desired: number;
     let reason: string;
     if (currentReplicas > maxReplicas) {
@@ -225,18 +233,28 @@ export class HpaController {
     } else if (currentReplicas < minReplicas) {
       desired = minReplicas;
       reason = 'TooFewReplicas';
+    } else if (valid.length === 0 || (valid.length < proposals.length && recommendation < currentReplicas)) {
+      // computeReplicasForMetrics: every metric invalid, or some are and the rest would scale down.
+      return {
+        desired: currentReplicas,
+        recommendation,
+        proposals,
+        reason: 'FailedGetExternalMetric',
+        scalingActive: false,
+      };
     } else {
       const stabilized = this.stabilize(now, currentReplicas, recommendation);
       [desired, reason] = this.limitRate(now, currentReplicas, stabilized);
     }
     if (desired !== currentReplicas) this.recordScaleEvent(now, currentReplicas, desired);
-    return { desired, recommendation, proposals, reason };
+    return { desired, recommendation, proposals, reason, scalingActive: true };
   }
 
-  private proposal(metric: MetricTarget, currentReplicas: number, sample: MetricSample): number {
+  private proposal(metric: MetricTarget, currentReplicas: number, sample: MetricSample): number | undefined {
     if (metric.type === 'External') {
+      if (!(metric.name in sample.external)) throw new Error(`no sample for external metric ${metric.name}`);
       const total = sample.external[metric.name];
-      if (total === undefined) throw new Error(`no sample for external metric ${metric.name}`);
+      if (total === undefined) return undefined;
       // GetExternalPerPodMetricReplicas
       const usageRatio = total / (metric.averageValue * currentReplicas);
       if (Math.abs(1 - usageRatio) <= this.tolerance) return currentReplicas;

@@ -36,8 +36,8 @@ export interface SimulationStep {
   /** The scale's replicas (pods created, ready or not). */
   readonly replicas: number;
   readonly readyPods: number;
-  /** Set at the seconds the HPA synced. */
-  readonly sync?: ReconcileResult & { readonly seenBacklog: number };
+  /** Set at the seconds the HPA synced; seenBacklog is undefined when the HPA could not get the metric. */
+  readonly sync?: ReconcileResult & { readonly seenBacklog: number | undefined };
 }
 
 export interface SimulationOptions {
@@ -48,6 +48,14 @@ export interface SimulationOptions {
   readonly backlogMetric: string;
   readonly initialReplicas?: number;
   readonly initialBacklog?: number;
+  /**
+   * What the HPA gets for the backlog metric at a sync, from the last scrape (`scraped`, undefined
+   * while Prometheus has no series for it): the metrics adapter or KEDA in between. By default the
+   * scraped value itself.
+   */
+  readonly serveBacklog?: (sync: { t: number; scraped: number | undefined; replicas: number }) => number | undefined;
+  /** Seconds at which Prometheus has no backlog series (the exporter's scrape fails, the series went away). */
+  readonly backlogMissing?: (t: number) => boolean;
 }
 
 export function simulateQueueAutoscaling(options: SimulationOptions): SimulationStep[] {
@@ -56,7 +64,8 @@ export function simulateQueueAutoscaling(options: SimulationOptions): Simulation
   // Ready times of the pods, oldest first; new pods are appended, scale-down removes the newest.
   let pods: number[] = Array<number>(options.initialReplicas ?? settings.minReplicas).fill(-Infinity);
   let backlog = options.initialBacklog ?? 0;
-  let scraped: { backlog: number; pods: MetricSample['pods'] } = { backlog, pods: [] };
+  let scraped: { backlog: number | undefined; pods: MetricSample['pods'] } = { backlog, pods: [] };
+  const serve = options.serveBacklog ?? ((sync) => sync.scraped);
   const steps: SimulationStep[] = [];
   // Integrate the queue finely: a build may be much shorter than a second.
   const substeps = Math.max(10, Math.ceil(4 / model.buildSeconds));
@@ -71,7 +80,7 @@ export function simulateQueueAutoscaling(options: SimulationOptions): Simulation
       const perPodCpu = model.cpuIdlePercent + (capacity > 0 ? busy / capacity : 0) * model.cpuBusyPercent;
       scraped = {
         // Bull's counts are whole jobs.
-        backlog: Math.round(backlog),
+        backlog: options.backlogMissing?.(t) ? undefined : Math.round(backlog),
         pods: pods.map((readyAt) => ({
           ready: readyAt <= t,
           utilization: { cpu: readyAt <= t ? perPodCpu : model.cpuIdlePercent },
@@ -81,11 +90,9 @@ export function simulateQueueAutoscaling(options: SimulationOptions): Simulation
 
     let sync: SimulationStep['sync'];
     if (t % model.syncPeriodSeconds === model.syncOffsetSeconds) {
-      const result = hpa.reconcile(t, pods.length, {
-        external: { [backlogMetric]: scraped.backlog },
-        pods: scraped.pods,
-      });
-      sync = { ...result, seenBacklog: scraped.backlog };
+      const served = serve({ t, scraped: scraped.backlog, replicas: pods.length });
+      const result = hpa.reconcile(t, pods.length, { external: { [backlogMetric]: served }, pods: scraped.pods });
+      sync = { ...result, seenBacklog: served };
       if (result.desired > pods.length) {
         pods = [...pods, ...Array<number>(result.desired - pods.length).fill(t + model.podStartupSeconds)];
       } else if (result.desired < pods.length) {
@@ -122,6 +129,10 @@ export function formatTimeline(
   steps: readonly SimulationStep[],
   spikeStart: number,
   spikeEnd: number,
+  marks: Readonly<Record<number, string>> = {
+    [spikeStart]: '  <- spike starts (10x arrivals)',
+    [spikeEnd]: '  <- spike ends',
+  },
 ): string {
   // Past the last change, one line a minute adds nothing.
   const lastChange = steps.reduce(
@@ -135,18 +146,17 @@ export function formatTimeline(
     ...steps
       .filter((s, i) => {
         const changed = i > 0 && (s.replicas !== steps[i - 1].replicas || s.readyPods !== steps[i - 1].readyPods);
-        return changed || s.t === spikeStart || s.t === spikeEnd || (s.t % 60 === 0 && s.t <= lastChange + 60);
+        return changed || s.t in marks || (s.t % 60 === 0 && s.t <= lastChange + 60);
       })
       .map((s) => {
-        const mark =
-          s.t === spikeStart ? '  <- spike starts (10x arrivals)' : s.t === spikeEnd ? '  <- spike ends' : '';
+        const mark = marks[s.t] ?? '';
         return (
           [
             String(s.t).padStart(8),
             s.arrivalRate.toFixed(1).padStart(11),
             Math.round(s.backlog).toString().padStart(8),
             Math.round(s.waiting).toString().padStart(8),
-            (s.sync ? String(s.sync.seenBacklog) : '').padStart(9),
+            (s.sync ? String(s.sync.seenBacklog ?? 'none') : '').padStart(9),
             (s.sync ? String(s.sync.recommendation) : '').padStart(11),
             String(s.replicas).padStart(9),
             String(s.readyPods).padStart(6),
