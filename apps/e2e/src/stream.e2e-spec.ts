@@ -103,15 +103,29 @@ describe('push: page streams over Server-Sent Events', () => {
     }
   });
 
-  it('caps open streams per viewer', async () => {
+  it('caps open streams per viewer across gateway replicas, and a closed stream frees its slot', async () => {
+    if (!stack.apps.has('gateway-2')) await stack.startApp('gateway-2');
     const token = await stack.login(25);
+    const headers = { authorization: `Bearer ${token}` };
     const open = await Promise.all(
-      Array.from({ length: 5 }, () => SseStream.open(streamUrl(), { authorization: `Bearer ${token}` })),
+      (['gateway', 'gateway', 'gateway', 'gateway-2', 'gateway-2'] as const).map((g) =>
+        SseStream.open(streamUrl(g), headers),
+      ),
     );
     expect(open.map((s) => s.status)).toEqual([200, 200, 200, 200, 200]);
-    const extra = await SseStream.open(streamUrl(), { authorization: `Bearer ${token}` });
-    expect(extra.status).toBe(429);
-    for (const s of open) s.close();
+    for (const gateway of ['gateway', 'gateway-2'] as const) {
+      const extra = await SseStream.open(streamUrl(gateway), headers);
+      expect({ gateway, status: extra.status }).toEqual({ gateway, status: 429 });
+    }
+    open[0]!.close();
+    let replacement = await SseStream.open(streamUrl('gateway-2'), headers);
+    // The slot is released when the gateway sees the connection close, a moment after the client.
+    for (let i = 0; i < 100 && replacement.status === 429; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      replacement = await SseStream.open(streamUrl('gateway-2'), headers);
+    }
+    expect(replacement.status).toBe(200);
+    for (const s of [...open, replacement]) s.close();
   });
 
   it('removes every listener when streams drop: 1,000 opened and dropped, back to the baseline', async () => {

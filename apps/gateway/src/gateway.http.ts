@@ -6,7 +6,7 @@ import { AppConfig, type BootstrapOptions, pickEnv } from '@worker-pattern/platf
 import { INVALIDATIONS_QUEUE } from '@worker-pattern/writes';
 import { setupApiDocs } from './api-docs.setup';
 import type { GatewayEnv } from '@worker-pattern/pages';
-import { mountQueueDashboard } from './queue-dashboard.setup';
+import { mountQueueDashboard, QUEUE_DASHBOARD_PATH } from './queue-dashboard.setup';
 
 export interface GatewayHttpOptions {
   /** The demo page's bundled script and stylesheet, served at /assets/; tests leave it out. */
@@ -28,6 +28,8 @@ const configOf = (app: NestFastifyApplication) => app.get<AppConfig<GatewayEnv>>
 export function gatewayHttpOptions(options: GatewayHttpOptions = {}): BootstrapOptions {
   return {
     service: 'gateway',
+    // With MANAGEMENT_PORT set, the queue dashboard moves there too (read-only), off the public port.
+    managementRoutes: [QUEUE_DASHBOARD_PATH],
     security: (app) => ({ corsOrigins: configOf(app).get('CORS_ORIGINS', { infer: true }) }),
     configure: async (app) => {
       const config = configOf(app);
@@ -42,7 +44,9 @@ export function gatewayHttpOptions(options: GatewayHttpOptions = {}): BootstrapO
         production: config.get('NODE_ENV', { infer: true }) === 'production',
         credentials,
       });
-      await mountQueueDashboard(app, credentials, GATEWAY_QUEUES);
+      await mountQueueDashboard(app, credentials, GATEWAY_QUEUES, {
+        readOnly: config.get('MANAGEMENT_PORT', { infer: true }) !== undefined,
+      });
     },
   };
 }

@@ -18,19 +18,22 @@ export const QUEUE_DASHBOARD_PATH = '/admin/queues';
  * Here the auth hook and the board share one encapsulated Fastify scope, so the hook runs for
  * every route the board registers, its static files and API included, and for nothing else.
  *
- * The gateway only reads and manages the queues through the board; it never processes them.
+ * The gateway only reads and manages the queues through the board; it never processes them. With
+ * MANAGEMENT_PORT set the board is served on that read-only port only (see libs/platform's
+ * management-port.ts), so it is mounted read-only: no retry or clean buttons that would answer 405.
  */
 export async function mountQueueDashboard(
   app: NestFastifyApplication,
   credentials: AdminCredentials | null,
   queueNames: readonly string[],
+  options: { readOnly?: boolean } = {},
 ): Promise<boolean> {
   if (!credentials) return false;
   const queues = queueNames.map((name) => app.get<Queue>(getQueueToken(name), { strict: false }));
   const board = new FastifyAdapter();
   board.setBasePath(QUEUE_DASHBOARD_PATH);
   createBullBoard({
-    queues: queues.map((queue) => new BullAdapter(queue)),
+    queues: queues.map((queue) => new BullAdapter(queue, { readOnlyMode: options.readOnly ?? false })),
     serverAdapter: board,
     options: { uiConfig: { boardTitle: 'worker-pattern queues' } },
   });

@@ -18,6 +18,7 @@ import {
   checkEnv,
   checkImages,
   checkLabels,
+  checkManagementPort,
   checkMissingMetric,
   checkNames,
   checkNamespace,
@@ -349,6 +350,64 @@ describe('each check catches what it is for', () => {
         ),
       /livenessProbe checks \/health\/ready/,
     ],
+    [
+      'probes left on the app port, which 404s them once MANAGEMENT_PORT is set',
+      () =>
+        checkProbes(
+          mutate<IDeployment>(
+            top,
+            'Deployment',
+            'gateway',
+            (d) => (container(d).readinessProbe!.httpGet!.port = 'http'),
+          ),
+        ),
+      /Deployment\/gateway.*: readinessProbe on port http, but MANAGEMENT_PORT is 9464/,
+    ],
+    // management port
+    [
+      'a Service exposing the management port by name',
+      () =>
+        checkManagementPort(
+          mutate<IService>(top, 'Service', 'gateway', (s) =>
+            s.spec!.ports!.push({ name: 'metrics', port: 9464, targetPort: 'management', protocol: 'TCP' }),
+          ),
+        ),
+      /Service\/gateway.*: port metrics exposes the management port \(management\) of .*Deployment\/gateway/,
+    ],
+    [
+      'a Service exposing the management port by number',
+      () =>
+        checkManagementPort(
+          mutate<IService>(top, 'Service', 'feed-worker', (s) => (s.spec!.ports![0]!.targetPort = 9464)),
+        ),
+      /Service\/feed-worker.*: port http exposes the management port \(9464\) of .*Deployment\/feed-worker/,
+    ],
+    [
+      'MANAGEMENT_PORT without a container port named management',
+      () =>
+        checkManagementPort(
+          mutate<IDeployment>(
+            top,
+            'Deployment',
+            'profile-worker',
+            (d) => (container(d).ports = container(d).ports!.filter((p) => p.name !== 'management')),
+          ),
+        ),
+      /MANAGEMENT_PORT is 9464 but no container port is named management/,
+    ],
+    [
+      'a management container port that is not MANAGEMENT_PORT',
+      () =>
+        checkManagementPort(
+          mutate<IDeployment>(
+            top,
+            'Deployment',
+            'gateway',
+            (d) => (container(d).ports!.find((p) => p.name === 'management')!.containerPort = 9465),
+          ),
+        ),
+      /container port management is 9465, MANAGEMENT_PORT is 9464/,
+    ],
     // metrics
     [
       'an invalidation worker scraped on the wrong port',
@@ -358,10 +417,10 @@ describe('each check catches what it is for', () => {
             top,
             'Deployment',
             'invalidation-worker',
-            (d) => (d.spec!.template.metadata!.annotations!['prometheus.io/port'] = '3001'),
+            (d) => (d.spec!.template.metadata!.annotations!['prometheus.io/port'] = '3004'),
           ),
         ),
-      /invalidation-worker: pod annotation prometheus.io\/port is 3001, its http port is 3004/,
+      /invalidation-worker: pod annotation prometheus.io\/port is 3004, its management port \(MANAGEMENT_PORT\) is 9464/,
     ],
     [
       'a worker left out of scraping',
@@ -853,6 +912,37 @@ describe('each check catches what it is for', () => {
           ),
         ),
       /Deployment\/invalidation-worker: Prometheus \(namespace monitoring\) cannot scrape/,
+    ],
+    [
+      "the gateway's management port open to everyone",
+      () =>
+        checkNetworkPolicies(
+          mutate<INetworkPolicy>(top, 'NetworkPolicy', 'gateway', (n) =>
+            n.spec!.ingress![0].ports!.push({ protocol: 'TCP', port: 'management' }),
+          ),
+        ),
+      /Deployment\/gateway: ingress from anywhere reaches its management port \(9464\)/,
+    ],
+    [
+      "Prometheus locked out of the gateway's management port",
+      () =>
+        checkNetworkPolicies(
+          mutate<INetworkPolicy>(top, 'NetworkPolicy', 'gateway', (n) => n.spec!.ingress!.splice(1, 1)),
+        ),
+      /Deployment\/gateway: Prometheus \(namespace monitoring\) cannot scrape \/metrics on its management port/,
+    ],
+    [
+      "Prometheus allowed on the workers' app port only",
+      () =>
+        checkNetworkPolicies(
+          mutate<INetworkPolicy>(
+            top,
+            'NetworkPolicy',
+            'workers',
+            (n) => (n.spec!.ingress![0].ports![0]!.port = 'http'),
+          ),
+        ),
+      /Deployment\/feed-worker: Prometheus \(namespace monitoring\) cannot scrape \/metrics on its management port/,
     ],
     [
       'Prometheus locked out of the workers',

@@ -11,6 +11,7 @@ import {
   checkAdapterInstall,
   checkAlertRules,
   checkPodMonitor,
+  checkPodMonitorPort,
   exportedMetricNames,
   monitoringSetChecks,
   parsePromQL,
@@ -49,6 +50,7 @@ describe('apply set `kubectl apply -f k8s/monitoring`', () => {
     ['labels', checkLabels],
     ['namespace', checkNamespace('worker-pattern')],
     ...monitoringSetChecks(),
+    ['pod monitor port (against kubectl apply -f k8s)', checkPodMonitorPort(sets.top)],
   ] as const)('%s: no problems', (_name, check) => {
     expect(check(monitoring)).toEqual([]);
   });
@@ -161,6 +163,20 @@ describe('each monitoring check catches what it is for', () => {
           }),
         }),
       /scrapes every 30s, the autoscaling simulations assume 15s/,
+    ],
+    [
+      'a PodMonitor scraping the http port while /metrics is on the management port',
+      () =>
+        checkPodMonitorPort(sets.top)({
+          name: 'broken',
+          docs: monitoring.docs.map((doc) => {
+            if (doc.body.kind !== 'PodMonitor') return doc;
+            const body = structuredClone(doc.body) as unknown as IPodMonitor;
+            body.spec.podMetricsEndpoints![0].port = 'http';
+            return { ...doc, body: body as unknown as typeof doc.body };
+          }),
+        }),
+      /scrapes gateway on http \(3000\), but it serves \/metrics on 9464/,
     ],
     [
       "Prometheus at the chart's default interval",

@@ -47,6 +47,8 @@ export interface StackOptions {
   readonly pgbouncer?: boolean;
   /** Streaming replicas of the stack's Postgres (`adminDatabaseUrl`) the builders read from. */
   readonly replicas?: readonly LocalPostgres[];
+  /** Give every app a MANAGEMENT_PORT of its own: /metrics and the probes answer there only. */
+  readonly managementPorts?: boolean;
 }
 
 /**
@@ -58,6 +60,8 @@ export interface StackOptions {
 export class Stack {
   readonly apps = new Map<AppName, AppProcess>();
   readonly ports = new Map<AppName, number>();
+  /** Each app's MANAGEMENT_PORT, when the stack gives them one. */
+  readonly managementPorts = new Map<AppName, number>();
   readonly redis: RedisClient;
 
   /** The stack's PgBouncer, when the apps go through one. */
@@ -74,6 +78,7 @@ export class Stack {
     private readonly adminDatabaseUrl: string,
     /** The stack's own Redis Cluster, when it runs on one. */
     readonly cluster?: LocalRedisCluster,
+    private readonly withManagementPorts = false,
   ) {
     this.appDatabaseUrl = databaseUrl;
     // Fault tests stop this Redis: a command must fail rather than wait in the offline queue.
@@ -105,7 +110,15 @@ export class Stack {
       BULL_PREFIX: `e2e:${id}:bull`,
       ...options.env,
     };
-    const stack = new Stack(databaseUrl.toString(), databaseName, keyPrefix, env, adminDatabaseUrl, cluster);
+    const stack = new Stack(
+      databaseUrl.toString(),
+      databaseName,
+      keyPrefix,
+      env,
+      adminDatabaseUrl,
+      cluster,
+      options.managementPorts,
+    );
     await new Promise<void>((resolve) =>
       stack.redis.status === 'ready' ? resolve() : stack.redis.once('ready', () => resolve()),
     );
@@ -159,12 +172,17 @@ export class Stack {
     const port = this.ports.get(name) ?? (await freePort());
     this.ports.set(name, port);
     const env: Record<string, string> = { ...this.env, PORT: String(port), ...extraEnv };
+    if (this.withManagementPorts) {
+      const managementPort = this.managementPorts.get(name) ?? (await freePort());
+      this.managementPorts.set(name, managementPort);
+      env['MANAGEMENT_PORT'] = String(managementPort);
+    }
     const gateway = name.startsWith('gateway');
     if (gateway) env['JWT_SECRET'] = JWT_SECRET;
     env['DATABASE_URL'] = this.appDatabaseUrl;
     const app = startApp(gateway ? 'gateway' : name, env, [], name);
     this.apps.set(name, app);
-    await waitForHttpOk(`${this.url(name)}/health/ready`, app);
+    await waitForHttpOk(`${this.managementUrl(name)}/health/ready`, app);
     return app;
   }
 
@@ -172,6 +190,12 @@ export class Stack {
     const port = this.ports.get(name);
     if (!port) throw new Error(`${name} has no port`);
     return `http://127.0.0.1:${port}`;
+  }
+
+  /** Where an app's /metrics and probes answer: its management port, or its port when it has none. */
+  managementUrl(name: AppName = 'gateway'): string {
+    const port = this.managementPorts.get(name);
+    return port ? `http://127.0.0.1:${port}` : this.url(name);
   }
 
   app(name: AppName): AppProcess {
@@ -197,7 +221,7 @@ export class Stack {
 
   /** The value of one Prometheus sample of an app's /metrics (0 when absent). */
   async metric(name: AppName, metric: string, labels: Record<string, string>): Promise<number> {
-    const text = await (await fetch(`${this.url(name)}/metrics`)).text();
+    const text = await (await fetch(`${this.managementUrl(name)}/metrics`)).text();
     for (const line of text.split('\n')) {
       if (!line.startsWith(`${metric}{`)) continue;
       if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) return Number(line.split(' ').pop());

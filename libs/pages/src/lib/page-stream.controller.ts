@@ -29,10 +29,8 @@ import { PageCatalog } from './page-catalog';
 import { PAGES } from './page-definition';
 import { PageStreamMetrics } from './page-stream.metrics';
 import { refuseUnknownParams, type RawQuery } from './request-query';
+import { MAX_STREAMS_PER_VIEWER, STREAM_HEARTBEAT_MS, type StreamSlot, ViewerStreamSlots } from './viewer-stream-slots';
 
-/** Open streams per viewer and gateway process; one more is refused with 429. */
-export const MAX_STREAMS_PER_VIEWER = 5;
-const HEARTBEAT_MS = 15_000;
 /** How long an EventSource waits before reconnecting after the stream drops. */
 const RECONNECT_MS = 2000;
 /** setTimeout's longest delay (about 24.8 days). */
@@ -43,19 +41,19 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * its current state (cold fragments are leased and enqueued, as by any page request), then one
  * `fragment` event each time a fragment settles, pushed by the workers' readiness events, and a
  * `heartbeat` after the initial states and every 15 s; `expired` when the token behind it runs out,
- * and the end. Open copies are kept live (see FragmentWatcher). Nothing per connection touches Redis
- * except one read when a watched fragment settles.
+ * and the end. Open copies are kept live (see FragmentWatcher). Per connection Redis sees the
+ * viewer's stream slot (taken, renewed with each heartbeat, released) and one read when a watched
+ * fragment settles.
  */
 @ApiTags('pages')
 @Controller('api/pages')
 @UseFilters(FragmentErrorsFilter)
 export class PageStreamController {
-  private readonly openPerViewer = new Map<number, number>();
-
   constructor(
     private readonly catalog: PageCatalog,
     private readonly watcher: FragmentWatcher,
     private readonly metrics: PageStreamMetrics,
+    private readonly slots: ViewerStreamSlots,
   ) {}
 
   @Get(':page/stream')
@@ -63,7 +61,7 @@ export class PageStreamController {
   @ApiOperation({
     summary: 'A page as Server-Sent Events',
     description:
-      'One `event: fragment` per fragment with its current state (`data:` is a FragmentEvent), then one each time a fragment settles, and `event: heartbeat` after the initial states and every 15 s. When the token behind the stream expires it sends `event: expired` and ends: open it again with a new ticket. Authenticate with the Authorization header or, from a browser’s EventSource, with `?ticket=` from POST /api/auth/stream-ticket. At most 5 open streams per viewer and gateway process.',
+      'One `event: fragment` per fragment with its current state (`data:` is a FragmentEvent), then one each time a fragment settles, and `event: heartbeat` after the initial states and every 15 s. When the token behind the stream expires it sends `event: expired` and ends: open it again with a new ticket. Authenticate with the Authorization header or, from a browser’s EventSource, with `?ticket=` from POST /api/auth/stream-ticket. At most 5 open streams per viewer, across every gateway replica; a 6th answers 429 until one closes (or, for a stream whose gateway died, within 45 s).',
   })
   @ApiBearerAuth()
   @ApiSecurity('streamTicket')
@@ -99,12 +97,6 @@ export class PageStreamController {
     const rest: RawQuery = { ...query };
     delete rest['ticket'];
     refuseUnknownParams(rest, page.name);
-    if ((this.openPerViewer.get(viewerId) ?? 0) >= MAX_STREAMS_PER_VIEWER) {
-      throw new HttpException(
-        `too many open streams for this viewer (at most ${MAX_STREAMS_PER_VIEWER})`,
-        HttpStatus.TOO_MANY_REQUESTS,
-      );
-    }
 
     const response = reply.raw;
     const targets = this.catalog.targets(page, viewerId);
@@ -113,10 +105,17 @@ export class PageStreamController {
     const early: string[] = [];
     let write = (chunk: string): void => void early.push(chunk);
     let closed = false;
-    this.opened(viewerId);
     response.once('close', () => {
       closed = true;
     });
+    const slot = await this.slots.acquire(viewerId);
+    if (!slot) {
+      throw new HttpException(
+        `too many open streams for this viewer (at most ${MAX_STREAMS_PER_VIEWER} across all gateways)`,
+        HttpStatus.TOO_MANY_REQUESTS,
+      );
+    }
+    this.opened();
 
     let stop: () => void;
     try {
@@ -126,12 +125,12 @@ export class PageStreamController {
           write(`event: fragment\ndata: ${renderFragmentJson(state, `"name":${names[index]}`)}\n\n`),
       });
     } catch (error) {
-      this.closed(viewerId);
+      this.closed(slot);
       throw error;
     }
     if (closed) {
       stop();
-      this.closed(viewerId);
+      this.closed(slot);
       return;
     }
 
@@ -148,7 +147,10 @@ export class PageStreamController {
     const heartbeat = (): void =>
       write(`event: heartbeat\ndata: {"at":${JSON.stringify(new Date().toISOString())}}\n\n`);
     heartbeat();
-    const timer = setInterval(heartbeat, HEARTBEAT_MS);
+    const timer = setInterval(() => {
+      heartbeat();
+      void slot.renew();
+    }, STREAM_HEARTBEAT_MS);
     // The stream lasts as long as the credential behind it: then it says so and ends, and the client
     // opens a new one with a fresh ticket (see libs/fragment-client).
     const expiry = setTimeout(
@@ -164,19 +166,16 @@ export class PageStreamController {
       clearTimeout(expiry);
       clearInterval(timer);
       stop();
-      this.closed(viewerId);
+      this.closed(slot);
     });
   }
 
-  private opened(viewerId: number): void {
-    this.openPerViewer.set(viewerId, (this.openPerViewer.get(viewerId) ?? 0) + 1);
+  private opened(): void {
     this.metrics.open.inc();
   }
 
-  private closed(viewerId: number): void {
-    const left = (this.openPerViewer.get(viewerId) ?? 1) - 1;
-    if (left > 0) this.openPerViewer.set(viewerId, left);
-    else this.openPerViewer.delete(viewerId);
+  private closed(slot: StreamSlot): void {
+    void slot.release();
     this.metrics.open.dec();
   }
 }

@@ -7,11 +7,12 @@ import { PageCatalog } from './page-catalog';
 import { PageStreamController } from './page-stream.controller';
 import { PageStreamMetrics } from './page-stream.metrics';
 import { PagesController } from './pages.controller';
+import { ViewerStreamSlots } from './viewer-stream-slots';
 
 /** The gateway's read API: pages and single fragments, served from Redis only. */
 @Module({
   imports: [FragmentGatewayModule.register({ fragments: FRAGMENT_CATALOG_DEFINITIONS })],
   controllers: [DemoPageController, PagesController, PageStreamController, FragmentsController],
-  providers: [PageCatalog, PageStreamMetrics],
+  providers: [PageCatalog, PageStreamMetrics, ViewerStreamSlots],
 })
 export class PagesModule {}

@@ -12,6 +12,7 @@ import {
   refuseOversizedBodies,
 } from './http/body-limit';
 import { applyHttpSecurity, type HttpSecurityOptions } from './http/http-security';
+import { ManagementPort, PLATFORM_MANAGEMENT_ROUTES } from './http/management-port';
 import { refuseConnect } from './http/refuse-connect';
 import { TrustedProxies } from './http/trusted-proxies';
 import { REQUEST_ID_HEADER, resolveRequestId } from './logging/request-id';
@@ -20,6 +21,14 @@ import { StartupLogger } from './logging/startup.logger';
 import { installGracefulShutdown } from './shutdown.watchdog';
 
 export type RootModule = Type<unknown> | DynamicModule;
+
+// The management listener of each app created with MANAGEMENT_PORT set.
+const managementPorts = new WeakMap<NestFastifyApplication, ManagementPort>();
+
+/** The app's management listener, when MANAGEMENT_PORT is set. */
+export function managementPortOf(app: NestFastifyApplication): ManagementPort | undefined {
+  return managementPorts.get(app);
+}
 
 export interface CreateHttpAppOptions {
   /** Same name as given to `PlatformModule.forRoot`, for the lines logged before its logger exists. */
@@ -37,6 +46,11 @@ export interface CreateHttpAppOptions {
    * `createHttpApp` get exactly the surface production serves.
    */
   configure?: (app: NestFastifyApplication) => void | Promise<void>;
+  /**
+   * Route prefixes the app adds to the operator routes (`/metrics`, `/health`) that move to
+   * MANAGEMENT_PORT when it is set, e.g. the gateway's `/admin/queues`.
+   */
+  managementRoutes?: readonly string[];
 }
 
 export interface BootstrapOptions extends CreateHttpAppOptions {
@@ -76,7 +90,8 @@ export async function createHttpApp(
     },
   );
   app.useLogger(app.get(Logger));
-  trustedProxies = new TrustedProxies(app.get<AppConfig<BaseEnv>>(AppConfig).get('TRUSTED_PROXIES', { infer: true }));
+  const config = app.get<AppConfig<BaseEnv>>(AppConfig);
+  trustedProxies = new TrustedProxies(config.get('TRUSTED_PROXIES', { infer: true }));
   // Nest flushes the buffer on listen(); flush now so an app that is only init()ed (tests) logs too.
   app.flushLogs();
   // Echoed on every response, 404s included, so a caller can quote it when reporting a problem.
@@ -86,6 +101,15 @@ export async function createHttpApp(
     .addHook('onRequest', async (request, reply) => {
       reply.header(REQUEST_ID_HEADER, request.id);
     });
+  const managementPort = config.get('MANAGEMENT_PORT', { infer: true });
+  if (managementPort !== undefined) {
+    const management = new ManagementPort(managementPort, [
+      ...PLATFORM_MANAGEMENT_ROUTES,
+      ...(options.managementRoutes ?? []),
+    ]);
+    management.install(app.getHttpAdapter().getInstance());
+    managementPorts.set(app, management);
+  }
   logRequests(app.getHttpAdapter().getInstance(), (await app.resolve(PinoLogger)).logger);
   refuseOversizedBodies(app.getHttpAdapter().getInstance());
   refuseConnect(app.getHttpAdapter().getHttpServer());
@@ -102,6 +126,18 @@ export async function createHttpApp(
   // app.close() runs the same shutdown hooks (@nestjs/bull closes queues, waiting for active jobs)
   // and then the process exits on its own terms, PID 1 in a container included.
   return app;
+}
+
+/**
+ * Listens on HOST:PORT and, when MANAGEMENT_PORT is set, then on HOST:MANAGEMENT_PORT: the public
+ * port first, so a ready probe (on the management port) never passes before traffic can arrive.
+ */
+export async function listenHttpApp(app: NestFastifyApplication): Promise<void> {
+  const config = app.get<AppConfig<BaseEnv>>(AppConfig);
+  const host: string = config.get('HOST', { infer: true });
+  const port: number = config.get('PORT', { infer: true });
+  await app.listen(port, host);
+  await managementPortOf(app)?.listen(app.getHttpAdapter().getInstance(), host);
 }
 
 /**
@@ -131,8 +167,12 @@ export async function bootstrapHttpApp(
       },
     });
 
-    await app.listen(config.get('PORT', { infer: true }), config.get('HOST', { infer: true }));
-    logger.log(`${service} listening on ${await app.getUrl()}`);
+    await listenHttpApp(app);
+    const management = managementPortOf(app)?.address();
+    logger.log(
+      `${service} listening on ${await app.getUrl()}` +
+        (management ? `; management (metrics, health, admin) on port ${management.port}` : ''),
+    );
     return app;
   } catch (error) {
     // The app's logger may not exist yet (config is what failed, say).

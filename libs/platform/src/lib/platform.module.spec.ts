@@ -198,6 +198,15 @@ describe('PlatformModule (no external services)', () => {
   });
 });
 
+describe('MANAGEMENT_PORT', () => {
+  it('refuses to start when it equals PORT, whatever the app schema', async () => {
+    const attempt = createHttpApp(rootModule({ PORT: '4100', MANAGEMENT_PORT: '4100', GREETING: 'hi' }), {
+      startupLogDestination: new PassThrough(),
+    });
+    await expect(attempt).rejects.toThrow(/MANAGEMENT_PORT: must differ from PORT \(4100\)/);
+  });
+});
+
 // Checked by `typecheck`: each @ts-expect-error fails the build if the line stops being an error.
 describe('config typing', () => {
   it('rejects a schema without the base variables, and defaults for unknown variables', () => {

@@ -3,7 +3,7 @@ import { ConfigModule, ConfigService } from '@nestjs/config';
 import { TerminusModule } from '@nestjs/terminus';
 import { LoggerModule } from 'nestjs-pino';
 import { AppConfig } from './config/app-config.service';
-import type { BaseEnv, EnvSchema } from './config/env.schema';
+import { type BaseEnv, type EnvSchema, managementPortDiffers } from './config/env.schema';
 import { validateEnv } from './config/env.validation';
 import { HealthController } from './health/health.controller';
 import { RedisHealthIndicator } from './health/redis.health';
@@ -41,7 +41,13 @@ export class PlatformModule {
           isGlobal: true,
           ignoreEnvFile: true,
           skipProcessEnv: true,
-          load: [() => validateEnv(envSchema, { env, defaults: { PORT: defaultPort, ...envDefaults } })],
+          load: [
+            () =>
+              validateEnv(envSchema.superRefine(managementPortDiffers), {
+                env,
+                defaults: { PORT: defaultPort, ...envDefaults },
+              }),
+          ],
         }),
         LoggerModule.forRootAsync({
           inject: [ConfigService],

@@ -6,7 +6,7 @@ import { authOptionsFromEnv } from '@worker-pattern/auth';
 import { gatewayEnvSchema } from '@worker-pattern/pages';
 import { feedFragment } from '@worker-pattern/feed';
 import type { FragmentDefinition } from '@worker-pattern/fragment';
-import { type EnvDefaultValues, fanoutEnvSchema, validateEnv } from '@worker-pattern/platform';
+import { type EnvDefaultValues, fanoutEnvSchema, managementPortDiffers, validateEnv } from '@worker-pattern/platform';
 import { profileFragment } from '@worker-pattern/profile';
 import { recommendationsFragment } from '@worker-pattern/recommendations';
 import { workerEnv, workerEnvDefaults } from '@worker-pattern/worker-host';
@@ -187,10 +187,11 @@ export function validateAppEnv(app: App, env: Record<string, string>): ParsedApp
     ...(defaults.concurrency === undefined ? {} : workerEnvDefaults(defaults.concurrency)),
   };
   if (app === 'gateway') {
-    const parsed = validateEnv(gatewayEnv, { env, defaults: envDefaults });
+    // With the platform's own cross-variable rule, as PlatformModule applies it.
+    const parsed = validateEnv(gatewayEnv.superRefine(managementPortDiffers), { env, defaults: envDefaults });
     // The gateway's own production rules: a real JWT secret, never dev login.
     authOptionsFromEnv(parsed);
     return parsed;
   }
-  return validateEnv(workerEnv, { env, defaults: envDefaults });
+  return validateEnv(workerEnv.superRefine(managementPortDiffers), { env, defaults: envDefaults });
 }

@@ -92,6 +92,21 @@ function workloadsMatching(
   return workloads(set).filter((w) => w.namespace === namespace && selectorMatches(selector, podLabels(w)));
 }
 
+/** The container port named `management`, which carries MANAGEMENT_PORT in the manifests. */
+export const MANAGEMENT_PORT_NAME = 'management';
+
+/** MANAGEMENT_PORT as the container would read it (ConfigMaps included), when set. */
+function managementPortOf(c: IContainer, set: ApplySet): number | undefined {
+  const value = literalEnv(effectiveEnv(c, set), 'MANAGEMENT_PORT');
+  return value === undefined || value === '' ? undefined : Number(value);
+}
+
+/** The container port a probe, Service or policy port (name or number) points at. */
+function containerPortOf(c: IContainer, port: string | number | undefined): number | undefined {
+  if (typeof port === 'number') return port;
+  return (c.ports ?? []).find((p) => p.name === port)?.containerPort;
+}
+
 /** Names: the API server's rules for object names, labels, annotations, containers and ports. */
 export const checkNames: Check = (set) => {
   const problems: string[] = [];
@@ -432,6 +447,17 @@ export const checkProbes: Check = (set) => {
         );
         if (!declared) problems.push(`${where(w, c)}: ${probe} port ${http.port} is not a declared container port`);
       }
+      // With MANAGEMENT_PORT set the probes answer there only (the app port 404s them).
+      const management = managementPortOf(c, set);
+      if (management !== undefined) {
+        for (const probe of ['startupProbe', 'livenessProbe', 'readinessProbe'] as const) {
+          const http = c[probe]?.httpGet;
+          if (http && containerPortOf(c, http.port) !== management)
+            problems.push(
+              `${where(w, c)}: ${probe} on port ${http.port}, but MANAGEMENT_PORT is ${management}: the health endpoints answer only there (404 elsewhere)`,
+            );
+        }
+      }
       if (c.startupProbe?.httpGet && c.startupProbe.httpGet.path !== '/health/live') {
         problems.push(
           `${where(w, c)}: startupProbe should check /health/live (readiness depends on Redis and Postgres)`,
@@ -456,18 +482,73 @@ export const checkScrapeAnnotations: Check = (set) => {
     if (!c || !app || !(HTTP_APPS as readonly string[]).includes(app)) continue;
     const annotations = w.template.metadata?.annotations ?? {};
     const httpPort = (c.ports ?? []).find((p) => p.name === 'http')?.containerPort;
+    // With MANAGEMENT_PORT set /metrics answers only there (the app port 404s it).
+    const management = managementPortOf(c, set);
+    const metricsPort = management ?? httpPort;
+    const portName = management === undefined ? 'http port' : 'management port (MANAGEMENT_PORT)';
     if (annotations['prometheus.io/scrape'] !== 'true')
       problems.push(
         `${where(w)}: pod annotation prometheus.io/scrape is not "true": its /metrics would not be scraped`,
       );
-    if (annotations['prometheus.io/port'] !== String(httpPort))
+    if (annotations['prometheus.io/port'] !== String(metricsPort))
       problems.push(
-        `${where(w)}: pod annotation prometheus.io/port is ${annotations['prometheus.io/port'] ?? '(unset)'}, its http port is ${httpPort}`,
+        `${where(w)}: pod annotation prometheus.io/port is ${annotations['prometheus.io/port'] ?? '(unset)'}, its ${portName} is ${metricsPort}`,
       );
     if ((annotations['prometheus.io/path'] ?? '/metrics') !== '/metrics')
       problems.push(
         `${where(w)}: pod annotation prometheus.io/path is ${annotations['prometheus.io/path']}, expected /metrics`,
       );
+  }
+  return problems;
+};
+
+/**
+ * Management port: an app given MANAGEMENT_PORT declares it as container port `management` (probes,
+ * scrapes and policies name it), a `management` port carries MANAGEMENT_PORT, and no Service exposes
+ * it, by name or number: /metrics and the queue dashboard stay off every in-cluster address and out
+ * of any Ingress built on a Service.
+ */
+export const checkManagementPort: Check = (set) => {
+  const problems: string[] = [];
+  for (const w of workloads(set).filter((x) => x.kind === 'Deployment')) {
+    const c = mainContainer(w);
+    const app = appOfImage(c?.image);
+    if (!c || !app || !(HTTP_APPS as readonly string[]).includes(app)) continue;
+    const management = managementPortOf(c, set);
+    const declared = (c.ports ?? []).find((p) => p.name === MANAGEMENT_PORT_NAME);
+    if (management === undefined) {
+      if (declared)
+        problems.push(
+          `${where(w, c)}: declares port ${MANAGEMENT_PORT_NAME} (${declared.containerPort}) but MANAGEMENT_PORT is unset: nothing listens there`,
+        );
+      continue;
+    }
+    if (!declared)
+      problems.push(
+        `${where(w, c)}: MANAGEMENT_PORT is ${management} but no container port is named ${MANAGEMENT_PORT_NAME}`,
+      );
+    else if (declared.containerPort !== management)
+      problems.push(
+        `${where(w, c)}: container port ${MANAGEMENT_PORT_NAME} is ${declared.containerPort}, MANAGEMENT_PORT is ${management}`,
+      );
+    const httpPort = (c.ports ?? []).find((p) => p.name === 'http')?.containerPort;
+    if (httpPort === management) problems.push(`${where(w, c)}: MANAGEMENT_PORT ${management} is also its http port`);
+  }
+  for (const { doc, obj } of services(set)) {
+    if (!obj.spec?.selector) continue;
+    const matched = workloadsMatching(set, obj.metadata?.namespace, { matchLabels: obj.spec.selector });
+    for (const port of obj.spec.ports ?? []) {
+      const target = port.targetPort ?? port.port;
+      for (const w of matched) {
+        const c = mainContainer(w);
+        const management = c && managementPortOf(c, set);
+        if (management === undefined || !c) continue;
+        if (target === MANAGEMENT_PORT_NAME || containerPortOf(c, target) === management)
+          problems.push(
+            `${describeDoc(doc)}: port ${port.name ?? port.port} exposes the management port (${target}) of ${where(w)}; only Prometheus may reach it, per pod`,
+          );
+      }
+    }
   }
   return problems;
 };
@@ -1076,8 +1157,8 @@ const EGRESS: Readonly<Record<App, readonly number[]>> = {
 };
 
 /**
- * Network: default deny; only the gateway takes traffic from anywhere; Prometheus may scrape the
- * workers; egress is DNS plus Redis and/or Postgres as each app needs, nothing more.
+ * Network: default deny; only the gateway takes traffic from anywhere, and never on its management
+ * port; Prometheus may scrape every app (on the management port when there is one); egress is DNS plus Redis and/or Postgres as each app needs, nothing more.
  */
 export const checkNetworkPolicies: Check = (set) => {
   const problems: string[] = [];
@@ -1104,6 +1185,20 @@ export const checkNetworkPolicies: Check = (set) => {
       (obj.spec?.policyTypes ?? []).includes('Egress') ? (obj.spec?.egress ?? []) : [],
     );
     const openIngress = ingress.filter((rule) => !rule.from || rule.from.length === 0);
+    const c = mainContainer(w);
+    const management = c && (HTTP_APPS as readonly string[]).includes(app) ? managementPortOf(c, set) : undefined;
+    if (c && management !== undefined) {
+      const coversManagement = (ports: (typeof ingress)[number]['ports']) =>
+        !ports || ports.length === 0 || ports.some((p) => containerPortOf(c, p.port) === management);
+      if (openIngress.some((rule) => coversManagement(rule.ports)))
+        problems.push(
+          `${where(w)}: ingress from anywhere reaches its management port (${management}); only Prometheus (namespace monitoring) may`,
+        );
+      if (!ingress.some((rule) => (rule.from ?? []).some(peerAllowsMonitoring) && coversManagement(rule.ports)))
+        problems.push(
+          `${where(w)}: Prometheus (namespace monitoring) cannot scrape /metrics on its management port (${management})`,
+        );
+    }
     if (app === 'gateway') {
       if (openIngress.length === 0)
         problems.push(`${where(w)}: the gateway must be reachable from outside the namespace`);
@@ -1201,6 +1296,7 @@ export function appSetChecks(adapterRules: readonly AdapterExternalRule[]): Arra
     ['resources', checkResources],
     ['probes', checkProbes],
     ['scrape annotations', checkScrapeAnnotations],
+    ['management port', checkManagementPort],
     ['images', checkImages],
     ['schema gate', checkSchemaGate],
     ['service accounts', checkServiceAccounts],

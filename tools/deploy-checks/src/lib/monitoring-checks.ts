@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { DEPLOY_DOC, HELM_VALUES_DIR } from './apply-sets';
 import { describeDoc, WORKSPACE_ROOT } from './k8s-docs';
-import { ofKind } from './k8s-objects';
+import { type ApplySet, mainContainer, ofKind, workloads } from './k8s-objects';
 import type { AdapterExternalRule, Check } from './k8s-checks';
 import { SCRAPE_INTERVAL_SECONDS } from './hpa/workload';
 
@@ -165,6 +165,39 @@ export const checkPodMonitor: Check = (set) => {
   }
   return problems;
 };
+
+/**
+ * The PodMonitor scrapes, on every app Deployment it selects, the named container port its
+ * `prometheus.io/port` annotation says /metrics is served on (the management port when set).
+ */
+export function checkPodMonitorPort(apps: ApplySet): Check {
+  return (set) => {
+    const problems: string[] = [];
+    for (const { doc, obj } of ofKind<IPodMonitor>(set, 'PodMonitor')) {
+      const selector = obj.spec.selector.matchLabels ?? {};
+      const selected = workloads(apps).filter(
+        (w) =>
+          w.kind === 'Deployment' && Object.entries(selector).every(([k, v]) => w.template.metadata?.labels?.[k] === v),
+      );
+      if (!selected.length) problems.push(`${describeDoc(doc)}: selects no Deployment of ${apps.name}`);
+      for (const endpoint of obj.spec.podMetricsEndpoints ?? []) {
+        for (const w of selected) {
+          const annotated = Number(w.template.metadata?.annotations?.['prometheus.io/port']);
+          const port = mainContainer(w)?.ports?.find((p) => p.name === endpoint.port);
+          if (!port)
+            problems.push(
+              `${describeDoc(doc)}: scrapes port ${endpoint.port ?? '(unnamed)'}, which ${w.name} does not declare`,
+            );
+          else if (port.containerPort !== annotated)
+            problems.push(
+              `${describeDoc(doc)}: scrapes ${w.name} on ${endpoint.port} (${port.containerPort}), but it serves /metrics on ${annotated} (prometheus.io/port)`,
+            );
+        }
+      }
+    }
+    return problems;
+  };
+}
 
 export interface HelmValues {
   readonly file: string;

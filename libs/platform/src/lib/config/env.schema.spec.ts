@@ -4,6 +4,7 @@ import {
   databaseEnvSchema,
   databaseReplicaEnvSchema,
   fanoutEnvSchema,
+  managementPortDiffers,
   poolCoversConcurrency,
   workerEnvSchema,
 } from './env.schema';
@@ -84,6 +85,18 @@ describe('baseEnvSchema', () => {
       });
     },
   );
+
+  it('reads MANAGEMENT_PORT, unset by default, and refuses it equal to PORT with a message', () => {
+    const schema = baseEnvSchema.superRefine(managementPortDiffers);
+    expect(validateEnv(schema, { env: { PORT: '3000' } }).MANAGEMENT_PORT).toBeUndefined();
+    expect(validateEnv(schema, { env: { PORT: '3000', MANAGEMENT_PORT: '9464' } }).MANAGEMENT_PORT).toBe(9464);
+    expect(problemsOf(() => validateEnv(schema, { env: { PORT: '3000', MANAGEMENT_PORT: '3000' } }))).toEqual({
+      MANAGEMENT_PORT: expect.stringMatching(/^must differ from PORT \(3000\)/),
+    });
+    expect(problemsOf(() => validateEnv(schema, { env: { PORT: '3000', MANAGEMENT_PORT: '70000' } }))).toEqual({
+      MANAGEMENT_PORT: 'must be an integer between 1 and 65535 (got "70000")',
+    });
+  });
 
   it('accepts the edges of a range', () => {
     expect(validateEnv(baseEnvSchema, { env: { PORT: '1' } }).PORT).toBe(1);

@@ -28,6 +28,10 @@ export const baseEnvSchema = z.object({
   // The proxies (ingress, load balancer) whose X-Forwarded-For names the client; unset: nobody's.
   TRUSTED_PROXIES: envCidrList().default([]),
   PORT: envInt(1, 65535),
+  // Set, /metrics, the health probes and admin surfaces answer on this port only (bound like PORT),
+  // and PORT answers 404 for them: a port no Service exposes. Must differ from PORT (checked by
+  // `managementPortDiffers`, which PlatformModule applies to every app's schema).
+  MANAGEMENT_PORT: envInt(1, 65535).optional(),
   LOG_LEVEL: envEnum(LOG_LEVELS).default('info'),
   REDIS_URL: envUrl(['redis', 'rediss']).default('redis://127.0.0.1:6379'),
   // Set, every Redis role runs on this Redis Cluster (REDIS_URL then only gives credentials and TLS).
@@ -124,6 +128,20 @@ export function poolCoversConcurrency(
       message:
         `must not exceed DATABASE_POOL_SIZE (${env.DATABASE_POOL_SIZE}): every build holds a database connection ` +
         `while it reads; raise DATABASE_POOL_SIZE to at least ${env.WORKER_CONCURRENCY} or lower WORKER_CONCURRENCY`,
+    });
+  }
+}
+
+/**
+ * The platform's own cross-variable check, added by `PlatformModule.forRoot` to every app's schema:
+ * the management port cannot share the public port (the two listeners would collide at start).
+ */
+export function managementPortDiffers(env: { PORT: number; MANAGEMENT_PORT?: number }, ctx: z.RefinementCtx): void {
+  if (env.MANAGEMENT_PORT !== undefined && env.MANAGEMENT_PORT === env.PORT) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['MANAGEMENT_PORT'],
+      message: `must differ from PORT (${env.PORT}): /metrics, the health probes and admin pages move to it, off the public port`,
     });
   }
 }

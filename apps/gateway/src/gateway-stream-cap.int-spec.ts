@@ -1,0 +1,139 @@
+import type { FragmentModuleOptions } from '@worker-pattern/fragment';
+import { deleteKeysWithPrefix, TEST_REDIS_URL, uniqueTestPrefix } from '@worker-pattern/fragment/testing';
+import { MAX_STREAMS_PER_VIEWER, STREAM_SLOT_TTL_MS, ViewerStreamSlots } from '@worker-pattern/pages';
+import { listenHttpApp } from '@worker-pattern/platform';
+import { freePort } from '@worker-pattern/platform/processes';
+import { Redis } from 'ioredis';
+import { GatewayTestApp } from './testing/gateway-test-app';
+
+// The per-viewer stream cap across gateway replicas: two gateways in this process share one real
+// Redis (and key prefix), as two pods behind one Service would.
+
+interface OpenStream {
+  readonly status: number;
+  readonly body: string;
+  close(): void;
+}
+
+/** Opens a stream and reads its status (and, for a refusal, its body); the stream stays open. */
+async function openStream(baseUrl: string, token: string): Promise<OpenStream> {
+  const abort = new AbortController();
+  const response = await fetch(`${baseUrl}/api/pages/dashboard/stream`, {
+    headers: { authorization: `Bearer ${token}` },
+    signal: abort.signal,
+  });
+  if (response.status !== 200) return { status: response.status, body: await response.text(), close: () => undefined };
+  // The first bytes: the stream is admitted and running.
+  await response.body!.getReader().read();
+  return { status: 200, body: '', close: () => abort.abort() };
+}
+
+describe('stream cap per viewer across two gateway replicas', () => {
+  let a: GatewayTestApp;
+  let b: GatewayTestApp;
+  let urlA: string;
+  let urlB: string;
+  let redis: Redis;
+  let keyPrefix: string;
+
+  const slotsOf = (viewerId: number) => redis.zcard(`${keyPrefix}streams:{u${viewerId}}`);
+  async function waitForSlots(viewerId: number, count: number): Promise<void> {
+    for (let i = 0; i < 200 && (await slotsOf(viewerId)) !== count; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    expect(await slotsOf(viewerId)).toBe(count);
+  }
+
+  beforeAll(async () => {
+    const [portA, portB] = [await freePort(), await freePort()];
+    a = await GatewayTestApp.start({ seed: false, env: { HOST: '127.0.0.1', PORT: String(portA) } });
+    keyPrefix = a.keyPrefix;
+    b = await GatewayTestApp.start({
+      database: a.database,
+      env: { HOST: '127.0.0.1', PORT: String(portB), REDIS_KEY_PREFIX: keyPrefix, BULL_PREFIX: `${keyPrefix}bull` },
+    });
+    await listenHttpApp(a.app);
+    await listenHttpApp(b.app);
+    urlA = `http://127.0.0.1:${portA}`;
+    urlB = `http://127.0.0.1:${portB}`;
+    redis = new Redis(TEST_REDIS_URL);
+  });
+  afterAll(async () => {
+    await b?.close();
+    await a?.close();
+    redis?.disconnect();
+  });
+
+  it('admits 5 streams spread over both, refuses a 6th with 429 on either, and a closed stream frees its slot', async () => {
+    const token = a.token(7);
+    const open = [
+      ...(await Promise.all([1, 2, 3].map(() => openStream(urlA, token)))),
+      ...(await Promise.all([1, 2].map(() => openStream(urlB, token)))),
+    ];
+    expect(open.map((s) => s.status)).toEqual([200, 200, 200, 200, 200]);
+    for (const url of [urlA, urlB]) {
+      const extra = await openStream(url, token);
+      expect({ url, status: extra.status }).toEqual({ url, status: 429 });
+      expect(JSON.parse(extra.body)).toMatchObject({
+        statusCode: 429,
+        message: `too many open streams for this viewer (at most ${MAX_STREAMS_PER_VIEWER} across all gateways)`,
+      });
+    }
+    // Another viewer is not held back by this one.
+    const other = await openStream(urlB, a.token(8));
+    expect(other.status).toBe(200);
+    other.close();
+
+    open[0]!.close(); // on A
+    await waitForSlots(7, 4);
+    const replacement = await openStream(urlB, token);
+    expect(replacement.status).toBe(200);
+    expect((await openStream(urlA, token)).status).toBe(429);
+
+    for (const stream of [...open, replacement]) stream.close();
+    await waitForSlots(7, 0);
+  });
+});
+
+describe('ViewerStreamSlots: the slots of a replica that crashed', () => {
+  let redis: Redis;
+  const options = { keyPrefix: uniqueTestPrefix('slots') } as FragmentModuleOptions;
+  let now = Date.now();
+  // Two replicas on one clock the test moves, sharing one Redis.
+  const crashed = () => new ViewerStreamSlots(redis, options, () => now);
+  const live = () => new ViewerStreamSlots(redis, options, () => now);
+
+  beforeAll(() => {
+    redis = new Redis(TEST_REDIS_URL);
+  });
+  afterAll(async () => {
+    await deleteKeysWithPrefix(redis, options.keyPrefix);
+    redis.disconnect();
+  });
+
+  it('stop counting once they go unrenewed for the slot ttl; renewed ones keep counting', async () => {
+    const viewer = 11;
+    const replica = crashed();
+    const held = [];
+    for (let i = 0; i < MAX_STREAMS_PER_VIEWER; i++) held.push(await replica.acquire(viewer));
+    expect(held.every((slot) => slot !== null)).toBe(true);
+    expect(await live().acquire(viewer)).toBeNull();
+
+    // One of the five belongs to a stream still open on a live replica: its heartbeats renew it.
+    now += STREAM_SLOT_TTL_MS / 2;
+    await held[0]!.renew();
+    now += STREAM_SLOT_TTL_MS / 2 - 1;
+    expect(await live().acquire(viewer)).toBeNull(); // not yet: the ttl has not passed
+
+    now += 2; // the four the crashed replica never renewed (nor released) are gone
+    const taken = [];
+    for (let i = 0; i < MAX_STREAMS_PER_VIEWER - 1; i++) taken.push(await live().acquire(viewer));
+    expect(taken.every((slot) => slot !== null)).toBe(true);
+    expect(await live().acquire(viewer)).toBeNull(); // the renewed one still counts
+
+    await taken[0]!.release();
+    expect(await live().acquire(viewer)).not.toBeNull();
+    // The set goes away with its last slot, so a viewer who leaves leaves no key behind.
+    expect(await redis.pttl(replica.keyOf(viewer))).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,125 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import {
+  FRAGMENT_CLOCK,
+  type FragmentClock,
+  FRAGMENT_OPTIONS,
+  FRAGMENT_REDIS,
+  type FragmentModuleOptions,
+  FragmentStoreUnavailableError,
+  type RedisClient,
+} from '@worker-pattern/fragment';
+
+/** Open streams per viewer across every gateway replica; one more is refused with 429. */
+export const MAX_STREAMS_PER_VIEWER = 5;
+/** How often an open stream sends a heartbeat, which also renews its slot. */
+export const STREAM_HEARTBEAT_MS = 15_000;
+/**
+ * How long a slot stays counted without a renewal: three heartbeats, so one slow renewal never drops
+ * a live stream, while the slots of a gateway that crashed (no close, no renewals) free themselves.
+ */
+export const STREAM_SLOT_TTL_MS = 3 * STREAM_HEARTBEAT_MS;
+
+// The set expires with its latest slot (replicas' clocks may differ by a little).
+const EXPIRE_WITH_LATEST_SLOT = `
+local latest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('PEXPIREAT', KEYS[1], latest[2])
+`;
+
+// One sorted set per viewer: member = stream id, score = the ms until which the slot counts. The
+// whole check-and-add is one script on one key, so two replicas admitting at once cannot both take
+// the last slot, and a Redis Cluster runs it on the viewer's node.
+// KEYS[1] the viewer's set; ARGV: now, expires at, stream id, max.
+const ACQUIRE_SCRIPT = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
+${EXPIRE_WITH_LATEST_SLOT}
+return 1
+`;
+
+// Renews one slot (re-adding it if the set was evicted: it is a cache-role key, and the stream is
+// still open, so it still counts). KEYS[1] the viewer's set; ARGV: expires at, stream id.
+const RENEW_SCRIPT = `
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+${EXPIRE_WITH_LATEST_SLOT}
+return 1
+`;
+
+interface StreamSlotCommands {
+  streamSlotAcquire(key: string, now: number, expiresAt: number, id: string, max: number): Promise<number>;
+  streamSlotRenew(key: string, expiresAt: number, id: string): Promise<number>;
+}
+
+/** One admitted stream's slot: renew it on every heartbeat, release it when the stream ends. */
+export interface StreamSlot {
+  renew(): Promise<void>;
+  release(): Promise<void>;
+}
+
+/**
+ * Counts a viewer's open streams in Redis (the cache role), so the cap holds across every gateway
+ * replica, and a replica that dies without closing its streams stops counting once their slots are
+ * not renewed for STREAM_SLOT_TTL_MS.
+ */
+@Injectable()
+export class ViewerStreamSlots {
+  private readonly logger = new Logger(ViewerStreamSlots.name);
+  private readonly now: FragmentClock;
+  private readonly commands: StreamSlotCommands;
+
+  constructor(
+    @Inject(FRAGMENT_REDIS) private readonly redis: RedisClient,
+    @Inject(FRAGMENT_OPTIONS) private readonly options: FragmentModuleOptions,
+    @Optional() @Inject(FRAGMENT_CLOCK) clock?: FragmentClock,
+  ) {
+    this.now = clock ?? Date.now;
+    // A client may be shared by several instances (tests): define the commands once per client.
+    if (!(redis as unknown as Partial<StreamSlotCommands>).streamSlotAcquire) {
+      redis.defineCommand('streamSlotAcquire', { lua: ACQUIRE_SCRIPT, numberOfKeys: 1 });
+      redis.defineCommand('streamSlotRenew', { lua: RENEW_SCRIPT, numberOfKeys: 1 });
+    }
+    this.commands = redis as unknown as StreamSlotCommands;
+  }
+
+  /** The viewer's set; tagged `{u<id>}` like their rate-limit counters, so it shares their Cluster slot. */
+  keyOf(viewerId: number): string {
+    return `${this.options.keyPrefix}streams:{u${viewerId}}`;
+  }
+
+  /**
+   * A slot for one more stream of the viewer, or null when MAX_STREAMS_PER_VIEWER are open.
+   * Throws FragmentStoreUnavailableError (503) when Redis does not answer.
+   */
+  async acquire(viewerId: number): Promise<StreamSlot | null> {
+    const key = this.keyOf(viewerId);
+    // Never the request id: a client chooses that, and one id reused would take one slot many times.
+    const id = randomUUID();
+    const now = this.now();
+    let admitted: number;
+    try {
+      admitted = await this.commands.streamSlotAcquire(key, now, now + STREAM_SLOT_TTL_MS, id, MAX_STREAMS_PER_VIEWER);
+    } catch (error) {
+      throw new FragmentStoreUnavailableError(error);
+    }
+    if (admitted !== 1) return null;
+    return {
+      renew: async () => {
+        try {
+          await this.commands.streamSlotRenew(key, this.now() + STREAM_SLOT_TTL_MS, id);
+        } catch (error) {
+          // The next heartbeat tries again; the slot outlives two missed renewals.
+          this.logger.warn(`could not renew a stream slot of viewer ${viewerId}: ${(error as Error).message}`);
+        }
+      },
+      release: async () => {
+        try {
+          await this.redis.zrem(key, id);
+        } catch (error) {
+          // Unrenewed, the slot frees itself within STREAM_SLOT_TTL_MS.
+          this.logger.warn(`could not release a stream slot of viewer ${viewerId}: ${(error as Error).message}`);
+        }
+      },
+    };
+  }
+}
