@@ -12,6 +12,8 @@ import { GatewayTestApp } from './testing/gateway-test-app';
 interface OpenStream {
   readonly status: number;
   readonly body: string;
+  /** Of a refusal. */
+  readonly retryAfter: string | null;
   close(): void;
 }
 
@@ -22,10 +24,16 @@ async function openStream(baseUrl: string, token: string): Promise<OpenStream> {
     headers: { authorization: `Bearer ${token}` },
     signal: abort.signal,
   });
-  if (response.status !== 200) return { status: response.status, body: await response.text(), close: () => undefined };
+  if (response.status !== 200)
+    return {
+      status: response.status,
+      body: await response.text(),
+      retryAfter: response.headers.get('retry-after'),
+      close: () => undefined,
+    };
   // The first bytes: the stream is admitted and running.
   await response.body!.getReader().read();
-  return { status: 200, body: '', close: () => abort.abort() };
+  return { status: 200, body: '', retryAfter: null, close: () => abort.abort() };
 }
 
 describe('stream cap per viewer across two gateway replicas', () => {
@@ -74,6 +82,10 @@ describe('stream cap per viewer across two gateway replicas', () => {
     for (const url of [urlA, urlB]) {
       const extra = await openStream(url, token);
       expect({ url, status: extra.status }).toEqual({ url, status: 429 });
+      // Not before the first open slot could lapse: a few seconds short of the slot ttl, never more.
+      const retryAfter = Number(extra.retryAfter);
+      expect(retryAfter).toBeGreaterThanOrEqual(1);
+      expect(retryAfter).toBeLessThanOrEqual(STREAM_SLOT_TTL_MS / 1000);
       expect(JSON.parse(extra.body)).toMatchObject({
         statusCode: 429,
         message: `too many open streams for this viewer (at most ${MAX_STREAMS_PER_VIEWER} across all gateways)`,
@@ -116,23 +128,24 @@ describe('ViewerStreamSlots: the slots of a replica that crashed', () => {
     const replica = crashed();
     const held = [];
     for (let i = 0; i < MAX_STREAMS_PER_VIEWER; i++) held.push(await replica.acquire(viewer));
-    expect(held.every((slot) => slot !== null)).toBe(true);
-    expect(await live().acquire(viewer)).toBeNull();
+    expect(held.every((answer) => answer.slot !== null)).toBe(true);
+    // Refused until the first of them lapses: a full ttl from now, as none has been renewed yet.
+    expect(await live().acquire(viewer)).toEqual({ slot: null, retryAfterMs: STREAM_SLOT_TTL_MS });
 
     // One of the five belongs to a stream still open on a live replica: its heartbeats renew it.
     now += STREAM_SLOT_TTL_MS / 2;
-    await held[0]!.renew();
+    await held[0]!.slot!.renew();
     now += STREAM_SLOT_TTL_MS / 2 - 1;
-    expect(await live().acquire(viewer)).toBeNull(); // not yet: the ttl has not passed
+    expect((await live().acquire(viewer)).slot).toBeNull(); // not yet: the ttl has not passed
 
     now += 2; // the four the crashed replica never renewed (nor released) are gone
     const taken = [];
     for (let i = 0; i < MAX_STREAMS_PER_VIEWER - 1; i++) taken.push(await live().acquire(viewer));
-    expect(taken.every((slot) => slot !== null)).toBe(true);
-    expect(await live().acquire(viewer)).toBeNull(); // the renewed one still counts
+    expect(taken.every((answer) => answer.slot !== null)).toBe(true);
+    expect((await live().acquire(viewer)).slot).toBeNull(); // the renewed one still counts
 
-    await taken[0]!.release();
-    expect(await live().acquire(viewer)).not.toBeNull();
+    await taken[0]!.slot!.release();
+    expect((await live().acquire(viewer)).slot).not.toBeNull();
     // The set goes away with its last slot, so a viewer who leaves leaves no key behind.
     expect(await redis.pttl(replica.keyOf(viewer))).toBeGreaterThan(0);
   });

@@ -25,6 +25,7 @@ import { FragmentWatcher, renderFragmentJson } from '@worker-pattern/fragment';
 import type { FastifyReply } from 'fastify';
 import { ApiErrorResponses } from '@worker-pattern/platform';
 import { FragmentErrorsFilter } from './fragment-errors.filter';
+import { retryAfterSeconds } from './fragment-http';
 import { PageCatalog } from './page-catalog';
 import { PAGES } from './page-definition';
 import { PageStreamMetrics } from './page-stream.metrics';
@@ -61,7 +62,7 @@ export class PageStreamController {
   @ApiOperation({
     summary: 'A page as Server-Sent Events',
     description:
-      'One `event: fragment` per fragment with its current state (`data:` is a FragmentEvent), then one each time a fragment settles, and `event: heartbeat` after the initial states and every 15 s. When the token behind the stream expires it sends `event: expired` and ends: open it again with a new ticket. Authenticate with the Authorization header or, from a browser’s EventSource, with `?ticket=` from POST /api/auth/stream-ticket. At most 5 open streams per viewer, across every gateway replica; a 6th answers 429 until one closes (or, for a stream whose gateway died, within 45 s).',
+      'One `event: fragment` per fragment with its current state (`data:` is a FragmentEvent), then one each time a fragment settles, and `event: heartbeat` after the initial states and every 15 s. When the token behind the stream expires it sends `event: expired` and ends: open it again with a new ticket. Authenticate with the Authorization header or, from a browser’s EventSource, with `?ticket=` from POST /api/auth/stream-ticket. At most 5 open streams per viewer, across every gateway replica; a 6th answers 429 until one closes (or, for a stream whose gateway died, within 45 s), with Retry-After saying when the first open slot lapses unless renewed.',
   })
   @ApiBearerAuth()
   @ApiSecurity('streamTicket')
@@ -108,8 +109,9 @@ export class PageStreamController {
     response.once('close', () => {
       closed = true;
     });
-    const slot = await this.slots.acquire(viewerId);
+    const { slot, ...refused } = await this.slots.acquire(viewerId);
     if (!slot) {
+      if ('retryAfterMs' in refused) reply.header('retry-after', retryAfterSeconds(refused.retryAfterMs));
       throw new HttpException(
         `too many open streams for this viewer (at most ${MAX_STREAMS_PER_VIEWER} across all gateways)`,
         HttpStatus.TOO_MANY_REQUESTS,

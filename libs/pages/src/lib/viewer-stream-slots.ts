@@ -29,10 +29,13 @@ redis.call('PEXPIREAT', KEYS[1], latest[2])
 // One sorted set per viewer: member = stream id, score = the ms until which the slot counts. The
 // whole check-and-add is one script on one key, so two replicas admitting at once cannot both take
 // the last slot, and a Redis Cluster runs it on the viewer's node.
-// KEYS[1] the viewer's set; ARGV: now, expires at, stream id, max.
+// KEYS[1] the viewer's set; ARGV: now, expires at, stream id, max. Returns 1 when admitted, else
+// when the first slot lapses unless renewed (the earliest a refused client may find one free).
 const ACQUIRE_SCRIPT = `
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then return 0 end
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then
+  return -tonumber(redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2])
+end
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
 ${EXPIRE_WITH_LATEST_SLOT}
 return 1
@@ -56,6 +59,12 @@ export interface StreamSlot {
   renew(): Promise<void>;
   release(): Promise<void>;
 }
+
+/**
+ * A slot, or none and how long until the first open slot lapses unless renewed: a stream closing
+ * frees one sooner, a live stream keeps its own, so this is when asking again is first worthwhile.
+ */
+export type StreamSlotAnswer = { readonly slot: StreamSlot } | { readonly slot: null; readonly retryAfterMs: number };
 
 /**
  * Counts a viewer's open streams in Redis (the cache role), so the cap holds across every gateway
@@ -88,10 +97,10 @@ export class ViewerStreamSlots {
   }
 
   /**
-   * A slot for one more stream of the viewer, or null when MAX_STREAMS_PER_VIEWER are open.
+   * A slot for one more stream of the viewer, or none when MAX_STREAMS_PER_VIEWER are open.
    * Throws FragmentStoreUnavailableError (503) when Redis does not answer.
    */
-  async acquire(viewerId: number): Promise<StreamSlot | null> {
+  async acquire(viewerId: number): Promise<StreamSlotAnswer> {
     const key = this.keyOf(viewerId);
     // Never the request id: a client chooses that, and one id reused would take one slot many times.
     const id = randomUUID();
@@ -102,8 +111,8 @@ export class ViewerStreamSlots {
     } catch (error) {
       throw new FragmentStoreUnavailableError(error);
     }
-    if (admitted !== 1) return null;
-    return {
+    if (admitted !== 1) return { slot: null, retryAfterMs: Math.max(0, -admitted - now) };
+    const slot: StreamSlot = {
       renew: async () => {
         try {
           await this.commands.streamSlotRenew(key, this.now() + STREAM_SLOT_TTL_MS, id);
@@ -121,5 +130,6 @@ export class ViewerStreamSlots {
         }
       },
     };
+    return { slot };
   }
 }
