@@ -189,6 +189,15 @@ export async function timeToReady(
       if (names.every((n) => times[n] !== undefined)) done();
     }
   });
+  await untilAllReady(stream, allReady, timeoutMs);
+  return { ...times, page: Math.max(...names.map((n) => times[n])) };
+}
+
+/**
+ * Waits on an open page stream until `allReady` resolves, failing when it answers other than 200,
+ * ends first or takes over `timeoutMs`; closes it either way.
+ */
+export async function untilAllReady(stream: OpenStream, allReady: Promise<void>, timeoutMs: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   try {
     const code = await stream.status;
@@ -205,5 +214,4 @@ export async function timeToReady(
     clearTimeout(timer);
     stream.close();
   }
-  return { ...times, page: Math.max(...names.map((n) => times[n])) };
 }

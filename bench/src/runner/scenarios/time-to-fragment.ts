@@ -1,5 +1,5 @@
 import type { BenchContext } from '../context';
-import { mapPool, openStream } from '../load';
+import { mapPool, openStream, untilAllReady } from '../load';
 import { type PromSample, scrape, sumOf } from '../prometheus';
 import { fig, num, type ScenarioResult, table } from '../report';
 import { percentile, RunSeries } from '../stats';
@@ -36,22 +36,7 @@ async function deliveries(url: string, token: string, timeoutMs = 60_000): Promi
     out[name] = { ready: e.at, afterBuild: requestedAt + e.at - builtAt };
     if (DASHBOARD_NAMES.every((n) => out[n])) done();
   });
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    const code = await stream.status;
-    if (code !== 200) throw new Error(`stream answered ${code}`);
-    await Promise.race([
-      allReady,
-      stream.ended.then(() => Promise.reject(new Error('stream ended before every fragment was ready'))),
-      new Promise<never>(
-        (_, reject) =>
-          (timer = setTimeout(() => reject(new Error(`not every fragment ready within ${timeoutMs} ms`)), timeoutMs)),
-      ),
-    ]);
-  } finally {
-    clearTimeout(timer);
-    stream.close();
-  }
+  await untilAllReady(stream, allReady, timeoutMs);
   for (const [name, d] of Object.entries(out))
     if (!Number.isFinite(d.afterBuild)) throw new Error(`${name}'s ready event has no builtAt`);
   return out;
