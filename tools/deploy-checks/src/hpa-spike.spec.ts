@@ -8,14 +8,7 @@ import {
   type SimulationStep,
   simulateQueueAutoscaling,
 } from './lib/hpa/queue-simulation';
-import {
-  CPU_IDLE_PERCENT,
-  HPA_SYNC_SECONDS,
-  POD_STARTUP_SECONDS,
-  SCRAPE_INTERVAL_SECONDS,
-  SYNC_OFFSET_SECONDS,
-  WORKLOAD,
-} from './lib/hpa/workload';
+import { POD_STARTUP_SECONDS, queueModel, WORKLOAD } from './lib/hpa/workload';
 
 /**
  * A 10× backlog spike against each worker's own HPA, with the settings read from
@@ -64,17 +57,12 @@ function scenario(app: WorkerApp, tweak: (s: HpaSettings) => HpaSettings = (s) =
     concurrency,
     target: backlogMetric.averageValue,
     baselineRate,
-    model: {
+    model: queueModel({
       concurrency,
       buildSeconds,
-      arrivalRate: (t) => (t >= SPIKE_START && t < SPIKE_END ? SPIKE_FACTOR : 1) * baselineRate,
-      podStartupSeconds: POD_STARTUP_SECONDS,
-      scrapeIntervalSeconds: SCRAPE_INTERVAL_SECONDS,
-      syncPeriodSeconds: HPA_SYNC_SECONDS,
-      syncOffsetSeconds: SYNC_OFFSET_SECONDS,
-      cpuIdlePercent: CPU_IDLE_PERCENT,
       cpuBusyPercent,
-    },
+      arrivalRate: (t) => (t >= SPIKE_START && t < SPIKE_END ? SPIKE_FACTOR : 1) * baselineRate,
+    }),
   };
 }
 

@@ -4,14 +4,7 @@ import { describeDoc, type ManifestDoc } from '../k8s-docs';
 import { type ApplySet, deployments, effectiveEnv, hpas, literalEnv, scaledObjects } from '../k8s-objects';
 import { type HpaSettings, hpaSettingsFromManifest, hpaSettingsFromScaledObject } from './hpa-controller';
 import { type SimulationStep, simulateQueueAutoscaling } from './queue-simulation';
-import {
-  CPU_IDLE_PERCENT,
-  HPA_SYNC_SECONDS,
-  POD_STARTUP_SECONDS,
-  SCRAPE_INTERVAL_SECONDS,
-  SYNC_OFFSET_SECONDS,
-  WORKLOAD,
-} from './workload';
+import { queueModel, WORKLOAD } from './workload';
 
 /**
  * The backlog metric vanishes during a backlog, for each worker autoscaler as the manifests set it up:
@@ -188,17 +181,12 @@ export function simulateOutage(w: WorkerAutoscaling, lostAt: number): OutageRun 
     initialBacklog: baselineRate * buildSeconds,
     backlogMissing: (t) => t >= lostAt && t < backAt,
     serveBacklog,
-    model: {
+    model: queueModel({
       concurrency: w.concurrency,
       buildSeconds,
-      arrivalRate: (t) => (t >= SPIKE_START && t < backAt ? SPIKE_FACTOR : 1) * baselineRate,
-      podStartupSeconds: POD_STARTUP_SECONDS,
-      scrapeIntervalSeconds: SCRAPE_INTERVAL_SECONDS,
-      syncPeriodSeconds: HPA_SYNC_SECONDS,
-      syncOffsetSeconds: SYNC_OFFSET_SECONDS,
-      cpuIdlePercent: CPU_IDLE_PERCENT,
       cpuBusyPercent,
-    },
+      arrivalRate: (t) => (t >= SPIKE_START && t < backAt ? SPIKE_FACTOR : 1) * baselineRate,
+    }),
   });
   return { steps, lostAt, backAt, baselineRate };
 }

@@ -1,4 +1,5 @@
 import type { WorkerApp } from '../app-facts';
+import type { QueueModel } from './queue-simulation';
 
 /**
  * What the autoscaling simulations assume about the work (not about the manifests, which they read):
@@ -21,3 +22,20 @@ export const POD_STARTUP_SECONDS = 20;
 export const CPU_IDLE_PERCENT = 5;
 /** The HPA syncs this many seconds after each scrape (the two clocks are not aligned). */
 export const SYNC_OFFSET_SECONDS = 7;
+
+/** A queue's model for the simulations: the work given, the cluster's timings assumed above. */
+export function queueModel(work: {
+  concurrency: number;
+  buildSeconds: number;
+  cpuBusyPercent: number;
+  arrivalRate: (t: number) => number;
+}): QueueModel {
+  return {
+    ...work,
+    podStartupSeconds: POD_STARTUP_SECONDS,
+    scrapeIntervalSeconds: SCRAPE_INTERVAL_SECONDS,
+    syncPeriodSeconds: HPA_SYNC_SECONDS,
+    syncOffsetSeconds: SYNC_OFFSET_SECONDS,
+    cpuIdlePercent: CPU_IDLE_PERCENT,
+  };
+}
