@@ -5,7 +5,7 @@ import { WorkerHostModule } from '@worker-pattern/worker-host';
 /** Builds `profile` fragments from its own queue; scaled on that queue's backlog. */
 @Module({
   imports: [
-    WorkerHostModule.register({
+    WorkerHostModule.forFragment({
       service: 'profile-worker',
       defaultPort: 3001,
       defaultConcurrency: 16,

@@ -5,7 +5,7 @@ import { WorkerHostModule } from '@worker-pattern/worker-host';
 /** Builds `recommendations` fragments from its own queue; scaled on that queue's backlog. */
 @Module({
   imports: [
-    WorkerHostModule.register({
+    WorkerHostModule.forFragment({
       service: 'recommendations-worker',
       defaultPort: 3003,
       defaultConcurrency: 4,
