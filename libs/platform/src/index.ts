@@ -16,3 +16,4 @@ export * from './lib/shutdown.watchdog';
 export * from './lib/http/body-limit';
 export * from './lib/http/http-security';
 export * from './lib/http/api-errors.openapi';
+export * from './lib/http/zod.openapi';
