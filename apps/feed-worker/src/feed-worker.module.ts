@@ -1,11 +1,6 @@
 import { Module } from '@nestjs/common';
-import {
-  FEED_FANOUT_ENV_KEYS,
-  FeedBuilder,
-  FeedFanoutModule,
-  feedFanoutOptionsFromEnv,
-  feedFragment,
-} from '@worker-pattern/feed';
+import { FEED_FANOUT_ENV_KEYS, FeedFanoutModule, feedFanoutOptionsFromEnv, feedFragment } from '@worker-pattern/feed';
+import { FeedBuilder } from '@worker-pattern/feed/builder';
 import { fromEnv } from '@worker-pattern/platform';
 import { WorkerHostModule } from '@worker-pattern/worker-host';
 

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
-import { ProfileBuilder, profileFragment } from '@worker-pattern/profile';
+import { profileFragment } from '@worker-pattern/profile';
+import { ProfileBuilder } from '@worker-pattern/profile/builder';
 import { WorkerHostModule } from '@worker-pattern/worker-host';
 
 /** Builds `profile` fragments from its own queue; scaled on that queue's backlog. */

@@ -3,7 +3,7 @@ import { DbModule, DbReader } from '@worker-pattern/db';
 import { createTestDatabase, TestDatabase } from '@worker-pattern/db/testing';
 import { FragmentBuildContext, FragmentNotFoundError } from '@worker-pattern/fragment';
 import { MAX_NEIGHBOURS, RecommendationsBuilder } from './recommendations.builder';
-import { RECOMMENDATIONS_SIZE, recommendationsData, RecommendedItem } from './recommendations.fragment';
+import { RECOMMENDATIONS_SIZE, recommendationsData, RecommendedItem } from '@worker-pattern/recommendations';
 
 function asViewer(viewerId: number, signal = new AbortController().signal): FragmentBuildContext {
   return { viewerId, signal, attempt: 1 };

@@ -2,9 +2,9 @@ import { Test } from '@nestjs/testing';
 import { DbModule, DbReader } from '@worker-pattern/db';
 import { createTestDatabase, TestDatabase } from '@worker-pattern/db/testing';
 import { FragmentBuildContext, FragmentNotFoundError } from '@worker-pattern/fragment';
-import { DEFAULT_FEED_FANOUT, FEED_FANOUT_OPTIONS } from './feed-fanout';
+import { DEFAULT_FEED_FANOUT, FEED_FANOUT_OPTIONS } from '@worker-pattern/feed';
 import { FeedBuilder } from './feed.builder';
-import { FEED_SIZE, feedData } from './feed.fragment';
+import { FEED_SIZE, feedData } from '@worker-pattern/feed';
 
 function asViewer(viewerId: number): FragmentBuildContext {
   return { viewerId, signal: new AbortController().signal, attempt: 1 };

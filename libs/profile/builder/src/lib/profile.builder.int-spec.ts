@@ -3,7 +3,7 @@ import { DbModule, DbReader } from '@worker-pattern/db';
 import { createTestDatabase, TestDatabase } from '@worker-pattern/db/testing';
 import { FragmentBuildContext, FragmentNotFoundError } from '@worker-pattern/fragment';
 import { ProfileBuilder } from './profile.builder';
-import { profileData } from './profile.fragment';
+import { profileData } from '@worker-pattern/profile';
 
 /** Public scope: the engine passes no viewer. */
 function context(): FragmentBuildContext {
