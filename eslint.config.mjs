@@ -1,7 +1,72 @@
 import nx from '@nx/eslint-plugin';
 
-// Module boundaries: apps wire libs together; domain libs stand on the engine and the data layer;
-// the engine and the data layer depend on nothing of ours.
+// Module boundaries, in two dimensions. `type:` is the layering: apps wire libs together; domain
+// libs stand on the engine and the data layer; a builder stands on its domain's contract; the
+// engine and the data layer depend on nothing of ours. `scope:` is the audience: the gateway's code
+// (its app and the read path, libs/pages) reaches only what is shared and the write API, never a
+// builder (`@worker-pattern/<domain>/builder`, SQL) nor the data layer; a builder is a worker's.
+const typeConstraints = [
+  {
+    sourceTag: 'type:app',
+    onlyDependOnLibsWithTags: [
+      'type:feature',
+      'type:domain',
+      'type:builder',
+      'type:platform',
+      'type:engine',
+      'type:data',
+    ],
+  },
+  {
+    sourceTag: 'type:e2e',
+    onlyDependOnLibsWithTags: ['type:engine', 'type:data', 'type:domain', 'type:platform'],
+  },
+  {
+    sourceTag: 'type:tools',
+    onlyDependOnLibsWithTags: [
+      'type:engine',
+      'type:data',
+      'type:domain',
+      'type:builder',
+      'type:platform',
+      'type:feature',
+    ],
+  },
+  {
+    sourceTag: 'type:feature',
+    onlyDependOnLibsWithTags: ['type:feature', 'type:domain', 'type:platform', 'type:engine', 'type:data'],
+  },
+  { sourceTag: 'type:builder', onlyDependOnLibsWithTags: ['type:domain', 'type:engine', 'type:data'] },
+  { sourceTag: 'type:domain', onlyDependOnLibsWithTags: ['type:engine', 'type:data'] },
+  { sourceTag: 'type:platform', onlyDependOnLibsWithTags: [] },
+  { sourceTag: 'type:engine', onlyDependOnLibsWithTags: [] },
+  { sourceTag: 'type:data', onlyDependOnLibsWithTags: [] },
+];
+
+const scopeConstraints = [
+  { sourceTag: 'scope:gateway', onlyDependOnLibsWithTags: ['scope:gateway', 'scope:shared', 'scope:writes'] },
+  { sourceTag: 'scope:writes', onlyDependOnLibsWithTags: ['scope:writes', 'scope:shared', 'scope:data'] },
+  {
+    sourceTag: 'scope:worker',
+    onlyDependOnLibsWithTags: ['scope:worker', 'scope:shared', 'scope:data', 'scope:writes'],
+  },
+  { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared'] },
+  { sourceTag: 'scope:data', onlyDependOnLibsWithTags: ['scope:data'] },
+  {
+    sourceTag: 'scope:tools',
+    onlyDependOnLibsWithTags: ['scope:gateway', 'scope:writes', 'scope:worker', 'scope:shared', 'scope:data'],
+  },
+];
+
+// A test may run a real builder against its feature (the fan-out against the feed it invalidates).
+const testTypeConstraints = typeConstraints.map((c) =>
+  c.sourceTag === 'type:feature'
+    ? { ...c, onlyDependOnLibsWithTags: [...c.onlyDependOnLibsWithTags, 'type:builder'] }
+    : c,
+);
+
+const boundaries = (depConstraints) => ['error', { enforceBuildableLibDependency: true, allow: [], depConstraints }];
+
 export default [
   ...nx.configs['flat/base'],
   ...nx.configs['flat/typescript'],
@@ -10,41 +75,17 @@ export default [
   {
     files: ['**/*.ts'],
     rules: {
-      '@nx/enforce-module-boundaries': [
-        'error',
-        {
-          enforceBuildableLibDependency: true,
-          allow: [],
-          depConstraints: [
-            {
-              sourceTag: 'type:app',
-              onlyDependOnLibsWithTags: ['type:feature', 'type:domain', 'type:platform', 'type:engine', 'type:data'],
-            },
-            {
-              sourceTag: 'type:e2e',
-              onlyDependOnLibsWithTags: ['type:engine', 'type:data', 'type:domain', 'type:platform'],
-            },
-            {
-              sourceTag: 'type:tools',
-              onlyDependOnLibsWithTags: ['type:engine', 'type:data', 'type:domain', 'type:platform', 'type:feature'],
-            },
-            {
-              sourceTag: 'type:feature',
-              onlyDependOnLibsWithTags: ['type:feature', 'type:domain', 'type:platform', 'type:engine', 'type:data'],
-            },
-            { sourceTag: 'type:domain', onlyDependOnLibsWithTags: ['type:engine', 'type:data'] },
-            { sourceTag: 'type:platform', onlyDependOnLibsWithTags: [] },
-            { sourceTag: 'type:engine', onlyDependOnLibsWithTags: [] },
-            { sourceTag: 'type:data', onlyDependOnLibsWithTags: [] },
-          ],
-        },
-      ],
+      '@nx/enforce-module-boundaries': boundaries([...typeConstraints, ...scopeConstraints]),
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
   {
-    // Tests may assert on values they know are there.
-    files: ['**/*.spec.ts', '**/*.int-spec.ts', '**/*.e2e-spec.ts'],
-    rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
+    // Tests may assert on values they know are there, and may reach across audiences to set the
+    // scene (seed Postgres, run a real builder): the layering still holds for them, the audience not.
+    files: ['**/*.spec.ts', '**/*.int-spec.ts', '**/*.e2e-spec.ts', '**/testing/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-non-null-assertion': 'off',
+      '@nx/enforce-module-boundaries': boundaries(testTypeConstraints),
+    },
   },
 ];

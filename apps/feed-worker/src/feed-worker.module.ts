@@ -1,28 +1,20 @@
 import { Module } from '@nestjs/common';
-import {
-  FEED_FANOUT_ENV_KEYS,
-  FeedBuilder,
-  FeedFanoutModule,
-  feedFanoutOptionsFromEnv,
-  feedFragment,
-} from '@worker-pattern/feed';
-import { AppConfig, pickEnv } from '@worker-pattern/platform';
-import { WorkerHostModule, type WorkerEnv } from '@worker-pattern/worker-host';
+import { FEED_FANOUT_ENV_KEYS, FeedFanoutModule, feedFanoutOptionsFromEnv, feedFragment } from '@worker-pattern/feed';
+import { FeedBuilder } from '@worker-pattern/feed/builder';
+import { fromEnv } from '@worker-pattern/platform';
+import { WorkerHostModule } from '@worker-pattern/worker-host';
 
 /** Builds `feed` fragments from its own queue; scaled on that queue's backlog. */
 @Module({
   imports: [
-    WorkerHostModule.register({
+    WorkerHostModule.forFragment({
       service: 'feed-worker',
       defaultPort: 3002,
       defaultConcurrency: 16,
       fragment: feedFragment,
       builder: FeedBuilder,
-    }),
-    // Which authors the feed pulls rather than being pushed (the same settings as the invalidation worker's).
-    FeedFanoutModule.forRootAsync({
-      inject: [AppConfig],
-      useFactory: (config: AppConfig<WorkerEnv>) => feedFanoutOptionsFromEnv(pickEnv(config, FEED_FANOUT_ENV_KEYS)),
+      // Which authors the feed pulls rather than being pushed (the same settings as the invalidation worker's).
+      imports: [FeedFanoutModule.forRootAsync(fromEnv(FEED_FANOUT_ENV_KEYS, feedFanoutOptionsFromEnv))],
     }),
   ],
 })

@@ -1,6 +1,5 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { AuthModule, authOptionsFromEnv, RateLimitModule, rateLimitsFromEnv } from '@worker-pattern/auth';
-import { DB_ENV_KEYS, DbModule, dbOptionsFromEnv } from '@worker-pattern/db';
 import {
   FRAGMENT_ENV_KEYS,
   FRAGMENT_REDIS,
@@ -62,13 +61,10 @@ export class GatewayModule {
             ),
           }),
         }),
-        DbModule.forRootLazyAsync({
-          inject: [AppConfig],
-          useFactory: (config: AppConfig<GatewayEnv>) => dbOptionsFromEnv(pickEnv(config, DB_ENV_KEYS), 'gateway'),
-        }),
         registerFragmentQueues(INVALIDATIONS_QUEUE),
         PagesModule,
-        WritesModule,
+        // Writes, with their own Postgres connection, made lazily: reads never wait for Postgres.
+        WritesModule.forRootLazy('gateway'),
       ],
     };
   }

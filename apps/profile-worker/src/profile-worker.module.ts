@@ -1,11 +1,12 @@
 import { Module } from '@nestjs/common';
-import { ProfileBuilder, profileFragment } from '@worker-pattern/profile';
+import { profileFragment } from '@worker-pattern/profile';
+import { ProfileBuilder } from '@worker-pattern/profile/builder';
 import { WorkerHostModule } from '@worker-pattern/worker-host';
 
 /** Builds `profile` fragments from its own queue; scaled on that queue's backlog. */
 @Module({
   imports: [
-    WorkerHostModule.register({
+    WorkerHostModule.forFragment({
       service: 'profile-worker',
       defaultPort: 3001,
       defaultConcurrency: 16,

@@ -1,11 +1,12 @@
 import { Module } from '@nestjs/common';
-import { RecommendationsBuilder, recommendationsFragment } from '@worker-pattern/recommendations';
+import { recommendationsFragment } from '@worker-pattern/recommendations';
+import { RecommendationsBuilder } from '@worker-pattern/recommendations/builder';
 import { WorkerHostModule } from '@worker-pattern/worker-host';
 
 /** Builds `recommendations` fragments from its own queue; scaled on that queue's backlog. */
 @Module({
   imports: [
-    WorkerHostModule.register({
+    WorkerHostModule.forFragment({
       service: 'recommendations-worker',
       defaultPort: 3003,
       defaultConcurrency: 4,

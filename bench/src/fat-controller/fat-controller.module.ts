@@ -1,9 +1,10 @@
 import { Controller, Get, Module, type OnApplicationShutdown, Inject } from '@nestjs/common';
 import { AuthModule } from '@worker-pattern/auth';
 import { createDataSourceOptions, DbReader } from '@worker-pattern/db';
-import { DEFAULT_FEED_FANOUT, FeedBuilder } from '@worker-pattern/feed';
-import { ProfileBuilder } from '@worker-pattern/profile';
-import { RecommendationsBuilder } from '@worker-pattern/recommendations';
+import { DEFAULT_FEED_FANOUT } from '@worker-pattern/feed';
+import { FeedBuilder } from '@worker-pattern/feed/builder';
+import { ProfileBuilder } from '@worker-pattern/profile/builder';
+import { RecommendationsBuilder } from '@worker-pattern/recommendations/builder';
 import { DataSource } from 'typeorm';
 import { FatDashboardController } from './fat-dashboard.controller';
 

@@ -1,9 +1,9 @@
 import { Controller, Get, Inject, Res, UseGuards } from '@nestjs/common';
 import { ViewerGuard, ViewerId } from '@worker-pattern/auth';
-import { FeedBuilder } from '@worker-pattern/feed';
+import { FeedBuilder } from '@worker-pattern/feed/builder';
 import { renderFragmentJson } from '@worker-pattern/fragment';
-import { ProfileBuilder } from '@worker-pattern/profile';
-import { RecommendationsBuilder } from '@worker-pattern/recommendations';
+import { ProfileBuilder } from '@worker-pattern/profile/builder';
+import { RecommendationsBuilder } from '@worker-pattern/recommendations/builder';
 import type { FastifyReply } from 'fastify';
 
 /**

@@ -17,3 +17,4 @@ export * from './lib/http/body-limit';
 export * from './lib/http/http-security';
 export * from './lib/http/api-errors.openapi';
 export * from './lib/http/management-port';
+export * from './lib/http/zod.openapi';

@@ -1,1 +1,2 @@
+export * from './lib/worker-env';
 export * from './lib/worker-host.module';

@@ -170,8 +170,8 @@ describe('reads never need Postgres; writes do', () => {
     ],
     [
       'an eager database connection',
-      'DbModule.forRootLazyAsync(',
-      'DbModule.forRootAsync(',
+      'WritesModule.forRootLazy(',
+      'WritesModule.forRoot(',
       /connects to Postgres eagerly/,
     ],
   ])('fails with %s in the gateway module', (_, from, to, expected) => {

@@ -1,4 +1,4 @@
-import { type DynamicModule, type FactoryProvider, Module } from '@nestjs/common';
+import { ConfigurableModuleBuilder, Module } from '@nestjs/common';
 
 /**
  * Hybrid fan-out of posts, shared by the invalidation worker (push) and the feed builder (pull).
@@ -63,15 +63,13 @@ export function pullFromFollowers(options: FeedFanoutOptions): number {
 export const HAS_MORE_FOLLOWERS_THAN_SQL = `
   SELECT EXISTS (SELECT 1 FROM follows WHERE followee_id = $1 OFFSET $2) AS more`;
 
+const { ConfigurableModuleClass } = new ConfigurableModuleBuilder<FeedFanoutOptions>({
+  optionsInjectionToken: FEED_FANOUT_OPTIONS,
+})
+  .setClassMethodName('forRoot')
+  .setExtras({}, (definition) => ({ ...definition, global: true, exports: [FEED_FANOUT_OPTIONS] }))
+  .build();
+
 /** Provides `FEED_FANOUT_OPTIONS` to the whole app (the feed builder, the invalidation fan-out). */
 @Module({})
-export class FeedFanoutModule {
-  static forRootAsync(options: Pick<FactoryProvider<FeedFanoutOptions>, 'inject' | 'useFactory'>): DynamicModule {
-    return {
-      module: FeedFanoutModule,
-      global: true,
-      providers: [{ provide: FEED_FANOUT_OPTIONS, inject: options.inject, useFactory: options.useFactory }],
-      exports: [FEED_FANOUT_OPTIONS],
-    };
-  }
-}
+export class FeedFanoutModule extends ConfigurableModuleClass {}

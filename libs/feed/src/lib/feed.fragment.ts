@@ -9,25 +9,30 @@ export type FeedParams = z.infer<typeof feedParams>;
 /** Posts per feed. */
 export const FEED_SIZE = 20;
 
-export interface FeedAuthor {
-  readonly id: number;
-  readonly handle: string;
-  readonly displayName: string;
-}
+/**
+ * What a feed's worker builds: the schema is the contract's one statement of the shape, giving the
+ * type and the OpenAPI schema (libs/pages/src/lib/fragment.openapi.ts).
+ */
+export const feedData = z.object({
+  posts: z
+    .array(
+      z.object({
+        id: z
+          .string()
+          .regex(/^[1-9][0-9]*$/)
+          .describe('A bigint id, as a string'),
+        body: z.string(),
+        createdAt: z.iso.datetime(),
+        author: z.object({ id: z.number().int().min(1), handle: z.string(), displayName: z.string() }),
+      }),
+    )
+    .max(FEED_SIZE)
+    .describe('Newest first: the latest posts of the people the viewer follows'),
+});
 
-export interface FeedPost {
-  /** A bigint id, kept a string so no precision is lost on its way through JSON. */
-  readonly id: string;
-  readonly body: string;
-  /** ISO 8601. */
-  readonly createdAt: string;
-  readonly author: FeedAuthor;
-}
-
-export interface FeedData {
-  /** Newest first. */
-  readonly posts: readonly FeedPost[];
-}
+export type FeedData = z.infer<typeof feedData>;
+export type FeedPost = FeedData['posts'][number];
+export type FeedAuthor = FeedPost['author'];
 
 export const feedFragment = defineFragment<FeedParams>({
   name: 'feed',

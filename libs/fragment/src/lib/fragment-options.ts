@@ -53,19 +53,21 @@ export const FRAGMENT_WORKER_ENV_KEYS = [
   'SHUTDOWN_TIMEOUT_MS',
 ] as const;
 
+/** A gateway's variables give the engine's shared part; a worker's (with WORKER_CONCURRENCY) its worker side too. */
 export function fragmentOptionsFromEnv(
-  env: FragmentEnv & Partial<FragmentWorkerEnv>,
+  env: FragmentEnv | (FragmentEnv & FragmentWorkerEnv),
   connectionName: string,
 ): FragmentModuleOptions {
+  // The defaults are the environment schema's (libs/platform/src/lib/config/env.schema.ts), not repeated here.
   const worker =
-    env.WORKER_CONCURRENCY === undefined
-      ? undefined
-      : {
+    'WORKER_CONCURRENCY' in env
+      ? {
           concurrency: env.WORKER_CONCURRENCY,
-          lockDurationMs: env.BULL_LOCK_DURATION_MS ?? 30_000,
-          stalledIntervalMs: env.BULL_STALLED_INTERVAL_MS ?? 15_000,
-          drainTimeoutMs: Math.max(1000, (env.SHUTDOWN_TIMEOUT_MS ?? 25_000) - SHUTDOWN_MARGIN_MS),
-        };
+          lockDurationMs: env.BULL_LOCK_DURATION_MS,
+          stalledIntervalMs: env.BULL_STALLED_INTERVAL_MS,
+          drainTimeoutMs: Math.max(1000, env.SHUTDOWN_TIMEOUT_MS - SHUTDOWN_MARGIN_MS),
+        }
+      : undefined;
   return {
     redis: redisTopologyFromEnv(env),
     keyPrefix: env.REDIS_KEY_PREFIX,

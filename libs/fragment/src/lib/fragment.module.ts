@@ -1,13 +1,11 @@
 import { BullModule } from '@nestjs/bull';
 import {
+  ConfigurableModuleBuilder,
   Global,
   Inject,
   Module,
   type DynamicModule,
-  type InjectionToken,
-  type ModuleMetadata,
   type OnApplicationShutdown,
-  type OptionalFactoryDependency,
 } from '@nestjs/common';
 import { JITTERED_BACKOFF, jitteredBackoff } from './fragment-job';
 import type { FragmentModuleOptions } from './fragment-options';
@@ -22,15 +20,23 @@ import {
 } from './redis-clients';
 import { QueueDepthCollector } from './queue-depth.collector';
 
-export interface FragmentModuleAsyncOptions {
-  readonly imports?: ModuleMetadata['imports'];
-  readonly inject?: Array<InjectionToken | OptionalFactoryDependency>;
-  readonly useFactory: (...args: never[]) => FragmentModuleOptions | Promise<FragmentModuleOptions>;
-}
+/**
+ * Nest's configurable-module plumbing for the options (`forRoot`, `forRootAsync` with `useFactory`,
+ * `useClass` or `useExisting`), provided as `FRAGMENT_OPTIONS`. A module of its own, global, so that
+ * Bull's root module and every engine module can inject the options.
+ */
+const fragmentOptions = new ConfigurableModuleBuilder<FragmentModuleOptions>({
+  optionsInjectionToken: FRAGMENT_OPTIONS,
+})
+  .setClassMethodName('forRoot')
+  .build();
+
+export type FragmentModuleSyncOptions = typeof fragmentOptions.OPTIONS_TYPE;
+export type FragmentModuleAsyncOptions = typeof fragmentOptions.ASYNC_OPTIONS_TYPE;
 
 @Global()
 @Module({})
-class FragmentOptionsModule {}
+class FragmentOptionsModule extends fragmentOptions.ConfigurableModuleClass {}
 
 /**
  * Bull does not close connections made by a custom `createClient`; this registry does, after the
@@ -82,14 +88,18 @@ async function connectRole(o: FragmentModuleOptions, role: RedisRole): Promise<R
 @Global()
 @Module({})
 export class FragmentModule {
+  static forRoot(options: FragmentModuleSyncOptions): DynamicModule {
+    return FragmentModule.withOptions(FragmentOptionsModule.forRoot(options));
+  }
+
   static forRootAsync(options: FragmentModuleAsyncOptions): DynamicModule {
+    return FragmentModule.withOptions(FragmentOptionsModule.forRootAsync(options));
+  }
+
+  private static withOptions(options: DynamicModule): DynamicModule {
     const optionsModule: DynamicModule = {
-      module: FragmentOptionsModule,
-      imports: options.imports ?? [],
-      providers: [
-        { provide: FRAGMENT_OPTIONS, useFactory: options.useFactory, inject: options.inject ?? [] },
-        BullConnections,
-      ],
+      ...options,
+      providers: [...(options.providers ?? []), BullConnections],
       exports: [FRAGMENT_OPTIONS, BullConnections],
     };
     return {

@@ -1,143 +1,102 @@
 import type { SchemaObject } from '@nestjs/swagger';
+import { feedData } from '@worker-pattern/feed';
+import { profileData } from '@worker-pattern/profile';
+import { recommendationsData } from '@worker-pattern/recommendations';
+import { z } from 'zod';
+import { dashboardPage, FRAGMENT_CATALOG_DEFINITIONS } from './page-definition';
 import { MAX_WAIT_MS } from './request-query';
 
 /**
- * OpenAPI schemas of the read API: the contract's `F`, each fragment's data, the dashboard page
- * and the stream's events. Named components, referenced by the controllers' decorators; the app
- * that serves docs adds `PAGES_OPENAPI_SCHEMAS` to its document.
+ * OpenAPI schemas of the read API: the contract's `F`, each fragment's data, the dashboard page and
+ * the stream's events. Generated from zod schemas (zod's JSON Schema output, OpenAPI 3.0 dialect):
+ * each fragment's data from the schema its domain lib states it with, so the document cannot drift
+ * from the types the builders return. Named components, referenced by the controllers' decorators;
+ * the app that serves docs adds `PAGES_OPENAPI_SCHEMAS` to its document.
  */
-const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const SCHEMAS_URI = '#/components/schemas/';
 
-/** `F` whose `data` has the given fragment's shape. */
-const fragmentOf = (data: string): SchemaObject => ({
-  allOf: [ref('Fragment'), { type: 'object', properties: { data: ref(data) } }],
-});
+/** F: the fields `renderFragmentJson` (libs/fragment/src/lib/fragment-state.ts) writes. */
+const fragment = z
+  .object({
+    status: z.enum(['ready', 'stale', 'pending', 'failed']),
+    data: z
+      .unknown()
+      .optional()
+      .describe('The fragment’s data, exactly as its worker built it (present when ready or stale)'),
+    builtAt: z.iso.datetime().optional(),
+    retryAfterMs: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe('For pending and failed: when asking again is worthwhile'),
+    error: z.string().optional().meta({ example: 'user 999999 not found' }),
+    errorCode: z
+      .string()
+      .optional()
+      .meta({ example: 'not_found', description: '`not_found`, `build_failed`, `timeout`, …' }),
+  })
+  .describe(
+    'F: one fragment as a client sees it. `ready`: fresh data; `stale`: data past its ttl, a rebuild is under way; `pending`: no data yet, a build is queued or running (ask again after `retryAfterMs`); `failed`: the last build failed (`errorCode` says why), remembered briefly, then retried.',
+  );
 
-const user = (extra: Record<string, SchemaObject> = {}): SchemaObject => ({
-  type: 'object',
-  required: ['id', 'handle', 'displayName'],
-  properties: {
-    id: { type: 'integer', minimum: 1 },
-    handle: { type: 'string' },
-    displayName: { type: 'string' },
-    ...extra,
-  },
-});
-
-export const PAGES_OPENAPI_SCHEMAS: Record<string, SchemaObject> = {
-  Fragment: {
-    type: 'object',
-    description:
-      'F: one fragment as a client sees it. `ready`: fresh data; `stale`: data past its ttl, a rebuild is under way; `pending`: no data yet, a build is queued or running (ask again after `retryAfterMs`); `failed`: the last build failed (`errorCode` says why), remembered briefly, then retried.',
-    required: ['status'],
-    properties: {
-      status: { type: 'string', enum: ['ready', 'stale', 'pending', 'failed'] },
-      data: { description: 'The fragment’s data, exactly as its worker built it (present when ready or stale)' },
-      builtAt: { type: 'string', format: 'date-time' },
-      retryAfterMs: {
-        type: 'integer',
-        minimum: 0,
-        description: 'For pending and failed: when asking again is worthwhile',
-      },
-      error: { type: 'string', example: 'user 999999 not found' },
-      errorCode: { type: 'string', example: 'not_found', description: '`not_found`, `build_failed`, `timeout`, …' },
-    },
-  },
-  ProfileData: {
-    type: 'object',
-    required: ['user', 'counts'],
-    properties: {
-      user: user({ bio: { type: 'string' }, joinedAt: { type: 'string', format: 'date-time' } }),
-      counts: {
-        type: 'object',
-        properties: {
-          followers: { type: 'integer' },
-          following: { type: 'integer' },
-          posts: { type: 'integer' },
-          likes: { type: 'integer' },
-        },
-      },
-    },
-  },
-  FeedData: {
-    type: 'object',
-    required: ['posts'],
-    properties: {
-      posts: {
-        type: 'array',
-        description: 'Newest first: the latest posts of the people the viewer follows',
-        items: {
-          type: 'object',
-          properties: {
-            id: { type: 'string', description: 'A bigint id, as a string' },
-            body: { type: 'string' },
-            createdAt: { type: 'string', format: 'date-time' },
-            author: user(),
-          },
-        },
-      },
-    },
-  },
-  RecommendationsData: {
-    type: 'object',
-    required: ['items'],
-    properties: {
-      items: {
-        type: 'array',
-        description: 'Best first; never an item the viewer already likes',
-        items: {
-          type: 'object',
-          properties: {
-            id: { type: 'integer' },
-            title: { type: 'string' },
-            category: { type: 'string' },
-            score: { type: 'number' },
-            reason: {
-              type: 'object',
-              properties: {
-                kind: { type: 'string', enum: ['similar-users', 'popular'] },
-                similarUsers: { type: 'integer' },
-                likes: { type: 'integer' },
-              },
-            },
-          },
-        },
-      },
-    },
-  },
-  ProfileFragment: fragmentOf('ProfileData'),
-  FeedFragment: fragmentOf('FeedData'),
-  RecommendationsFragment: fragmentOf('RecommendationsData'),
-  DashboardPage: {
-    type: 'object',
-    required: ['page', 'fragments'],
-    properties: {
-      page: { type: 'string', enum: ['dashboard'] },
-      fragments: {
-        type: 'object',
-        required: ['profile', 'feed', 'recommendations'],
-        properties: {
-          profile: ref('ProfileFragment'),
-          feed: ref('FeedFragment'),
-          recommendations: ref('RecommendationsFragment'),
-        },
-      },
-    },
-  },
-  FragmentEvent: {
-    description: 'The `data:` of an `event: fragment` line on the stream: F plus the fragment’s name',
-    allOf: [
-      ref('Fragment'),
-      {
-        type: 'object',
-        required: ['name'],
-        properties: { name: { type: 'string', enum: ['profile', 'feed', 'recommendations'] } },
-      },
-    ],
-  },
+/** Each served fragment's data schema, by fragment name: what its worker builds. */
+const FRAGMENT_DATA: Readonly<Record<string, z.ZodType>> = {
+  profile: profileData,
+  feed: feedData,
+  recommendations: recommendationsData,
 };
 
-export const fragmentSchemaRef = ref;
+const pascal = (name: string) => name.replace(/(^|-)([a-z])/g, (_, _dash: string, c: string) => c.toUpperCase());
+
+function dataOf(name: string): z.ZodType {
+  const data = FRAGMENT_DATA[name];
+  if (!data) throw new Error(`fragment "${name}" has no data schema in libs/pages/src/lib/fragment.openapi.ts`);
+  return data;
+}
+
+/** The named components, related as the document shows them (`$ref`s between them). */
+function openApiRegistry() {
+  const registry = z.registry<{ id: string }>();
+  registry.add(fragment, { id: 'Fragment' });
+  const fragmentOf = new Map<string, z.ZodType>();
+  for (const { name } of FRAGMENT_CATALOG_DEFINITIONS) {
+    const data = dataOf(name);
+    registry.add(data, { id: `${pascal(name)}Data` });
+    const withData = fragment.extend({ data: data.optional() }).describe(`F whose \`data\` is a ${name} fragment’s`);
+    registry.add(withData, { id: `${pascal(name)}Fragment` });
+    fragmentOf.set(name, withData);
+  }
+  registry.add(
+    z.object({
+      page: z.literal(dashboardPage.name),
+      fragments: z.object(Object.fromEntries(dashboardPage.fragments.map((f) => [f.name, fragmentOf.get(f.name)!]))),
+    }),
+    { id: 'DashboardPage' },
+  );
+  registry.add(
+    fragment
+      .extend({ name: z.enum(FRAGMENT_CATALOG_DEFINITIONS.map((f) => f.name)) })
+      .describe('The `data:` of an `event: fragment` line on the stream: F plus the fragment’s name'),
+    { id: 'FragmentEvent' },
+  );
+  return registry;
+}
+
+function generate(): Record<string, SchemaObject> {
+  const { schemas } = z.toJSONSchema(openApiRegistry(), {
+    target: 'openapi-3.0',
+    uri: (id) => `${SCHEMAS_URI}${id}`,
+  });
+  // `$id` is JSON Schema's, not OpenAPI 3.0's: the component's name already identifies it.
+  return Object.fromEntries(
+    Object.entries(schemas).map(([id, { $id: _id, ...schema }]) => [id, schema as SchemaObject]),
+  );
+}
+
+export const PAGES_OPENAPI_SCHEMAS: Record<string, SchemaObject> = generate();
+
+export const fragmentSchemaRef = (name: string) => ({ $ref: `${SCHEMAS_URI}${name}` });
 
 export const API_WAIT_MS_QUERY = {
   name: 'waitMs',

@@ -6,26 +6,29 @@ export const profileParams = z.object({ userId: idParam }).strict();
 
 export type ProfileParams = z.infer<typeof profileParams>;
 
-export interface ProfileUser {
-  readonly id: number;
-  readonly handle: string;
-  readonly displayName: string;
-  readonly bio: string;
-  /** ISO 8601. */
-  readonly joinedAt: string;
-}
+/**
+ * What a profile's worker builds: the schema is the contract's one statement of the shape, giving
+ * the type and the OpenAPI schema (libs/pages/src/lib/fragment.openapi.ts).
+ */
+export const profileData = z.object({
+  user: z.object({
+    id: z.number().int().min(1),
+    handle: z.string(),
+    displayName: z.string(),
+    bio: z.string(),
+    joinedAt: z.iso.datetime(),
+  }),
+  counts: z.object({
+    followers: z.number().int().min(0),
+    following: z.number().int().min(0),
+    posts: z.number().int().min(0),
+    likes: z.number().int().min(0),
+  }),
+});
 
-export interface ProfileCounts {
-  readonly followers: number;
-  readonly following: number;
-  readonly posts: number;
-  readonly likes: number;
-}
-
-export interface ProfileData {
-  readonly user: ProfileUser;
-  readonly counts: ProfileCounts;
-}
+export type ProfileData = z.infer<typeof profileData>;
+export type ProfileUser = ProfileData['user'];
+export type ProfileCounts = ProfileData['counts'];
 
 export const profileFragment = defineFragment<ProfileParams>({
   name: 'profile',

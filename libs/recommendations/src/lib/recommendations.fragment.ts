@@ -9,26 +9,35 @@ export type RecommendationsParams = z.infer<typeof recommendationsParams>;
 /** Items per recommendations fragment. */
 export const RECOMMENDATIONS_SIZE = 20;
 
-/** Why an item is recommended. */
-export type RecommendationReason =
-  /** Liked by `similarUsers` people who share liked items with the viewer. */
-  | { readonly kind: 'similar-users'; readonly similarUsers: number }
-  /** Filler when taste alone gives too few: liked by `likes` people overall. */
-  | { readonly kind: 'popular'; readonly likes: number };
+/**
+ * What a recommendations worker builds: the schema is the contract's one statement of the shape,
+ * giving the type and the OpenAPI schema (libs/pages/src/lib/fragment.openapi.ts).
+ */
+export const recommendationsData = z.object({
+  items: z
+    .array(
+      z.object({
+        id: z.number().int().min(1),
+        title: z.string(),
+        category: z.string(),
+        score: z.number().describe('Sum of the overlaps of the similar users who like it; 0 for popular filler'),
+        reason: z
+          .discriminatedUnion('kind', [
+            z.object({ kind: z.literal('similar-users'), similarUsers: z.number().int().min(1) }),
+            z.object({ kind: z.literal('popular'), likes: z.number().int().min(0) }),
+          ])
+          .describe(
+            'Why: liked by `similarUsers` people who share liked items with the viewer, or popular filler liked by `likes` people',
+          ),
+      }),
+    )
+    .max(RECOMMENDATIONS_SIZE)
+    .describe('Best first; never an item the viewer already likes'),
+});
 
-export interface RecommendedItem {
-  readonly id: number;
-  readonly title: string;
-  readonly category: string;
-  /** Sum of the overlaps of the similar users who like it; 0 for popular filler. Higher first. */
-  readonly score: number;
-  readonly reason: RecommendationReason;
-}
-
-export interface RecommendationsData {
-  /** Best first; never an item the viewer already likes. */
-  readonly items: readonly RecommendedItem[];
-}
+export type RecommendationsData = z.infer<typeof recommendationsData>;
+export type RecommendedItem = RecommendationsData['items'][number];
+export type RecommendationReason = RecommendedItem['reason'];
 
 export const recommendationsFragment = defineFragment<RecommendationsParams>({
   name: 'recommendations',

@@ -1,29 +1,67 @@
-import { EnvValidationError, validateEnv } from '@worker-pattern/platform';
-import { workerEnv, workerEnvDefaults } from './worker-host.module';
+import { type DynamicModule, Module } from '@nestjs/common';
+import { DbModule } from '@worker-pattern/db';
+import { defineFragment, FragmentModule, FragmentWorkerModule } from '@worker-pattern/fragment';
+import { PlatformModule } from '@worker-pattern/platform';
+import { z } from 'zod';
+import { queueWorkerEnv } from './worker-env';
+import { WORKER_HOST_OPTIONS, WorkerHostModule } from './worker-host.module';
 
-describe('a worker’s environment', () => {
-  const start = (env: Record<string, string>, defaultConcurrency = 16) =>
-    validateEnv(workerEnv, { env, defaults: { PORT: 3002, ...workerEnvDefaults(defaultConcurrency) } });
+@Module({})
+class ConsumerModule {}
 
-  it('gives a busy worker a pool that covers its concurrency, and a quiet one the usual 10', () => {
-    expect(start({})).toMatchObject({ WORKER_CONCURRENCY: 16, DATABASE_POOL_SIZE: 16, DATABASE_REPLICA_URLS: [] });
-    expect(start({}, 4)).toMatchObject({ WORKER_CONCURRENCY: 4, DATABASE_POOL_SIZE: 10 });
+const fragment = defineFragment({
+  name: 'shell-test',
+  queue: 'shell-test',
+  scope: 'public',
+  version: 1,
+  params: z.object({}).strict(),
+  ttlMs: 1000,
+});
+class NoopBuilder {
+  build() {
+    return Promise.resolve({});
+  }
+}
+
+const moduleNames = (definition: DynamicModule) =>
+  (definition.imports as Array<DynamicModule | (new () => unknown)>).map((m) =>
+    'module' in m ? m.module.name : m.name,
+  );
+
+describe('WorkerHostModule: the one worker shell', () => {
+  const host = { service: 'test-worker', defaultPort: 3999, defaultConcurrency: 4 };
+
+  it('wires platform, Postgres and the engine, then what the worker consumes', () => {
+    const definition = WorkerHostModule.register({ ...host, imports: [ConsumerModule] });
+    expect(moduleNames(definition)).toEqual([
+      PlatformModule.name,
+      DbModule.name,
+      FragmentModule.name,
+      ConsumerModule.name,
+    ]);
+    // The consumer is wired, not passed along as an option.
+    const options = definition.providers?.find((p) => typeof p === 'object' && p.provide === WORKER_HOST_OPTIONS);
+    expect(options).toMatchObject({ useValue: host });
   });
 
-  it('refuses to start with more builds at once than pool connections', () => {
-    expect(() => start({ WORKER_CONCURRENCY: '32' })).toThrow(EnvValidationError);
-    expect(() => start({ DATABASE_POOL_SIZE: '8' })).toThrow(
-      /WORKER_CONCURRENCY: must not exceed DATABASE_POOL_SIZE \(8\)/,
-    );
-    expect(start({ WORKER_CONCURRENCY: '32', DATABASE_POOL_SIZE: '32' }).WORKER_CONCURRENCY).toBe(32);
+  it('leaves Postgres out for a worker without a database', () => {
+    const definition = WorkerHostModule.register({ ...host, envSchema: queueWorkerEnv, database: false });
+    expect(moduleNames(definition)).toEqual([PlatformModule.name, FragmentModule.name]);
   });
 
-  it('reads the replicas and the LISTEN URL', () => {
-    expect(
-      start({ DATABASE_REPLICA_URLS: 'postgres://r1/wp,postgres://r2/wp', DATABASE_LISTEN_URL: 'postgres://p/wp' }),
-    ).toMatchObject({
-      DATABASE_REPLICA_URLS: ['postgres://r1/wp', 'postgres://r2/wp'],
-      DATABASE_LISTEN_URL: 'postgres://p/wp',
+  it('makes a fragment worker the shell plus the consumer of its fragment’s queue', () => {
+    const definition = WorkerHostModule.forFragment({
+      ...host,
+      fragment,
+      builder: NoopBuilder,
+      imports: [ConsumerModule],
     });
+    expect(moduleNames(definition)).toEqual([
+      PlatformModule.name,
+      DbModule.name,
+      FragmentModule.name,
+      FragmentWorkerModule.name,
+      ConsumerModule.name,
+    ]);
   });
 });

@@ -1,4 +1,4 @@
-import { type DynamicModule, Module, type Type } from '@nestjs/common';
+import { ConfigurableModuleBuilder, type DynamicModule, Module, type ModuleMetadata, type Type } from '@nestjs/common';
 import { DB_WORKER_ENV_KEYS, DbModule, dbOptionsFromEnv } from '@worker-pattern/db';
 import {
   FRAGMENT_REDIS_READINESS,
@@ -9,85 +9,86 @@ import {
   fragmentOptionsFromEnv,
   FragmentWorkerModule,
 } from '@worker-pattern/fragment';
-import {
-  AppConfig,
-  baseEnvSchema,
-  databaseEnvSchema,
-  databaseReplicaEnvSchema,
-  fanoutEnvSchema,
-  pickEnv,
-  PlatformModule,
-  poolCoversConcurrency,
-  workerEnvSchema,
-} from '@worker-pattern/platform';
+import { fromEnv, PlatformModule } from '@worker-pattern/platform';
 import type { z } from 'zod';
+import { type QueueWorkerEnv, workerEnv, workerEnvDefaults } from './worker-env';
 
-/** Every worker's environment; a worker refuses to start with more builds at once than pool connections. */
-export const workerEnv = baseEnvSchema
-  .extend(databaseEnvSchema.shape)
-  .extend(databaseReplicaEnvSchema.shape)
-  .extend(workerEnvSchema.shape)
-  .extend(fanoutEnvSchema.shape)
-  .superRefine(poolCoversConcurrency);
-export type WorkerEnv = z.output<typeof workerEnv>;
-
-/** Smallest pool a worker gets when DATABASE_POOL_SIZE is unset, whatever its concurrency. */
-const MIN_DEFAULT_POOL_SIZE = 10;
-
-/**
- * A worker's defaults for what the shared schemas leave per app: its concurrency, and a pool that
- * covers it (raising DATABASE_POOL_SIZE's default where the concurrency is higher).
- */
-export function workerEnvDefaults(defaultConcurrency: number): {
-  WORKER_CONCURRENCY: number;
-  DATABASE_POOL_SIZE: number;
-} {
-  return {
-    WORKER_CONCURRENCY: defaultConcurrency,
-    DATABASE_POOL_SIZE: Math.max(MIN_DEFAULT_POOL_SIZE, defaultConcurrency),
-  };
-}
-
-export interface WorkerHostOptions<P extends Record<string, unknown>> {
+export interface WorkerHostOptions {
   /** Process name: logs, metrics, Redis and Postgres connection names (`feed-worker`). */
   readonly service: string;
   readonly defaultPort: number;
-  /** Builds per pod when WORKER_CONCURRENCY is unset: high for I/O-bound builders, low for heavy SQL. */
+  /** Jobs per pod when WORKER_CONCURRENCY is unset: high for I/O-bound builders, low for heavy SQL. */
   readonly defaultConcurrency: number;
+  /** The app's environment (default `workerEnv`); at least the platform's and the engine's worker variables. */
+  readonly envSchema?: z.ZodType<QueueWorkerEnv>;
+  /**
+   * Whether the process uses Postgres (default true): the data layer, its variables in the defaults
+   * and in /health/ready. Only the bench worker, whose builder reads nothing, goes without.
+   */
+  readonly database?: boolean;
+}
+
+/** What the worker consumes and needs beyond the shell: its consumer module, its domain's settings. */
+interface WorkerHostExtras {
+  readonly imports: NonNullable<ModuleMetadata['imports']>;
+}
+
+export const WORKER_HOST_OPTIONS = Symbol('WORKER_HOST_OPTIONS');
+
+const workerHost = new ConfigurableModuleBuilder<WorkerHostOptions>({
+  optionsInjectionToken: WORKER_HOST_OPTIONS,
+})
+  .setClassMethodName('register')
+  .setExtras<WorkerHostExtras>({ imports: [] }, (definition, extras) => ({
+    ...definition,
+    imports: [...(definition.imports ?? []), ...extras.imports],
+  }))
+  .build();
+
+export type WorkerHostRegistration = typeof workerHost.OPTIONS_TYPE;
+
+export interface FragmentWorkerHostRegistration<P extends Record<string, unknown>> extends WorkerHostRegistration {
   readonly fragment: FragmentDefinition<P>;
   readonly builder: Type<FragmentBuilder<P>>;
 }
 
 /**
- * Everything a fragment worker process is, in one module: validated config, logs, health and
- * metrics (platform), Postgres (db: the primary, and the replicas its builder's `DbReader` may read),
- * the engine's Redis side, and the consumer of the fragment's one queue. A worker app's root module is a single `WorkerHostModule.register(...)`.
+ * Every worker process's shell, in one module: validated config, logs, health and metrics
+ * (platform), Postgres (db: the primary, and the replicas a builder's `DbReader` may read), the
+ * engine's Redis side and Bull, plus whatever the worker consumes (`imports`). A worker app's root
+ * module is a single `WorkerHostModule.register(...)`, or `forFragment(...)` for a fragment worker.
  */
 @Module({})
-export class WorkerHostModule {
-  static register<P extends Record<string, unknown>>(options: WorkerHostOptions<P>): DynamicModule {
+export class WorkerHostModule extends workerHost.ConfigurableModuleClass {
+  static override register(options: WorkerHostRegistration): DynamicModule {
+    const { service, defaultPort, defaultConcurrency, envSchema = workerEnv, database = true } = options;
+    const definition = super.register(options);
     return {
-      module: WorkerHostModule,
+      ...definition,
       imports: [
         PlatformModule.forRoot({
-          service: options.service,
-          envSchema: workerEnv,
-          defaultPort: options.defaultPort,
-          envDefaults: workerEnvDefaults(options.defaultConcurrency),
-          readiness: { redis: FRAGMENT_REDIS_READINESS, postgres: true },
+          service,
+          envSchema,
+          defaultPort,
+          envDefaults: database ? workerEnvDefaults(defaultConcurrency) : { WORKER_CONCURRENCY: defaultConcurrency },
+          readiness: { redis: FRAGMENT_REDIS_READINESS, postgres: database },
         }),
-        DbModule.forRootAsync({
-          inject: [AppConfig],
-          useFactory: (config: AppConfig<WorkerEnv>) =>
-            dbOptionsFromEnv(pickEnv(config, DB_WORKER_ENV_KEYS), options.service),
-        }),
-        FragmentModule.forRootAsync({
-          inject: [AppConfig],
-          useFactory: (config: AppConfig<WorkerEnv>) =>
-            fragmentOptionsFromEnv(pickEnv(config, FRAGMENT_WORKER_ENV_KEYS), options.service),
-        }),
-        FragmentWorkerModule.register({ fragment: options.fragment, builder: options.builder }),
+        // DATABASE_LISTEN_URL: the outbox relay's LISTEN; writes, the outbox and the fan-out stay on DATABASE_URL.
+        ...(database
+          ? [DbModule.forRootAsync(fromEnv(DB_WORKER_ENV_KEYS, (env) => dbOptionsFromEnv(env, service)))]
+          : []),
+        FragmentModule.forRootAsync(fromEnv(FRAGMENT_WORKER_ENV_KEYS, (env) => fragmentOptionsFromEnv(env, service))),
+        ...(definition.imports ?? []),
       ],
     };
+  }
+
+  /** A fragment worker: the shell, and the consumer of its fragment's one queue with its builder. */
+  static forFragment<P extends Record<string, unknown>>(options: FragmentWorkerHostRegistration<P>): DynamicModule {
+    const { fragment, builder, imports = [], ...host } = options;
+    return WorkerHostModule.register({
+      ...host,
+      imports: [FragmentWorkerModule.register({ fragment, builder }), ...imports],
+    });
   }
 }

@@ -2,7 +2,8 @@ import { getQueueToken } from '@nestjs/bull';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { DbModule, DbReader, LazyDataSource } from '@worker-pattern/db';
 import { createTestDatabase, type TestDatabase } from '@worker-pattern/db/testing';
-import { FeedBuilder, FeedFanoutModule, type FeedFanoutOptions, feedFragment } from '@worker-pattern/feed';
+import { FeedFanoutModule, type FeedFanoutOptions, feedFragment } from '@worker-pattern/feed';
+import { FeedBuilder } from '@worker-pattern/feed/builder';
 import { FRAGMENT_REDIS, FragmentModule, FragmentStore, FragmentTargets } from '@worker-pattern/fragment';
 import {
   deleteKeysWithPrefix,

@@ -1,5 +1,6 @@
 import { BadRequestException } from '@nestjs/common';
-import { parseFollowBody, parseIdParam, parsePostBody } from './write-input';
+import { openApiSchemaOf } from '@worker-pattern/platform';
+import { followBody, parseFollowBody, parseIdParam, parsePostBody, postBody } from './write-input';
 import { writeEventSchema } from './write-events';
 
 const message = (fn: () => unknown): string => {
@@ -43,5 +44,22 @@ describe('write input', () => {
     expect(writeEventSchema.safeParse({ type: 'post.created', authorId: 1, postId: '9' }).success).toBe(true);
     expect(writeEventSchema.safeParse({ type: 'post.deleted', authorId: 1 }).success).toBe(false);
     expect(writeEventSchema.safeParse({ type: 'like.created', userId: 1 }).success).toBe(false);
+  });
+
+  it('documents each body with the schema that validates it (OpenAPI, generated)', () => {
+    expect(openApiSchemaOf(postBody, 'input')).toEqual({
+      type: 'object',
+      properties: {
+        body: { type: 'string', minLength: 1, maxLength: 5000, description: 'Trimmed; 1 to 5,000 characters' },
+      },
+      required: ['body'],
+      additionalProperties: false,
+    });
+    expect(openApiSchemaOf(followBody, 'input')).toEqual({
+      type: 'object',
+      properties: { userId: { type: 'integer', minimum: 1, maximum: 2_147_483_647 } },
+      required: ['userId'],
+      additionalProperties: false,
+    });
   });
 });

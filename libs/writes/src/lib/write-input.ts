@@ -3,23 +3,21 @@ import { z } from 'zod';
 
 export const MAX_POST_LENGTH = 5000;
 
-const postBody = z
+/** A post's body: trimmed first (`trim` rewrites the value before the length checks run). */
+export const postBody = z
   .object({
     body: z
       .string({ error: 'body must be a string' })
-      .transform((text) => text.trim())
-      .pipe(
-        z
-          .string()
-          .min(1, 'body must not be empty')
-          .max(MAX_POST_LENGTH, `body must be at most ${MAX_POST_LENGTH} characters`)
-          // Postgres text cannot hold U+0000: refused here as a 400, not failed there as a 500.
-          .refine((text) => !text.includes('\u0000'), 'body must not contain NUL (\\u0000) characters'),
-      ),
+      .trim()
+      .min(1, 'body must not be empty')
+      .max(MAX_POST_LENGTH, `body must be at most ${MAX_POST_LENGTH} characters`)
+      // Postgres text cannot hold U+0000: refused here as a 400, not failed there as a 500.
+      .refine((text) => !text.includes('\u0000'), 'body must not contain NUL (\\u0000) characters')
+      .describe('Trimmed; 1 to 5,000 characters'),
   })
   .strict();
 
-const followBody = z
+export const followBody = z
   .object({
     userId: z
       .number({ error: 'userId must be a number' })

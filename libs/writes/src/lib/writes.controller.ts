@@ -2,11 +2,11 @@ import { Body, Controller, Delete, HttpCode, Param, Post, Res, UseFilters, UseGu
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { RateLimit, ViewerGuard, ViewerId } from '@worker-pattern/auth';
 import { MAX_ID } from '@worker-pattern/fragment';
-import { ApiErrorResponses } from '@worker-pattern/platform';
+import { ApiErrorResponses, openApiSchemaOf } from '@worker-pattern/platform';
 import type { FastifyReply } from 'fastify';
 import { SocialWrites } from './social-writes';
 import { WriteErrorsFilter } from './write-errors.filter';
-import { MAX_POST_LENGTH, parseFollowBody, parseIdParam, parsePostBody } from './write-input';
+import { followBody, parseFollowBody, parseIdParam, parsePostBody, postBody } from './write-input';
 
 const ID = { type: 'integer', minimum: 1, maximum: MAX_ID } as const;
 const RELATION = (ids: Record<string, object>) => ({
@@ -37,21 +37,7 @@ export class WritesController {
     summary: 'Post as the viewer',
     description: 'Followers’ feeds are invalidated durably (outbox) in the same transaction.',
   })
-  @ApiBody({
-    schema: {
-      type: 'object',
-      required: ['body'],
-      additionalProperties: false,
-      properties: {
-        body: {
-          type: 'string',
-          minLength: 1,
-          maxLength: MAX_POST_LENGTH,
-          description: 'Trimmed; 1 to 5,000 characters',
-        },
-      },
-    },
-  })
+  @ApiBody({ schema: openApiSchemaOf(postBody, 'input') })
   @ApiResponse({
     status: 201,
     schema: {
@@ -74,9 +60,7 @@ export class WritesController {
     summary: 'Follow a user',
     description: '201 when new, 200 when already following (never a second row); 400 for yourself.',
   })
-  @ApiBody({
-    schema: { type: 'object', required: ['userId'], additionalProperties: false, properties: { userId: ID } },
-  })
+  @ApiBody({ schema: openApiSchemaOf(followBody, 'input') })
   @ApiResponse({ status: 201, description: 'Now following', schema: RELATION({ followerId: ID, followeeId: ID }) })
   @ApiResponse({ status: 200, description: 'Already following', schema: RELATION({ followerId: ID, followeeId: ID }) })
   @ApiErrorResponses(400, 401, 404, 413, 429, 503)

@@ -103,7 +103,10 @@ export interface AppModuleDefaults {
   readonly fragment?: string;
   /** Whether the app's /health/ready checks Postgres (`readiness: { …, postgres: true }`). */
   readonly readinessChecksPostgres: boolean;
-  /** Whether the app connects to Postgres lazily (`DbModule.forRootLazyAsync`): it starts without it. */
+  /**
+   * Whether the app connects to Postgres lazily (`DbModule.forRootLazyAsync`, or the gateway's
+   * `WritesModule.forRootLazy`, which wraps it): it starts without it.
+   */
   readonly lazyDatabase: boolean;
 }
 
@@ -131,7 +134,7 @@ export function appModuleDefaults(app: HttpApp, text = appModuleSource(app)): Ap
       num(/defaultConcurrency:\s*(\w+)/) ?? num(/workerEnvDefaults\((\w+)\)/) ?? num(/WORKER_CONCURRENCY:\s*(\w+)/),
     fragment: text.match(/fragment:\s*(\w+)/)?.[1],
     readinessChecksPostgres: /readiness:\s*\{[^}]*\bpostgres:\s*true/.test(text),
-    lazyDatabase: /DbModule\.forRootLazyAsync\(/.test(text),
+    lazyDatabase: /(DbModule\.forRootLazyAsync|WritesModule\.forRootLazy)\(/.test(text),
   };
 }
 
@@ -150,7 +153,7 @@ export function gatewayReadPathProblems(text = appModuleSource('gateway')): stri
   }
   if (!defaults.lazyDatabase)
     problems.push(
-      'gateway: connects to Postgres eagerly (not DbModule.forRootLazyAsync), so it could not start, and serve reads, while Postgres is down',
+      'gateway: connects to Postgres eagerly (not WritesModule.forRootLazy / DbModule.forRootLazyAsync), so it could not start, and serve reads, while Postgres is down',
     );
   return problems;
 }

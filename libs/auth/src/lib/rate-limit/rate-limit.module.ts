@@ -1,10 +1,4 @@
-import {
-  type DynamicModule,
-  type InjectionToken,
-  Module,
-  type ModuleMetadata,
-  type OptionalFactoryDependency,
-} from '@nestjs/common';
+import { ConfigurableModuleBuilder, type DynamicModule, Module } from '@nestjs/common';
 import { APP_GUARD, Reflector } from '@nestjs/core';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { rateLimitScopeOf } from './rate-limit.decorator';
@@ -13,16 +7,18 @@ import { RateLimitMetrics } from './rate-limit.metrics';
 import { RATE_LIMIT_OPTIONS, type RateLimitOptions } from './rate-limit.options';
 import { RedisThrottlerStorage } from './redis-throttler.storage';
 
-export interface RateLimitModuleAsyncOptions {
-  readonly imports?: ModuleMetadata['imports'];
-  readonly inject?: Array<InjectionToken | OptionalFactoryDependency>;
-  readonly useFactory: (...args: never[]) => RateLimitOptions | Promise<RateLimitOptions>;
-}
-
 const WINDOW_MS = 60_000;
 
+/** Nest's configurable-module plumbing for the options, provided as `RATE_LIMIT_OPTIONS` to Throttler's root module. */
+const rateLimitOptions = new ConfigurableModuleBuilder<RateLimitOptions>({ optionsInjectionToken: RATE_LIMIT_OPTIONS })
+  .setClassMethodName('forRoot')
+  .setExtras({}, (definition) => ({ ...definition, exports: [RATE_LIMIT_OPTIONS] }))
+  .build();
+
+export type RateLimitModuleAsyncOptions = typeof rateLimitOptions.ASYNC_OPTIONS_TYPE;
+
 @Module({})
-class RateLimitOptionsModule {}
+class RateLimitOptionsModule extends rateLimitOptions.ConfigurableModuleClass {}
 
 /**
  * Per-viewer rate limits for the gateway's API, counted in Redis (`@nestjs/throttler` with the
@@ -32,12 +28,7 @@ class RateLimitOptionsModule {}
 @Module({})
 export class RateLimitModule {
   static forRootAsync(options: RateLimitModuleAsyncOptions): DynamicModule {
-    const optionsModule: DynamicModule = {
-      module: RateLimitOptionsModule,
-      imports: options.imports ?? [],
-      providers: [{ provide: RATE_LIMIT_OPTIONS, useFactory: options.useFactory, inject: options.inject ?? [] }],
-      exports: [RATE_LIMIT_OPTIONS],
-    };
+    const optionsModule = RateLimitOptionsModule.forRootAsync(options);
     const reflector = new Reflector();
     return {
       module: RateLimitModule,

@@ -1,5 +1,5 @@
 import { ConfigService } from '@nestjs/config';
-import type { BaseEnv } from './env.schema';
+import type { BaseEnv, CorsEnv, DatabaseEnv, DatabaseReplicaEnv, FanoutEnv, WorkerEnv } from './env.schema';
 
 /**
  * The typed view of the validated config. It is the very ConfigService instance that `@nestjs/config`
@@ -24,4 +24,18 @@ export function pickEnv<T extends object, K extends keyof T & string>(
   const picked = {} as Pick<T, K>;
   for (const key of keys) picked[key] = get(key) as T[K];
   return picked;
+}
+
+/** Every variable the platform's shared schemas define, by name: what `fromEnv` may read. */
+export type PlatformEnv = BaseEnv & DatabaseEnv & DatabaseReplicaEnv & WorkerEnv & FanoutEnv & CorsEnv;
+
+/**
+ * The `inject` and `useFactory` of a module's `forRootAsync` that builds its options from validated
+ * variables: `DbModule.forRootAsync(fromEnv(DB_ENV_KEYS, (env) => dbOptionsFromEnv(env, 'gateway')))`.
+ */
+export function fromEnv<K extends keyof PlatformEnv & string, T>(
+  keys: readonly K[],
+  build: (env: Pick<PlatformEnv, K>) => T,
+): { inject: [typeof AppConfig]; useFactory: (config: AppConfig<PlatformEnv>) => T } {
+  return { inject: [AppConfig], useFactory: (config) => build(pickEnv(config, keys)) };
 }

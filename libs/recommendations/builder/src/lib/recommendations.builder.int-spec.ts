@@ -3,7 +3,7 @@ import { DbModule, DbReader } from '@worker-pattern/db';
 import { createTestDatabase, TestDatabase } from '@worker-pattern/db/testing';
 import { FragmentBuildContext, FragmentNotFoundError } from '@worker-pattern/fragment';
 import { MAX_NEIGHBOURS, RecommendationsBuilder } from './recommendations.builder';
-import { RECOMMENDATIONS_SIZE, RecommendedItem } from './recommendations.fragment';
+import { RECOMMENDATIONS_SIZE, recommendationsData, RecommendedItem } from '@worker-pattern/recommendations';
 
 function asViewer(viewerId: number, signal = new AbortController().signal): FragmentBuildContext {
   return { viewerId, signal, attempt: 1 };
@@ -92,9 +92,11 @@ describe('RecommendationsBuilder (real Postgres)', () => {
     await expect(builder.build({}, asViewer(1, controller.signal))).rejects.toThrow('build timed out');
   });
 
-  it('survives a JSON round trip unchanged (what the cache stores)', async () => {
+  it('survives a JSON round trip unchanged (what the cache stores), in the shape its contract states', async () => {
     const data = await builder.build({}, asViewer(1));
     expect(JSON.parse(JSON.stringify(data))).toEqual(data);
+    // The schema the OpenAPI document is generated from: no field missing, none unlisted (parse drops those).
+    expect(recommendationsData.parse(data)).toEqual(data);
   });
 
   it('is injectable: Nest resolves its DbReader through DbModule', async () => {

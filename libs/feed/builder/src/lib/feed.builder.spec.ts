@@ -1,7 +1,7 @@
 import { PermanentFragmentError } from '@worker-pattern/fragment';
 import { DbReader } from '@worker-pattern/db';
 import { DataSource } from 'typeorm';
-import { DEFAULT_FEED_FANOUT } from './feed-fanout';
+import { DEFAULT_FEED_FANOUT } from '@worker-pattern/feed';
 import { FeedBuilder } from './feed.builder';
 
 describe('FeedBuilder', () => {

@@ -12,7 +12,7 @@ import {
   RecommendationsParams,
   RecommendedItem,
   recommendationsFragment,
-} from './recommendations.fragment';
+} from '@worker-pattern/recommendations';
 
 /**
  * How many of the most similar users vote. Popular items make almost everyone "similar" by one

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DbReader } from '@worker-pattern/db';
 import { FragmentBuildContext, FragmentBuilder, FragmentNotFoundError } from '@worker-pattern/fragment';
-import { ProfileData, ProfileParams, profileFragment } from './profile.fragment';
+import { ProfileData, ProfileParams, profileFragment } from '@worker-pattern/profile';
 
 interface ProfileRow {
   id: number;

@@ -6,8 +6,8 @@ import {
   FragmentNotFoundError,
   PermanentFragmentError,
 } from '@worker-pattern/fragment';
-import { FEED_FANOUT_OPTIONS, type FeedFanoutOptions, pullFromFollowers } from './feed-fanout';
-import { FEED_SIZE, FeedData, FeedParams, FeedPost, feedFragment } from './feed.fragment';
+import { FEED_FANOUT_OPTIONS, type FeedFanoutOptions, pullFromFollowers } from '@worker-pattern/feed';
+import { FEED_SIZE, FeedData, FeedParams, FeedPost, feedFragment } from '@worker-pattern/feed';
 
 interface FeedRow {
   id: string;

@@ -2,9 +2,9 @@ import { Test } from '@nestjs/testing';
 import { DbModule, DbReader } from '@worker-pattern/db';
 import { createTestDatabase, TestDatabase } from '@worker-pattern/db/testing';
 import { FragmentBuildContext, FragmentNotFoundError } from '@worker-pattern/fragment';
-import { DEFAULT_FEED_FANOUT, FEED_FANOUT_OPTIONS } from './feed-fanout';
+import { DEFAULT_FEED_FANOUT, FEED_FANOUT_OPTIONS } from '@worker-pattern/feed';
 import { FeedBuilder } from './feed.builder';
-import { FEED_SIZE } from './feed.fragment';
+import { FEED_SIZE, feedData } from '@worker-pattern/feed';
 
 function asViewer(viewerId: number): FragmentBuildContext {
   return { viewerId, signal: new AbortController().signal, attempt: 1 };
@@ -72,9 +72,11 @@ describe('FeedBuilder (real Postgres)', () => {
     await expect(builder.build({}, asViewer(999))).rejects.toThrow('user 999 not found');
   });
 
-  it('survives a JSON round trip unchanged (what the cache stores)', async () => {
+  it('survives a JSON round trip unchanged (what the cache stores), in the shape its contract states', async () => {
     const data = await builder.build({}, asViewer(1));
     expect(JSON.parse(JSON.stringify(data))).toEqual(data);
+    // The schema the OpenAPI document is generated from: no field missing, none unlisted (parse drops those).
+    expect(feedData.parse(data)).toEqual(data);
   });
 
   it('keeps a feed that follows an author too big to push to fresh only briefly (hybrid fan-out)', async () => {

@@ -3,6 +3,7 @@ import { DbModule, DbReader } from '@worker-pattern/db';
 import { createTestDatabase, TestDatabase } from '@worker-pattern/db/testing';
 import { FragmentBuildContext, FragmentNotFoundError } from '@worker-pattern/fragment';
 import { ProfileBuilder } from './profile.builder';
+import { profileData } from '@worker-pattern/profile';
 
 /** Public scope: the engine passes no viewer. */
 function context(): FragmentBuildContext {
@@ -58,9 +59,11 @@ describe('ProfileBuilder (real Postgres)', () => {
     expect(asViewer).toEqual(asAnonymous);
   });
 
-  it('survives a JSON round trip unchanged (what the cache stores)', async () => {
+  it('survives a JSON round trip unchanged (what the cache stores), in the shape its contract states', async () => {
     const data = await builder.build({ userId: 1 }, context());
     expect(JSON.parse(JSON.stringify(data))).toEqual(data);
+    // The schema the OpenAPI document is generated from: no field missing, none unlisted (parse drops those).
+    expect(profileData.parse(data)).toEqual(data);
   });
 
   it('throws FragmentNotFoundError for an unknown user', async () => {
