@@ -8,6 +8,11 @@ export const DEFAULT_STORE_TIMEOUT_MS = 250;
 
 export class RateLimitStoreTimeoutError extends Error {}
 
+/** The block marker beside a counter's hits key (same hash tag, same slot). */
+export function blockedKeyOf(hitsKey: string): string {
+  return hitsKey.replace(/:hits$/, ':blocked');
+}
+
 /**
  * `@nest-lab/throttler-storage-redis`, with its counting script, on a connection we already hold
  * and under our key prefix. Its own key layout, `{<key>:<name>}:hits`, starts with the hash tag
@@ -43,7 +48,7 @@ export class RedisThrottlerStorage extends ThrottlerStorageRedisService {
     throttlerName: string,
   ): Promise<ThrottlerStorageRecord> {
     const hits = this.hitsKey(key, throttlerName);
-    const blocked = hits.replace(/:hits$/, ':blocked');
+    const blocked = blockedKeyOf(hits);
     const reply = await this.withTimeout(
       this.redis.call('eval', this.scriptSrc, 2, hits, blocked, throttlerName, ttl, limit, blockDuration),
     );
