@@ -113,36 +113,40 @@ end
 local out = {}
 for i = 1, n do
   local key = KEYS[i]
-  local v = redis.call('HMGET', key, 'd', 'b', 'x', 'h', 'fe', 'fc', 'fu', 'n', 'q', 'qu', 'qn', 'cu', 'r')
+  -- A fresh copy (the warm path) needs five fields; the build and failure fields only otherwise.
+  local v = redis.call('HMGET', key, 'd', 'b', 'x', 'h', 'r')
   local d = v[1]
-  local x, h, fu, qu, cu = num(v[3]), num(v[4]), num(v[7]), num(v[10]), num(v[12])
+  local x, h = num(v[3]), num(v[4])
   if d and h <= now then d = false end
-  local queued, running = v[9] and qu > now, cu > now
-  local status, wait, gen, promoted = 3, 0, 0, 0
   if d and x > now then
-    status = 1; wait = x - now
+    if take and num(v[5]) < now - 5000 then redis.call('HSET', key, 'r', now) end
+    out[i] = { 1, d, v[2] or '', '', '', x - now, 0, 0, 0, '' }
   else
+    local w = redis.call('HMGET', key, 'fe', 'fc', 'fu', 'n', 'q', 'qu', 'qn', 'cu')
+    local fu, qu, cu = num(w[3]), num(w[6]), num(w[8])
+    local queued, running = w[5] and qu > now, cu > now
+    local status, gen, promoted = 3, 0, 0
     if d then status = 2 elseif fu > now then status = 4 end
     if queued then
-      if take and v[11] == 'b' then
-        gen = tonumber(v[9]); promoted = 1
+      if take and w[7] == 'b' then
+        gen = tonumber(w[5]); promoted = 1
         redis.call('HSET', key, 'qn', 'i')
       end
     elseif take and not running and fu <= now then
       local lease = tonumber(ARGV[3 + i])
-      gen = next_gen(v[8])
+      gen = next_gen(w[4])
       redis.call('HSET', key, 'n', gen, 'q', gen, 'qu', now + lease, 'qn', 'i')
       keep_alive(key, lease)
       qu = now + lease
     end
-    wait = math.max(qu, cu, fu, now) - now
+    local wait = math.max(qu, cu, fu, now) - now
+    if take and num(v[5]) < now - 5000 and (d or gen > 0 or queued or running or w[3]) then
+      redis.call('HSET', key, 'r', now)
+    end
+    local queued_gen, queued_lane = 0, ''
+    if queued and gen == 0 then queued_gen = tonumber(w[5]); queued_lane = w[7] end
+    out[i] = { status, d or '', v[2] or '', w[1] or '', w[2] or '', wait, gen, promoted, queued_gen, queued_lane }
   end
-  if take and num(v[13]) < now - 5000 and (d or gen > 0 or queued or running or v[7]) then
-    redis.call('HSET', key, 'r', now)
-  end
-  local queued_gen, queued_lane = 0, ''
-  if queued and gen == 0 then queued_gen = tonumber(v[9]); queued_lane = v[11] end
-  out[i] = { status, d or '', v[2] or '', v[5] or '', v[6] or '', wait, gen, promoted, queued_gen, queued_lane }
 end
 if counted then out[n + 1] = counted end
 return out
