@@ -51,7 +51,7 @@ export class PagesController {
   ): Promise<void> {
     const limit = RouteRateLimit.of(request);
     let page: PageDefinition;
-    let targets: FragmentTarget[];
+    let targets: readonly FragmentTarget[];
     let waitMs: number;
     try {
       page = this.catalog.get(name);
