@@ -14,12 +14,15 @@ const PATH = '/api/pages/dashboard';
 /** Frames whose inclusive cost the gateway's profile lists: one per layer a warm request crosses. */
 const GATEWAY_FRAMES = [
   'runMiddie (',
-  'handleRequest (@nestjs/throttler',
+  'canActivate (@nestjs/throttler',
+  'handleRequest (libs/auth',
   'increment (libs/auth',
   'canActivate (libs/auth',
   'page (libs/pages',
   'resolve (libs/fragment',
+  'resolveCounted (libs/fragment',
   'read (libs/fragment',
+  'readCounted (libs/fragment',
   'sendJson (',
   'promiseInitHook (',
   'inc (prom-client',
