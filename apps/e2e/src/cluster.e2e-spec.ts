@@ -113,6 +113,26 @@ describe('the whole system on a Redis Cluster of 3 masters (real processes)', ()
     }
   });
 
+  it('counts each page of a viewer once, with the counter on the master that holds their copies (one script call does both)', async () => {
+    const token = await stack.login(3);
+    const first = await page(stack, token);
+    const second = await page(stack, token);
+    expect([first.status, second.status]).toEqual([200, 200]);
+    const remaining = (r: Response) => Number(r.headers.get('x-ratelimit-remaining'));
+    expect(remaining(first) - remaining(second)).toBe(1);
+    const hits = `${stack.keyPrefix}ratelimit:{u3}:api:default:hits`;
+    const holders: Array<{ port: number; counter: number; copies: number }> = [];
+    for (const { port } of await stack.cluster!.masters()) {
+      const node = new Redis({ host: '127.0.0.1', port });
+      // KEYS lists a node's own keys only (a key of another node's slot would answer MOVED).
+      const [counters, copies] = await Promise.all([node.keys(hits), node.keys(`${stack.keyPrefix}frag:{u3}:*`)]);
+      const counter = counters.length;
+      node.disconnect();
+      if (counter > 0 || copies.length > 0) holders.push({ port, counter, copies: copies.length });
+    }
+    expect(holders).toEqual([{ port: expect.any(Number), counter: 1, copies: 3 }]);
+  });
+
   it('sends a gateway the events of what its streams watch, and nothing of the builds of 1,000 other viewers', async () => {
     await stack.startApp('gateway-2');
     const received = (name: AppName) => stack.metric(name, 'fragment_events_received_total', {});

@@ -366,6 +366,41 @@ describe('the gateway’s HTTP surface (in-process, real Redis and Postgres)', (
       ).toBe(429);
     });
 
+    it('counts a page in its own read: the same counter as other routes, the headers, a 429 that reads nothing', async () => {
+      const id = viewer();
+      const headers = asViewer(id);
+      const hits = `${gateway.keyPrefix}ratelimit:{u${id}}:api:default:hits`;
+      const page = await get('/api/pages/dashboard', headers);
+      expect(page.statusCode).toBe(200);
+      expect(page.headers).toMatchObject({
+        'x-ratelimit-limit': String(LIMITS.api),
+        'x-ratelimit-remaining': String(LIMITS.api - 1),
+      });
+      expect(Number(page.headers['x-ratelimit-reset'])).toBeGreaterThanOrEqual(59);
+      // Another route counts on the same counter through the guard's own call, and the page sees it.
+      expect([200, 202]).toContain((await get('/api/fragments/feed', headers)).statusCode);
+      expect((await get('/api/pages/dashboard', headers)).headers['x-ratelimit-remaining']).toBe(
+        String(LIMITS.api - 3),
+      );
+      // Refused before its read (unknown page, bad param): still counted, and past the limit a 429 comes first.
+      expect((await get('/api/pages/nope', headers)).statusCode).toBe(404);
+      expect((await get('/api/pages/dashboard?waitMs=x', headers)).statusCode).toBe(400);
+      expect(Number(await gateway.redis.get(hits))).toBe(5);
+      await gateway.redis.set(hits, String(LIMITS.api), 'KEEPTTL');
+      const statuses = [await get('/api/pages/dashboard?waitMs=x', headers), await get('/api/pages/nope', headers)];
+      expect(statuses.map((r) => r.statusCode)).toEqual([429, 429]);
+      // A viewer over the limit reads nothing: their cold copies are not leased.
+      const other = viewer();
+      const otherHeaders = asViewer(other);
+      const otherHits = `${gateway.keyPrefix}ratelimit:{u${other}}:api:default:hits`;
+      await gateway.redis.set(otherHits, String(LIMITS.api), 'PX', 60_000);
+      const refused = await get('/api/pages/dashboard', otherHeaders);
+      expect(refused.statusCode).toBe(429);
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      expect(refused.json().message).toMatch(/^rate limit exceeded: at most 30 requests per minute for this viewer/);
+      expect(await gateway.redis.keys(`${gateway.keyPrefix}frag:{u${other}}:*`)).toEqual([]);
+    });
+
     it('keeps its counters in Redis under REDIS_KEY_PREFIX', async () => {
       const id = viewer();
       await get('/api/pages/dashboard', asViewer(id));

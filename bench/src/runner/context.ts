@@ -44,7 +44,10 @@ export interface BenchSizes {
   readonly users: number;
 }
 
-export function benchSizes(quick: boolean, overrides: { runs?: number; soakMinutes?: number }): BenchSizes {
+export function benchSizes(
+  quick: boolean,
+  overrides: { runs?: number; soakMinutes?: number; loadSeconds?: number },
+): BenchSizes {
   const base: BenchSizes = quick
     ? {
         quick,
@@ -111,6 +114,7 @@ export function benchSizes(quick: boolean, overrides: { runs?: number; soakMinut
   return {
     ...base,
     runs: overrides.runs ?? base.runs,
+    loadSeconds: overrides.loadSeconds ?? base.loadSeconds,
     soakSeconds: overrides.soakMinutes !== undefined ? Math.round(overrides.soakMinutes * 60) : base.soakSeconds,
   };
 }
@@ -139,6 +143,8 @@ export class ViewerPool {
 
 export interface BenchContext {
   readonly sizes: BenchSizes;
+  /** Another build of the gateway (its main.js) that scenario 2 runs interleaved with this one: A/B of a change. */
+  readonly baselineGateway?: string;
   readonly stack: BenchStack;
   readonly memory: MemorySampler;
   readonly log: (message: string) => void;

@@ -18,6 +18,9 @@ const USAGE = `Usage: npm run bench -- [options]   (builds the apps, then runs n
                        unless --only names it
   --runs N             interleaved repetitions of each comparison (default 3; 1 with --quick)
   --soak-minutes N     length of the soak (default 10; 20 s with --quick)
+  --load-seconds N     length of each throughput run (default 10; 1 with --quick)
+  --baseline-gateway F another build of the gateway (its main.js, e.g. a copy of dist/apps/gateway
+                       built from an earlier commit): warm-floor runs it interleaved with this one
   --only a,b           only these scenarios: ${'${ids}'}
                        (their sections replace their own in an existing report; the rest stay)
   --out FILE           the markdown report (default bench/RESULTS.md; --quick: bench/out/RESULTS.quick.md)
@@ -49,6 +52,8 @@ async function main(): Promise<void> {
       quick: { type: 'boolean', default: false },
       runs: { type: 'string' },
       'soak-minutes': { type: 'string' },
+      'load-seconds': { type: 'string' },
+      'baseline-gateway': { type: 'string' },
       only: { type: 'string' },
       out: { type: 'string' },
       json: { type: 'string' },
@@ -69,6 +74,7 @@ async function main(): Promise<void> {
   const sizes = benchSizes(quick, {
     runs: values.runs ? Number(values.runs) : undefined,
     soakMinutes: values['soak-minutes'] ? Number(values['soak-minutes']) : undefined,
+    loadSeconds: values['load-seconds'] ? Number(values['load-seconds']) : undefined,
   });
   const out = path.resolve(WORKSPACE_ROOT, values.out ?? (quick ? 'bench/out/RESULTS.quick.md' : 'bench/RESULTS.md'));
   const profileDir = path.resolve(WORKSPACE_ROOT, values.profiles ?? 'bench/out/profiles');
@@ -86,6 +92,9 @@ async function main(): Promise<void> {
     memory,
     log,
     profileDir,
+    baselineGateway: values['baseline-gateway']
+      ? path.relative(WORKSPACE_ROOT, path.resolve(values['baseline-gateway']))
+      : undefined,
     system: () => (system ??= BenchSystem.start(ctx)),
   };
 

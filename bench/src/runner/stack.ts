@@ -77,12 +77,15 @@ export class BenchStack {
     });
   }
 
-  /** Starts a built app of the workspace (dist/apps/<name>) and waits until /health/ready says so. */
+  /**
+   * Starts a built app of the workspace (dist/apps/<name>, or `script`: another build of it) and
+   * waits until /health/ready says so.
+   */
   startApp(
     name: StackApp,
-    options: { env?: Record<string, string>; nodeArgs?: string[]; label?: string } = {},
+    options: { env?: Record<string, string>; nodeArgs?: string[]; label?: string; script?: string } = {},
   ): Promise<RunningApp> {
-    return this.launch(builtApp(name), options.label ?? name, options, '/health/ready');
+    return this.launch(options.script ?? builtApp(name), options.label ?? name, options, '/health/ready');
   }
 
   /** Starts a bench program (dist/bench/<name>) and waits until it answers on `healthPath`. */

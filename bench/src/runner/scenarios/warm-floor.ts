@@ -14,12 +14,15 @@ const PATH = '/api/pages/dashboard';
 /** Frames whose inclusive cost the gateway's profile lists: one per layer a warm request crosses. */
 const GATEWAY_FRAMES = [
   'runMiddie (',
-  'handleRequest (@nestjs/throttler',
+  'canActivate (@nestjs/throttler',
+  'handleRequest (libs/auth',
   'increment (libs/auth',
   'canActivate (libs/auth',
   'page (libs/pages',
   'resolve (libs/fragment',
+  'resolveCounted (libs/fragment',
   'read (libs/fragment',
+  'readCounted (libs/fragment',
   'sendJson (',
   'promiseInitHook (',
   'inc (prom-client',
@@ -118,6 +121,18 @@ export async function warmFloor(ctx: BenchContext): Promise<ScenarioResult> {
     ]);
     started.push(floor, ...profiled);
     servers.push({ key: 'floor', label: 'floor', app: floor });
+    if (ctx.baselineGateway) {
+      const baseline = await ctx.stack.startApp('gateway', {
+        label: 'gateway (baseline)',
+        script: ctx.baselineGateway,
+      });
+      started.push(baseline);
+      servers.push({
+        key: 'base',
+        label: `gateway (baseline: ${path.basename(path.dirname(ctx.baselineGateway))})`,
+        app: baseline,
+      });
+    }
 
     // Copies must stay fresh through every run (the feed's ttl is 30 s): rebuilt whenever the next
     // run could outlast them.
@@ -199,6 +214,12 @@ export async function warmFloor(ctx: BenchContext): Promise<ScenarioResult> {
     "\\* CPU time (user + system, /proc/<pid>/stat) over the run divided by the requests served; Redis is shared with anything else on the machine, and the load generator (autocannon, in the bench process) shares the two cores with the server and Redis, so the floor's throughput is partly the load generator's limit.",
     '',
     `**Gateway / floor throughput: ${ratioText(throughputRatio)}** (target ≥ 0.80×); p99 ${fig(f['gw:p99'], 2, 'ms')} against ${fig(f['floor:p99'], 2, 'ms')}. Response headers: gateway ${headers['gateway']?.count} (${headers['gateway']?.bytes} bytes), floor ${headers['floor']?.count} (${headers['floor']?.bytes} bytes).`,
+    ...(f['base:rps']
+      ? [
+          '',
+          `Gateway / baseline gateway: ${ratioText(f['gw:rps'].median / f['base:rps'].median)} the throughput, ${ratioText(f['gw:appUs'].median / f['base:appUs'].median)} the gateway CPU and ${ratioText(f['gw:redisUs'].median / f['base:redisUs'].median)} the Redis CPU per request (\`--baseline-gateway\`).`,
+        ]
+      : []),
     '',
     `### Profile of the gateway under the warm load (node --cpu-prof, ${profileSeconds} s)`,
     '',

@@ -1,5 +1,6 @@
 import { type CanActivate, type ExecutionContext, Injectable, UnauthorizedException } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
+import { checkBearer } from './bearer-session';
 import { InvalidTokenError, ViewerTokens } from './viewer-tokens';
 
 /** The request after `ViewerGuard`: the authenticated viewer, taken from the token only. */
@@ -21,17 +22,17 @@ export class ViewerGuard implements CanActivate {
   }
 
   protected authenticate(request: ViewerRequest): void {
-    const header = request.headers.authorization;
-    if (!header) throw new UnauthorizedException('missing Authorization header (expected "Bearer <token>")');
-    const match = /^Bearer ([A-Za-z0-9_.-]+)$/.exec(header);
-    if (!match) throw new UnauthorizedException('malformed Authorization header (expected "Bearer <token>")');
-    try {
-      const session = this.tokens.session(match[1] ?? '');
-      request.viewerId = session.viewerId;
-      request.viewerSessionEndsAt = session.expiresAtMs;
-    } catch (error) {
-      if (error instanceof InvalidTokenError) throw new UnauthorizedException(`invalid token: ${error.message}`);
-      throw error;
+    const check = checkBearer(request, this.tokens);
+    switch (check.outcome) {
+      case 'missing':
+        throw new UnauthorizedException('missing Authorization header (expected "Bearer <token>")');
+      case 'malformed':
+        throw new UnauthorizedException('malformed Authorization header (expected "Bearer <token>")');
+      case 'invalid':
+        throw new UnauthorizedException(`invalid token: ${check.reason}`);
+      case 'valid':
+        request.viewerId = check.session.viewerId;
+        request.viewerSessionEndsAt = check.session.expiresAtMs;
     }
   }
 }

@@ -7,7 +7,7 @@ import { FragmentLostJobs } from './fragment-lost-jobs';
 import { FragmentRequestMetrics } from './fragment-metrics';
 import { FragmentRetryAdvisor } from './fragment-retry-advisor';
 import type { FragmentState } from './fragment-state';
-import { FragmentStore, type StoredFragment } from './fragment-store';
+import { FragmentStore, type ReadCount, type ReadCounter, type StoredFragment } from './fragment-store';
 import type { FragmentTarget } from './fragment-target';
 import { FragmentTargets } from './fragment-targets';
 import { isRedisUnavailableError } from './redis-clients';
@@ -17,6 +17,11 @@ export interface ResolveOptions {
   readonly waitMs?: number;
   readonly requestId?: string;
 }
+
+/** A counted resolve: the states, unless the counter was blocked (then nothing was read or leased). */
+export type CountedResolve =
+  | { readonly count: ReadCount; readonly blocked: false; readonly states: FragmentState[] }
+  | { readonly count: ReadCount; readonly blocked: true };
 
 /** Reads of one copy for listeners: the one in flight, and at most one queued behind it. */
 interface SettledReads {
@@ -65,11 +70,39 @@ export class FragmentResolver {
     }
   }
 
+  /**
+   * `resolve`, counting `counter` (a per-viewer rate limit) in the same script call as the copies
+   * of its slot: a page and its viewer's limit in one round trip. Over the limit, nothing is read,
+   * leased or enqueued.
+   */
+  async resolveCounted(
+    targets: readonly FragmentTarget[],
+    counter: ReadCounter,
+    options: ResolveOptions = {},
+  ): Promise<CountedResolve> {
+    try {
+      const read = await this.store.readCounted(this.readRequests(targets), counter);
+      if (read.blocked) return read;
+      return { count: read.count, blocked: false, states: await this.settle(targets, read.fragments, options) };
+    } catch (error) {
+      throw unavailableOr(error, this.store);
+    }
+  }
+
+  private readRequests(targets: readonly FragmentTarget[]): Array<{ key: string; leaseMs: number }> {
+    return targets.map((t) => ({ key: t.key, leaseMs: t.definition.leaseMs }));
+  }
+
   private async resolveOrThrow(targets: readonly FragmentTarget[], options: ResolveOptions): Promise<FragmentState[]> {
-    const stored = await this.store.read(
-      targets.map((t) => ({ key: t.key, leaseMs: t.definition.leaseMs })),
-      true,
-    );
+    return this.settle(targets, await this.store.read(this.readRequests(targets), true), options);
+  }
+
+  /** Enqueues what the read leased, waits for pending copies if asked, and presents the states. */
+  private async settle(
+    targets: readonly FragmentTarget[],
+    stored: StoredFragment[],
+    options: ResolveOptions,
+  ): Promise<FragmentState[]> {
     const leased: LeasedBuild[] = [];
     stored.forEach((s, i) => {
       if (s.takenGeneration > 0) leased.push({ target: targets[i], generation: s.takenGeneration });

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
-import { FRAGMENT_SETTLED_PATTERN } from './fragment-key';
-import { type CompletionTiming, type FailureTiming, FragmentStore } from './fragment-store';
+import { FRAGMENT_SETTLED_PATTERN, hashTagOf } from './fragment-key';
+import { type CompletionTiming, type FailureTiming, FragmentStore, type ReadCounter } from './fragment-store';
 import { deleteKeysWithPrefix, TEST_REDIS_URL, uniqueTestPrefix } from './testing/redis-test-prefix';
 
 /**
@@ -268,6 +268,78 @@ describe('FragmentStore (real Redis)', () => {
     expect(await store.release(key, gen + 1)).toBe(false);
     expect(await store.release(key, gen)).toBe(true);
     expect((await store.read([lease(key)], true))[0]!.takenGeneration).toBeGreaterThan(gen);
+  });
+
+  describe('a read that carries a counter (a rate limit counted in the same call)', () => {
+    const counterOf = (tag: string, limit: number): ReadCounter => ({
+      hitsKey: `${prefix}ratelimit:{${tag}}:api:default:hits`,
+      blockedKey: `${prefix}ratelimit:{${tag}}:api:default:blocked`,
+      windowMs: 60_000,
+      limit,
+      blockMs: 30_000,
+    });
+
+    it('counts every read and, past the limit, blocks it before it reads or leases anything', async () => {
+      const a = newKey();
+      const tag = hashTagOf(a)!;
+      const counter = counterOf(tag, 2);
+      const first = await store.readCounted([lease(a)], counter);
+      expect(first).toMatchObject({ blocked: false, count: { hits: 1, blocked: false } });
+      expect(first.count.windowLeftMs).toBeGreaterThan(59_000);
+      expect(first.blocked || first.fragments[0]!.takenGeneration).toBeGreaterThan(0);
+      const second = await store.readCounted([lease(a)], counter);
+      expect(second).toMatchObject({
+        blocked: false,
+        count: { hits: 2 },
+        fragments: [{ status: 'pending', takenGeneration: 0 }],
+      });
+      // Over the limit: a cold copy of the same slot in this read is not leased.
+      const b = `${prefix}frag:{${tag}}:other`;
+      const third = await store.readCounted([lease(a), lease(b)], counter);
+      expect(third).toEqual({
+        blocked: true,
+        count: { hits: 3, blocked: true, blockLeftMs: 30_000, windowLeftMs: expect.any(Number) },
+      });
+      expect(await store.read([lease(b)], false)).toEqual([expect.objectContaining({ status: 'pending', waitMs: 0 })]);
+      expect(await redis.exists(b)).toBe(0);
+      // Blocked stays blocked, without counting past the block.
+      const fourth = await store.readCounted([lease(a)], counter);
+      expect(fourth).toMatchObject({ blocked: true, count: { blocked: true } });
+      expect(fourth.count.blockLeftMs).toBeGreaterThan(0);
+      expect(fourth.count.blockLeftMs).toBeLessThanOrEqual(30_000);
+      expect(await redis.pttl(counter.blockedKey)).toBeGreaterThan(0);
+    });
+
+    it('counts in the first call when its slot is not the copies’, and reads them only if it lets the request through', async () => {
+      const copy = newKey();
+      const counter = counterOf(`u${++n}`, 1);
+      expect(await store.readCounted([lease(copy)], counter)).toMatchObject({ blocked: false, count: { hits: 1 } });
+      const other = newKey();
+      expect(await store.readCounted([lease(other)], counter)).toMatchObject({ blocked: true });
+      expect(await redis.exists(other)).toBe(0);
+    });
+
+    it('is one script call for a page and its viewer’s counter in one slot', async () => {
+      const a = newKey();
+      const tag = hashTagOf(a)!;
+      const client = redis.duplicate();
+      const counted = new FragmentStore(client, () => now);
+      const sent: string[] = [];
+      const send = client.sendCommand.bind(client);
+      client.sendCommand = (command, stream) => {
+        sent.push(command.name);
+        return send(command, stream);
+      };
+      try {
+        const page = [lease(a), lease(`${prefix}frag:{${tag}}:b`)];
+        await counted.readCounted(page, counterOf(tag, 10)); // loads the script on this connection
+        sent.length = 0;
+        expect(await counted.readCounted(page, counterOf(tag, 10))).toMatchObject({ count: { hits: 2 } });
+        expect(sent).toEqual(['evalsha']);
+      } finally {
+        client.disconnect();
+      }
+    });
   });
 
   it('reads copies of several slots in one wave, each with its own state, in the caller’s order', async () => {

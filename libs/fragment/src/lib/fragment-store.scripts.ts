@@ -50,54 +50,105 @@ end
 `;
 
 /**
+ * A fixed-window counter (a per-viewer rate limit) that a read can carry, so the limit costs no round
+ * trip of its own: the algorithm of @nest-lab/throttler-storage-redis' script, which counts the same
+ * keys for every other route, so both see one count. Each request adds a hit; past `limit` hits in
+ * the window the counter is blocked for `block` ms, after which it starts again at one hit.
+ * Returns { hits, ms left in the window, 1 blocked | 0, ms left of the block }.
+ */
+const COUNT = `
+local function count(hit_key, block_key, window, limit, block)
+  local hits = redis.call('INCR', hit_key)
+  local left = redis.call('PTTL', hit_key)
+  if left <= 0 then
+    redis.call('PEXPIRE', hit_key, window)
+    left = window
+  end
+  local blocked = redis.call('GET', block_key)
+  local block_left = 0
+  if blocked then
+    block_left = redis.call('PTTL', block_key)
+  elseif hits > limit then
+    redis.call('SET', block_key, 1, 'PX', block)
+    blocked = '1'
+    block_left = block
+  end
+  if blocked and block_left <= 0 then
+    redis.call('DEL', block_key)
+    redis.call('SET', hit_key, 1, 'PX', window)
+    hits = 1
+    left = window
+    blocked = false
+  end
+  return { hits, left, blocked and 1 or 0, block_left }
+end
+`;
+
+/**
  * RESOLVE — reads copies (of one hash slot) in one call; for a client request, leases the builds
  * they need: the talk's "write the key with no data before you enqueue", made race-free.
- * KEYS: the copies. ARGV: now, take ('1': a client request), then each copy's lease ms.
+ * KEYS: the copies, then (with a counter) the counter's hits and block keys, in the copies' slot.
+ * ARGV: now, take ('1': a client request), counter ('1': the last two KEYS are a counter), then each
+ * copy's lease ms, then (with a counter) its window ms, limit and block ms.
+ * With a counter, the request is counted first; a blocked one reads and leases nothing.
  * A copy needs a build when it is not fresh, no build is queued or running, and it is not failing.
  * A queued background rebuild someone now waits for is promoted to the interactive lane. A request
- * also marks the copy read (`r`, at most every 5 s).
+ * also marks the copy read (`r`, at most every 5 s): a fresh copy read within 5 s is not written.
  * Returns per copy: { status (1 ready, 2 stale, 3 pending, 4 failed), data, builtAt, error,
  * errorCode, ms until the state changes by time alone (ready: the ttl; otherwise the later of the
  * build leases and the failure; 0: nothing under way), leased generation (0 none), 1 when that
  * generation is a promoted background lease, the generation and lane of a build already queued
- * (0, '' none) — the gateway checks that such a job still exists (a failover may have lost it) }.
+ * (0, '' none) — the gateway checks that such a job still exists (a failover may have lost it) };
+ * with a counter, then the counter's reply (see COUNT), alone when it is blocked.
  */
-export const RESOLVE_SCRIPT = `${PRELUDE}
+export const RESOLVE_SCRIPT = `${PRELUDE}${COUNT}
 local take = ARGV[2] == '1'
+local n = #KEYS
+local counted
+if ARGV[3] == '1' then
+  n = n - 2
+  counted = count(KEYS[n + 1], KEYS[n + 2], tonumber(ARGV[4 + n]), tonumber(ARGV[5 + n]), tonumber(ARGV[6 + n]))
+  if counted[3] == 1 then return { counted } end
+end
 local out = {}
-for i = 1, #KEYS do
+for i = 1, n do
   local key = KEYS[i]
-  local v = redis.call('HMGET', key, 'd', 'b', 'x', 'h', 'fe', 'fc', 'fu', 'n', 'q', 'qu', 'qn', 'cu', 'r')
+  -- A fresh copy (the warm path) needs five fields; the build and failure fields only otherwise.
+  local v = redis.call('HMGET', key, 'd', 'b', 'x', 'h', 'r')
   local d = v[1]
-  local x, h, fu, qu, cu = num(v[3]), num(v[4]), num(v[7]), num(v[10]), num(v[12])
+  local x, h = num(v[3]), num(v[4])
   if d and h <= now then d = false end
-  local queued, running = v[9] and qu > now, cu > now
-  local status, wait, gen, promoted = 3, 0, 0, 0
   if d and x > now then
-    status = 1; wait = x - now
+    if take and num(v[5]) < now - 5000 then redis.call('HSET', key, 'r', now) end
+    out[i] = { 1, d, v[2] or '', '', '', x - now, 0, 0, 0, '' }
   else
+    local w = redis.call('HMGET', key, 'fe', 'fc', 'fu', 'n', 'q', 'qu', 'qn', 'cu')
+    local fu, qu, cu = num(w[3]), num(w[6]), num(w[8])
+    local queued, running = w[5] and qu > now, cu > now
+    local status, gen, promoted = 3, 0, 0
     if d then status = 2 elseif fu > now then status = 4 end
     if queued then
-      if take and v[11] == 'b' then
-        gen = tonumber(v[9]); promoted = 1
+      if take and w[7] == 'b' then
+        gen = tonumber(w[5]); promoted = 1
         redis.call('HSET', key, 'qn', 'i')
       end
     elseif take and not running and fu <= now then
-      local lease = tonumber(ARGV[2 + i])
-      gen = next_gen(v[8])
+      local lease = tonumber(ARGV[3 + i])
+      gen = next_gen(w[4])
       redis.call('HSET', key, 'n', gen, 'q', gen, 'qu', now + lease, 'qn', 'i')
       keep_alive(key, lease)
       qu = now + lease
     end
-    wait = math.max(qu, cu, fu, now) - now
+    local wait = math.max(qu, cu, fu, now) - now
+    if take and num(v[5]) < now - 5000 and (d or gen > 0 or queued or running or w[3]) then
+      redis.call('HSET', key, 'r', now)
+    end
+    local queued_gen, queued_lane = 0, ''
+    if queued and gen == 0 then queued_gen = tonumber(w[5]); queued_lane = w[7] end
+    out[i] = { status, d or '', v[2] or '', w[1] or '', w[2] or '', wait, gen, promoted, queued_gen, queued_lane }
   end
-  if take and num(v[13]) < now - 5000 and (d or gen > 0 or queued or running or v[7]) then
-    redis.call('HSET', key, 'r', now)
-  end
-  local queued_gen, queued_lane = 0, ''
-  if queued and gen == 0 then queued_gen = tonumber(v[9]); queued_lane = v[11] end
-  out[i] = { status, d or '', v[2] or '', v[5] or '', v[6] or '', wait, gen, promoted, queued_gen, queued_lane }
 end
+if counted then out[n + 1] = counted end
 return out
 `;
 

@@ -44,6 +44,32 @@ export interface StoreReadRequest {
   readonly leaseMs: number;
 }
 
+/**
+ * A fixed-window counter a read carries (a per-viewer rate limit), counted in the same script call
+ * as the copies of its hash slot: the limit costs no round trip of its own. Both keys share a tag.
+ */
+export interface ReadCounter {
+  readonly hitsKey: string;
+  readonly blockedKey: string;
+  readonly windowMs: number;
+  readonly limit: number;
+  /** How long a counter past its limit stays blocked. */
+  readonly blockMs: number;
+}
+
+/** The counter after this request's hit. */
+export interface ReadCount {
+  readonly hits: number;
+  readonly windowLeftMs: number;
+  readonly blocked: boolean;
+  readonly blockLeftMs: number;
+}
+
+/** A counted read: the copies, unless the counter was blocked (then nothing was read or leased). */
+export type CountedRead =
+  | { readonly count: ReadCount; readonly blocked: false; readonly fragments: StoredFragment[] }
+  | { readonly count: ReadCount; readonly blocked: true };
+
 /** A build to queue because of what a script found (a write overtook a build): same copy, new generation. */
 export interface FollowUpBuild {
   readonly generation: number;
@@ -91,7 +117,9 @@ export interface CompletionTiming {
   readonly leaseMs: number;
 }
 
-type ResolveReply = Array<[number, string, string, string, string, number, number, number, number, string]>;
+type ResolveRow = [number, string, string, string, string, number, number, number, number, string];
+type CountRow = [number, number, number, number];
+type ResolveReply = Array<ResolveRow | CountRow>;
 
 interface FragmentCommands {
   fragmentResolve(numKeys: number, ...args: Array<string | number>): Promise<ResolveReply>;
@@ -106,6 +134,7 @@ interface FragmentCommands {
 /** Pins the scripts' clock (ms); returns 0 for Redis' own clock. Only the model-based test pins it. */
 export type FragmentClock = () => number;
 
+const NOT_COUNTED: ReadCount = { hits: 0, windowLeftMs: 0, blocked: false, blockLeftMs: 0 };
 const STATUS: Record<number, FragmentStatus> = { 1: 'ready', 2: 'stale', 3: 'pending', 4: 'failed' };
 const LANE: Record<string, BuildLane> = { i: 'interactive', b: 'background' };
 const LANE_CODE: Record<BuildLane, string> = { interactive: 'i', background: 'b' };
@@ -138,11 +167,48 @@ export class FragmentStore {
   async read(requests: readonly StoreReadRequest[], takeLeases: boolean): Promise<StoredFragment[]> {
     const out = new Array<StoredFragment>(requests.length);
     await forEachSlot(requests, async (group) => {
-      const args: Array<string | number> = group.map(({ item }) => item.key);
-      args.push(this.now(), takeLeases ? '1' : '0');
-      for (const { item } of group) args.push(item.leaseMs);
-      const reply = await this.commands.fragmentResolve(group.length, ...args);
-      reply.forEach(([status, data, builtAt, error, errorCode, waitMs, generation, promoted, queued, lane], j) => {
+      await this.readGroup(group, takeLeases, out);
+    });
+    return out;
+  }
+
+  /**
+   * A client's read that counts `counter` first, in the script call of the copies that share its
+   * slot (a viewer's page and rate limit: one call, one round trip). Blocked: nothing is read or
+   * leased. Copies in other slots are read only once the counter has let the request through.
+   */
+  async readCounted(requests: readonly StoreReadRequest[], counter: ReadCounter): Promise<CountedRead> {
+    const out = new Array<StoredFragment>(requests.length);
+    const tag = hashTagOf(counter.hitsKey) ?? `\0${counter.hitsKey}`;
+    const groups = slotGroups(requests);
+    const own = groups.get(tag) ?? [];
+    groups.delete(tag);
+    const count = await this.readGroup(own, true, out, counter);
+    if (count.blocked) return { count, blocked: true };
+    await Promise.all([...groups.values()].map((group) => this.readGroup(group, true, out)));
+    return { count, blocked: false, fragments: out };
+  }
+
+  private async readGroup(
+    group: ReadonlyArray<{ item: StoreReadRequest; index: number }>,
+    takeLeases: boolean,
+    out: StoredFragment[],
+    counter?: ReadCounter,
+  ): Promise<ReadCount> {
+    const args: Array<string | number> = group.map(({ item }) => item.key);
+    if (counter) args.push(counter.hitsKey, counter.blockedKey);
+    args.push(this.now(), takeLeases ? '1' : '0', counter ? '1' : '0');
+    for (const { item } of group) args.push(item.leaseMs);
+    if (counter) args.push(counter.windowMs, counter.limit, counter.blockMs);
+    const reply = await this.commands.fragmentResolve(group.length + (counter ? 2 : 0), ...args);
+    let count = NOT_COUNTED;
+    if (counter) {
+      const [hits, windowLeftMs, blocked, blockLeftMs] = reply.pop() as CountRow;
+      count = { hits, windowLeftMs, blocked: blocked === 1, blockLeftMs };
+      if (count.blocked) return count;
+    }
+    (reply as ResolveRow[]).forEach(
+      ([status, data, builtAt, error, errorCode, waitMs, generation, promoted, queued, lane], j) => {
         out[group[j].index] = {
           status: STATUS[status] ?? 'pending',
           dataJson: data === '' ? undefined : data,
@@ -154,9 +220,9 @@ export class FragmentStore {
           promoted: promoted === 1,
           queued: queued > 0 ? { generation: queued, lane: LANE[lane] ?? 'interactive' } : undefined,
         };
-      });
-    });
-    return out;
+      },
+    );
+    return count;
   }
 
   /** Job `jobId` (leased at some generation, on `lane`) starts building: it becomes the copy's running build, or is superseded. */
@@ -289,15 +355,21 @@ async function forEachSlot<T extends { readonly key: string }>(
   call: (group: Array<{ item: T; index: number }>) => Promise<void>,
 ): Promise<void> {
   if (items.length === 0) return;
+  await Promise.all([...slotGroups(items).values()].map(call));
+}
+
+/** Items by hash tag, each with its index; an untagged key has a slot of its own, named by itself. */
+function slotGroups<T extends { readonly key: string }>(
+  items: readonly T[],
+): Map<string, Array<{ item: T; index: number }>> {
   const groups = new Map<string, Array<{ item: T; index: number }>>();
   items.forEach((item, index) => {
-    // An untagged key has a slot of its own; its own name is its group.
     const tag = hashTagOf(item.key) ?? `\0${item.key}`;
     const group = groups.get(tag);
     if (group) group.push({ item, index });
     else groups.set(tag, [{ item, index }]);
   });
-  await Promise.all([...groups.values()].map(call));
+  return groups;
 }
 
 function defineCommands(redis: RedisClient): void {

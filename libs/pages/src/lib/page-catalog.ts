@@ -2,10 +2,18 @@ import { Injectable, NotFoundException } from '@nestjs/common';
 import { FragmentResolver, type FragmentTarget } from '@worker-pattern/fragment';
 import { PAGES, type PageDefinition } from './page-definition';
 
+/** Viewers whose page targets are remembered; past it the memo starts over (a bound, not an LRU). */
+const TARGETS_MEMO_LIMIT = 10_000;
+
 /** The pages the gateway serves, and a page's fragments as targets for one viewer. */
 @Injectable()
 export class PageCatalog {
   private readonly pages = new Map<string, PageDefinition>(PAGES.map((p) => [p.name, p]));
+  /**
+   * A page's targets depend on the page and the viewer only (default params, no request input):
+   * validated and keyed once per viewer, not per request. Targets are never mutated.
+   */
+  private readonly memo = new Map<string, FragmentTarget[]>();
 
   constructor(private readonly resolver: FragmentResolver) {}
 
@@ -17,7 +25,14 @@ export class PageCatalog {
   }
 
   /** Every fragment of the page with its default params, for the authenticated viewer. */
-  targets(page: PageDefinition, viewerId: number): FragmentTarget[] {
-    return page.fragments.map((f) => this.resolver.target(f, {}, { viewerId }));
+  targets(page: PageDefinition, viewerId: number): readonly FragmentTarget[] {
+    const memoKey = `${page.name}:${viewerId}`;
+    let targets = this.memo.get(memoKey);
+    if (!targets) {
+      targets = page.fragments.map((f) => this.resolver.target(f, {}, { viewerId }));
+      if (this.memo.size >= TARGETS_MEMO_LIMIT) this.memo.clear();
+      this.memo.set(memoKey, targets);
+    }
+    return targets;
   }
 }

@@ -17,3 +17,16 @@ export function rateLimitScopeOf(reflector: Reflector, context: ExecutionContext
     ]) ?? 'api'
   );
 }
+
+const COUNTED_BY_ROUTE = 'worker-pattern:rate-limit-counted-by-route';
+
+/**
+ * The route counts its viewer's rate limit itself, in the same Redis call as its read
+ * (`RouteRateLimit`), instead of the guard spending a round trip on it. Requests without a valid
+ * bearer token are still counted by the guard.
+ */
+export const RateLimitCountedByRoute = (): MethodDecorator => SetMetadata(COUNTED_BY_ROUTE, true);
+
+export function isRateLimitCountedByRoute(reflector: Reflector, context: ExecutionContext): boolean {
+  return reflector.get<boolean | undefined>(COUNTED_BY_ROUTE, context.getHandler()) === true;
+}

@@ -3,9 +3,13 @@ import { Reflector } from '@nestjs/core';
 import { JwtService } from '@nestjs/jwt';
 import type { ThrottlerStorage } from '@nestjs/throttler';
 import { ViewerTokens } from '../viewer-tokens';
-import { RateLimit } from './rate-limit.decorator';
+import type { FastifyRequest } from 'fastify';
+import type { Redis } from 'ioredis';
+import { RateLimit, RateLimitCountedByRoute } from './rate-limit.decorator';
 import { ViewerRateLimitGuard } from './rate-limit.guard';
 import { RateLimitMetrics } from './rate-limit.metrics';
+import { RedisThrottlerStorage } from './redis-throttler.storage';
+import { RouteRateLimit } from './route-rate-limit';
 
 // Who is counted and what is skipped, with a stand-in store; counting itself is tested against
 // Redis in the gateway's integration tests.
@@ -111,5 +115,71 @@ describe('ViewerRateLimitGuard', () => {
     } as unknown as ExecutionContext;
     expect(await guard.canActivate(rpc)).toBe(true);
     expect(keys).toEqual([]);
+  });
+});
+
+describe('ViewerRateLimitGuard on a route that counts in its own read', () => {
+  class PageController {
+    @RateLimitCountedByRoute()
+    page(): void {
+      // a route handler stand-in: only its metadata matters
+    }
+  }
+
+  async function redisGuard() {
+    const calls: unknown[][] = [];
+    const client = {
+      call: async (...args: unknown[]) => {
+        calls.push(args);
+        return [1, 60_000, 0, 0];
+      },
+    };
+    // The storage checks `instanceof Redis` only to decide whether it owns the client.
+    Object.setPrototypeOf(client, (jest.requireActual('ioredis') as { Redis: { prototype: object } }).Redis.prototype);
+    const guard = new ViewerRateLimitGuard(
+      { throttlers: [{ name: 'default', ttl: 60_000, limit: 10 }] },
+      new RedisThrottlerStorage(client as unknown as Redis, 'wp:'),
+      new Reflector(),
+      tokens,
+      new RateLimitMetrics(),
+    );
+    await guard.onModuleInit();
+    return { guard, calls };
+  }
+
+  it('leaves a bearer token’s count to the route, with the counter’s keys, and makes no call of its own', async () => {
+    const { guard, calls } = await redisGuard();
+    const req = request({ authorization: `Bearer ${tokens.issue(42).token}` });
+    await guard.canActivate(httpContext(req, PageController, 'page'));
+    expect(calls).toEqual([]);
+    const limit = RouteRateLimit.of(req as unknown as FastifyRequest);
+    expect(limit?.counter).toEqual({
+      hitsKey: 'wp:ratelimit:{u42}:api:default:hits',
+      blockedKey: 'wp:ratelimit:{u42}:api:default:blocked',
+      windowMs: 60_000,
+      limit: 10,
+      blockMs: 60_000,
+    });
+    // Once counted, the route has nothing left to count.
+    limit?.apply({ hits: 1, windowLeftMs: 60_000, blocked: false, blockLeftMs: 0 });
+    expect(RouteRateLimit.of(req as unknown as FastifyRequest)).toBeUndefined();
+  });
+
+  it('counts everything else itself: a ticket, no token, a forged one', async () => {
+    const { guard, calls } = await redisGuard();
+    const requests = [
+      request({}, { ticket: tokens.issueTicket(43, Date.now() + 60_000).ticket }),
+      request(),
+      request({ authorization: 'Bearer forged.token.here' }),
+    ];
+    for (const req of requests) {
+      await guard.canActivate(httpContext(req, PageController, 'page'));
+      expect(RouteRateLimit.of(req as unknown as FastifyRequest)).toBeUndefined();
+    }
+    expect(calls.map((call) => call[3])).toEqual([
+      'wp:ratelimit:{u43}:api:default:hits',
+      'wp:ratelimit:{api:ip:203.0.113.7:default}:hits',
+      'wp:ratelimit:{api:ip:203.0.113.7:default}:hits',
+    ]);
   });
 });

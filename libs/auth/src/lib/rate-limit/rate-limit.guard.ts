@@ -4,16 +4,28 @@ import {
   InjectThrottlerOptions,
   InjectThrottlerStorage,
   ThrottlerGuard,
-  type ThrottlerLimitDetail,
   type ThrottlerModuleOptions,
   type ThrottlerRequest,
   type ThrottlerStorage,
 } from '@nestjs/throttler';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ReadCount } from '@worker-pattern/fragment';
+import { checkBearer } from '../bearer-session';
 import { ViewerTokens } from '../viewer-tokens';
-import { rateLimitScopeOf } from './rate-limit.decorator';
+import { isRateLimitCountedByRoute, rateLimitScopeOf } from './rate-limit.decorator';
 import { RateLimitMetrics } from './rate-limit.metrics';
 import type { RateLimitScope } from './rate-limit.options';
+import { blockedKeyOf, RedisThrottlerStorage, type ThrottlerStorageRecord } from './redis-throttler.storage';
+import { type RateLimitVerdict, RouteRateLimit } from './route-rate-limit';
+
+interface CountDetail {
+  readonly limit: number;
+  readonly ttl: number;
+  readonly key: string;
+  readonly tracker: string;
+  readonly blockDuration: number;
+  readonly name: string;
+}
 
 const STORE_WARNING_INTERVAL_MS = 10_000;
 
@@ -73,28 +85,75 @@ export class ViewerRateLimitGuard extends ThrottlerGuard {
   }
 
   protected override async handleRequest(request: ThrottlerRequest): Promise<boolean> {
-    try {
-      return await super.handleRequest(request);
-    } catch (error) {
-      if (error instanceof HttpException) throw error;
-      this.storeFailed(error as Error);
-      return true;
+    const { context, limit, ttl, blockDuration, throttler, getTracker, generateKey } = request;
+    const req = context.switchToHttp().getRequest<FastifyRequest>();
+    const tracker = await getTracker(req as unknown as Record<string, unknown>, context);
+    const key = generateKey(context, tracker, throttler.name ?? 'default');
+    const detail = { limit, ttl, key, tracker, blockDuration, name: throttler.name ?? 'default' };
+    const verdict: RateLimitVerdict = {
+      apply: (count) => this.apply(context, detail, count),
+      countNow: () => this.count(context, detail),
+      storeFailed: (error) => this.storeFailed(error),
+    };
+    // A viewer known from the bearer token, on a route that reads Redis anyway: counted in that read.
+    if (this.storageService instanceof RedisThrottlerStorage && isRateLimitCountedByRoute(this.reflector, context)) {
+      const viewer = checkBearer(req, this.tokens);
+      if (viewer.outcome === 'valid' && tracker === `v:${viewer.session.viewerId}`) {
+        const hitsKey = this.storageService.hitsKey(key, detail.name);
+        new RouteRateLimit(
+          { hitsKey, blockedKey: blockedKeyOf(hitsKey), windowMs: ttl, limit, blockMs: blockDuration },
+          verdict,
+        ).attachTo(req);
+        return true;
+      }
     }
+    await this.count(context, detail);
+    return true;
   }
 
-  protected override async throwThrottlingException(
-    context: ExecutionContext,
-    detail: ThrottlerLimitDetail,
-  ): Promise<void> {
+  /** One count through the store (its own round trip); a store that fails lets the request through. */
+  private async count(context: ExecutionContext, detail: CountDetail): Promise<void> {
+    let record: ThrottlerStorageRecord;
+    try {
+      record = await this.storageService.increment(
+        detail.key,
+        detail.ttl,
+        detail.limit,
+        detail.blockDuration,
+        detail.name,
+      );
+    } catch (error) {
+      this.storeFailed(error as Error);
+      return;
+    }
+    this.apply(context, detail, {
+      hits: record.totalHits,
+      windowLeftMs: record.timeToExpire * 1000,
+      blocked: record.isBlocked,
+      blockLeftMs: record.timeToBlockExpire * 1000,
+    });
+  }
+
+  /** What @nestjs/throttler's guard does with a count: the 429 when blocked, else the headers. */
+  private apply(context: ExecutionContext, detail: CountDetail, count: ReadCount): void {
+    const reply = context.switchToHttp().getResponse<FastifyReply>();
+    const windowLeft = Math.ceil(count.windowLeftMs / 1000);
+    if (count.blocked) throw this.refusal(context, detail.limit, Math.ceil(count.blockLeftMs / 1000));
+    void reply.header(`${this.headerPrefix}-Limit`, detail.limit);
+    void reply.header(`${this.headerPrefix}-Remaining`, Math.max(0, detail.limit - count.hits));
+    void reply.header(`${this.headerPrefix}-Reset`, windowLeft);
+  }
+
+  private refusal(context: ExecutionContext, limit: number, blockLeftSeconds: number): HttpException {
     const scope = rateLimitScopeOf(this.reflector, context);
-    const retryAfter = Math.max(1, detail.timeToBlockExpire);
+    const retryAfter = Math.max(1, blockLeftSeconds);
     void context.switchToHttp().getResponse<FastifyReply>().header('retry-after', String(retryAfter));
     this.metrics.rejections.inc({ scope });
-    throw new HttpException(
+    return new HttpException(
       {
         statusCode: 429,
         error: 'Too Many Requests',
-        message: `rate limit exceeded: at most ${detail.limit} ${UNIT[scope]}; retry in ${retryAfter} s`,
+        message: `rate limit exceeded: at most ${limit} ${UNIT[scope]}; retry in ${retryAfter} s`,
       },
       HttpStatus.TOO_MANY_REQUESTS,
     );
@@ -103,10 +162,9 @@ export class ViewerRateLimitGuard extends ThrottlerGuard {
   /** The viewer a request authenticates as, the way the route's guard will see it; else undefined. */
   private viewerOf(request: FastifyRequest): number | undefined {
     try {
-      const header = request.headers.authorization;
-      if (header !== undefined) {
-        const match = /^Bearer ([A-Za-z0-9_.-]+)$/.exec(header);
-        return match ? this.tokens.verify(match[1] ?? '') : undefined;
+      if (request.headers.authorization !== undefined) {
+        const check = checkBearer(request, this.tokens);
+        return check.outcome === 'valid' ? check.session.viewerId : undefined;
       }
       const ticket = (request.query as Record<string, unknown> | undefined)?.['ticket'];
       return typeof ticket === 'string' ? this.tokens.verifyTicket(ticket) : undefined;

@@ -6,7 +6,15 @@ export type ThrottlerStorageRecord = Awaited<ReturnType<ThrottlerStorage['increm
 
 export const DEFAULT_STORE_TIMEOUT_MS = 250;
 
+/** Counters whose key layout is remembered; past it the memo starts over. */
+const HITS_KEYS_MEMO_LIMIT = 10_000;
+
 export class RateLimitStoreTimeoutError extends Error {}
+
+/** The block marker beside a counter's hits key (same hash tag, same slot). */
+export function blockedKeyOf(hitsKey: string): string {
+  return hitsKey.replace(/:hits$/, ':blocked');
+}
 
 /**
  * `@nest-lab/throttler-storage-redis`, with its counting script, on a connection we already hold
@@ -28,8 +36,21 @@ export class RedisThrottlerStorage extends ThrottlerStorageRedisService {
     super(redis as Redis);
   }
 
-  /** Where the counter of `key` lives (its block marker is the same with `:blocked`). */
+  private readonly hitsKeys = new Map<string, string>();
+
+  /** Where the counter of `key` lives (its block marker is the same with `:blocked`); remembered per key. */
   hitsKey(key: string, throttlerName: string): string {
+    const memoKey = `${throttlerName}\0${key}`;
+    let hits = this.hitsKeys.get(memoKey);
+    if (hits === undefined) {
+      hits = this.layOut(key, throttlerName);
+      if (this.hitsKeys.size >= HITS_KEYS_MEMO_LIMIT) this.hitsKeys.clear();
+      this.hitsKeys.set(memoKey, hits);
+    }
+    return hits;
+  }
+
+  private layOut(key: string, throttlerName: string): string {
     const viewer = /^([a-z]+):v:(\d+)$/.exec(key);
     if (viewer) return `${this.keyPrefix}ratelimit:{u${viewer[2]}}:${viewer[1]}:${throttlerName}:hits`;
     return `${this.keyPrefix}ratelimit:{${key.replace(/[{}]/g, '_')}:${throttlerName}}:hits`;
@@ -43,7 +64,7 @@ export class RedisThrottlerStorage extends ThrottlerStorageRedisService {
     throttlerName: string,
   ): Promise<ThrottlerStorageRecord> {
     const hits = this.hitsKey(key, throttlerName);
-    const blocked = hits.replace(/:hits$/, ':blocked');
+    const blocked = blockedKeyOf(hits);
     const reply = await this.withTimeout(
       this.redis.call('eval', this.scriptSrc, 2, hits, blocked, throttlerName, ttl, limit, blockDuration),
     );
