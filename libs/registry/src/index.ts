@@ -1,0 +1,2 @@
+// The registries: every fragment the system serves (and, in apps.ts, every app it deploys).
+export * from './lib/fragments';
