@@ -134,6 +134,21 @@ export function appModuleDefaults(app: HttpApp, text = appModuleSource(app)): Ap
 }
 
 /**
+ * An app's root module must take its default port (and a worker its concurrency) from the registry
+ * (`APPS['<app>'].port`, `APPS.gateway.port`), or the manifests, checked against the registry, could
+ * disagree with what the app really listens on.
+ */
+export function registryDefaultsProblems(app: HttpApp, text = appModuleSource(app)): string[] {
+  const entry = `APPS(\\.${app}|\\['${app}'\\])`;
+  const problems: string[] = [];
+  if (!new RegExp(`defaultPort:\\s*${entry}\\.port\\b`).test(text))
+    problems.push(`${app}: its root module's defaultPort is not APPS['${app}'].port (libs/registry)`);
+  if (isWorkerApp(app) && !new RegExp(`defaultConcurrency:\\s*${entry}\\.concurrency\\b`).test(text))
+    problems.push(`${app}: its root module's defaultConcurrency is not APPS['${app}'].concurrency (libs/registry)`);
+  return problems;
+}
+
+/**
  * Reads never need Postgres, writes do: the gateway gets DATABASE_URL for its write endpoints, but
  * it must start and stay in its Service while Postgres is down (it keeps answering pages from Redis).
  * That holds only if its readiness does not check Postgres and it connects lazily.
