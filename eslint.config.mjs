@@ -1,7 +1,8 @@
 import nx from '@nx/eslint-plugin';
 
-// Module boundaries, in two dimensions. `type:` is the layering: apps wire libs together; domain
-// libs stand on the engine and the data layer; a builder stands on its domain's contract; the
+// Module boundaries, in two dimensions. `type:` is the layering: apps wire libs together; the
+// registries (libs/registry) list the domains' fragments and the apps; domain libs stand on the
+// engine and the data layer; a builder stands on its domain's contract; the
 // engine and the data layer depend on nothing of ours. `scope:` is the audience: the gateway's code
 // (its app and the read path, libs/pages) reaches only what is shared and the write API, never a
 // builder (`@worker-pattern/<domain>/builder`, SQL) nor the data layer; a builder is a worker's.
@@ -9,6 +10,7 @@ const typeConstraints = [
   {
     sourceTag: 'type:app',
     onlyDependOnLibsWithTags: [
+      'type:registry',
       'type:feature',
       'type:domain',
       'type:builder',
@@ -19,11 +21,12 @@ const typeConstraints = [
   },
   {
     sourceTag: 'type:e2e',
-    onlyDependOnLibsWithTags: ['type:engine', 'type:data', 'type:domain', 'type:platform'],
+    onlyDependOnLibsWithTags: ['type:registry', 'type:engine', 'type:data', 'type:domain', 'type:platform'],
   },
   {
     sourceTag: 'type:tools',
     onlyDependOnLibsWithTags: [
+      'type:registry',
       'type:engine',
       'type:data',
       'type:domain',
@@ -34,8 +37,19 @@ const typeConstraints = [
   },
   {
     sourceTag: 'type:feature',
-    onlyDependOnLibsWithTags: ['type:feature', 'type:domain', 'type:platform', 'type:engine', 'type:data'],
+    onlyDependOnLibsWithTags: [
+      'type:feature',
+      'type:registry',
+      'type:domain',
+      'type:platform',
+      'type:engine',
+      'type:data',
+    ],
   },
+  // The registries (libs/registry) list the domains' fragments and the apps: nothing else of ours.
+  { sourceTag: 'type:registry', onlyDependOnLibsWithTags: ['type:domain', 'type:engine'] },
+  // The browser client may know the registry's names (type-only: it ships none of it).
+  { sourceTag: 'type:client', onlyDependOnLibsWithTags: ['type:registry'] },
   { sourceTag: 'type:builder', onlyDependOnLibsWithTags: ['type:domain', 'type:engine', 'type:data'] },
   { sourceTag: 'type:domain', onlyDependOnLibsWithTags: ['type:engine', 'type:data'] },
   { sourceTag: 'type:platform', onlyDependOnLibsWithTags: [] },

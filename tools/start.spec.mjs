@@ -20,6 +20,7 @@ import {
 } from './lib/binaries.mjs';
 import {
   APPS,
+  DEFAULT_PORT_BASE,
   BUILD_PROJECTS,
   DEFAULT_DATABASE_URL,
   DEFAULT_REDIS_URL,
@@ -553,6 +554,17 @@ describe('child processes', () => {
 });
 
 describe('instances and ports', () => {
+  test('the registry’s apps (libs/registry/src/apps.json), each at its registered port with the default base', () => {
+    assert.deepEqual(
+      APPS.map((a) => a.name),
+      ['gateway', 'profile-worker', 'feed-worker', 'recommendations-worker', 'invalidation-worker'],
+    );
+    assert.deepEqual(
+      planInstances(APPS, {}, DEFAULT_PORT_BASE).map((i) => i.port),
+      APPS.map((a) => a.port),
+    );
+  });
+
   test('no --scale: the familiar layout, one process per app', () => {
     assert.deepEqual(
       planInstances(APPS, {}, 3000).map((i) => [i.name, i.port]),

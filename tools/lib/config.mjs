@@ -1,18 +1,17 @@
 // Where Redis and Postgres are expected, and URL helpers. Pure: everything comes in as arguments.
+import { createRequire } from 'node:module';
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/worker_pattern';
 export const DEFAULT_PORT_BASE = 3000;
 export const DEFAULT_STOP_TIMEOUT_MS = 30_000;
 
-/** The long-running apps, in start order, which is also their port order (see instances.mjs). */
-export const APPS = [
-  { name: 'gateway' },
-  { name: 'profile-worker' },
-  { name: 'feed-worker' },
-  { name: 'recommendations-worker' },
-  { name: 'invalidation-worker' },
-];
+/**
+ * The long-running apps, in start order, which is also their port order (see instances.mjs): the
+ * app registry's JSON form (libs/registry/src/apps.json, which libs/registry/src/lib/apps.spec.ts
+ * keeps equal to the typed registry the apps read), so a new app is launched without an edit here.
+ */
+export const APPS = createRequire(import.meta.url)('../../libs/registry/src/apps.json');
 export const BUILD_PROJECTS = [...APPS.map((a) => a.name), 'db-cli'];
 
 function nonEmpty(value) {

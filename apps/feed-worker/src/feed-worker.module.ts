@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { FEED_FANOUT_ENV_KEYS, FeedFanoutModule, feedFanoutOptionsFromEnv, feedFragment } from '@worker-pattern/feed';
 import { FeedBuilder } from '@worker-pattern/feed/builder';
 import { fromEnv } from '@worker-pattern/platform';
+import { APPS } from '@worker-pattern/registry';
 import { WorkerHostModule } from '@worker-pattern/worker-host';
 
 /** Builds `feed` fragments from its own queue; scaled on that queue's backlog. */
@@ -9,8 +10,8 @@ import { WorkerHostModule } from '@worker-pattern/worker-host';
   imports: [
     WorkerHostModule.forFragment({
       service: 'feed-worker',
-      defaultPort: 3002,
-      defaultConcurrency: 16,
+      defaultPort: APPS['feed-worker'].port,
+      defaultConcurrency: APPS['feed-worker'].concurrency,
       fragment: feedFragment,
       builder: FeedBuilder,
       // Which authors the feed pulls rather than being pushed (the same settings as the invalidation worker's).

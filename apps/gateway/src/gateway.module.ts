@@ -9,6 +9,7 @@ import {
   registerFragmentQueues,
 } from '@worker-pattern/fragment';
 import { type GatewayEnv, gatewayEnvSchema, PagesModule } from '@worker-pattern/pages';
+import { APPS } from '@worker-pattern/registry';
 import { AppConfig, type EnvSource, pickEnv, PlatformModule } from '@worker-pattern/platform';
 import { INVALIDATIONS_QUEUE, WritesModule } from '@worker-pattern/writes';
 import type { RedisClient } from '@worker-pattern/fragment';
@@ -36,7 +37,7 @@ export class GatewayModule {
         PlatformModule.forRoot({
           service: 'gateway',
           envSchema: gatewayEnvSchema,
-          defaultPort: 3000,
+          defaultPort: APPS.gateway.port,
           readiness: { redis: FRAGMENT_REDIS_READINESS },
           env: options.env,
           logStream: options.logStream,

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { FEED_FANOUT_ENV_KEYS, FeedFanoutModule, feedFanoutOptionsFromEnv } from '@worker-pattern/feed';
 import { fromEnv } from '@worker-pattern/platform';
+import { APPS } from '@worker-pattern/registry';
 import { WorkerHostModule } from '@worker-pattern/worker-host';
 import { InvalidationWorkerModule as InvalidationModule } from '@worker-pattern/writes';
 
@@ -12,8 +13,8 @@ import { InvalidationWorkerModule as InvalidationModule } from '@worker-pattern/
   imports: [
     WorkerHostModule.register({
       service: 'invalidation-worker',
-      defaultPort: 3004,
-      defaultConcurrency: 8,
+      defaultPort: APPS['invalidation-worker'].port,
+      defaultConcurrency: APPS['invalidation-worker'].concurrency,
       imports: [
         // Page size, and which authors are pulled rather than pushed (the same settings as the feed worker's).
         FeedFanoutModule.forRootAsync(fromEnv(FEED_FANOUT_ENV_KEYS, feedFanoutOptionsFromEnv)),

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { Client } from 'pg';
 import { builtApp } from '@worker-pattern/platform/processes';
+import { APP_NAMES, type AppName, FRAGMENT_WORKER_NAMES, type FragmentWorkerName } from '@worker-pattern/registry';
 import { BenchProcess, freePort, runToCompletion, WORKSPACE_ROOT, waitForHttpOk } from './processes';
 
 export const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
@@ -10,9 +11,10 @@ export const ADMIN_DATABASE_URL =
   process.env['BENCH_DATABASE_ADMIN_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const JWT_SECRET = `bench-secret-${randomBytes(16).toString('hex')}`;
 
-export const FRAGMENT_WORKERS = ['profile-worker', 'feed-worker', 'recommendations-worker'] as const;
-export const STACK_APPS = ['gateway', ...FRAGMENT_WORKERS, 'invalidation-worker'] as const;
-export type StackApp = (typeof STACK_APPS)[number];
+/** The registry's apps (libs/registry/src/lib/apps.ts): its fragment workers, in the dashboard's order. */
+export const FRAGMENT_WORKERS: readonly FragmentWorkerName[] = FRAGMENT_WORKER_NAMES;
+export const STACK_APPS: readonly AppName[] = APP_NAMES;
+export type StackApp = AppName;
 export type BenchApp = 'fat-controller' | 'floor' | 'bench-worker' | 'raw-bull-worker';
 
 /** A process the bench started, with where it listens. */

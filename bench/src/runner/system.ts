@@ -1,23 +1,17 @@
-import { feedFragment } from '@worker-pattern/feed';
 import {
   bullQueuePrefix,
   createFragmentTarget,
   type FragmentDefinition,
   type RedisClient,
 } from '@worker-pattern/fragment';
-import { profileFragment } from '@worker-pattern/profile';
-import { recommendationsFragment } from '@worker-pattern/recommendations';
+import { dashboardPage } from '@worker-pattern/pages';
 import { type BenchContext, ViewerPool } from './context';
 import { mapPool } from './load';
 import { JWT_SECRET, type RunningApp, type StackApp, STACK_APPS } from './stack';
 import { signViewerToken } from './tokens';
 
-/** The dashboard's fragments, in the page's order. */
-export const DASHBOARD_FRAGMENTS: readonly FragmentDefinition[] = [
-  profileFragment,
-  feedFragment,
-  recommendationsFragment,
-] as readonly FragmentDefinition[];
+/** The dashboard's fragments, in the page's order: the gateway's own page definition. */
+export const DASHBOARD_FRAGMENTS: readonly FragmentDefinition[] = dashboardPage.fragments;
 export const DASHBOARD_NAMES = DASHBOARD_FRAGMENTS.map((f) => f.name);
 const QUEUES = [...new Set(DASHBOARD_FRAGMENTS.map((f) => f.queue))];
 

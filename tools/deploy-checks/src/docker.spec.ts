@@ -9,6 +9,7 @@ import {
   parseCompose,
   parseDockerfile,
 } from './lib/docker-checks';
+import { HTTP_APPS } from './lib/app-facts';
 import { WORKSPACE_ROOT } from './lib/k8s-docs';
 
 /**
@@ -141,6 +142,14 @@ describe('docker/compose.yaml', () => {
     expect(composeDurationMs('1m30s')).toBe(90_000);
     expect(composeDurationMs('soon')).toBeUndefined();
     expect(interpolateDefaults('a${X:-b}c${Y}')).toBe('abc');
+  });
+
+  it('names an app of the registry (libs/registry) that compose lacks', () => {
+    for (const app of HTTP_APPS) {
+      const compose = parseCompose(composeText);
+      delete compose.services![app];
+      expect(composeProblems(compose)).toContain(`service ${app} is missing`);
+    }
   });
 
   const broken = (edit: (text: string) => string) => {

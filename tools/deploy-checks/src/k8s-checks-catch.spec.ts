@@ -9,6 +9,7 @@ import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { INamespace } from 'kubernetes-models/v1/Namespace';
 import type { IService } from 'kubernetes-models/v1/Service';
 import type { IServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
+import { HTTP_APPS, isWorkerApp } from './lib/app-facts';
 import { loadApplySets } from './lib/apply-sets';
 import {
   adapterExternalRules,
@@ -21,6 +22,7 @@ import {
   checkManagementPort,
   checkMissingMetric,
   checkNames,
+  checkRegistryApps,
   checkNamespace,
   checkNetworkPolicies,
   checkPodSecurity,
@@ -62,6 +64,19 @@ function mutate<T>(set: ApplySet, kind: string, name: string, edit: (obj: T) => 
 const container = (d: IDeployment): IContainer => d.spec!.template.spec!.containers[0];
 const envVar = (d: IDeployment, name: string) => container(d).env!.find((e) => e.name === name)!;
 const top = sets.top;
+
+describe('the registry’s apps (libs/registry) all deployed', () => {
+  it.each(HTTP_APPS.map((app) => [app]))('names %s when its Deployment, Service or autoscaler is gone', (app) => {
+    const without = { name: `${top.name} without ${app}`, docs: top.docs.filter((d) => d.body.metadata?.name !== app) };
+    const expected = [
+      `${without.name}: app ${app} of the registry has no Deployment`,
+      `${without.name}: app ${app} of the registry has no Service`,
+      ...(isWorkerApp(app) ? [`${without.name}: worker ${app} has no autoscaler`] : []),
+    ];
+    expect(checkRegistryApps(without)).toEqual(expected);
+    expect(checkRegistryApps(top)).toEqual([]);
+  });
+});
 
 describe('each check catches what it is for', () => {
   it.each<[string, () => string[], RegExp]>([

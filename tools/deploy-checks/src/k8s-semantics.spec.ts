@@ -8,7 +8,15 @@ import {
   loadApplySets,
   OVERLAYS_DIR,
 } from './lib/apply-sets';
-import { ALL_APPS, appModuleSource, gatewayReadPathProblems, WORKER_APPS, WORKER_QUEUES } from './lib/app-facts';
+import {
+  ALL_APPS,
+  appModuleSource,
+  gatewayReadPathProblems,
+  HTTP_APPS,
+  registryDefaultsProblems,
+  WORKER_APPS,
+  WORKER_QUEUES,
+} from './lib/app-facts';
 import { describeDoc, type ManifestDoc } from './lib/k8s-docs';
 import {
   adapterExternalRules,
@@ -179,6 +187,28 @@ describe('reads never need Postgres; writes do', () => {
     const broken = source.replace(from, to);
     expect(broken).not.toBe(source);
     expect(gatewayReadPathProblems(broken)).toEqual([expect.stringMatching(expected)]);
+  });
+});
+
+describe('the apps take their defaults from the registry (libs/registry), which the checks read', () => {
+  it.each(HTTP_APPS.map((app) => [app]))('%s', (app) => {
+    expect(registryDefaultsProblems(app)).toEqual([]);
+  });
+
+  it('names a literal port or concurrency in a root module', () => {
+    const source = appModuleSource('feed-worker');
+    const literal = source
+      .replace("defaultPort: APPS['feed-worker'].port", 'defaultPort: 3002')
+      .replace("defaultConcurrency: APPS['feed-worker'].concurrency", 'defaultConcurrency: 16');
+    expect(literal).not.toBe(source);
+    expect(registryDefaultsProblems('feed-worker', literal)).toEqual([
+      expect.stringMatching(/defaultPort is not/),
+      expect.stringMatching(/defaultConcurrency is not/),
+    ]);
+    const gateway = appModuleSource('gateway');
+    expect(registryDefaultsProblems('gateway', gateway.replace('APPS.gateway.port', '3000'))).toEqual([
+      expect.stringMatching(/gateway: its root module's defaultPort/),
+    ]);
   });
 });
 

@@ -4,11 +4,13 @@ import { Client } from 'pg';
 import { LocalPgBouncer, type LocalPostgres, PGBOUNCER_MISSING, pgBouncerInstalled } from '@worker-pattern/db/testing';
 import { bullQueuePrefix, type RedisClient } from '@worker-pattern/fragment';
 import { deleteKeysWithPrefix, LocalRedisCluster, TEST_REDIS_URL } from '@worker-pattern/fragment/testing';
+import { WORKER_NAMES, type WorkerName, WORKER_QUEUE_NAMES } from '@worker-pattern/registry';
 import { type AppProcess, freePort, runToCompletion, startApp, waitForHttpOk } from './processes';
 
-export const WORKER_APPS = ['profile-worker', 'feed-worker', 'recommendations-worker', 'invalidation-worker'] as const;
+/** The registry's workers (libs/registry/src/lib/apps.ts): a stack runs each of them. */
+export const WORKER_APPS: readonly WorkerName[] = WORKER_NAMES;
 /** `gateway-2`…: extra gateway replicas behind the same Redis. */
-export type AppName = 'gateway' | `gateway-${number}` | (typeof WORKER_APPS)[number];
+export type AppName = 'gateway' | `gateway-${number}` | WorkerName;
 
 const ADMIN_DATABASE_URL = process.env['TEST_DATABASE_ADMIN_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -245,7 +247,7 @@ export class Stack {
   /** Every job Bull holds for the stack, in any state (a job moving between states counts once). */
   async jobCount(): Promise<number> {
     let total = 0;
-    for (const queue of ['profile', 'feed', 'recommendations', 'invalidations']) {
+    for (const queue of WORKER_QUEUE_NAMES) {
       const base = this.queueKey(queue);
       const [wait, active, delayed, completed, failed] = await Promise.all([
         this.redis.llen(`${base}:wait`),

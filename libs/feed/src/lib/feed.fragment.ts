@@ -40,5 +40,7 @@ export const feedFragment = defineFragment<FeedParams>({
   scope: 'viewer',
   version: 1,
   params: feedParams,
+  data: feedData,
+  title: 'Feed',
   ttlMs: 30_000,
 });

@@ -1,3 +1,4 @@
+import type { FragmentName } from '@worker-pattern/registry';
 import type { FragmentView } from './fragment-types';
 
 /** Builds an element with text only: fragment data never reaches innerHTML. */
@@ -84,7 +85,9 @@ function recommendations(data: unknown): HTMLElement {
   return list;
 }
 
-const RENDERERS: Record<string, (data: unknown) => HTMLElement> = { profile, feed, recommendations };
+// One renderer per registered fragment (a type-only import: the registry stays out of the browser
+// bundle): a fragment added to libs/registry without a view here does not compile.
+const RENDERERS: Record<FragmentName, (data: unknown) => HTMLElement> = { profile, feed, recommendations };
 
 /**
  * Shows one fragment's view in its container: skeleton while pending, the data when ready, the
@@ -105,7 +108,7 @@ export function renderFragment(container: HTMLElement, name: string, view: Fragm
     body.replaceChildren(box);
     return;
   }
-  const render = RENDERERS[name];
+  const render = Object.hasOwn(RENDERERS, name) ? RENDERERS[name as FragmentName] : undefined;
   const content = render ? render(view.data) : el('pre', undefined, JSON.stringify(view.data, null, 2));
   const nodes: HTMLElement[] = [content];
   if (view.status === 'stale') nodes.unshift(el('p', 'stale-note', 'Updating… showing the last version.'));

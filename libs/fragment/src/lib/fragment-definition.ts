@@ -31,6 +31,14 @@ export interface FragmentSpec<P extends Record<string, unknown>> {
    */
   readonly params: z.ZodType<P>;
   /**
+   * What the worker builds, as the zod schema the contract states it with. Optional here (engine
+   * tests define bare fragments); the registry of served fragments (libs/registry) requires it, and
+   * the OpenAPI document is generated from it.
+   */
+  readonly data?: z.ZodType;
+  /** The heading a page shows above the fragment (the demo page); required by the registry too. */
+  readonly title?: string;
+  /**
    * For a public fragment about one user (a profile): that user's id. The copy then lives in the
    * user's Redis Cluster slot, beside the user's own fragments, so their page resolves in one call.
    */
@@ -65,9 +73,15 @@ export interface FragmentSpec<P extends Record<string, unknown>> {
 export const ACTIVE_READ_WINDOW_MS = 10 * 60_000;
 
 export type FragmentDefinition<P extends Record<string, unknown> = Record<string, unknown>> = Required<
-  Omit<FragmentSpec<P>, 'defaults' | 'locality'>
+  Omit<FragmentSpec<P>, 'defaults' | 'locality' | 'data' | 'title'>
 > &
-  Pick<FragmentSpec<P>, 'defaults' | 'locality'>;
+  Pick<FragmentSpec<P>, 'defaults' | 'locality' | 'data' | 'title'>;
+
+/** What a served fragment's definition states beyond the engine's needs (libs/registry requires it). */
+export interface FragmentContract {
+  readonly data: z.ZodType;
+  readonly title: string;
+}
 
 /** The params type of a definition. */
 export type FragmentParamsOf<F> = F extends FragmentDefinition<infer P> ? P : never;
@@ -94,6 +108,10 @@ const specSchema = z.object({
  * start-up rather than on the first request. The lease must outlive a build plus its retries, or a
  * slow build would let a second request enqueue a duplicate.
  */
+export function defineFragment<P extends Record<string, unknown>>(
+  spec: FragmentSpec<P> & FragmentContract,
+): FragmentDefinition<P> & FragmentContract;
+export function defineFragment<P extends Record<string, unknown>>(spec: FragmentSpec<P>): FragmentDefinition<P>;
 export function defineFragment<P extends Record<string, unknown>>(spec: FragmentSpec<P>): FragmentDefinition<P> {
   const buildTimeoutMs = spec.buildTimeoutMs ?? 10_000;
   const definition: FragmentDefinition<P> = {

@@ -1,7 +1,5 @@
 import type { PageDefinition } from './page-definition';
 
-const TITLES: Record<string, string> = { profile: 'Profile', feed: 'Feed', recommendations: 'Recommended for you' };
-
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
@@ -15,7 +13,7 @@ export function renderDemoPage(page: PageDefinition, userId: number, devLogin: b
   const sections = page.fragments
     .map((f) => {
       const name = escapeHtml(f.name);
-      const title = escapeHtml(TITLES[f.name] ?? f.name);
+      const title = escapeHtml(f.title);
       return `<section class="fragment" data-fragment="${name}" data-status="pending" aria-live="polite">
       <h2>${title}</h2>
       <div class="fragment-body"><div class="skeleton line"></div><div class="skeleton line short"></div><div class="skeleton line"></div></div>

@@ -1,7 +1,4 @@
 import type { SchemaObject } from '@nestjs/swagger';
-import { feedData } from '@worker-pattern/feed';
-import { profileData } from '@worker-pattern/profile';
-import { recommendationsData } from '@worker-pattern/recommendations';
 import { z } from 'zod';
 import { dashboardPage, FRAGMENT_CATALOG_DEFINITIONS } from './page-definition';
 import { MAX_WAIT_MS } from './request-query';
@@ -9,7 +6,7 @@ import { MAX_WAIT_MS } from './request-query';
 /**
  * OpenAPI schemas of the read API: the contract's `F`, each fragment's data, the dashboard page and
  * the stream's events. Generated from zod schemas (zod's JSON Schema output, OpenAPI 3.0 dialect):
- * each fragment's data from the schema its domain lib states it with, so the document cannot drift
+ * each fragment's data from the schema its definition carries (libs/registry), so the document cannot drift
  * from the types the builders return. Named components, referenced by the controllers' decorators;
  * the app that serves docs adds `PAGES_OPENAPI_SCHEMAS` to its document.
  */
@@ -40,28 +37,15 @@ const fragment = z
     'F: one fragment as a client sees it. `ready`: fresh data; `stale`: data past its ttl, a rebuild is under way; `pending`: no data yet, a build is queued or running (ask again after `retryAfterMs`); `failed`: the last build failed (`errorCode` says why), remembered briefly, then retried.',
   );
 
-/** Each served fragment's data schema, by fragment name: what its worker builds. */
-const FRAGMENT_DATA: Readonly<Record<string, z.ZodType>> = {
-  profile: profileData,
-  feed: feedData,
-  recommendations: recommendationsData,
-};
-
 const pascal = (name: string) => name.replace(/(^|-)([a-z])/g, (_, _dash: string, c: string) => c.toUpperCase());
-
-function dataOf(name: string): z.ZodType {
-  const data = FRAGMENT_DATA[name];
-  if (!data) throw new Error(`fragment "${name}" has no data schema in libs/pages/src/lib/fragment.openapi.ts`);
-  return data;
-}
 
 /** The named components, related as the document shows them (`$ref`s between them). */
 function openApiRegistry() {
   const registry = z.registry<{ id: string }>();
   registry.add(fragment, { id: 'Fragment' });
   const fragmentOf = new Map<string, z.ZodType>();
-  for (const { name } of FRAGMENT_CATALOG_DEFINITIONS) {
-    const data = dataOf(name);
+  // Each served fragment's data schema comes with its definition (the registry requires it).
+  for (const { name, data } of FRAGMENT_CATALOG_DEFINITIONS) {
     registry.add(data, { id: `${pascal(name)}Data` });
     const withData = fragment.extend({ data: data.optional() }).describe(`F whose \`data\` is a ${name} fragment’s`);
     registry.add(withData, { id: `${pascal(name)}Fragment` });

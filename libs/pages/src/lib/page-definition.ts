@@ -1,22 +1,24 @@
-import type { FragmentDefinition } from '@worker-pattern/fragment';
-import { feedFragment } from '@worker-pattern/feed';
-import { profileFragment } from '@worker-pattern/profile';
-import { recommendationsFragment } from '@worker-pattern/recommendations';
+import {
+  FRAGMENT_LIST,
+  type FragmentName,
+  registeredFragment,
+  type RegisteredFragment,
+} from '@worker-pattern/registry';
 
 /** A page is a named set of fragments, each resolved for the viewer with its default params. */
 export interface PageDefinition {
   readonly name: string;
-  readonly fragments: readonly FragmentDefinition[];
+  readonly fragments: readonly RegisteredFragment[];
 }
 
-export const dashboardPage: PageDefinition = {
-  name: 'dashboard',
-  fragments: [profileFragment, feedFragment, recommendationsFragment] as readonly FragmentDefinition[],
-};
+/** A page of registered fragments, named: a name the registry (libs/registry) lacks does not compile. */
+export function definePage(name: string, fragments: readonly FragmentName[]): PageDefinition {
+  return { name, fragments: fragments.map(registeredFragment) };
+}
+
+export const dashboardPage: PageDefinition = definePage('dashboard', ['profile', 'feed', 'recommendations']);
 
 export const PAGES: readonly PageDefinition[] = [dashboardPage];
 
-/** Every fragment the gateway serves, each once. */
-export const FRAGMENT_CATALOG_DEFINITIONS: readonly FragmentDefinition[] = [
-  ...new Map(PAGES.flatMap((p) => p.fragments).map((f) => [f.name, f])).values(),
-];
+/** Every fragment the gateway serves, each once: the registry's (a fragment may be on no page yet). */
+export const FRAGMENT_CATALOG_DEFINITIONS: readonly RegisteredFragment[] = FRAGMENT_LIST;

@@ -8,7 +8,7 @@ export type ProfileParams = z.infer<typeof profileParams>;
 
 /**
  * What a profile's worker builds: the schema is the contract's one statement of the shape, giving
- * the type and the OpenAPI schema (libs/pages/src/lib/fragment.openapi.ts).
+ * the type and, through the definition's `data`, the OpenAPI schema (libs/pages/src/lib/fragment.openapi.ts).
  */
 export const profileData = z.object({
   user: z.object({
@@ -36,6 +36,8 @@ export const profileFragment = defineFragment<ProfileParams>({
   scope: 'public',
   version: 1,
   params: profileParams,
+  data: profileData,
+  title: 'Profile',
   // Without a userId the viewer sees their own profile; the key still names the user, not the viewer.
   defaults: ({ viewerId }) => ({ userId: String(viewerId) }),
   // A profile lives in its user's Redis Cluster slot, beside that user's feed: one call per page.

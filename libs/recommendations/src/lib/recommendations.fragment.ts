@@ -45,6 +45,8 @@ export const recommendationsFragment = defineFragment<RecommendationsParams>({
   scope: 'viewer',
   version: 1,
   params: recommendationsParams,
+  data: recommendationsData,
+  title: 'Recommended for you',
   ttlMs: 120_000,
   // Collaborative filtering is the heavy one: give it room before the harness gives up on it.
   buildTimeoutMs: 30_000,

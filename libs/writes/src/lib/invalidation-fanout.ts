@@ -1,15 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { cappedTransaction, DB_CONNECTION_OPTIONS, type ResolvedDbConnectionOptions } from '@worker-pattern/db';
-import {
-  FEED_FANOUT_OPTIONS,
-  type FeedFanoutOptions,
-  feedFragment,
-  HAS_MORE_FOLLOWERS_THAN_SQL,
-} from '@worker-pattern/feed';
+import { FEED_FANOUT_OPTIONS, type FeedFanoutOptions, HAS_MORE_FOLLOWERS_THAN_SQL } from '@worker-pattern/feed';
 import { type FragmentTarget, FragmentTargets } from '@worker-pattern/fragment';
-import { profileFragment } from '@worker-pattern/profile';
-import { recommendationsFragment } from '@worker-pattern/recommendations';
+import { followerFragments, invalidationPlan } from '@worker-pattern/registry';
 import type { DataSource } from 'typeorm';
 import { FOLLOWER_PAGE_SQL, followerPageParams, toFollowerPage } from './follower-pages';
 import type { WriteEvent } from './write-events';
@@ -33,13 +27,11 @@ export interface FeedPage {
 }
 
 /**
- * Which cached fragments a write changes:
- * - a post: the author's profile (post count), and the feeds of the author's followers — pushed a
- *   page at a time (`feedsAfter`), unless the author has more than `celebrityFollowers` followers:
- *   then no feed is touched, and the feed builder pulls the post (libs/feed/src/lib/feed-fanout.ts);
- * - a follow or unfollow: the follower's feed, and both profiles (follower / following counts);
- * - a like or unlike: the liker's recommendations, and the liker's profile (like count).
- * Other viewers' recommendations shift too, slightly; their ttl covers that.
+ * Which cached fragments a write changes, as each registered fragment's rules say (libs/registry
+ * `invalidationPlan`; the rules live beside each definition, e.g. libs/profile/src/lib/profile.invalidation.ts):
+ * the copies the write names are invalidated at once; the followers' copies of a post's author are
+ * pushed a page at a time (`feedsAfter`), unless the author has more than `celebrityFollowers`
+ * followers: then none is touched, and the feed builder pulls the post (libs/feed/src/lib/feed-fanout.ts).
  * Reads the primary (never a replica: a follow made just now must fan out too).
  */
 @Injectable()
@@ -52,33 +44,27 @@ export class InvalidationFanout {
   ) {}
 
   async of(event: WriteEvent): Promise<WriteFanout> {
-    switch (event.type) {
-      case 'post.created': {
-        const pull = await this.hasMoreFollowersThan(event.authorId, this.fanout.celebrityFollowers);
-        return {
-          targets: [this.profile(event.authorId)],
-          followers: { authorId: event.authorId, mode: pull ? 'pull' : 'push' },
-        };
-      }
-      case 'follow.created':
-      case 'follow.deleted':
-        return {
-          targets: [this.feed(event.followerId), this.profile(event.followerId), this.profile(event.followeeId)],
-        };
-      case 'like.created':
-      case 'like.deleted':
-        return { targets: [this.recommendations(event.userId), this.profile(event.userId)] };
-    }
+    const plan = invalidationPlan(event);
+    const targets = plan.copies.map((c) => this.targets.of(c.fragment, c.params, { viewerId: c.viewerId }));
+    if (!plan.followers) return { targets };
+    const { authorId } = plan.followers;
+    const pull = await this.hasMoreFollowersThan(authorId, this.fanout.celebrityFollowers);
+    return { targets, followers: { authorId, mode: pull ? 'pull' : 'push' } };
   }
 
-  /** The feeds of `authorId`'s followers with ids above `cursor` (0: from the first), one page of them. */
+  /**
+   * The followers' copies (the feeds: each fragment whose rule for a post walks the followers) of
+   * `authorId`'s followers with ids above `cursor` (0: from the first), one page of them.
+   */
   async feedsAfter(authorId: number, cursor: number): Promise<FeedPage> {
     const params = followerPageParams(authorId, cursor, this.fanout.pageSize);
     const rows = (await cappedTransaction(this.dataSource, this.db.statementTimeoutMs, (em) =>
       em.query(FOLLOWER_PAGE_SQL, params),
     )) as Array<{ id: number }>;
     const page = toFollowerPage(rows, this.fanout.pageSize);
-    return { targets: page.ids.map((id) => this.feed(id)), next: page.next };
+    const fragments = followerFragments('post.created');
+    const targets = page.ids.flatMap((viewerId) => fragments.map((f) => this.targets.of(f, {}, { viewerId })));
+    return { targets, next: page.next };
   }
 
   /** Reads at most `n + 1` index entries, however many followers the author has. */
@@ -87,17 +73,5 @@ export class InvalidationFanout {
       em.query(HAS_MORE_FOLLOWERS_THAN_SQL, [authorId, n]),
     )) as Array<{ more: boolean }>;
     return row?.more === true;
-  }
-
-  private profile(userId: number): FragmentTarget {
-    return this.targets.of(profileFragment, { userId }, { viewerId: userId });
-  }
-
-  private feed(viewerId: number): FragmentTarget {
-    return this.targets.of(feedFragment, {}, { viewerId });
-  }
-
-  private recommendations(viewerId: number): FragmentTarget {
-    return this.targets.of(recommendationsFragment, {}, { viewerId });
   }
 }

@@ -4,56 +4,59 @@ import { join } from 'node:path';
 // fragment definitions and the real environment validation, not against copies that could drift.
 import { authOptionsFromEnv } from '@worker-pattern/auth';
 import { gatewayEnvSchema } from '@worker-pattern/pages';
-import { feedFragment } from '@worker-pattern/feed';
 import type { FragmentDefinition } from '@worker-pattern/fragment';
 import { type EnvDefaultValues, fanoutEnvSchema, managementPortDiffers, validateEnv } from '@worker-pattern/platform';
-import { profileFragment } from '@worker-pattern/profile';
-import { recommendationsFragment } from '@worker-pattern/recommendations';
+import {
+  APP_NAMES,
+  APPS,
+  type AppName,
+  FRAGMENT_WORKER_NAMES,
+  FRAGMENTS,
+  type FragmentWorkerName,
+  WORKER_NAMES,
+  type WorkerName,
+} from '@worker-pattern/registry';
 import { workerEnv, workerEnvDefaults } from '@worker-pattern/worker-host';
-import { INVALIDATIONS_QUEUE } from '@worker-pattern/writes';
 import type { z } from 'zod';
 import { WORKSPACE_ROOT } from './k8s-docs';
 
 /**
- * What the manifests must agree with, taken from the code itself rather than copied: the fragment
- * each fragment worker builds (its queue, its build timeout), the invalidation worker's queue, the
- * environment schemas the apps validate at start, and what their root modules pass and wire (port,
- * concurrency, the gateway's readiness and database connection).
+ * What the manifests must agree with, taken from the code itself rather than copied: the apps of
+ * the registry (libs/registry/src/lib/apps.ts: each one's port, concurrency, queue and the fragment
+ * it builds, which the apps' root modules read too), the fragments' build timeouts, the environment
+ * schemas the apps validate at start, and what the root modules wire (the gateway's readiness and
+ * database connection).
  */
 
 /** Workers that build one fragment each, from that fragment's queue. */
-export const FRAGMENT_WORKER_APPS = ['profile-worker', 'feed-worker', 'recommendations-worker'] as const;
+export const FRAGMENT_WORKER_APPS: readonly FragmentWorkerName[] = FRAGMENT_WORKER_NAMES;
 /** Every app that consumes a Bull queue of its own: the fragment workers and the invalidation worker. */
-export const WORKER_APPS = [...FRAGMENT_WORKER_APPS, 'invalidation-worker'] as const;
-export const HTTP_APPS = ['gateway', ...WORKER_APPS] as const;
+export const WORKER_APPS: readonly WorkerName[] = WORKER_NAMES;
+/** Every long-running app of the registry, each deployed with an HTTP port. */
+export const HTTP_APPS: readonly AppName[] = APP_NAMES;
 export const ALL_APPS = [...HTTP_APPS, 'db-cli'] as const;
 
-export type FragmentWorkerApp = (typeof FRAGMENT_WORKER_APPS)[number];
-export type WorkerApp = (typeof WORKER_APPS)[number];
-export type HttpApp = (typeof HTTP_APPS)[number];
-export type App = (typeof ALL_APPS)[number];
+export type FragmentWorkerApp = FragmentWorkerName;
+export type WorkerApp = WorkerName;
+export type HttpApp = AppName;
+export type App = HttpApp | 'db-cli';
 
 export const PART_OF = 'worker-pattern';
 export const NAMESPACE = 'worker-pattern';
 export const SECRET_NAME = 'worker-pattern-secrets';
 
-/** The one fragment each fragment worker builds (apps/<worker>/src/<worker>.module.ts). */
-export const WORKER_FRAGMENTS: Readonly<Record<FragmentWorkerApp, FragmentDefinition>> = {
-  'profile-worker': profileFragment as unknown as FragmentDefinition,
-  'feed-worker': feedFragment as unknown as FragmentDefinition,
-  'recommendations-worker': recommendationsFragment as unknown as FragmentDefinition,
-};
+/** The one fragment each fragment worker builds (the registry's `fragment` of the app). */
+export const WORKER_FRAGMENTS = Object.fromEntries(
+  FRAGMENT_WORKER_APPS.map((app) => [app, FRAGMENTS[APPS[app].fragment] as unknown as FragmentDefinition]),
+) as Readonly<Record<FragmentWorkerApp, FragmentDefinition>>;
 
 /**
  * The one Bull queue each worker consumes, and so scales on: a fragment worker its fragment's queue;
  * the invalidation worker `invalidations` (it only produces to the fragment queues, for rebuilds).
  */
-export const WORKER_QUEUES: Readonly<Record<WorkerApp, string>> = {
-  'profile-worker': WORKER_FRAGMENTS['profile-worker'].queue,
-  'feed-worker': WORKER_FRAGMENTS['feed-worker'].queue,
-  'recommendations-worker': WORKER_FRAGMENTS['recommendations-worker'].queue,
-  'invalidation-worker': INVALIDATIONS_QUEUE,
-};
+export const WORKER_QUEUES = Object.fromEntries(WORKER_APPS.map((app) => [app, APPS[app].queue])) as Readonly<
+  Record<WorkerApp, string>
+>;
 
 export const LONGEST_BUILD_TIMEOUT_MS = Math.max(...Object.values(WORKER_FRAGMENTS).map((f) => f.buildTimeoutMs));
 
@@ -97,6 +100,7 @@ export const PACKAGE_VERSION: string = JSON.parse(readFileSync(join(WORKSPACE_RO
 const gatewayEnv = gatewayEnvSchema;
 
 export interface AppModuleDefaults {
+  /** The registry's (libs/registry/src/lib/apps.ts), which the app's root module reads. */
   readonly port?: number;
   readonly concurrency?: number;
   /** The fragment identifier the module registers, e.g. `feedFragment`. */
@@ -115,27 +119,33 @@ export function appModuleSource(app: HttpApp): string {
 }
 
 /**
- * Reads an app's root module source: `defaultPort`, the worker concurrency (`defaultConcurrency: N`
- * of WorkerHostModule.register, `envDefaults: workerEnvDefaults(N | CONSTANT)`, or
- * `envDefaults: { WORKER_CONCURRENCY: N | CONSTANT }` with
- * `const CONSTANT = N`), `fragment:`, and what its readiness and its database connection depend on.
+ * An app's defaults: its port and concurrency from the registry, and from its root module's source
+ * `fragment:` and what its readiness and its database connection depend on.
  */
 export function appModuleDefaults(app: HttpApp, text = appModuleSource(app)): AppModuleDefaults {
-  const constant = (name: string) => text.match(new RegExp(`const ${name}\\s*=\\s*(\\d+)`))?.[1];
-  const num = (re: RegExp) => {
-    const value = text.match(re)?.[1];
-    const digits =
-      value !== undefined && /^\d+$/.test(value) ? value : value !== undefined ? constant(value) : undefined;
-    return digits === undefined ? undefined : Number(digits);
-  };
+  const entry = APPS[app];
   return {
-    port: num(/defaultPort:\s*(\w+)/),
-    concurrency:
-      num(/defaultConcurrency:\s*(\w+)/) ?? num(/workerEnvDefaults\((\w+)\)/) ?? num(/WORKER_CONCURRENCY:\s*(\w+)/),
+    port: entry.port,
+    concurrency: 'concurrency' in entry ? entry.concurrency : undefined,
     fragment: text.match(/fragment:\s*(\w+)/)?.[1],
     readinessChecksPostgres: /readiness:\s*\{[^}]*\bpostgres:\s*true/.test(text),
     lazyDatabase: /(DbModule\.forRootLazyAsync|WritesModule\.forRootLazy)\(/.test(text),
   };
+}
+
+/**
+ * An app's root module must take its default port (and a worker its concurrency) from the registry
+ * (`APPS['<app>'].port`, `APPS.gateway.port`), or the manifests, checked against the registry, could
+ * disagree with what the app really listens on.
+ */
+export function registryDefaultsProblems(app: HttpApp, text = appModuleSource(app)): string[] {
+  const entry = `APPS(\\.${app}|\\['${app}'\\])`;
+  const problems: string[] = [];
+  if (!new RegExp(`defaultPort:\\s*${entry}\\.port\\b`).test(text))
+    problems.push(`${app}: its root module's defaultPort is not APPS['${app}'].port (libs/registry)`);
+  if (isWorkerApp(app) && !new RegExp(`defaultConcurrency:\\s*${entry}\\.concurrency\\b`).test(text))
+    problems.push(`${app}: its root module's defaultConcurrency is not APPS['${app}'].concurrency (libs/registry)`);
+  return problems;
 }
 
 /**

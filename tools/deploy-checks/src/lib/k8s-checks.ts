@@ -321,6 +321,26 @@ export function autoscalers(set: ApplySet): Autoscaler[] {
   ];
 }
 
+/**
+ * The app registry (libs/registry/src/lib/apps.ts) deployed whole: each app a Deployment and a
+ * Service of its name, each worker an autoscaler on it. A registered app the manifests lack would
+ * otherwise run nowhere, and no other check would notice an absence.
+ */
+export const checkRegistryApps: Check = (set) => {
+  const problems: string[] = [];
+  const deployed = new Set(deployments(set).map(({ obj }) => obj.metadata?.name));
+  const services = new Set(
+    set.docs.filter((d) => d.body.kind === 'Service').map((d) => d.body.metadata?.name as string | undefined),
+  );
+  const scaled = new Set(autoscalers(set).map((a) => a.target.name));
+  for (const app of HTTP_APPS) {
+    if (!deployed.has(app)) problems.push(`${set.name}: app ${app} of the registry has no Deployment`);
+    if (!services.has(app)) problems.push(`${set.name}: app ${app} of the registry has no Service`);
+    if (isWorkerApp(app) && !scaled.has(app)) problems.push(`${set.name}: worker ${app} has no autoscaler`);
+  }
+  return problems;
+};
+
 /** Autoscalers: targets exist, min ≤ max, one autoscaler per Deployment, no replicas to fight over. */
 export const checkAutoscalers: Check = (set) => {
   const problems: string[] = [];
@@ -1288,6 +1308,7 @@ export const checkConnectionBudget: Check = (set) => {
 export function appSetChecks(adapterRules: readonly AdapterExternalRule[]): Array<[string, Check]> {
   return [
     ['names', checkNames],
+    ['registry apps', checkRegistryApps],
     ['namespace', checkNamespace(NAMESPACE)],
     ['labels', checkLabels],
     ['selectors', checkSelectors],
