@@ -15,4 +15,4 @@ function benchApp(name) {
   };
 }
 
-module.exports = ['runner', 'fat-controller', 'floor', 'bench-worker', 'raw-bull-worker'].map(benchApp);
+module.exports = ['runner', 'fat-controller', 'floor', 'bench-worker', 'raw-bull-worker', 'slow-profile-worker'].map(benchApp);

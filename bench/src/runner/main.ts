@@ -17,7 +17,7 @@ const USAGE = `Usage: npm run bench -- [options]   (builds the apps, then runs n
   --quick              every scenario, briefly (the smoke test runs this), but redis-cluster
                        unless --only names it
   --runs N             interleaved repetitions of each comparison (default 3; 1 with --quick)
-  --soak-minutes N     length of the soak (default 10; 20 s with --quick)
+  --soak-minutes N     length of each soak, memory and liveness (default 10; 15 s with --quick)
   --only a,b           only these scenarios: ${'${ids}'}
                        (their sections replace their own in an existing report; the rest stay)
   --out FILE           the markdown report (default bench/RESULTS.md; --quick: bench/out/RESULTS.quick.md)
@@ -142,6 +142,8 @@ async function main(): Promise<void> {
     writeFileSync(json, JSON.stringify({ started, finished, machine: machine(), sizes, results }, null, 2));
     log(`wrote ${path.relative(WORKSPACE_ROOT, json)}`);
   }
+  const failures = results.flatMap((r) => (r.failures ?? []).map((f) => `${r.id}: ${f}`));
+  if (failures.length > 0) throw new Error(`the run found ${failures.length} failure(s):\n  ${failures.join('\n  ')}`);
 }
 
 main().catch((error: Error) => {

@@ -13,7 +13,7 @@ export const JWT_SECRET = `bench-secret-${randomBytes(16).toString('hex')}`;
 export const FRAGMENT_WORKERS = ['profile-worker', 'feed-worker', 'recommendations-worker'] as const;
 export const STACK_APPS = ['gateway', ...FRAGMENT_WORKERS, 'invalidation-worker'] as const;
 export type StackApp = (typeof STACK_APPS)[number];
-export type BenchApp = 'fat-controller' | 'floor' | 'bench-worker' | 'raw-bull-worker';
+export type BenchApp = 'fat-controller' | 'floor' | 'bench-worker' | 'raw-bull-worker' | 'slow-profile-worker';
 
 /** A process the bench started, with where it listens. */
 export interface RunningApp {

@@ -1,0 +1,18 @@
+import { Module } from '@nestjs/common';
+import { profileFragment } from '@worker-pattern/profile';
+import { WorkerHostModule } from '@worker-pattern/worker-host';
+import { SlowProfileBuilder } from './slow-profile.builder';
+
+/** The profile worker exactly as apps/profile-worker makes it, with the slowed builder. */
+@Module({
+  imports: [
+    WorkerHostModule.register({
+      service: 'slow-profile-worker',
+      defaultPort: 3011,
+      defaultConcurrency: 16,
+      fragment: profileFragment,
+      builder: SlowProfileBuilder,
+    }),
+  ],
+})
+export class SlowProfileWorkerModule {}
