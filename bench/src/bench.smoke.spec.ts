@@ -72,5 +72,5 @@ describe('npm run bench -- --quick', () => {
 
     const markdown = readFileSync(out, 'utf8');
     for (const result of results) expect(markdown).toContain(`## ${result.title}`);
-  }, 300_000);
+  }, 600_000);
 });
