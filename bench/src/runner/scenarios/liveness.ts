@@ -2,7 +2,7 @@ import { ACTIVE_READ_WINDOW_MS } from '@worker-pattern/fragment';
 import type { BenchContext } from '../context';
 import { openStream, type OpenStream } from '../load';
 import { mib, num, type ScenarioResult, table } from '../report';
-import { mean, percentile } from '../stats';
+import { maxOf, mean, percentile } from '../stats';
 import { DASHBOARD_FRAGMENTS, type BenchSystem } from '../system';
 
 /** Each author posts once every this many ms (the authors staggered evenly over it). */
@@ -188,7 +188,7 @@ export async function liveness(ctx: BenchContext): Promise<ScenarioResult> {
   const stuck = streams.reduce((n, s) => n + s.stuck, 0);
   const ended = streams.filter((s) => s.endedEarly).length;
   const failedEvents = streams.reduce((n, s) => n + s.failedEvents, 0);
-  const longestPending = Math.max(0, ...streams.map((s) => s.longestPendingMs));
+  const longestPending = maxOf(streams.map((s) => s.longestPendingMs));
   const overBound = visible.filter((ms) => ms > VISIBLE_WITHIN_MS).length;
 
   // RSS trend: the first and the last minute (a quarter of the soak when it is shorter).
@@ -210,7 +210,7 @@ export async function liveness(ctx: BenchContext): Promise<ScenarioResult> {
   const lat = (values: number[]) =>
     values.length === 0
       ? 'n/a (the soak is shorter than the window)'
-      : `${num(percentile(values, 50))} / ${num(percentile(values, 99))} / ${num(Math.max(...values))} ms`;
+      : `${num(percentile(values, 50))} / ${num(percentile(values, 99))} / ${num(maxOf(values))} ms`;
   const w = (s: string) => (seconds >= 120 ? 'minute' : s);
   const windowLabel = `${(window / 1000).toFixed(0)} s`;
   const pairs = visible.length + misses;
@@ -274,7 +274,7 @@ export async function liveness(ctx: BenchContext): Promise<ScenarioResult> {
       stuck,
       visibleP50Ms: percentile(visible, 50),
       visibleP99Ms: percentile(visible, 99),
-      visibleMaxMs: Math.max(...visible),
+      visibleMaxMs: maxOf(visible),
       overBound,
       gatewayRssGrowth: growth('gateway'),
       feedWorkerRssGrowth: growth('feed-worker'),

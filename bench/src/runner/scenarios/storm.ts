@@ -4,7 +4,7 @@ import type { BenchContext } from '../context';
 import { scrape } from '../prometheus';
 import { num, type ScenarioResult, table } from '../report';
 import { JWT_SECRET, BenchStack, type RunningApp } from '../stack';
-import { percentile } from '../stats';
+import { maxOf, percentile } from '../stats';
 import { signViewerToken } from '../tokens';
 
 /** The bounds: the served profile at most this old during the storm, and ready this soon after. */
@@ -220,7 +220,7 @@ async function oneStorm(
       served,
       reads: ages.length,
       ageP50Ms: percentile(ages, 50),
-      oldestMs: Math.max(0, ...ages),
+      oldestMs: maxOf(ages),
       settleMs,
       followers: await followersInDb(),
       builds: minus(await buildCounts(worker), buildsBefore),
