@@ -15,4 +15,6 @@ function benchApp(name) {
   };
 }
 
-module.exports = ['runner', 'fat-controller', 'floor', 'bench-worker', 'raw-bull-worker'].map(benchApp);
+module.exports = ['runner', 'fat-controller', 'floor', 'bench-worker', 'raw-bull-worker', 'slow-profile-worker'].map(
+  benchApp,
+);

@@ -23,6 +23,8 @@ const EXPECTED: Record<string, readonly string[]> = {
   replicas: ['throughputRatio', 'freshnessP50Ratio', 'freshnessP99Ratio', 'replicaShare'],
   fanout: ['seedSeconds', 'pullVisibleP50Ms', 'pullInvalidations', 'pullRssGrowth', 'pushFanoutMs', 'pushRssGrowth'],
   capacity: ['warmPredicted', 'warmMeasured', 'buildsPredicted', 'buildsMeasured', 'warmGatewayUs', 'warmRedisUs'],
+  storm: ['realWritesPerSecond', 'realOldestMs', 'realSettleMs', 'slowWritesPerSecond', 'slowOldestMs', 'slowSettleMs'],
+  liveness: ['posts', 'pairs', 'misses', 'stuck', 'visibleP50Ms', 'visibleMaxMs'],
   memory: ['gatewayPeakRss', 'workerPeakRss', 'soakErrors', 'listenersBefore', 'listenersAfter'],
 };
 
@@ -65,8 +67,11 @@ describe('npm run bench -- --quick', () => {
     }
     // One burst, one build: the figure the pattern exists for (the runner also fails the run otherwise).
     expect(results.find((r) => r.id === 'burst')?.headline['builds']).toBe(1);
+    // Every post on every following open stream, none stuck (the runner also fails the run otherwise).
+    const liveness = results.find((r) => r.id === 'liveness')?.headline;
+    expect({ misses: liveness?.['misses'], stuck: liveness?.['stuck'] }).toEqual({ misses: 0, stuck: 0 });
 
     const markdown = readFileSync(out, 'utf8');
     for (const result of results) expect(markdown).toContain(`## ${result.title}`);
-  }, 300_000);
+  }, 600_000);
 });

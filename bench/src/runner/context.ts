@@ -33,6 +33,12 @@ export interface BenchSizes {
   readonly fanoutFollowers: number;
   readonly fanoutPosts: number;
   readonly fanoutWatchers: number;
+  /** The liveness soak (it lasts `soakSeconds`): open dashboard streams, and the authors they follow. */
+  readonly livenessStreams: number;
+  readonly livenessAuthors: number;
+  /** The follow storm on one user: its length, and the keep-alive connections sending it. */
+  readonly stormSeconds: number;
+  readonly stormConnections: number;
   readonly profileSeconds: number;
   /** Untimed load before measuring a server (JIT, caches, connections). */
   readonly warmupSeconds: number;
@@ -73,6 +79,10 @@ export function benchSizes(
         fanoutFollowers: 20_000,
         fanoutPosts: 1,
         fanoutWatchers: 2,
+        livenessStreams: 20,
+        livenessAuthors: 5,
+        stormSeconds: 3,
+        stormConnections: 16,
         profileSeconds: 1,
         warmupSeconds: 0.5,
         profileEngine: false,
@@ -104,6 +114,10 @@ export function benchSizes(
         fanoutFollowers: 1_000_000,
         fanoutPosts: 3,
         fanoutWatchers: 5,
+        livenessStreams: 100,
+        livenessAuthors: 20,
+        stormSeconds: 30,
+        stormConnections: 64,
         profileSeconds: 10,
         warmupSeconds: 2,
         profileEngine: true,

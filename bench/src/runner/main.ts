@@ -17,7 +17,7 @@ const USAGE = `Usage: npm run bench -- [options]   (builds the apps, then runs n
   --quick              every scenario, briefly (the smoke test runs this), but redis-cluster
                        unless --only names it
   --runs N             interleaved repetitions of each comparison (default 3; 1 with --quick)
-  --soak-minutes N     length of the soak (default 10; 20 s with --quick)
+  --soak-minutes N     length of each soak, memory and liveness (default 10; 15 s with --quick)
   --load-seconds N     length of each throughput run (default 10; 1 with --quick)
   --baseline-gateway F another build of the gateway (its main.js, e.g. a copy of dist/apps/gateway
                        built from an earlier commit): warm-floor runs it interleaved with this one
@@ -151,6 +151,8 @@ async function main(): Promise<void> {
     writeFileSync(json, JSON.stringify({ started, finished, machine: machine(), sizes, results }, null, 2));
     log(`wrote ${path.relative(WORKSPACE_ROOT, json)}`);
   }
+  const failures = results.flatMap((r) => (r.failures ?? []).map((f) => `${r.id}: ${f}`));
+  if (failures.length > 0) throw new Error(`the run found ${failures.length} failure(s):\n  ${failures.join('\n  ')}`);
 }
 
 main().catch((error: Error) => {

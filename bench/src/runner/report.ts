@@ -10,6 +10,11 @@ export interface ScenarioResult {
   readonly markdown: string;
   /** Raw figures for the JSON output. */
   readonly figures?: unknown;
+  /**
+   * What the scenario found broken (a missed post, a stuck stream, a bound exceeded): the report is
+   * still written, with the section saying so, and then the bench exits non-zero.
+   */
+  readonly failures?: readonly string[];
 }
 
 export function num(value: number, digits = 0): string {

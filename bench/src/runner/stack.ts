@@ -15,7 +15,7 @@ export const JWT_SECRET = `bench-secret-${randomBytes(16).toString('hex')}`;
 export const FRAGMENT_WORKERS: readonly FragmentWorkerName[] = FRAGMENT_WORKER_NAMES;
 export const STACK_APPS: readonly AppName[] = APP_NAMES;
 export type StackApp = AppName;
-export type BenchApp = 'fat-controller' | 'floor' | 'bench-worker' | 'raw-bull-worker';
+export type BenchApp = 'fat-controller' | 'floor' | 'bench-worker' | 'raw-bull-worker' | 'slow-profile-worker';
 
 /** A process the bench started, with where it listens. */
 export interface RunningApp {

@@ -113,7 +113,7 @@ async function scrapeWorkers(system: BenchSystem): Promise<Record<string, PromSa
 }
 
 /**
- * Scenario 12: the capacity model checked on this machine. Unit costs (CPU per warm page, per build,
+ * Scenario 14: the capacity model checked on this machine. Unit costs (CPU per warm page, per build,
  * per open stream) are measured under light load; from them alone the model predicts how many warm
  * pages and builds a second this machine serves flat out; then both are measured flat out. The same
  * unit costs size a deployment for 1,000–100,000 pages a second (docs/capacity.md has the formulas).
@@ -313,7 +313,7 @@ export async function capacity(ctx: BenchContext): Promise<ScenarioResult> {
   ].join('\n');
   return {
     id: 'capacity',
-    title: '12. Capacity model: predicted against measured',
+    title: '14. Capacity model: predicted against measured',
     headline: {
       warmPredicted: predicted.warmPages,
       warmMeasured: measured.warmPages,

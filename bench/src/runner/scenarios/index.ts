@@ -5,10 +5,12 @@ import { capacity } from './capacity';
 import { engineVsBull } from './engine-vs-bull';
 import { fanout } from './fanout';
 import { freshness } from './freshness';
+import { liveness } from './liveness';
 import { memorySoak } from './memory-soak';
 import { redisCluster } from './redis-cluster';
 import { replicas } from './replicas';
 import { scale } from './scale';
+import { storm } from './storm';
 import { timeToFragment } from './time-to-fragment';
 import { versionZero } from './version-zero';
 import { warmFloor } from './warm-floor';
@@ -24,7 +26,7 @@ export interface Scenario {
 /**
  * In the order they run: the engine-only scenarios first (Redis and bench workers only, before the
  * gateway and workers exist, so no idle process of the stack takes part), then the whole system,
- * and the soak last (it also reports the peak memory of every earlier scenario).
+ * and the soaks last (the memory soak also reports the peak memory of every earlier scenario).
  */
 export const SCENARIOS: readonly Scenario[] = [
   { id: 'engine-vs-bull', title: '3. Engine vs raw Bull', run: engineVsBull },
@@ -43,6 +45,8 @@ export const SCENARIOS: readonly Scenario[] = [
     quick: false,
   },
   { id: 'fanout', title: '11. A post by an account with a million followers', run: fanout },
-  { id: 'capacity', title: '12. Capacity model: predicted against measured', run: capacity },
+  { id: 'storm', title: '13. A storm of follows on one user', run: storm },
+  { id: 'liveness', title: '12. Liveness: open dashboards over a soak', run: liveness },
+  { id: 'capacity', title: '14. Capacity model: predicted against measured', run: capacity },
   { id: 'memory', title: '7. Memory and the soak', run: memorySoak },
 ];
