@@ -27,3 +27,11 @@ export async function measureCpu<T>(
   );
   return { result, cpu };
 }
+
+/** Busy CPU time of the whole machine so far (every core: all but idle and iowait), in ms. */
+export function machineBusyMs(): number {
+  // /proc/stat's first line: cpu user nice system idle iowait irq softirq steal …
+  const ticks = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const busy = [0, 1, 2, 5, 6, 7].reduce((t, i) => t + (ticks[i] ?? 0), 0);
+  return (busy * 1000) / TICKS_PER_SECOND;
+}

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import type { BenchContext } from '../context';
-import { cpuMs } from '../cpu-time';
+import { cpuMs, machineBusyMs } from '../cpu-time';
 import { mapPool, openStream, runLoad, timeToReady } from '../load';
 import { type PromSample, scrape, sumOf } from '../prometheus';
 import { num, ratioText, type ScenarioResult, table } from '../report';
@@ -86,17 +86,29 @@ function mean(values: readonly number[]): number {
   return values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
 }
 
-/** CPU ms of every process named, plus this bench process (the load generator), as one snapshot. */
-function cpuSnapshot(pids: Readonly<Record<string, readonly number[]>>): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [name, list] of Object.entries(pids)) out[name] = list.reduce((t, pid) => t + (cpuMs(pid) ?? 0), 0);
+type Pids = Readonly<Record<string, readonly number[]>>;
+/** CPU ms so far of each process, by pid, and of this bench process (the load generator) as `client`. */
+type CpuSnapshot = Record<string, ReadonlyMap<number, number>>;
+
+function cpuSnapshot(pids: Pids): CpuSnapshot {
+  const out: Record<string, Map<number, number>> = {};
+  for (const [name, list] of Object.entries(pids)) out[name] = new Map(list.map((pid) => [pid, cpuMs(pid) ?? 0]));
   const self = process.cpuUsage();
-  out['client'] = (self.user + self.system) / 1000;
+  out['client'] = new Map([[process.pid, (self.user + self.system) / 1000]]);
   return out;
 }
 
-function cpuDelta(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
-  return Object.fromEntries(Object.keys(before).map((k) => [k, after[k] - before[k]]));
+/**
+ * CPU ms each named group used between two snapshots, the later one taken over the processes alive
+ * then: a process that started in between (a pool's new Postgres backend) counts whole.
+ */
+function cpuDelta(before: CpuSnapshot, after: CpuSnapshot): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(after).map(([name, now]) => [
+      name,
+      [...now].reduce((t, [pid, ms]) => t + ms - (before[name]?.get(pid) ?? 0), 0),
+    ]),
+  );
 }
 
 function builtBy(samples: Readonly<Record<string, PromSample[]>>, metric: string, fragment: string): number {
@@ -110,6 +122,20 @@ async function scrapeWorkers(system: BenchSystem): Promise<Record<string, PromSa
   const out: Record<string, PromSample[]> = {};
   for (const [i, worker] of FRAGMENT_WORKERS.entries()) out[DASHBOARD_NAMES[i]] = await scrape(system.apps[worker].url);
   return out;
+}
+
+/** Cores in use while `work` ran: the whole machine's, and of them this run's processes'. */
+async function busyDuring<T>(
+  pids: () => Promise<Pids>,
+  work: () => Promise<T>,
+): Promise<{ result: T; machineCores: number; ourCores: number }> {
+  const before = cpuSnapshot(await pids());
+  const machineBefore = machineBusyMs();
+  const t0 = performance.now();
+  const result = await work();
+  const ms = performance.now() - t0;
+  const ours = Object.values(cpuDelta(before, cpuSnapshot(await pids()))).reduce((a, b) => a + b, 0);
+  return { result, machineCores: (machineBusyMs() - machineBefore) / ms, ourCores: ours / ms };
 }
 
 /**
@@ -145,8 +171,7 @@ export async function capacity(ctx: BenchContext): Promise<ScenarioResult> {
     duration: ctx.sizes.warmupSeconds,
     tokens,
   });
-  let p = await pids();
-  let before = cpuSnapshot(p);
+  let before = cpuSnapshot(await pids());
   const light = await runLoad({
     url: system.gateway.url,
     path: PAGE_PATH,
@@ -154,7 +179,7 @@ export async function capacity(ctx: BenchContext): Promise<ScenarioResult> {
     duration: seconds,
     tokens,
   });
-  let used = cpuDelta(before, cpuSnapshot(p));
+  let used = cpuDelta(before, cpuSnapshot(await pids()));
   if (light.non2xx + light.errors > 0)
     throw new Error(`light warm run: ${light.non2xx} non-2xx, ${light.errors} errors`);
   const perPage = (ms: number) => (ms * 1000) / light.requests;
@@ -169,14 +194,14 @@ export async function capacity(ctx: BenchContext): Promise<ScenarioResult> {
 
   // 2. Cold dashboards a few at a time: unit costs per build (streams deliver the ready events).
   const streamUrl = `${system.gateway.url}${PAGE_PATH}/stream`;
-  const coldViewers = system.viewers.take(ctx.sizes.ttfViewers);
+  // Twice the time-to-fragment viewers: CPU time comes in 10 ms ticks, so enough builds per worker.
+  const coldViewers = system.viewers.take(2 * ctx.sizes.ttfViewers);
   await system.waitForIdleQueues();
-  p = await pids();
   const metricsBefore = await scrapeWorkers(system);
-  before = cpuSnapshot(p);
+  before = cpuSnapshot(await pids());
   await mapPool(coldViewers, LIGHT_STREAMS, (v) => timeToReady(streamUrl, system.token(v), DASHBOARD_NAMES));
   await system.waitForIdleQueues();
-  used = cpuDelta(before, cpuSnapshot(p));
+  used = cpuDelta(before, cpuSnapshot(await pids()));
   const metricsAfter = await scrapeWorkers(system);
   const builds: Record<string, number> = {};
   const latencyMs: Record<string, number> = {};
@@ -220,26 +245,31 @@ export async function capacity(ctx: BenchContext): Promise<ScenarioResult> {
   const predicted = predictOnThisMachine(costs, cores);
   await system.rewarm(warm);
   await system.waitForIdleQueues();
-  const full = await runLoad({
-    url: system.gateway.url,
-    path: PAGE_PATH,
-    connections: ctx.sizes.connections,
-    duration: seconds,
-    tokens,
-  });
+  const warmBusy = await busyDuring(pids, () =>
+    runLoad({
+      url: system.gateway.url,
+      path: PAGE_PATH,
+      connections: ctx.sizes.connections,
+      duration: seconds,
+      tokens,
+    }),
+  );
+  const full = warmBusy.result;
   if (full.non2xx + full.errors > 0)
     throw new Error(`flat-out warm run: ${full.non2xx} non-2xx, ${full.errors} errors`);
   const burstViewers = system.viewers.take(ctx.sizes.coldGatewayViewers);
   const buildsBefore = await scrapeWorkers(system);
   const t0 = performance.now();
-  await mapPool(burstViewers, 50, async (v) => {
-    const r = await fetch(`${system.gateway.url}${PAGE_PATH}`, {
-      headers: { authorization: `Bearer ${system.token(v)}` },
+  const buildBusy = await busyDuring(pids, async () => {
+    await mapPool(burstViewers, 50, async (v) => {
+      const r = await fetch(`${system.gateway.url}${PAGE_PATH}`, {
+        headers: { authorization: `Bearer ${system.token(v)}` },
+      });
+      await r.arrayBuffer();
+      if (r.status !== 200) throw new Error(`cold dashboard of ${v}: ${r.status}`);
     });
-    await r.arrayBuffer();
-    if (r.status !== 200) throw new Error(`cold dashboard of ${v}: ${r.status}`);
+    await system.waitForIdleQueues();
   });
-  await system.waitForIdleQueues();
   const drainSeconds = (performance.now() - t0) / 1000;
   const buildsAfter = await scrapeWorkers(system);
   const burstBuilds = DASHBOARD_NAMES.reduce(
@@ -272,19 +302,26 @@ export async function capacity(ctx: BenchContext): Promise<ScenarioResult> {
     `**The model on this machine** (${cores} cores, every unit's CPU added up, nothing else running): predicted against measured flat out — warm pages at ${ctx.sizes.connections} connections for ${seconds} s; builds while ${num(burstViewers.length)} cold dashboards are asked for at once and drained.`,
     '',
     table(
-      ['flat out', 'predicted', 'measured', 'measured / predicted'],
+      ['flat out', 'predicted', 'measured', 'measured / predicted', `cores busy of ${cores} (this run's processes)`],
       [
         [
           'warm pages/s',
           num(predicted.warmPages),
           num(measured.warmPages),
           ratioText(measured.warmPages / predicted.warmPages),
+          `${num(warmBusy.machineCores, 2)} (${num(warmBusy.ourCores, 2)})`,
         ],
-        ['builds/s', num(predicted.builds), num(measured.builds), ratioText(measured.builds / predicted.builds)],
+        [
+          'builds/s',
+          num(predicted.builds),
+          num(measured.builds),
+          ratioText(measured.builds / predicted.builds),
+          `${num(buildBusy.machineCores, 2)} (${num(buildBusy.ourCores, 2)})`,
+        ],
       ],
     ),
     '',
-    `Where measured falls short of predicted, something other than CPU limits it (builder concurrency against the pool, queue round trips, the load generator's own limit); above, the light-load unit costs overstate what a saturated process spends per unit (batching).`,
+    `Cores busy: the whole machine's busy time (/proc/stat) over the run's wall time, and in brackets the share of this run's processes (the rest is other work on the machine, which the prediction does not subtract). Where measured falls short of predicted with cores to spare, something other than CPU limits it (builder concurrency against the pool, queue round trips, the load generator's own limit); where the cores are all busy, a saturated process spends more per unit than under light load, or other work took its share.`,
     '',
     `**Sizing from these unit costs** (docs/capacity.md): ${BUILDS_PER_PAGE} builds per fragment per page request, target utilisation ${TARGET_UTILISATION}, ${CORES_PER_POD} core per pod, one core per Redis shard. Worker pods by CPU only; each also needs concurrency for builds in flight (builds/s × builder time).`,
     '',
@@ -321,6 +358,8 @@ export async function capacity(ctx: BenchContext): Promise<ScenarioResult> {
       buildsPredicted: predicted.builds,
       buildsMeasured: measured.builds,
       buildsRatio: measured.builds / predicted.builds,
+      warmMachineCores: warmBusy.machineCores,
+      buildMachineCores: buildBusy.machineCores,
       warmGatewayUs: costs.warm.gateway,
       warmRedisUs: costs.warm.redis,
     },
