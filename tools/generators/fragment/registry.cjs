@@ -1,0 +1,102 @@
+// The registry entries of a new fragment and its worker (libs/registry), and its import paths.
+
+/**
+ * A new worker's default concurrency (and so its Postgres pool): the conservative one, so that
+ * 12 pods at its autoscaler's maximum stay inside the namespace's Postgres connection budget
+ * (tools/deploy-checks, "connection budget"). Raise it in APPS and the manifests once it is measured.
+ */
+const NEW_WORKER_CONCURRENCY = 4;
+
+const FRAGMENTS_FILE = 'libs/registry/src/lib/fragments.ts';
+const PLAN_FILE = 'libs/registry/src/lib/invalidation-plan.ts';
+const APPS_FILE = 'libs/registry/src/lib/apps.ts';
+const APPS_JSON = 'libs/registry/src/apps.json';
+
+/** The next port after every registered app's (the launcher gives consecutive ports in APPS order). */
+function nextPort(apps) {
+  return Math.max(...apps.map((a) => a.port)) + 1;
+}
+
+function addTsPaths(tree, n) {
+  const path = 'tsconfig.base.json';
+  const config = JSON.parse(tree.read(path, 'utf-8'));
+  const paths = {
+    ...config.compilerOptions.paths,
+    [`@worker-pattern/${n.name}`]: [`./libs/${n.name}/src/index.ts`],
+    [`@worker-pattern/${n.name}/builder`]: [`./libs/${n.name}/builder/src/index.ts`],
+  };
+  config.compilerOptions.paths = Object.fromEntries(Object.entries(paths).sort(([a], [b]) => a.localeCompare(b)));
+  tree.write(path, `${JSON.stringify(config, null, 2)}\n`);
+}
+
+function addFragment(tree, n) {
+  edit(tree, FRAGMENTS_FILE, (text) =>
+    insertBefore(
+      addImport(text, `import { ${n.propertyName}Fragment } from '@worker-pattern/${n.name}';`),
+      /\n\} as const satisfies Record<string, FragmentContract/,
+      `\n  ${n.registryKey}: ${n.propertyName}Fragment,`,
+    ),
+  );
+}
+
+function addInvalidationRules(tree, n) {
+  edit(tree, PLAN_FILE, (text) => {
+    const start = text.indexOf('export const INVALIDATION_RULES');
+    const end = text.indexOf('\n};\n', start);
+    if (start < 0 || end < 0) throw new Error(`${PLAN_FILE}: no INVALIDATION_RULES object`);
+    const withEntry = `${text.slice(0, end)}\n  ${n.registryKey}: ${n.propertyName}Invalidation,${text.slice(end)}`;
+    return addImport(withEntry, `import { ${n.propertyName}Invalidation } from '@worker-pattern/${n.name}';`);
+  });
+}
+
+function addApp(tree, n, port) {
+  const app = `${n.name}-worker`;
+  const fragmentRef = n.registryKey.startsWith("'") ? `FRAGMENTS[${n.registryKey}]` : `FRAGMENTS.${n.name}`;
+  edit(tree, APPS_FILE, (text) =>
+    insertBefore(
+      text,
+      /\n\} as const satisfies Record<string, AppEntry>;/,
+      `
+  '${app}': {
+    name: '${app}',
+    kind: 'fragment-worker',
+    port: ${port},
+    fragment: '${n.name}',
+    queue: ${fragmentRef}.queue,
+    concurrency: ${NEW_WORKER_CONCURRENCY},
+  },`,
+    ),
+  );
+  const apps = JSON.parse(tree.read(APPS_JSON, 'utf-8'));
+  apps.push({
+    name: app,
+    kind: 'fragment-worker',
+    port,
+    fragment: n.name,
+    queue: n.name,
+    concurrency: NEW_WORKER_CONCURRENCY,
+  });
+  tree.write(APPS_JSON, `${JSON.stringify(apps, null, 2)}\n`);
+}
+
+function edit(tree, path, change) {
+  const text = tree.read(path, 'utf-8');
+  if (text === null) throw new Error(`${path} is missing`);
+  tree.write(path, change(text));
+}
+
+/** After the last `@worker-pattern/<lib>` import that comes before it alphabetically, else first. */
+function addImport(text, line) {
+  const imports = [...text.matchAll(/^import .*\n/gm)];
+  const before = imports.filter((m) => m[0].localeCompare(line) < 0 && !m[0].startsWith('import type')).pop();
+  const at = before ? before.index + before[0].length : 0;
+  return `${text.slice(0, at)}${line}\n${text.slice(at)}`;
+}
+
+function insertBefore(text, pattern, insertion) {
+  const m = pattern.exec(text);
+  if (!m) throw new Error(`no ${pattern} to insert the new entry before`);
+  return `${text.slice(0, m.index)}${insertion}${text.slice(m.index)}`;
+}
+
+module.exports = { addApp, addFragment, addInvalidationRules, addTsPaths, nextPort, NEW_WORKER_CONCURRENCY };
