@@ -10,6 +10,7 @@ const {
   addApp,
   addFragment,
   addInvalidationRules,
+  addTableEntries,
   addTsPaths,
   nextPort,
   NEW_WORKER_CONCURRENCY,
@@ -56,11 +57,12 @@ async function fragmentGenerator(tree, options) {
   addFragment(tree, n);
   addInvalidationRules(tree, n);
   addApp(tree, n, port);
+  addTableEntries(tree, n);
 
   const worker = { app, queue: n.name, port, concurrency: NEW_WORKER_CONCURRENCY };
   const link = deploymentFile(tree, worker);
   workerDocs(tree, worker);
-  addToDockerBuild(tree, app);
+  addToBuildLists(tree, app);
   addComposeService(tree, app, port);
 
   await formatFiles(tree);
@@ -83,13 +85,32 @@ function isLink(path) {
   }
 }
 
-/** The Docker image's build step names every deployable app. */
-function addToDockerBuild(tree, app) {
-  const path = 'docker/Dockerfile';
-  const text = tree.read(path, 'utf-8');
-  const next = text.replace(/(-p [a-z0-9,-]*invalidation-worker)(,db-cli)/, `$1,${app}$2`);
-  if (next === text) throw new Error(`${path}: no "-p …,invalidation-worker,db-cli" build line to add ${app} to`);
-  tree.write(path, next);
+/**
+ * Every place that builds "the deployable apps" by a list of names: the Docker image's build step, the
+ * bench script and its recorded command, and the e2e targets' dependsOn (the e2e stack starts every
+ * worker of the registry, from dist/apps).
+ */
+function addToBuildLists(tree, app) {
+  const list = /(-p [a-z0-9,-]*invalidation-worker)(,db-cli)/;
+  for (const path of ['docker/Dockerfile', 'package.json', 'bench/src/runner/results.ts']) {
+    const text = tree.read(path, 'utf-8');
+    if (text === null || !list.test(text))
+      throw new Error(`${path}: no "-p …,invalidation-worker,db-cli" build list to add ${app} to`);
+    tree.write(path, text.replace(list, `$1,${app}$2`));
+  }
+  const e2e = 'apps/e2e/project.json';
+  const project = JSON.parse(tree.read(e2e, 'utf-8'));
+  let added = 0;
+  for (const target of Object.values(project.targets)) {
+    for (const dep of target.dependsOn ?? []) {
+      if (typeof dep === 'object' && dep.projects?.includes('invalidation-worker')) {
+        dep.projects.splice(dep.projects.indexOf('invalidation-worker') + 1, 0, app);
+        added++;
+      }
+    }
+  }
+  if (!added) throw new Error(`${e2e}: no dependsOn that builds the workers to add ${app} to`);
+  tree.write(e2e, `${JSON.stringify(project, null, 2)}\n`);
 }
 
 /** A compose service for the worker, as profile-worker's, before the invalidation worker's. */

@@ -30,10 +30,11 @@ function deploymentFile(tree, w) {
   return { linkPath: `k8s/${file}`, target: `base/${file}` };
 
   function header(name) {
-    return `# ${name}: consumes its own Bull queue and nothing else, and writes fragments to Redis. Scaled on
-# that queue's backlog by 61-hpa-workers.yaml (or components/keda). Generated from ${REFERENCE}'s
-# (tools/generators/fragment): on SIGTERM it stops taking jobs and lets in-flight builds finish within
-# SHUTDOWN_TIMEOUT_MS; terminationGracePeriodSeconds leaves room above that before the kubelet's SIGKILL.
+    return `# ${name}: generated from ${REFERENCE}'s manifest (tools/generators/fragment).
+# Consumes its own Bull queue and nothing else, and writes fragments to Redis. Scaled on that queue's
+# backlog by 61-hpa-workers.yaml (or components/keda). On SIGTERM it stops taking jobs and lets
+# in-flight builds finish within SHUTDOWN_TIMEOUT_MS; terminationGracePeriodSeconds leaves room
+# above that before the kubelet's SIGKILL.
 `;
   }
 }

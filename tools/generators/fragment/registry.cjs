@@ -100,3 +100,59 @@ function insertBefore(text, pattern, insertion) {
 }
 
 module.exports = { addApp, addFragment, addInvalidationRules, addTsPaths, nextPort, NEW_WORKER_CONCURRENCY };
+
+/**
+ * The other typed tables keyed by fragment or app, each a compile error without the new entry: the
+ * demo page's renderer (a generic data view until the fragment has its own), the deploy checks'
+ * expected egress and assumed workload (profile-worker's until measured), and the registry specs'
+ * pinned lists (their order is the dashboard's and the launcher's).
+ */
+function addTableEntries(tree, n) {
+  const app = `${n.name}-worker`;
+  const quotedApp = `'${app}'`;
+  edit(tree, 'libs/fragment-client/src/lib/fragment-views.ts', (text) =>
+    replaceOnce(
+      text,
+      /(const RENDERERS[^=]*= \{)([^}]*?)(\s*\};)/,
+      (_, head, body) => `${head}${trimList(body)}, ${n.registryKey}: dataView };`,
+    ),
+  );
+  edit(tree, 'tools/deploy-checks/src/lib/k8s-checks.ts', (text) =>
+    addToObject(text, 'const EGRESS', `${quotedApp}: [53, 5432, 6379],`),
+  );
+  edit(tree, 'tools/deploy-checks/src/lib/hpa/workload.ts', (text) =>
+    addToObject(text, 'export const WORKLOAD', `${quotedApp}: { buildSeconds: 0.05, cpuBusyPercent: 40 },`),
+  );
+  edit(tree, 'libs/registry/src/lib/apps.spec.ts', (text) =>
+    appendToPinned(appendToPinned(text, 'WORKER_NAMES', quotedApp), 'WORKER_QUEUE_NAMES', `'${n.name}'`),
+  );
+  edit(tree, 'libs/registry/src/lib/fragments.spec.ts', (text) =>
+    appendToPinned(text, 'FRAGMENT_NAMES', `'${n.name}'`),
+  );
+}
+
+function addToObject(text, start, line) {
+  const from = text.indexOf(start);
+  const end = text.indexOf('\n};', from);
+  if (from < 0 || end < 0) throw new Error(`no object "${start}" to add ${line} to`);
+  return `${text.slice(0, end)}\n  ${line}${text.slice(end)}`;
+}
+
+function appendToPinned(text, name, item) {
+  return replaceOnce(
+    text,
+    new RegExp(`(expect\\(${name}\\)\\.toEqual\\(\\[)([^\\]]*)(\\]\\))`),
+    (_, head, body, tail) => `${head}${trimList(body)}, ${item}${tail}`,
+  );
+}
+
+function trimList(body) {
+  return body.replace(/,?\s*$/, '');
+}
+
+function replaceOnce(text, pattern, replacer) {
+  if (!pattern.test(text)) throw new Error(`no ${pattern} to add the new entry to`);
+  return text.replace(pattern, replacer);
+}
+
+module.exports.addTableEntries = addTableEntries;
