@@ -113,7 +113,7 @@ function addTableEntries(tree, n) {
   edit(tree, 'libs/fragment-client/src/lib/fragment-views.ts', (text) =>
     replaceOnce(
       text,
-      /(const RENDERERS[^=]*= \{)([^}]*?)(\s*\};)/,
+      /(const RENDERERS:[\s\S]*?= \{)([^}]*?)(\s*\};)/,
       (_, head, body) => `${head}${trimList(body)}, ${n.registryKey}: dataView };`,
     ),
   );
