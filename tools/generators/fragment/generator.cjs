@@ -127,7 +127,12 @@ function addComposeService(tree, app, port) {
     .replace('127.0.0.1:3001/', `127.0.0.1:${port}/`);
   if (/profile|3001/.test(service))
     throw new Error(`${path}: profile-worker's service changed shape; update the generator`);
-  tree.write(path, text.replace('\n  invalidation-worker:\n', `${service}\n  invalidation-worker:\n`));
+  // Before the invalidation worker's service and the comment above it.
+  const at = /\n((?: {2}#.*\n)*) {2}invalidation-worker:\n/;
+  tree.write(
+    path,
+    text.replace(at, (_, comment) => `${service}\n${comment}  invalidation-worker:\n`),
+  );
 }
 
 module.exports = fragmentGenerator;
