@@ -13,7 +13,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FsTree, flushChanges } from 'nx/src/generators/tree';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const fragmentGenerator = require('./generator.cjs') as (
   tree: FsTree,
   options: { name: string },
