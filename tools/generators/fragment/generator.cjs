@@ -14,6 +14,7 @@ const {
   addTsPaths,
   nextPort,
   NEW_WORKER_CONCURRENCY,
+  NEW_WORKER_MAX_REPLICAS,
 } = require('./registry.cjs');
 
 const NAME = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
@@ -59,7 +60,13 @@ async function fragmentGenerator(tree, options) {
   addApp(tree, n, port);
   addTableEntries(tree, n);
 
-  const worker = { app, queue: n.name, port, concurrency: NEW_WORKER_CONCURRENCY };
+  const worker = {
+    app,
+    queue: n.name,
+    port,
+    concurrency: NEW_WORKER_CONCURRENCY,
+    maxReplicas: NEW_WORKER_MAX_REPLICAS,
+  };
   const link = deploymentFile(tree, worker);
   workerDocs(tree, worker);
   addToBuildLists(tree, app);
@@ -91,12 +98,13 @@ function isLink(path) {
  * worker of the registry, from dist/apps).
  */
 function addToBuildLists(tree, app) {
-  const list = /(-p [a-z0-9,-]*invalidation-worker)(,db-cli)/;
+  // After the gateway: the lists' tails are what the deploy checks' own mutations edit.
+  const list = /(-p gateway,)([a-z0-9,-]*invalidation-worker,db-cli)/;
   for (const path of ['docker/Dockerfile', 'package.json', 'bench/src/runner/results.ts']) {
     const text = tree.read(path, 'utf-8');
     if (text === null || !list.test(text))
-      throw new Error(`${path}: no "-p …,invalidation-worker,db-cli" build list to add ${app} to`);
-    tree.write(path, text.replace(list, `$1,${app}$2`));
+      throw new Error(`${path}: no "-p gateway,…,invalidation-worker,db-cli" build list to add ${app} to`);
+    tree.write(path, text.replace(list, `$1${app},$2`));
   }
   const e2e = 'apps/e2e/project.json';
   const project = JSON.parse(tree.read(e2e, 'utf-8'));

@@ -6,6 +6,8 @@
  * (tools/deploy-checks, "connection budget"). Raise it in APPS and the manifests once it is measured.
  */
 const NEW_WORKER_CONCURRENCY = 4;
+/** …and at most 4 pods (16 connections): what the budget had left when the generator was written. */
+const NEW_WORKER_MAX_REPLICAS = 4;
 
 const FRAGMENTS_FILE = 'libs/registry/src/lib/fragments.ts';
 const PLAN_FILE = 'libs/registry/src/lib/invalidation-plan.ts';
@@ -99,7 +101,15 @@ function insertBefore(text, pattern, insertion) {
   return `${text.slice(0, m.index)}${insertion}${text.slice(m.index)}`;
 }
 
-module.exports = { addApp, addFragment, addInvalidationRules, addTsPaths, nextPort, NEW_WORKER_CONCURRENCY };
+module.exports = {
+  addApp,
+  addFragment,
+  addInvalidationRules,
+  addTsPaths,
+  nextPort,
+  NEW_WORKER_CONCURRENCY,
+  NEW_WORKER_MAX_REPLICAS,
+};
 
 /**
  * The other typed tables keyed by fragment or app, each a compile error without the new entry: the
