@@ -1,13 +1,14 @@
 // The registry entries of a new fragment and its worker (libs/registry), and its import paths.
 
 /**
- * A new worker's default concurrency (and so its Postgres pool): the conservative one, so that
- * 12 pods at its autoscaler's maximum stay inside the namespace's Postgres connection budget
- * (tools/deploy-checks, "connection budget"). Raise it in APPS and the manifests once it is measured.
+ * A new worker's default concurrency (and so its Postgres pool, which must hold one connection per
+ * build): 1, so that its 12 pods at the autoscaler's maximum stay inside the namespace's Postgres
+ * connection budget (tools/deploy-checks, "connection budget"), which the existing workers nearly
+ * fill. Raise it (in APPS and the manifests) with the budget once the builder is measured.
  */
-const NEW_WORKER_CONCURRENCY = 4;
-/** …and at most 4 pods (16 connections): what the budget had left when the generator was written. */
-const NEW_WORKER_MAX_REPLICAS = 4;
+const NEW_WORKER_CONCURRENCY = 1;
+/** The autoscalers' maximum, as the other workers' (the KEDA fallback is half of it). */
+const NEW_WORKER_MAX_REPLICAS = 12;
 
 const FRAGMENTS_FILE = 'libs/registry/src/lib/fragments.ts';
 const PLAN_FILE = 'libs/registry/src/lib/invalidation-plan.ts';
