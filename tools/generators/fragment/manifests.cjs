@@ -98,7 +98,10 @@ function rewrite(doc, w, path) {
     )
     .replaceAll(String(REFERENCE_PORT), String(w.port))
     .replace(/^( +max(?:Replicas|ReplicaCount): )\d+$/m, (_, key) => `${key}${w.maxReplicas}`)
-    .replace(/^( +fallback:\n +failureThreshold: \d+\n +replicas: )\d+$/m, (_, head) => `${head}${w.maxReplicas / 2}`);
+    .replace(
+      /^( +fallback:\n +failureThreshold: \d+\n +replicas: )\d+$/m,
+      (_, head) => `${head}${Math.floor(w.maxReplicas / 2)}`,
+    );
   if (new RegExp(`\\b${REFERENCE_QUEUE}\\b`).test(out.replaceAll('seccompProfile', ''))) {
     throw new Error(
       `${path}: ${REFERENCE}'s document names its queue somewhere the generator does not rewrite; update it`,

@@ -2,13 +2,13 @@
 
 /**
  * A new worker's default concurrency (and so its Postgres pool, which must hold one connection per
- * build): 1, so that its 12 pods at the autoscaler's maximum stay inside the namespace's Postgres
- * connection budget (tools/deploy-checks, "connection budget"), which the existing workers nearly
- * fill. Raise it (in APPS and the manifests) with the budget once the builder is measured.
+ * build) and its autoscalers' maximum: 2 and 11 pods, the most that stays inside the namespace's
+ * Postgres connection budget (tools/deploy-checks, "connection budget"), which the existing workers
+ * nearly fill, with a backlog target (75%) below the concurrency. Raise them (APPS, the manifests,
+ * the budget) once the builder is measured.
  */
-const NEW_WORKER_CONCURRENCY = 1;
-/** The autoscalers' maximum, as the other workers' (the KEDA fallback is half of it). */
-const NEW_WORKER_MAX_REPLICAS = 12;
+const NEW_WORKER_CONCURRENCY = 2;
+const NEW_WORKER_MAX_REPLICAS = 11;
 
 const FRAGMENTS_FILE = 'libs/registry/src/lib/fragments.ts';
 const PLAN_FILE = 'libs/registry/src/lib/invalidation-plan.ts';
