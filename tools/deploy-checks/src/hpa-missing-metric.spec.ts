@@ -1,4 +1,5 @@
 import { loadApplySets } from './lib/apply-sets';
+import { WORKER_APPS } from './lib/app-facts';
 import { adapterExternalRules } from './lib/k8s-checks';
 import {
   judgeMissingMetric,
@@ -33,9 +34,7 @@ describe.each([
   const workers = workerAutoscaling(set, adapterRules);
 
   it('covers every worker', () => {
-    expect(workers.map((w) => w.app).sort()).toEqual(
-      ['feed-worker', 'invalidation-worker', 'profile-worker', 'recommendations-worker'].sort(),
-    );
+    expect(workers.map((w) => w.app).sort()).toEqual([...WORKER_APPS].sort());
   });
 
   describe.each(workers.map((w) => [w.app, w] as const))('%s', (app, w) => {

@@ -85,6 +85,11 @@ function recommendations(data: unknown): HTMLElement {
   return list;
 }
 
+/** A fragment without a view of its own yet (a new one, from the generator): its data as JSON text. */
+export function dataView(data: unknown): HTMLElement {
+  return el('pre', 'data', JSON.stringify(data, null, 2));
+}
+
 // One renderer per registered fragment (a type-only import: the registry stays out of the browser
 // bundle): a fragment added to libs/registry without a view here does not compile.
 const RENDERERS: Record<FragmentName, (data: unknown) => HTMLElement> = { profile, feed, recommendations };

@@ -15,7 +15,7 @@ describe('FRAGMENTS', () => {
 
   it('tells a registered name from an unknown one', () => {
     expect(isFragmentName('feed')).toBe(true);
-    expect(isFragmentName('notifications')).toBe(false);
+    expect(isFragmentName('no-such-fragment')).toBe(false);
     expect(isFragmentName('toString')).toBe(false);
   });
 });

@@ -1,0 +1,6 @@
+module.exports = {
+  ...require('../../jest.preset.cjs'),
+  displayName: 'generators',
+  rootDir: __dirname,
+  moduleFileExtensions: ['ts', 'js', 'cjs', 'json'],
+};
