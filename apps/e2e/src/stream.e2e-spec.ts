@@ -131,6 +131,9 @@ describe('push: page streams over Server-Sent Events', () => {
   it('removes every listener when streams drop: 1,000 opened and dropped, back to the baseline', async () => {
     const listeners = () => stack.metric('gateway', 'fragment_event_listeners', {});
     const streamsOpen = () => stack.metric('gateway', 'fragment_streams_open', {});
+    // Streams an earlier test closed may still be closing: start from none open.
+    for (let i = 0; i < 100 && (await streamsOpen()) !== 0; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await streamsOpen()).toBe(0);
     const baseline = await listeners();
     const tokens = await Promise.all(Array.from({ length: 200 }, (_, i) => stack.login(300 + i)));
     const streams: SseStream[] = [];
