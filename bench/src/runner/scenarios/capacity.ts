@@ -4,6 +4,7 @@ import { cpuMs, machineBusyMs } from '../cpu-time';
 import { mapPool, openStream, runLoad, timeToReady } from '../load';
 import { type PromSample, scrape, sumOf } from '../prometheus';
 import { num, ratioText, type ScenarioResult, table } from '../report';
+import { mean } from '../stats';
 import { FRAGMENT_WORKERS } from '../stack';
 import { type BenchSystem, DASHBOARD_NAMES } from '../system';
 
@@ -80,10 +81,6 @@ export function size(costs: UnitCosts, pages: number, buildsPerPage: number): Si
     workerPods: Object.fromEntries(fragments.map((f) => [f, pods(perFragment * costs.build.worker[f])])),
     postgresCores: cores(buildsPerSecond * costs.build.postgres),
   };
-}
-
-function mean(values: readonly number[]): number {
-  return values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
 }
 
 type Pids = Readonly<Record<string, readonly number[]>>;
