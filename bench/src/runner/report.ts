@@ -15,6 +15,8 @@ export interface ScenarioResult {
    * still written, with the section saying so, and then the bench exits non-zero.
    */
   readonly failures?: readonly string[];
+  /** How many runs its figures come from, when not the run's `--runs` (a soak runs once). */
+  readonly runs?: number;
 }
 
 export function num(value: number, digits = 0): string {

@@ -31,10 +31,25 @@ export function renderResults(input: ResultsInput): string {
     `- **Date:** ${started.toISOString()} – ${finished.toISOString()} (${minutes.toFixed(1)} min${sizes.quick ? ', `--quick`: figures are for the smoke test, not for quoting' : ''})`,
     `- **Machine:** ${machine['cpus']} CPUs (${machine['cpuModel']}), ${machine['memory']} memory, Node ${machine['node']}; Redis, Postgres, the load generator and every process of the stack share these cores (and other work on the machine at the time${machine['load'] ? `: 1-minute load average ${machine['load']} during the run` : ''}).`,
     `- **Commands:** \`${BUILD}\`, then \`node dist/bench/runner/main.js${argv.length ? ` ${argv.join(' ')}` : ''}\` (that is what \`npm run bench\` runs).`,
-    `- **Method:** every figure is the median of ${sizes.runs} run${sizes.runs === 1 ? '' : 's'} with the range (min–max) in brackets; every A/B comparison is interleaved (A, B, A, B, …) in the same run and given as a ratio of medians. Latencies are per response, from autocannon's response events (sub-millisecond), over closed-loop connections. The apps run as built (\`dist/\`), NODE_ENV=production, LOG_LEVEL=warn, against a database seeded for the run (\`db-cli seed ${sizes.seedArgs.join(' ') || '(default sizes)'}\`, ${sizes.users.toLocaleString('en-US')} users) and Redis key/Bull prefixes of their own, all removed at the end.`,
+    `- **Method:** every figure is the median of ${sizes.runs} run${sizes.runs === 1 ? '' : 's'} (unless its section says otherwise: a soak runs once) with the range (min–max) in brackets; every A/B comparison is interleaved (A, B, A, B, …) in the same run and given as a ratio of medians. Latencies are per response, from autocannon's response events (sub-millisecond), over closed-loop connections. The apps run as built (\`dist/\`), NODE_ENV=production, LOG_LEVEL=warn, against a database seeded for the run (\`db-cli seed ${sizes.seedArgs.join(' ') || '(default sizes)'}\`, ${sizes.users.toLocaleString('en-US')} users) and Redis key/Bull prefixes of their own, all removed at the end.`,
     '',
-    ...ordered.flatMap((r) => [`## ${r.title}`, '', r.markdown, '']),
+    ...ordered.flatMap((r) => [
+      `## ${r.title}`,
+      '',
+      ...(r.runs !== undefined && r.runs !== sizes.runs ? [`*${capitalised(runsText(r.runs))}.*`, ''] : []),
+      r.markdown,
+      '',
+    ]),
   ].join('\n');
+}
+
+/** `median of 3 runs`, or `one run` for a scenario that runs once. */
+function runsText(runs: number): string {
+  return runs === 1 ? 'one run' : `median of ${runs} runs`;
+}
+
+function capitalised(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 const PARTIAL_NOTE =
@@ -61,7 +76,7 @@ export function mergeResults(previous: string, input: ResultsInput): string {
     text: [
       `## ${r.title}`,
       '',
-      `*Run on its own: \`${command}\` (after the build above), ${started.toISOString()} – ${finished.toISOString()} (${minutes.toFixed(1)} min), ${machine['cpus']} CPUs (${machine['cpuModel']}), Node ${machine['node']}${machine['load'] ? `, 1-minute load average ${machine['load']} during the run (other work on the machine included)` : ''}; median of ${sizes.runs} run${sizes.runs === 1 ? '' : 's'}${sizes.quick ? ', `--quick`: figures are for the smoke test, not for quoting' : ''}.*`,
+      `*Run on its own: \`${command}\` (after the build above), ${started.toISOString()} – ${finished.toISOString()} (${minutes.toFixed(1)} min), ${machine['cpus']} CPUs (${machine['cpuModel']}), Node ${machine['node']}${machine['load'] ? `, 1-minute load average ${machine['load']} during the run (other work on the machine included)` : ''}; ${runsText(r.runs ?? sizes.runs)}${sizes.quick ? ', `--quick`: figures are for the smoke test, not for quoting' : ''}.*`,
       '',
       r.markdown,
     ].join('\n'),

@@ -150,6 +150,7 @@ export async function fanout(ctx: BenchContext): Promise<ScenarioResult> {
     },
     markdown,
     figures: { followers, seedMs, ...results },
+    runs: 1,
   };
 }
 

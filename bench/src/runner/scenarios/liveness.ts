@@ -1,3 +1,4 @@
+import { cpus, loadavg } from 'node:os';
 import { ACTIVE_READ_WINDOW_MS } from '@worker-pattern/fragment';
 import type { BenchContext } from '../context';
 import { openStream, type OpenStream } from '../load';
@@ -13,19 +14,28 @@ const FOLLOWS_PER_VIEWER = 3;
 const GRACE_MS = 15_000;
 /** The issue's promise: a followee's post reaches an open dashboard within this. */
 const VISIBLE_WITHIN_MS = 2_000;
-/** A fragment pending longer than its lease plus its build timeout waits on a build that no longer exists. */
-const PENDING_BOUND_MS = Object.fromEntries(DASHBOARD_FRAGMENTS.map((f) => [f.name, f.leaseMs + f.buildTimeoutMs]));
+/**
+ * A fragment whose latest state on a stream is not `ready` for longer than its lease plus its build
+ * timeout waits on a build that no longer exists (`pending`, `stale`); a `failed` one also gets the
+ * longest failed-ttl, after which the next lease retries it.
+ */
+const NOT_READY_BOUND_MS: Record<string, Record<string, number>> = Object.fromEntries(
+  DASHBOARD_FRAGMENTS.map((f) => {
+    const bound = f.leaseMs + f.buildTimeoutMs;
+    return [f.name, { pending: bound, stale: bound, failed: bound + f.failedTtlCapMs }];
+  }),
+);
 
 /** One viewer's dashboard stream, open for the whole soak: when each post first showed in a ready feed. */
 class ViewerStream {
   /** Post id → performance.now() of the first `ready` feed holding it. */
   readonly firstSeen = new Map<string, number>();
-  /** Fragment name → since when its latest state is `pending` (absent when it is not). */
-  private readonly pendingSince = new Map<string, number>();
+  /** Fragment name → its latest state other than `ready`, and since when (absent when `ready`). */
+  private readonly notReadySince = new Map<string, { status: string; since: number }>();
   /** Fragment name → the stuck episode being counted (one count per episode, however long). */
   private readonly stuckNow = new Set<string>();
   stuck = 0;
-  longestPendingMs = 0;
+  longestNotReadyMs = 0;
   failedEvents = 0;
   feedReady = false;
   endedEarly = false;
@@ -39,12 +49,14 @@ class ViewerStream {
     this.stream = openStream(url, token, (e) => {
       if (e.event !== 'fragment') return;
       const name = String(e.data['name']);
-      const status = e.data['status'];
+      const status = String(e.data['status']);
       const now = performance.now();
-      if (status === 'pending') {
-        if (!this.pendingSince.has(name)) this.pendingSince.set(name, now);
-      } else {
+      if (status === 'ready') {
         this.settle(name, now);
+      } else {
+        // pending → stale → failed is one episode of waiting, counted from its first event.
+        const since = this.notReadySince.get(name)?.since ?? now;
+        this.notReadySince.set(name, { status, since });
       }
       if (status === 'failed') this.failedEvents++;
       if (name !== 'feed' || status !== 'ready') return;
@@ -55,18 +67,19 @@ class ViewerStream {
   }
 
   private settle(name: string, now: number): void {
-    const since = this.pendingSince.get(name);
-    if (since === undefined) return;
-    this.longestPendingMs = Math.max(this.longestPendingMs, now - since);
-    this.pendingSince.delete(name);
+    const waiting = this.notReadySince.get(name);
+    if (waiting === undefined) return;
+    this.longestNotReadyMs = Math.max(this.longestNotReadyMs, now - waiting.since);
+    this.notReadySince.delete(name);
     this.stuckNow.delete(name);
   }
 
-  /** Counts every fragment pending past its bound (once per episode); called every second. */
-  checkPending(now: number): void {
-    for (const [name, since] of this.pendingSince) {
-      this.longestPendingMs = Math.max(this.longestPendingMs, now - since);
-      if (now - since > PENDING_BOUND_MS[name] && !this.stuckNow.has(name)) {
+  /** Counts every fragment not `ready` past its bound (once per episode); called every second. */
+  checkNotReady(now: number): void {
+    for (const [name, { status, since }] of this.notReadySince) {
+      this.longestNotReadyMs = Math.max(this.longestNotReadyMs, now - since);
+      const bound = NOT_READY_BOUND_MS[name]?.[status] ?? 0;
+      if (now - since > bound && !this.stuckNow.has(name)) {
         this.stuckNow.add(name);
         this.stuck++;
       }
@@ -86,7 +99,7 @@ interface SentPost {
  * Scenario 12 (issue 12): liveness over time. `streams` viewers keep their dashboard stream open for
  * the whole soak (`--soak-minutes`), each following a few of `authors` authors, who post through the
  * API every few seconds. Every post must reach every stream that follows its author (a `ready` feed
- * holding it), no fragment may stay `pending` past its lease plus build timeout, and no stream may
+ * holding it), no fragment may stay short of `ready` past its lease plus build timeout, and no stream may
  * end. Longer than the 10-minute "recently read" window, it shows that an open stream counts as read.
  */
 export async function liveness(ctx: BenchContext): Promise<ScenarioResult> {
@@ -112,7 +125,7 @@ export async function liveness(ctx: BenchContext): Promise<ScenarioResult> {
   );
   let closing = false;
   const sent: SentPost[] = [];
-  const samples: Array<{ at: number; rss: Record<string, number> }> = [];
+  const samples: Array<{ at: number; load: number; rss: Record<string, number> }> = [];
   let postErrors = 0;
   try {
     const codes = await Promise.all(streams.map((s) => s.stream.status));
@@ -126,13 +139,13 @@ export async function liveness(ctx: BenchContext): Promise<ScenarioResult> {
     const deadline = started + seconds * 1000;
     const checker = setInterval(() => {
       const now = performance.now();
-      for (const s of streams) s.checkPending(now);
+      for (const s of streams) s.checkNotReady(now);
     }, 1000);
     const sampleEvery = seconds >= 120 ? 5 : 1;
     const sampler = setInterval(() => {
       const rss: Record<string, number> = {};
       for (const app of Object.values(system.apps)) rss[app.name] = app.proc.rss() ?? Number.NaN;
-      samples.push({ at: performance.now() - started, rss });
+      samples.push({ at: performance.now() - started, load: loadavg()[0], rss });
     }, sampleEvery * 1000);
     // Each author on its own loop, staggered over the interval, so posts arrive evenly.
     await Promise.all(
@@ -161,7 +174,7 @@ export async function liveness(ctx: BenchContext): Promise<ScenarioResult> {
       'the last posts on every stream',
     ).catch(() => undefined);
     clearInterval(checker);
-    for (const s of streams) s.checkPending(performance.now());
+    for (const s of streams) s.checkNotReady(performance.now());
   } finally {
     closing = true;
     for (const s of streams) s.stream.close();
@@ -172,23 +185,46 @@ export async function liveness(ctx: BenchContext): Promise<ScenarioResult> {
   const windowStart = ACTIVE_READ_WINDOW_MS;
   const visible: number[] = [];
   const visibleAfterWindow: number[] = [];
+  /** Every pair over the bound or never shown, kept whole in the JSON to find out when and where. */
+  const late: Array<{ post: string; author: number; viewer: number; atMs: number; ms: number | null }> = [];
+  const perMinute = new Map<number, number[]>();
   let misses = 0;
   for (const p of sent) {
+    const minute = Math.floor(p.atMs / 60_000);
     for (const i of follows.get(p.author) ?? []) {
       const seen = streams[i].firstSeen.get(p.id);
+      const pair = { post: p.id, author: p.author, viewer: streams[i].viewer, atMs: Math.round(p.atMs) };
       if (seen === undefined) {
         misses++;
+        late.push({ ...pair, ms: null });
         continue;
       }
       const ms = Math.max(0, seen - p.sentAt);
       visible.push(ms);
       if (p.atMs > windowStart) visibleAfterWindow.push(ms);
+      if (ms > VISIBLE_WITHIN_MS) late.push({ ...pair, ms: Math.round(ms) });
+      perMinute.set(minute, [...(perMinute.get(minute) ?? []), ms]);
     }
   }
+  // Per minute of the soak: how many pairs, their latency, how many over the bound, the machine's load.
+  const minutes = [...perMinute.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([minute, values]) => {
+      const load = samples.filter((x) => Math.floor(x.at / 60_000) === minute).map((x) => x.load);
+      return {
+        minute,
+        pairs: values.length,
+        p50Ms: percentile(values, 50),
+        p99Ms: percentile(values, 99),
+        maxMs: maxOf(values),
+        overBound: values.filter((ms) => ms > VISIBLE_WITHIN_MS).length,
+        loadMax: load.length > 0 ? maxOf(load) : Number.NaN,
+      };
+    });
   const stuck = streams.reduce((n, s) => n + s.stuck, 0);
   const ended = streams.filter((s) => s.endedEarly).length;
   const failedEvents = streams.reduce((n, s) => n + s.failedEvents, 0);
-  const longestPending = maxOf(streams.map((s) => s.longestPendingMs));
+  const longestNotReady = maxOf(streams.map((s) => s.longestNotReadyMs));
   const overBound = visible.filter((ms) => ms > VISIBLE_WITHIN_MS).length;
 
   // RSS trend: the first and the last minute (a quarter of the soak when it is shorter).
@@ -202,7 +238,7 @@ export async function liveness(ctx: BenchContext): Promise<ScenarioResult> {
 
   const failures: string[] = [];
   if (misses > 0) failures.push(`${misses} (post, following stream) pairs never showed the post`);
-  if (stuck > 0) failures.push(`${stuck} fragments stayed pending past lease + build timeout`);
+  if (stuck > 0) failures.push(`${stuck} fragments stayed short of ready past lease + build timeout`);
   if (ended > 0) failures.push(`${ended} streams ended before the soak did`);
   if (postErrors > 0) failures.push(`${postErrors} posts failed`);
   if (sent.length === 0) failures.push('no post was sent');
@@ -215,7 +251,7 @@ export async function liveness(ctx: BenchContext): Promise<ScenarioResult> {
   const windowLabel = `${(window / 1000).toFixed(0)} s`;
   const pairs = visible.length + misses;
   const markdown = [
-    `${(seconds / 60).toFixed(seconds < 60 ? 2 : 0)} min with ${streams.length} dashboard streams (\`GET /api/pages/dashboard/stream\`, distinct viewers) open throughout; each viewer follows ${FOLLOWS_PER_VIEWER} of ${authors.length} authors (through the API, before the streams open), and each author posts through \`POST /api/posts\` every ${POST_EVERY_MS / 1000} s (staggered). Nothing else reads these dashboards: only the open streams keep them "recently read" (the window is ${ACTIVE_READ_WINDOW_MS / 60_000} min). Visible: from sending the post to the stream's first \`ready\` feed holding it; a (post, following stream) pair not shown within ${GRACE_MS / 1000} s of the last post is a miss. Stuck: a fragment whose latest event on a stream is \`pending\` for longer than its lease plus build timeout (feed ${PENDING_BOUND_MS['feed'] / 1000} s). The soak ran on the system the other scenarios share.`,
+    `${(seconds / 60).toFixed(seconds < 60 ? 2 : 0)} min with ${streams.length} dashboard streams (\`GET /api/pages/dashboard/stream\`, distinct viewers) open throughout; each viewer follows ${FOLLOWS_PER_VIEWER} of ${authors.length} authors (through the API, before the streams open), and each author posts through \`POST /api/posts\` every ${POST_EVERY_MS / 1000} s (staggered). Nothing else reads these dashboards: only the open streams keep them "recently read" (the window is ${ACTIVE_READ_WINDOW_MS / 60_000} min). Visible: from sending the post to the stream's first \`ready\` feed holding it; a (post, following stream) pair not shown within ${GRACE_MS / 1000} s of the last post is a miss. Stuck: a fragment whose latest event on a stream is \`pending\` or \`stale\` for longer than its lease plus build timeout (feed ${NOT_READY_BOUND_MS['feed']['pending'] / 1000} s), or \`failed\` for longer than that plus its longest failed-ttl. The soak ran on the system the other scenarios share.`,
     '',
     table(
       [
@@ -225,8 +261,8 @@ export async function liveness(ctx: BenchContext): Promise<ScenarioResult> {
         'post → visible p50 / p99 / max',
         `after the ${ACTIVE_READ_WINDOW_MS / 60_000}-min window`,
         `over ${VISIBLE_WITHIN_MS / 1000} s`,
-        'stuck pending',
-        'longest pending',
+        'stuck short of ready',
+        'longest short of ready',
         'streams ended early',
         '`failed` events',
       ],
@@ -239,7 +275,7 @@ export async function liveness(ctx: BenchContext): Promise<ScenarioResult> {
           lat(visibleAfterWindow),
           num(overBound),
           `**${num(stuck)}**`,
-          `${num(longestPending)} ms`,
+          `${num(longestNotReady)} ms`,
           num(ended),
           num(failedEvents),
         ],
@@ -249,6 +285,8 @@ export async function liveness(ctx: BenchContext): Promise<ScenarioResult> {
     failures.length === 0
       ? '**Every post reached every following stream; no stream stuck.**'
       : `**FAILED:** ${failures.join('; ')}.`,
+    '',
+    lateMinutesText(minutes, samples),
     '',
     table(
       ['process', `RSS, first ${w(windowLabel)}`, `RSS, last ${w(windowLabel)}`, 'change'],
@@ -280,9 +318,44 @@ export async function liveness(ctx: BenchContext): Promise<ScenarioResult> {
       feedWorkerRssGrowth: growth('feed-worker'),
     },
     markdown,
-    figures: { seconds, streams: streams.length, authors: authors.length, sent, trend, samples },
+    figures: { seconds, streams: streams.length, authors: authors.length, sent, late, minutes, trend, samples },
     failures,
+    runs: 1,
   };
+}
+
+/** The minutes that had a pair over the bound, beside the machine's load then (all minutes are in the JSON). */
+function lateMinutesText(
+  minutes: ReadonlyArray<{
+    minute: number;
+    pairs: number;
+    p99Ms: number;
+    maxMs: number;
+    overBound: number;
+    loadMax: number;
+  }>,
+  samples: ReadonlyArray<{ load: number }>,
+): string {
+  const loads = samples.map((x) => x.load);
+  const range = loads.length > 0 ? `${Math.min(...loads).toFixed(1)}–${maxOf(loads).toFixed(1)}` : 'n/a';
+  const lateOnes = minutes.filter((m) => m.overBound > 0);
+  const intro = `1-minute load average during the soak ${range} on ${cpus().length} CPUs; pairs over ${VISIBLE_WITHIN_MS / 1000} s in ${lateOnes.length} of ${minutes.length} minutes${lateOnes.length > 0 ? ':' : '.'}`;
+  if (lateOnes.length === 0) return intro;
+  return [
+    intro,
+    '',
+    table(
+      ['minute', 'pairs', 'p99', 'max', `over ${VISIBLE_WITHIN_MS / 1000} s`, 'highest load average'],
+      lateOnes.map((m) => [
+        String(m.minute + 1),
+        num(m.pairs),
+        `${num(m.p99Ms)} ms`,
+        `${num(m.maxMs)} ms`,
+        num(m.overBound),
+        Number.isFinite(m.loadMax) ? m.loadMax.toFixed(1) : 'n/a',
+      ]),
+    ),
+  ].join('\n');
 }
 
 async function write(

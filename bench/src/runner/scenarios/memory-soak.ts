@@ -135,6 +135,7 @@ export async function memorySoak(ctx: BenchContext): Promise<ScenarioResult> {
     },
     markdown: [peakMd, '', '### The soak', '', soakMd].join('\n'),
     figures: { soak, trend },
+    runs: 1,
   };
 }
 

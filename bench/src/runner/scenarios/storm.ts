@@ -149,6 +149,7 @@ export async function storm(ctx: BenchContext): Promise<ScenarioResult> {
     markdown,
     figures: samples,
     failures,
+    runs: 1,
   };
 }
 
