@@ -15,7 +15,7 @@ const ROOT = path.resolve(__dirname, '../..');
 const EXPECTED: Record<string, readonly string[]> = {
   'version-zero': ['warmThroughputRatio', 'warmP99Ratio', 'coldP50Ratio', 'completePageP50Ms', 'fatColdP50Ms'],
   'warm-floor': ['throughputRatio', 'gatewayCpuUs', 'floorCpuUs'],
-  'engine-vs-bull': ['ratio', 'engineJobsPerSecond', 'rawJobsPerSecond', 'ratioWith5msBuild'],
+  'engine-vs-bull': ['ratio', 'engineJobsPerSecond', 'rawJobsPerSecond', 'ratioWith1msBuild', 'ratioWith5msBuild'],
   burst: ['builds', 'buildsWaiting', 'p50', 'p99'],
   scale: ['io1JobsPerSecond', 'io2JobsPerSecond', 'cpu1JobsPerSecond', 'cpu2JobsPerSecond'],
   'time-to-fragment': ['pageP50', 'pageP99', 'profileOverheadMs', 'feedOverheadMs', 'recommendationsOverheadMs'],

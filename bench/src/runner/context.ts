@@ -159,6 +159,8 @@ export interface BenchContext {
   readonly sizes: BenchSizes;
   /** Another build of the gateway (its main.js) that scenario 2 runs interleaved with this one: A/B of a change. */
   readonly baselineGateway?: string;
+  /** Extra environment per app of the system (`--app-env`), over the stack's own. */
+  readonly appEnv: Readonly<Record<string, Readonly<Record<string, string>>>>;
   readonly stack: BenchStack;
   readonly memory: MemorySampler;
   readonly log: (message: string) => void;

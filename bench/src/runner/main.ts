@@ -21,6 +21,8 @@ const USAGE = `Usage: npm run bench -- [options]   (builds the apps, then runs n
   --load-seconds N     length of each throughput run (default 10; 1 with --quick)
   --baseline-gateway F another build of the gateway (its main.js, e.g. a copy of dist/apps/gateway
                        built from an earlier commit): warm-floor runs it interleaved with this one
+  --app-env A:K=V,...  extra environment for an app of the system (e.g. recommendations-worker:WORKER_CONCURRENCY=16):
+                       the same scenarios under other settings, the command saying so in the report
   --only a,b           only these scenarios: ${'${ids}'}
                        (their sections replace their own in an existing report; the rest stay)
   --out FILE           the markdown report (default bench/RESULTS.md; --quick: bench/out/RESULTS.quick.md)
@@ -46,6 +48,18 @@ function machine(): Record<string, string> {
   };
 }
 
+/** `--app-env gateway:K=V,feed-worker:K=V` → { gateway: { K: 'V' }, 'feed-worker': { K: 'V' } }. */
+function parseAppEnv(text: string): Record<string, Record<string, string>> {
+  const env: Record<string, Record<string, string>> = {};
+  for (const item of text.split(',').filter(Boolean)) {
+    const match = /^([a-z][a-z0-9-]*):([A-Z][A-Z0-9_]*)=(.*)$/.exec(item);
+    if (!match) throw new Error(`--app-env: "${item}" is not app:KEY=value`);
+    const [, app, key, value] = match;
+    (env[app] ??= {})[key] = value;
+  }
+  return env;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -54,6 +68,7 @@ async function main(): Promise<void> {
       'soak-minutes': { type: 'string' },
       'load-seconds': { type: 'string' },
       'baseline-gateway': { type: 'string' },
+      'app-env': { type: 'string' },
       only: { type: 'string' },
       out: { type: 'string' },
       json: { type: 'string' },
@@ -95,6 +110,7 @@ async function main(): Promise<void> {
     baselineGateway: values['baseline-gateway']
       ? path.relative(WORKSPACE_ROOT, path.resolve(values['baseline-gateway']))
       : undefined,
+    appEnv: parseAppEnv(values['app-env'] ?? ''),
     system: () => (system ??= BenchSystem.start(ctx)),
   };
 

@@ -37,7 +37,11 @@ export class BenchSystem {
   static async start(ctx: BenchContext): Promise<BenchSystem> {
     ctx.log(`seeding ${ctx.stack.databaseName} (db-cli seed ${ctx.sizes.seedArgs.join(' ')})`);
     await ctx.stack.seed(ctx.sizes.seedArgs);
-    const started = await Promise.all(STACK_APPS.map((name) => ctx.stack.startApp(name)));
+    const unknown = Object.keys(ctx.appEnv).filter((app) => !(STACK_APPS as readonly string[]).includes(app));
+    if (unknown.length > 0) throw new Error(`--app-env: no app ${unknown.join(', ')} (apps: ${STACK_APPS.join(', ')})`);
+    const started = await Promise.all(
+      STACK_APPS.map((name) => ctx.stack.startApp(name, { env: { ...ctx.appEnv[name] } })),
+    );
     ctx.log(`started ${started.map((a) => `${a.name} :${a.port}`).join(', ')}`);
     return new BenchSystem(ctx, Object.fromEntries(started.map((a) => [a.name, a])) as Record<StackApp, RunningApp>);
   }
