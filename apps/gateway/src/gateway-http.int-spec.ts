@@ -401,6 +401,37 @@ describe('the gateway’s HTTP surface (in-process, real Redis and Postgres)', (
       expect(await gateway.redis.keys(`${gateway.keyPrefix}frag:{u${other}}:*`)).toEqual([]);
     });
 
+    it('reads a page or a fragment and counts the viewer in one Redis command, refusals counted too', async () => {
+      const id = viewer();
+      const headers = asViewer(id);
+      // The first reads lease and enqueue; after them a read of the held lease is a read alone.
+      expect((await get('/api/pages/dashboard', headers)).statusCode).toBe(200);
+      expect((await get('/api/fragments/profile', headers)).statusCode).toBe(202);
+      const monitor = await gateway.redis.duplicate().monitor();
+      const commands: string[][] = [];
+      // What clients send; the commands a script runs inside Redis are reported with source `lua`.
+      monitor.on('monitor', (_time: string, args: string[], source: string) => {
+        if (source !== 'lua' && args.some((a) => a.includes(`{u${id}}`))) commands.push(args);
+      });
+      try {
+        const page = await get('/api/pages/dashboard', headers);
+        const fragment = await get('/api/fragments/profile', headers);
+        expect([page.statusCode, fragment.statusCode]).toEqual([200, 202]);
+        expect(fragment.headers['x-ratelimit-remaining']).toBe(String(LIMITS.api - 4));
+        // MONITOR reports a command before its reply, so both have arrived by now; the same EVALSHA
+        // for both: the counter key and the copies' keys in one call.
+        await gateway.redis.ping();
+        expect(commands.map((c) => c[0].toLowerCase())).toEqual(['evalsha', 'evalsha']);
+        expect(commands.every((c) => c.some((a) => a.endsWith(':api:default:hits')))).toBe(true);
+      } finally {
+        monitor.disconnect();
+      }
+      // A fragment refused before its read (unknown name, bad param) still counts.
+      expect((await get('/api/fragments/nope', headers)).statusCode).toBe(404);
+      expect((await get('/api/fragments/profile?userId=x', headers)).statusCode).toBe(400);
+      expect(Number(await gateway.redis.get(`${gateway.keyPrefix}ratelimit:{u${id}}:api:default:hits`))).toBe(6);
+    });
+
     it('keeps its counters in Redis under REDIS_KEY_PREFIX', async () => {
       const id = viewer();
       await get('/api/pages/dashboard', asViewer(id));

@@ -11,17 +11,21 @@ import {
   UseGuards,
 } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { ViewerGuard, ViewerId } from '@worker-pattern/auth';
+import { RateLimitCountedByRoute, RouteRateLimit, ViewerGuard, ViewerId } from '@worker-pattern/auth';
 import { FRAGMENT_CATALOG, FragmentResolver, MAX_ID, type FragmentDefinition } from '@worker-pattern/fragment';
 import { ApiErrorResponses } from '@worker-pattern/platform';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { beforeCountedRead, countedRead } from './counted-read';
 import { FragmentErrorsFilter } from './fragment-errors.filter';
 import { sendFragment } from './fragment-http';
 import { API_RETRY_AFTER_HEADER, API_WAIT_MS_QUERY, fragmentSchemaRef } from './fragment.openapi';
 import { FRAGMENT_CATALOG_DEFINITIONS } from './page-definition';
 import { takeWaitMs, type RawQuery } from './request-query';
 
-/** `GET /api/fragments/:name?<params>`: one fragment, with HTTP semantics a poller can follow. */
+/**
+ * `GET /api/fragments/:name?<params>`: one fragment, with HTTP semantics a poller can follow; the
+ * fragment and the viewer's rate limit in one Redis round trip, as a page (`RouteRateLimit`).
+ */
 @ApiTags('fragments')
 @ApiBearerAuth()
 @Controller('api/fragments')
@@ -38,6 +42,7 @@ export class FragmentsController {
   }
 
   @Get(':name')
+  @RateLimitCountedByRoute()
   @ApiOperation({
     summary: 'One fragment, with HTTP semantics a poller can follow',
     description:
@@ -78,11 +83,14 @@ export class FragmentsController {
     @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,
   ): Promise<void> {
-    const definition = this.fragments.get(name);
-    if (!definition) throw new NotFoundException(`unknown fragment "${name.slice(0, 64)}"`);
-    const { waitMs, rest } = takeWaitMs(query);
-    const target = this.resolver.target(definition, rest, { viewerId });
-    const states = await this.resolver.resolve([target], { waitMs, requestId: request.id });
+    const limit = RouteRateLimit.of(request);
+    const { target, waitMs } = await beforeCountedRead(limit, () => {
+      const definition = this.fragments.get(name);
+      if (!definition) throw new NotFoundException(`unknown fragment "${name.slice(0, 64)}"`);
+      const taken = takeWaitMs(query);
+      return { target: this.resolver.target(definition, taken.rest, { viewerId }), waitMs: taken.waitMs };
+    });
+    const states = await countedRead(this.resolver, [target], limit, { waitMs, requestId: request.id });
     sendFragment(reply, states[0] ?? { status: 'pending' });
   }
 }

@@ -1,19 +1,15 @@
 import { Controller, Get, Param, Query, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { RateLimitCountedByRoute, RouteRateLimit, ViewerGuard, ViewerId } from '@worker-pattern/auth';
-import {
-  FragmentResolver,
-  type FragmentState,
-  FragmentStoreUnavailableError,
-  type FragmentTarget,
-} from '@worker-pattern/fragment';
+import { FragmentResolver } from '@worker-pattern/fragment';
 import { ApiErrorResponses } from '@worker-pattern/platform';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { beforeCountedRead, countedRead } from './counted-read';
 import { FragmentErrorsFilter } from './fragment-errors.filter';
 import { renderPageJson, sendJson } from './fragment-http';
 import { API_WAIT_MS_QUERY, fragmentSchemaRef } from './fragment.openapi';
 import { PageCatalog } from './page-catalog';
-import { PAGES, type PageDefinition } from './page-definition';
+import { PAGES } from './page-definition';
 import { refuseUnknownParams, takeWaitMs, type RawQuery } from './request-query';
 
 /**
@@ -50,24 +46,13 @@ export class PagesController {
     @Res() reply: FastifyReply,
   ): Promise<void> {
     const limit = RouteRateLimit.of(request);
-    let page: PageDefinition;
-    let targets: readonly FragmentTarget[];
-    let waitMs: number;
-    try {
-      page = this.catalog.get(name);
+    const { page, targets, waitMs } = await beforeCountedRead(limit, () => {
+      const definition = this.catalog.get(name);
       const taken = takeWaitMs(query);
-      refuseUnknownParams(taken.rest, page.name);
-      waitMs = taken.waitMs;
-      targets = this.catalog.targets(page, viewerId);
-    } catch (error) {
-      // Refused before any read: counted on its own, so a 429 still comes first.
-      await limit?.countNow();
-      throw error;
-    }
-    const options = { waitMs, requestId: request.id };
-    const states = limit
-      ? await this.resolveCounted(targets, limit, options)
-      : await this.resolver.resolve(targets, options);
+      refuseUnknownParams(taken.rest, definition.name);
+      return { page: definition, targets: this.catalog.targets(definition, viewerId), waitMs: taken.waitMs };
+    });
+    const states = await countedRead(this.resolver, targets, limit, { waitMs, requestId: request.id });
     sendJson(
       reply,
       200,
@@ -77,23 +62,5 @@ export class PagesController {
         states,
       ),
     );
-  }
-
-  /** The page's read with the viewer's rate-limit count in it: over the limit, the 429 and nothing read. */
-  private async resolveCounted(
-    targets: readonly FragmentTarget[],
-    limit: RouteRateLimit,
-    options: { waitMs: number; requestId: string },
-  ): Promise<FragmentState[]> {
-    let read;
-    try {
-      read = await this.resolver.resolveCounted(targets, limit.counter, options);
-    } catch (error) {
-      if (error instanceof FragmentStoreUnavailableError) limit.storeFailed(error);
-      throw error;
-    }
-    limit.apply(read.count);
-    if (read.blocked) throw new Error('a blocked count was let through');
-    return read.states;
   }
 }
