@@ -4,8 +4,10 @@ import nx from '@nx/eslint-plugin';
 // registries (libs/registry) list the domains' fragments and the apps; domain libs stand on the
 // engine and the data layer; a builder stands on its domain's contract; the
 // engine and the data layer depend on nothing of ours. `scope:` is the audience: the gateway's code
-// (its app and the read path, libs/pages) reaches only what is shared and the write API, never a
-// builder (`@worker-pattern/<domain>/builder`, SQL) nor the data layer; a builder is a worker's.
+// (its app and the read path, libs/pages) reaches only what is shared and the write API
+// (`@worker-pattern/writes`), never a builder (`@worker-pattern/<domain>/builder`, SQL), the
+// invalidation side of writes (`@worker-pattern/writes/invalidation`: relay, fan-out SQL) nor the
+// data layer; builders and the invalidation side are a worker's.
 const typeConstraints = [
   {
     sourceTag: 'type:app',

@@ -3,7 +3,7 @@ import { adminCredentialsFromEnv } from '@worker-pattern/auth';
 import { connectFragmentEvents } from '@worker-pattern/fragment';
 import { FRAGMENT_CATALOG_DEFINITIONS } from '@worker-pattern/pages';
 import { AppConfig, type BootstrapOptions, pickEnv } from '@worker-pattern/platform';
-import { INVALIDATIONS_QUEUE } from '@worker-pattern/writes';
+import { INVALIDATIONS_QUEUE } from '@worker-pattern/write-events';
 import { setupApiDocs } from './api-docs.setup';
 import type { GatewayEnv } from '@worker-pattern/pages';
 import { mountQueueDashboard, QUEUE_DASHBOARD_PATH } from './queue-dashboard.setup';

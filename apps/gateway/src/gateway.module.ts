@@ -11,7 +11,8 @@ import {
 import { type GatewayEnv, gatewayEnvSchema, PagesModule } from '@worker-pattern/pages';
 import { APPS } from '@worker-pattern/registry';
 import { AppConfig, type EnvSource, pickEnv, PlatformModule } from '@worker-pattern/platform';
-import { INVALIDATIONS_QUEUE, WritesModule } from '@worker-pattern/writes';
+import { INVALIDATIONS_QUEUE } from '@worker-pattern/write-events';
+import { WritesModule } from '@worker-pattern/writes';
 import type { RedisClient } from '@worker-pattern/fragment';
 import type { DestinationStream } from 'pino';
 

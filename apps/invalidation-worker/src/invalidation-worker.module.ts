@@ -3,7 +3,7 @@ import { FEED_FANOUT_ENV_KEYS, FeedFanoutModule, feedFanoutOptionsFromEnv } from
 import { fromEnv } from '@worker-pattern/platform';
 import { APPS } from '@worker-pattern/registry';
 import { WorkerHostModule } from '@worker-pattern/worker-host';
-import { InvalidationWorkerModule as InvalidationModule } from '@worker-pattern/writes';
+import { InvalidationWorkerModule as InvalidationModule } from '@worker-pattern/writes/invalidation';
 
 /**
  * Relays the outbox into the invalidations queue and consumes it: writes reach cached fragments

@@ -1,9 +1,5 @@
-export * from './lib/follower-pages';
-export * from './lib/invalidation-fanout';
-export * from './lib/invalidation-worker.module';
-export * from './lib/invalidation.consumer';
-export * from './lib/outbox-relay';
+// The gateway's side: the write API and its outbox rows. Relaying and fanning them out is the
+// invalidation worker's, `@worker-pattern/writes/invalidation` (libs/writes/invalidation).
 export * from './lib/social-writes';
-export * from './lib/write-events';
 export * from './lib/write-input';
 export * from './lib/writes.module';

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DatabaseUnavailableError, isDatabaseConnectionError, LazyDataSource } from '@worker-pattern/db';
+import type { WriteEvent } from '@worker-pattern/write-events';
 import type { EntityManager } from 'typeorm';
-import type { WriteEvent } from './write-events';
 
 /** The referenced user or item does not exist: the HTTP layer answers 404. */
 export class WriteNotFoundError extends Error {}

@@ -1,7 +1,7 @@
 import { BadRequestException } from '@nestjs/common';
 import { openApiSchemaOf } from '@worker-pattern/platform';
+import { writeEventSchema } from '@worker-pattern/write-events';
 import { followBody, parseFollowBody, parseIdParam, parsePostBody, postBody } from './write-input';
-import { writeEventSchema } from './write-events';
 
 const message = (fn: () => unknown): string => {
   try {

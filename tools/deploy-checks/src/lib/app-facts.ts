@@ -62,7 +62,7 @@ export const LONGEST_BUILD_TIMEOUT_MS = Math.max(...Object.values(WORKER_FRAGMEN
 
 /**
  * Postgres connections a pod opens beyond its pool (DATABASE_POOL_SIZE): the invalidation worker's
- * outbox relay holds one of its own for `LISTEN outbox` (libs/writes/src/lib/outbox-relay.ts).
+ * outbox relay holds one of its own for `LISTEN outbox` (libs/writes/invalidation/src/lib/outbox-relay.ts).
  */
 export const EXTRA_POSTGRES_CONNECTIONS: Readonly<Partial<Record<App, number>>> = { 'invalidation-worker': 1 };
 

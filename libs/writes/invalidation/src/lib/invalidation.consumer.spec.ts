@@ -7,7 +7,7 @@ import type {
 import type { Queue } from 'bull';
 import type { FeedPage, InvalidationFanout, WriteFanout } from './invalidation-fanout';
 import { InvalidationConsumer } from './invalidation.consumer';
-import type { FanoutChunkJobData, InvalidationJobData } from './write-events';
+import type { FanoutChunkJobData, InvalidationJobData } from './invalidation-jobs';
 
 const target = (key: string) => ({ key }) as unknown as FragmentTarget;
 

@@ -6,7 +6,7 @@ import { recommendationsFragment } from '@worker-pattern/recommendations';
 import { InvalidationFanout } from './invalidation-fanout';
 import { InvalidationConsumer } from './invalidation.consumer';
 import { OutboxRelay } from './outbox-relay';
-import { INVALIDATIONS_QUEUE } from './write-events';
+import { INVALIDATIONS_QUEUE } from './invalidation-jobs';
 
 export const INVALIDATED_FRAGMENTS: readonly FragmentDefinition[] = [
   profileFragment,

@@ -2,6 +2,7 @@ import { isWalLsn } from '@worker-pattern/db';
 import { writeEventSchema } from '@worker-pattern/write-events';
 import { z } from 'zod';
 
+// The invalidations queue's jobs: what the outbox relay adds and the invalidation consumer takes.
 // The events themselves are shared with the fragments' contracts, whose invalidation rules they type.
 export { INVALIDATIONS_QUEUE, type WriteEvent, writeEventSchema } from '@worker-pattern/write-events';
 

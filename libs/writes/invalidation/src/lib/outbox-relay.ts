@@ -17,7 +17,7 @@ import {
   INVALIDATIONS_QUEUE,
   type InvalidationJobData,
   writeEventSchema,
-} from './write-events';
+} from './invalidation-jobs';
 
 const BATCH = 200;
 const SWEEP_MS = 1000;

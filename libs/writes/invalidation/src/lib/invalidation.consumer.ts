@@ -26,7 +26,7 @@ import {
   INVALIDATIONS_QUEUE,
   type InvalidationJobData,
   invalidationJobSchema,
-} from './write-events';
+} from './invalidation-jobs';
 
 /** Bull's catch-all processor name: one processor, so the queue's concurrency is exactly the worker's. */
 const ANY_JOB = '*';

@@ -12,12 +12,12 @@ import {
   uniqueTestPrefix,
 } from '@worker-pattern/fragment/testing';
 import { profileFragment } from '@worker-pattern/profile';
+import { SocialWrites } from '@worker-pattern/writes';
 import type { Job, Queue } from 'bull';
 import { Redis } from 'ioredis';
 import { InvalidationWorkerModule } from './invalidation-worker.module';
 import { InvalidationConsumer } from './invalidation.consumer';
-import { SocialWrites } from './social-writes';
-import { type FanoutChunkJobData, fanoutChunkJobId, INVALIDATIONS_QUEUE } from './write-events';
+import { type FanoutChunkJobData, fanoutChunkJobId, INVALIDATIONS_QUEUE } from './invalidation-jobs';
 
 /**
  * The invalidation worker as it runs (outbox relay, Bull, the consumer, the engine's invalidator) on

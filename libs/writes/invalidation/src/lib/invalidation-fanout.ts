@@ -6,7 +6,7 @@ import { type FragmentTarget, FragmentTargets } from '@worker-pattern/fragment';
 import { followerFragments, invalidationPlan } from '@worker-pattern/registry';
 import type { DataSource } from 'typeorm';
 import { FOLLOWER_PAGE_SQL, followerPageParams, toFollowerPage } from './follower-pages';
-import type { WriteEvent } from './write-events';
+import type { WriteEvent } from './invalidation-jobs';
 
 /** What a write invalidates. */
 export interface WriteFanout {
