@@ -35,7 +35,8 @@ export class GatewayModule {
       module: GatewayModule,
       imports: [
         PlatformModule.forRoot({
-          service: 'gateway',
+          // Named by its registry entry: logs, metrics, Redis and Postgres connection names.
+          service: APPS.gateway.name,
           envSchema: gatewayEnvSchema,
           defaultPort: APPS.gateway.port,
           readiness: { redis: FRAGMENT_REDIS_READINESS },
@@ -45,7 +46,7 @@ export class GatewayModule {
         FragmentModule.forRootAsync({
           inject: [AppConfig],
           useFactory: (config: AppConfig<GatewayEnv>) =>
-            fragmentOptionsFromEnv(pickEnv(config, FRAGMENT_ENV_KEYS), 'gateway'),
+            fragmentOptionsFromEnv(pickEnv(config, FRAGMENT_ENV_KEYS), APPS.gateway.name),
         }),
         AuthModule.forRootAsync({
           inject: [AppConfig],
@@ -65,7 +66,7 @@ export class GatewayModule {
         registerFragmentQueues(INVALIDATIONS_QUEUE),
         PagesModule,
         // Writes, with their own Postgres connection, made lazily: reads never wait for Postgres.
-        WritesModule.forRootLazy('gateway'),
+        WritesModule.forRootLazy(APPS.gateway.name),
       ],
     };
   }

@@ -103,8 +103,6 @@ export interface AppModuleDefaults {
   /** The registry's (libs/registry/src/lib/apps.ts), which the app's root module reads. */
   readonly port?: number;
   readonly concurrency?: number;
-  /** The fragment identifier the module registers, e.g. `feedFragment`. */
-  readonly fragment?: string;
   /** Whether the app's /health/ready checks Postgres (`readiness: { …, postgres: true }`). */
   readonly readinessChecksPostgres: boolean;
   /**
@@ -120,32 +118,36 @@ export function appModuleSource(app: HttpApp): string {
 
 /**
  * An app's defaults: its port and concurrency from the registry, and from its root module's source
- * `fragment:` and what its readiness and its database connection depend on.
+ * what its readiness and its database connection depend on.
  */
 export function appModuleDefaults(app: HttpApp, text = appModuleSource(app)): AppModuleDefaults {
   const entry = APPS[app];
   return {
     port: entry.port,
     concurrency: 'concurrency' in entry ? entry.concurrency : undefined,
-    fragment: text.match(/fragment:\s*(\w+)/)?.[1],
     readinessChecksPostgres: /readiness:\s*\{[^}]*\bpostgres:\s*true/.test(text),
     lazyDatabase: /(DbModule\.forRootLazyAsync|WritesModule\.forRootLazy)\(/.test(text),
   };
 }
 
 /**
- * An app's root module must take its default port (and a worker its concurrency) from the registry
- * (`APPS['<app>'].port`, `APPS.gateway.port`), or the manifests, checked against the registry, could
- * disagree with what the app really listens on.
+ * An app's root module must take its default port (and a worker its concurrency) from the registry,
+ * or the manifests, checked against the registry, could disagree with what the app really listens
+ * on: a worker passes its entry (`app: APPS['<app>']`) to WorkerHostModule, which reads both from it;
+ * the gateway names `APPS.gateway.port`.
  */
 export function registryDefaultsProblems(app: HttpApp, text = appModuleSource(app)): string[] {
   const entry = `APPS(\\.${app}|\\['${app}'\\])`;
-  const problems: string[] = [];
-  if (!new RegExp(`defaultPort:\\s*${entry}\\.port\\b`).test(text))
-    problems.push(`${app}: its root module's defaultPort is not APPS['${app}'].port (libs/registry)`);
-  if (isWorkerApp(app) && !new RegExp(`defaultConcurrency:\\s*${entry}\\.concurrency\\b`).test(text))
-    problems.push(`${app}: its root module's defaultConcurrency is not APPS['${app}'].concurrency (libs/registry)`);
-  return problems;
+  if (isWorkerApp(app)) {
+    return new RegExp(`\\bapp:\\s*${entry}\\s*[,}]`).test(text)
+      ? []
+      : [
+          `${app}: its root module does not pass its registry entry (app: APPS['${app}'], libs/registry) to WorkerHostModule`,
+        ];
+  }
+  return new RegExp(`defaultPort:\\s*${entry}\\.port\\b`).test(text)
+    ? []
+    : [`${app}: its root module's defaultPort is not APPS['${app}'].port (libs/registry)`];
 }
 
 /**
