@@ -3,6 +3,7 @@ import { join } from 'node:path';
 // The one place deploy-checks reads the apps' code: the manifests are checked against the real
 // fragment definitions and the real environment validation, not against copies that could drift.
 import { authOptionsFromEnv } from '@worker-pattern/auth';
+import { DEFAULT_STATEMENT_TIMEOUT_MS } from '@worker-pattern/db';
 import { gatewayEnvSchema } from '@worker-pattern/pages';
 import type { FragmentDefinition } from '@worker-pattern/fragment';
 import { type EnvDefaultValues, fanoutEnvSchema, managementPortDiffers, validateEnv } from '@worker-pattern/platform';
@@ -83,7 +84,7 @@ export function isFragmentWorkerApp(app: string): app is FragmentWorkerApp {
  */
 export function longestJobMs(app: WorkerApp, parsed: ParsedAppEnv): { ms: number; what: string } {
   if (isFragmentWorkerApp(app)) return { ms: WORKER_FRAGMENTS[app].buildTimeoutMs, what: "its builds' buildTimeoutMs" };
-  const statementTimeout = Number(parsed['DATABASE_STATEMENT_TIMEOUT_MS']);
+  const statementTimeout = Number(parsed['DATABASE_STATEMENT_TIMEOUT_MS'] ?? DEFAULT_STATEMENT_TIMEOUT_MS);
   return {
     ms: statementTimeout > 0 ? statementTimeout : Infinity,
     what: 'DATABASE_STATEMENT_TIMEOUT_MS (its jobs run one query)',
