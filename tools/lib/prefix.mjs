@@ -1,5 +1,5 @@
 // Line prefixing for child output: `[name]   <line as the child wrote it>`. Pure apart from the
-// `write` callback it is given.
+// `write` callback it is given (and the registry's app names, read once for their colours).
 import { StringDecoder } from 'node:string_decoder';
 import { APPS } from './config.mjs';
 
