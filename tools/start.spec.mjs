@@ -38,7 +38,14 @@ import {
 import { planInstances, summarizePlan } from './lib/instances.mjs';
 import { createLogFormatter, toReadableRecord } from './lib/log-format.mjs';
 import { findFreePort, isPortFree } from './lib/ports.mjs';
-import { createLineSplitter, createPrefixer, formatPrefix, shouldUseColor } from './lib/prefix.mjs';
+import {
+  assignColors,
+  COLORS,
+  createLineSplitter,
+  createPrefixer,
+  formatPrefix,
+  shouldUseColor,
+} from './lib/prefix.mjs';
 import { checkFailed, isPgUnreachable, isRedisUnreachable, probePostgres, probeRedis } from './lib/probes.mjs';
 import { describeExit, startChild } from './lib/procs.mjs';
 import { clusterNodeArgs, formatSlots, parseClusterNodes, parseInfo, slotCount } from './lib/redis-cluster.mjs';
@@ -393,6 +400,17 @@ describe('binary discovery', () => {
 });
 
 describe('line prefixing', () => {
+  test('every registered app, and what the launcher runs besides, has a colour of its own', () => {
+    const names = [...APPS.map((a) => a.name), 'db-cli', 'redis', 'postgres', 'start'];
+    for (const name of names) assert.ok(COLORS[name] !== undefined, `${name} has no colour`);
+    assert.equal(new Set(names.map((n) => COLORS[n])).size, names.length);
+    // The apps a generator may add come after the palette: still one colour each, none an infra one.
+    const many = Array.from({ length: 40 }, (_, i) => `app-${i}`);
+    const colors = assignColors(many);
+    assert.equal(new Set([...many, 'db-cli', 'redis', 'postgres', 'start'].map((n) => colors[n])).size, 44);
+    assert.equal(colors['app-0'], COLORS[APPS[0].name]);
+  });
+
   test('formatPrefix pads every name to the same column', () => {
     assert.equal(formatPrefix('gateway', 22, undefined), `[gateway]${' '.repeat(15)} `);
     assert.equal(formatPrefix('recommendations-worker', 22, undefined), '[recommendations-worker] ');

@@ -1,18 +1,35 @@
 // Line prefixing for child output: `[name]   <line as the child wrote it>`. Pure apart from the
-// `write` callback it is given.
+// `write` callback it is given (and the registry's app names, read once for their colours).
 import { StringDecoder } from 'node:string_decoder';
+import { APPS } from './config.mjs';
 
-export const COLORS = {
-  gateway: 36, // cyan
-  'profile-worker': 35, // magenta
-  'feed-worker': 32, // green
-  'recommendations-worker': 33, // yellow
-  'invalidation-worker': 96, // bright cyan
+/** What the launcher runs besides the registry's apps, each in a colour no app gets. */
+const INFRA_COLORS = {
   'db-cli': 34, // blue
   redis: 31, // red
   postgres: 94, // bright blue
   start: 1, // bold
 };
+
+// Cyan, magenta, green, yellow, bright cyan, bright magenta, bright green, bright yellow.
+const APP_PALETTE = [36, 35, 32, 33, 96, 95, 92, 93];
+
+/**
+ * SGR colour codes for the apps, in the order given (the registry's), then the infrastructure's:
+ * the palette first, then as many distinct 256-colour codes as more apps need, so an app the
+ * generator adds gets a colour of its own with no edit here.
+ */
+export function assignColors(appNames) {
+  const colors = {};
+  appNames.forEach((name, i) => {
+    // 37 is coprime with the 216 colours of the 256-colour cube (16-231): no two apps share one.
+    colors[name] = i < APP_PALETTE.length ? APP_PALETTE[i] : `38;5;${16 + (((i - APP_PALETTE.length) * 37) % 216)}`;
+  });
+  return { ...colors, ...INFRA_COLORS };
+}
+
+/** Every app of the registry (libs/registry/src/apps.json) and the infrastructure, by name. */
+export const COLORS = assignColors(APPS.map((a) => a.name));
 
 /** Should coloured prefixes be used for this stream? NO_COLOR wins, then FORCE_COLOR, then TTY. */
 export function shouldUseColor(stream, env) {

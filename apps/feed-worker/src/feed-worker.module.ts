@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { FEED_FANOUT_ENV_KEYS, FeedFanoutModule, feedFanoutOptionsFromEnv, feedFragment } from '@worker-pattern/feed';
+import { FEED_FANOUT_ENV_KEYS, FeedFanoutModule, feedFanoutOptionsFromEnv } from '@worker-pattern/feed';
 import { FeedBuilder } from '@worker-pattern/feed/builder';
 import { fromEnv } from '@worker-pattern/platform';
 import { APPS } from '@worker-pattern/registry';
@@ -9,10 +9,7 @@ import { WorkerHostModule } from '@worker-pattern/worker-host';
 @Module({
   imports: [
     WorkerHostModule.forFragment({
-      service: 'feed-worker',
-      defaultPort: APPS['feed-worker'].port,
-      defaultConcurrency: APPS['feed-worker'].concurrency,
-      fragment: feedFragment,
+      app: APPS['feed-worker'],
       builder: FeedBuilder,
       // Which authors the feed pulls rather than being pushed (the same settings as the invalidation worker's).
       imports: [FeedFanoutModule.forRootAsync(fromEnv(FEED_FANOUT_ENV_KEYS, feedFanoutOptionsFromEnv))],

@@ -2,4 +2,4 @@ import 'reflect-metadata';
 import { bootstrapHttpApp } from '@worker-pattern/platform';
 import { FeedWorkerModule } from './feed-worker.module';
 
-void bootstrapHttpApp(FeedWorkerModule, { service: 'feed-worker' });
+void bootstrapHttpApp(FeedWorkerModule);

@@ -27,7 +27,6 @@ const configOf = (app: NestFastifyApplication) => app.get<AppConfig<GatewayEnv>>
  */
 export function gatewayHttpOptions(options: GatewayHttpOptions = {}): BootstrapOptions {
   return {
-    service: 'gateway',
     // With MANAGEMENT_PORT set, the queue dashboard moves there too (read-only), off the public port.
     managementRoutes: [QUEUE_DASHBOARD_PATH],
     security: (app) => ({ corsOrigins: configOf(app).get('CORS_ORIGINS', { infer: true }) }),

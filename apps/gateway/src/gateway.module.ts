@@ -36,7 +36,8 @@ export class GatewayModule {
       module: GatewayModule,
       imports: [
         PlatformModule.forRoot({
-          service: 'gateway',
+          // Named by its registry entry: logs, metrics, Redis and Postgres connection names.
+          service: APPS.gateway.name,
           envSchema: gatewayEnvSchema,
           defaultPort: APPS.gateway.port,
           readiness: { redis: FRAGMENT_REDIS_READINESS },
@@ -46,7 +47,7 @@ export class GatewayModule {
         FragmentModule.forRootAsync({
           inject: [AppConfig],
           useFactory: (config: AppConfig<GatewayEnv>) =>
-            fragmentOptionsFromEnv(pickEnv(config, FRAGMENT_ENV_KEYS), 'gateway'),
+            fragmentOptionsFromEnv(pickEnv(config, FRAGMENT_ENV_KEYS), APPS.gateway.name),
         }),
         AuthModule.forRootAsync({
           inject: [AppConfig],
@@ -66,7 +67,7 @@ export class GatewayModule {
         registerFragmentQueues(INVALIDATIONS_QUEUE),
         PagesModule,
         // Writes, with their own Postgres connection, made lazily: reads never wait for Postgres.
-        WritesModule.forRootLazy('gateway'),
+        WritesModule.forRootLazy(APPS.gateway.name),
       ],
     };
   }

@@ -12,9 +12,7 @@ import { InvalidationWorkerModule as InvalidationModule } from '@worker-pattern/
 @Module({
   imports: [
     WorkerHostModule.register({
-      service: 'invalidation-worker',
-      defaultPort: APPS['invalidation-worker'].port,
-      defaultConcurrency: APPS['invalidation-worker'].concurrency,
+      app: APPS['invalidation-worker'],
       imports: [
         // Page size, and which authors are pulled rather than pushed (the same settings as the feed worker's).
         FeedFanoutModule.forRootAsync(fromEnv(FEED_FANOUT_ENV_KEYS, feedFanoutOptionsFromEnv)),

@@ -2,4 +2,4 @@ import 'reflect-metadata';
 import { bootstrapHttpApp } from '@worker-pattern/platform';
 import { InvalidationWorkerAppModule } from './invalidation-worker.module';
 
-void bootstrapHttpApp(InvalidationWorkerAppModule, { service: 'invalidation-worker' });
+void bootstrapHttpApp(InvalidationWorkerAppModule);

@@ -2,4 +2,4 @@ import 'reflect-metadata';
 import { bootstrapHttpApp } from '@worker-pattern/platform';
 import { ProfileWorkerModule } from './profile-worker.module';
 
-void bootstrapHttpApp(ProfileWorkerModule, { service: 'profile-worker' });
+void bootstrapHttpApp(ProfileWorkerModule);

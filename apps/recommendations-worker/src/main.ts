@@ -2,4 +2,4 @@ import 'reflect-metadata';
 import { bootstrapHttpApp } from '@worker-pattern/platform';
 import { RecommendationsWorkerModule } from './recommendations-worker.module';
 
-void bootstrapHttpApp(RecommendationsWorkerModule, { service: 'recommendations-worker' });
+void bootstrapHttpApp(RecommendationsWorkerModule);

@@ -12,13 +12,11 @@ import { benchWorkerEnv } from './bench-worker.env';
 @Module({
   imports: [
     WorkerHostModule.forFragment({
-      service: 'bench-worker',
-      defaultPort: 3009,
-      defaultConcurrency: 16,
+      // Outside the registry (no Deployment, no page serves it): an entry of its own, with its fragment.
+      app: { name: 'bench-worker', port: 3009, concurrency: 16, fragment: benchFragment },
+      builder: BenchBuilder,
       envSchema: benchWorkerEnv,
       database: false,
-      fragment: benchFragment,
-      builder: BenchBuilder,
     }),
   ],
 })

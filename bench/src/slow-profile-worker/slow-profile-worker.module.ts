@@ -1,5 +1,4 @@
 import { Module } from '@nestjs/common';
-import { profileFragment } from '@worker-pattern/profile';
 import { APPS } from '@worker-pattern/registry';
 import { WorkerHostModule } from '@worker-pattern/worker-host';
 import { SlowProfileBuilder } from './slow-profile.builder';
@@ -8,10 +7,8 @@ import { SlowProfileBuilder } from './slow-profile.builder';
 @Module({
   imports: [
     WorkerHostModule.forFragment({
-      service: 'slow-profile-worker',
-      defaultPort: 3011,
-      defaultConcurrency: APPS['profile-worker'].concurrency,
-      fragment: profileFragment,
+      // The profile worker's entry (its fragment, queue and concurrency) under a name and port of its own.
+      app: { ...APPS['profile-worker'], name: 'slow-profile-worker', port: 3011 },
       builder: SlowProfileBuilder,
     }),
   ],

@@ -190,16 +190,17 @@ describe('the apps take their defaults from the registry (libs/registry), which 
     expect(registryDefaultsProblems(app)).toEqual([]);
   });
 
-  it('names a literal port or concurrency in a root module', () => {
+  it('names a root module that does not take its defaults from its registry entry', () => {
     const source = appModuleSource('feed-worker');
-    const literal = source
-      .replace("defaultPort: APPS['feed-worker'].port", 'defaultPort: 3002')
-      .replace("defaultConcurrency: APPS['feed-worker'].concurrency", 'defaultConcurrency: 16');
-    expect(literal).not.toBe(source);
-    expect(registryDefaultsProblems('feed-worker', literal)).toEqual([
-      expect.stringMatching(/defaultPort is not/),
-      expect.stringMatching(/defaultConcurrency is not/),
-    ]);
+    for (const broken of [
+      source.replace("app: APPS['feed-worker']", "app: { ...APPS['feed-worker'], port: 3002 }"),
+      source.replace("app: APPS['feed-worker']", "app: APPS['profile-worker']"),
+    ]) {
+      expect(broken).not.toBe(source);
+      expect(registryDefaultsProblems('feed-worker', broken)).toEqual([
+        expect.stringMatching(/feed-worker: its root module does not pass its registry entry/),
+      ]);
+    }
     const gateway = appModuleSource('gateway');
     expect(registryDefaultsProblems('gateway', gateway.replace('APPS.gateway.port', '3000'))).toEqual([
       expect.stringMatching(/gateway: its root module's defaultPort/),

@@ -136,25 +136,16 @@ function workerApp(n) {
 import { bootstrapHttpApp } from '@worker-pattern/platform';
 import { ${n.className}WorkerModule } from './${app}.module';
 
-void bootstrapHttpApp(${n.className}WorkerModule, { service: '${app}' });
+void bootstrapHttpApp(${n.className}WorkerModule);
 `,
     [`${root}/src/${app}.module.ts`]: `import { Module } from '@nestjs/common';
-import { ${n.propertyName}Fragment } from '@worker-pattern/${n.name}';
 import { ${n.className}Builder } from '@worker-pattern/${n.name}/builder';
 import { APPS } from '@worker-pattern/registry';
 import { WorkerHostModule } from '@worker-pattern/worker-host';
 
 /** Builds \`${n.name}\` fragments from its own queue; scaled on that queue's backlog. */
 @Module({
-  imports: [
-    WorkerHostModule.forFragment({
-      service: '${app}',
-      defaultPort: APPS['${app}'].port,
-      defaultConcurrency: APPS['${app}'].concurrency,
-      fragment: ${n.propertyName}Fragment,
-      builder: ${n.className}Builder,
-    }),
-  ],
+  imports: [WorkerHostModule.forFragment({ app: APPS['${app}'], builder: ${n.className}Builder })],
 })
 export class ${n.className}WorkerModule {}
 `,

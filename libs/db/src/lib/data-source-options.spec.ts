@@ -30,7 +30,7 @@ describe('createDataSourceOptions', () => {
     expect(resolveDbConnectionOptions({ url })).toEqual({
       url,
       poolSize: 10,
-      statementTimeoutMs: 30_000,
+      statementTimeoutMs: 15_000,
       applicationName: 'worker-pattern',
       replicaUrls: [],
       replicaMaxLagMs: 2_000,
@@ -90,6 +90,13 @@ describe('dbOptionsFromEnv', () => {
       replicaWaitMs: 250,
       listenUrl: 'postgres://primary:5432/wp',
     });
+  });
+
+  it('leaves what the environment leaves unset to this lib’s defaults, the ones every caller gets', () => {
+    const unset = { DATABASE_URL: env.DATABASE_URL, DATABASE_REPLICA_URLS: [] };
+    expect(resolveDbConnectionOptions(dbOptionsFromEnv(unset, 'feed-worker'))).toEqual(
+      resolveDbConnectionOptions({ url: env.DATABASE_URL, applicationName: 'feed-worker', replicaUrls: [] }),
+    );
   });
 
   it('reads only the primary for an app without replica settings (the gateway)', () => {

@@ -24,8 +24,11 @@ export interface DbConnectionOptions {
   readonly listenUrl?: string;
 }
 
+// The one statement of these defaults: an app's environment leaves DATABASE_POOL_SIZE,
+// DATABASE_STATEMENT_TIMEOUT_MS, DATABASE_REPLICA_MAX_LAG_MS and DATABASE_REPLICA_WAIT_MS unset
+// rather than repeat them (libs/platform's env schema cannot import this lib).
 export const DEFAULT_POOL_SIZE = 10;
-export const DEFAULT_STATEMENT_TIMEOUT_MS = 30_000;
+export const DEFAULT_STATEMENT_TIMEOUT_MS = 15_000;
 export const DEFAULT_REPLICA_MAX_LAG_MS = 2_000;
 export const DEFAULT_REPLICA_WAIT_MS = 500;
 /** pg waits forever for an unanswered connect by default; a blackholed host must fail fast too. */
@@ -102,20 +105,24 @@ export const DB_WORKER_ENV_KEYS = [
   'DATABASE_LISTEN_URL',
 ] as const;
 
+/** The validated variables; one unset is left to this lib's default (DEFAULT_POOL_SIZE…). */
 export interface DbEnv {
   readonly DATABASE_URL: string;
-  readonly DATABASE_POOL_SIZE: number;
-  readonly DATABASE_STATEMENT_TIMEOUT_MS: number;
+  readonly DATABASE_POOL_SIZE?: number | undefined;
+  readonly DATABASE_STATEMENT_TIMEOUT_MS?: number | undefined;
 }
 
 export interface DbWorkerEnv extends DbEnv {
   readonly DATABASE_REPLICA_URLS: readonly string[];
-  readonly DATABASE_REPLICA_MAX_LAG_MS: number;
-  readonly DATABASE_REPLICA_WAIT_MS: number;
+  readonly DATABASE_REPLICA_MAX_LAG_MS?: number | undefined;
+  readonly DATABASE_REPLICA_WAIT_MS?: number | undefined;
   readonly DATABASE_LISTEN_URL?: string | undefined;
 }
 
-/** Connection settings from validated env; `applicationName` names the process's connections. */
+/**
+ * Connection settings from validated env; `applicationName` names the process's connections. A
+ * variable left unset stays unset here, so `resolveDbConnectionOptions` gives it this lib's default.
+ */
 export function dbOptionsFromEnv(env: DbEnv | DbWorkerEnv, applicationName: string): DbConnectionOptions {
   const worker = 'DATABASE_REPLICA_URLS' in env ? env : undefined;
   return {

@@ -18,18 +18,23 @@ export interface FeedFanoutOptions {
 
 export const FEED_FANOUT_OPTIONS = Symbol('FEED_FANOUT_OPTIONS');
 
-/** The settings with the environment's defaults, for code that builds feeds outside a worker (tests, bench). */
+/**
+ * The settings' one statement of their defaults: what a worker runs with when FANOUT_* are unset
+ * (libs/platform's `fanoutEnvSchema` leaves them so), and what code building feeds outside a worker
+ * (tests, bench) passes.
+ */
 export const DEFAULT_FEED_FANOUT: FeedFanoutOptions = Object.freeze({
   pageSize: 1_000,
   celebrityFollowers: 10_000,
+  // Within the 2 s a post may take to reach an open feed: the ttl, a build, the push.
   celebrityFeedTtlMs: 1_000,
 });
 
-/** The validated variables (`fanoutEnvSchema` in libs/platform) the options come from. */
+/** The validated variables (`fanoutEnvSchema` in libs/platform) the options come from; unset: the default. */
 export interface FeedFanoutEnv {
-  readonly FANOUT_PAGE_SIZE: number;
-  readonly FANOUT_CELEBRITY_FOLLOWERS: number;
-  readonly FANOUT_CELEBRITY_FEED_TTL_MS: number;
+  readonly FANOUT_PAGE_SIZE?: number | undefined;
+  readonly FANOUT_CELEBRITY_FOLLOWERS?: number | undefined;
+  readonly FANOUT_CELEBRITY_FEED_TTL_MS?: number | undefined;
 }
 
 export const FEED_FANOUT_ENV_KEYS = [
@@ -40,9 +45,9 @@ export const FEED_FANOUT_ENV_KEYS = [
 
 export function feedFanoutOptionsFromEnv(env: FeedFanoutEnv): FeedFanoutOptions {
   return {
-    pageSize: env.FANOUT_PAGE_SIZE,
-    celebrityFollowers: env.FANOUT_CELEBRITY_FOLLOWERS,
-    celebrityFeedTtlMs: env.FANOUT_CELEBRITY_FEED_TTL_MS,
+    pageSize: env.FANOUT_PAGE_SIZE ?? DEFAULT_FEED_FANOUT.pageSize,
+    celebrityFollowers: env.FANOUT_CELEBRITY_FOLLOWERS ?? DEFAULT_FEED_FANOUT.celebrityFollowers,
+    celebrityFeedTtlMs: env.FANOUT_CELEBRITY_FEED_TTL_MS ?? DEFAULT_FEED_FANOUT.celebrityFeedTtlMs,
   };
 }
 

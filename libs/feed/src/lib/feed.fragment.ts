@@ -34,7 +34,7 @@ export type FeedData = z.infer<typeof feedData>;
 export type FeedPost = FeedData['posts'][number];
 export type FeedAuthor = FeedPost['author'];
 
-export const feedFragment = defineFragment<FeedParams>({
+export const feedFragment = defineFragment<FeedParams, FeedData>({
   name: 'feed',
   queue: 'feed',
   scope: 'viewer',

@@ -77,14 +77,20 @@ export type FragmentDefinition<P extends Record<string, unknown> = Record<string
 > &
   Pick<FragmentSpec<P>, 'defaults' | 'locality' | 'data' | 'title'>;
 
-/** What a served fragment's definition states beyond the engine's needs (libs/registry requires it). */
-export interface FragmentContract {
-  readonly data: z.ZodType;
+/**
+ * What a served fragment's definition states beyond the engine's needs (libs/registry requires it):
+ * the schema of the data its builder returns (`D`, so a builder can be typed by its fragment) and a title.
+ */
+export interface FragmentContract<D = unknown> {
+  readonly data: z.ZodType<D>;
   readonly title: string;
 }
 
 /** The params type of a definition. */
 export type FragmentParamsOf<F> = F extends FragmentDefinition<infer P> ? P : never;
+
+/** The data type of a definition: its data schema's output (`unknown` without a schema, or an untyped one). */
+export type FragmentDataOf<F> = F extends { readonly data: z.ZodType } ? z.output<F['data']> : unknown;
 
 const NAME = /^[a-z][a-z0-9-]{0,39}$/;
 
@@ -108,9 +114,9 @@ const specSchema = z.object({
  * start-up rather than on the first request. The lease must outlive a build plus its retries, or a
  * slow build would let a second request enqueue a duplicate.
  */
-export function defineFragment<P extends Record<string, unknown>>(
-  spec: FragmentSpec<P> & FragmentContract,
-): FragmentDefinition<P> & FragmentContract;
+export function defineFragment<P extends Record<string, unknown>, D = unknown>(
+  spec: FragmentSpec<P> & FragmentContract<D>,
+): FragmentDefinition<P> & FragmentContract<D>;
 export function defineFragment<P extends Record<string, unknown>>(spec: FragmentSpec<P>): FragmentDefinition<P>;
 export function defineFragment<P extends Record<string, unknown>>(spec: FragmentSpec<P>): FragmentDefinition<P> {
   const buildTimeoutMs = spec.buildTimeoutMs ?? 10_000;

@@ -46,9 +46,6 @@ describe('bootstrapHttpApp', () => {
     const port = await freePort();
     const app: NestFastifyApplication = await bootstrapHttpApp(
       appModule({ PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'silent' }),
-      {
-        service: 'bootstrap-spec',
-      },
     );
     try {
       expect(await app.getUrl()).toBe(`http://127.0.0.1:${port}`);
@@ -66,9 +63,7 @@ describe('bootstrapHttpApp', () => {
     'cuts off a request whose body never finishes arriving with a 408 after REQUEST_TIMEOUT_MS',
     async () => {
       const port = await freePort();
-      const app = await bootstrapHttpApp(appModule({ PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'silent' }), {
-        service: 'bootstrap-spec',
-      });
+      const app = await bootstrapHttpApp(appModule({ PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'silent' }));
       try {
         const started = Date.now();
         const answer = await new Promise<string>((resolve) => {
@@ -96,17 +91,14 @@ describe('bootstrapHttpApp', () => {
     const output = new PassThrough();
     const chunks: string[] = [];
     output.on('data', (chunk: Buffer) => chunks.push(chunk.toString()));
-    await bootstrapHttpApp(appModule({ PORT: 'not-a-port', LOG_LEVEL: 'silent' }), {
-      service: 'bootstrap-spec',
-      startupLogDestination: output,
-    });
+    await bootstrapHttpApp(appModule({ PORT: 'not-a-port', LOG_LEVEL: 'silent' }), { startupLogDestination: output });
     expect(exit).toHaveBeenCalledWith(1);
     const lines = chunks
       .join('')
       .trim()
       .split('\n')
       .map((line) => JSON.parse(line) as Record<string, unknown>);
-    // Every line is JSON with the service: Nest's own report of the error, then ours.
+    // Every line is JSON with the service the root module names: Nest's own report of the error, then ours.
     expect(lines.every((line) => line['service'] === 'bootstrap-spec')).toBe(true);
     expect(lines.at(-1)).toMatchObject({
       level: 'fatal',

@@ -18,6 +18,7 @@ import { TrustedProxies } from './http/trusted-proxies';
 import { REQUEST_ID_HEADER, resolveRequestId } from './logging/request-id';
 import { logRequests } from './logging/request-log.hook';
 import { StartupLogger } from './logging/startup.logger';
+import { platformServiceOf } from './platform.module';
 import { installGracefulShutdown } from './shutdown.watchdog';
 
 export type RootModule = Type<unknown> | DynamicModule;
@@ -31,9 +32,10 @@ export function managementPortOf(app: NestFastifyApplication): ManagementPort | 
 }
 
 export interface CreateHttpAppOptions {
-  /** Same name as given to `PlatformModule.forRoot`, for the lines logged before its logger exists. */
-  service?: string;
-  /** Where those early lines go; stdout by default. */
+  /**
+   * Where the lines logged before the app's logger exists go (stdout by default), with the service
+   * the root module gives `PlatformModule.forRoot`.
+   */
   startupLogDestination?: NodeJS.WritableStream;
   /**
    * Security headers and CORS, for apps browsers talk to (the gateway); a function of the app when
@@ -53,9 +55,7 @@ export interface CreateHttpAppOptions {
   managementRoutes?: readonly string[];
 }
 
-export interface BootstrapOptions extends CreateHttpAppOptions {
-  service: string;
-}
+export type BootstrapOptions = CreateHttpAppOptions;
 
 /**
  * The app exactly as `bootstrapHttpApp` runs it, without listening: tests build on this (then
@@ -86,7 +86,7 @@ export async function createHttpApp(
     {
       bufferLogs: true,
       abortOnError: false,
-      logger: new StartupLogger(options.service, options.startupLogDestination),
+      logger: new StartupLogger(platformServiceOf(rootModule), options.startupLogDestination),
     },
   );
   app.useLogger(app.get(Logger));
@@ -146,9 +146,10 @@ export async function listenHttpApp(app: NestFastifyApplication): Promise<void> 
  */
 export async function bootstrapHttpApp(
   rootModule: RootModule,
-  options: BootstrapOptions,
+  options: BootstrapOptions = {},
 ): Promise<NestFastifyApplication> {
-  const { service } = options;
+  // Named once, in the root module (`PlatformModule.forRoot`, or a worker's registry entry).
+  const service = platformServiceOf(rootModule) ?? 'app';
   try {
     const app = await createHttpApp(rootModule, options);
     // Transports `configure` connected start before HTTP, so a ready gateway already hears events.
@@ -176,7 +177,7 @@ export async function bootstrapHttpApp(
     return app;
   } catch (error) {
     // The app's logger may not exist yet (config is what failed, say).
-    new StartupLogger(service, options.startupLogDestination).fatal(
+    new StartupLogger(platformServiceOf(rootModule), options.startupLogDestination).fatal(
       { err: error, msg: `${service} failed to start` },
       'Bootstrap',
     );

@@ -1,4 +1,5 @@
-import { type DynamicModule, Module } from '@nestjs/common';
+import { type DynamicModule, Module, type Type } from '@nestjs/common';
+import { MODULE_METADATA } from '@nestjs/common/constants';
 import { ConfigModule, ConfigService } from '@nestjs/config';
 import { TerminusModule } from '@nestjs/terminus';
 import { LoggerModule } from 'nestjs-pino';
@@ -13,6 +14,8 @@ import { ensureDefaultMetrics } from './metrics/metrics.registry';
 import { PLATFORM_READINESS, PLATFORM_SERVICE, type PlatformOptions, type ResolvedReadiness } from './platform.options';
 
 const DEFAULT_READINESS_TIMEOUT_MS = 1000;
+// The service each `forRoot` module was given, so `platformServiceOf` can find it without options.
+const services = new WeakMap<DynamicModule, string>();
 const DEFAULT_METRICS = Symbol('PLATFORM_DEFAULT_METRICS');
 
 /**
@@ -30,7 +33,7 @@ export class PlatformModule {
       timeoutMs: options.readiness?.timeoutMs ?? DEFAULT_READINESS_TIMEOUT_MS,
     };
 
-    return {
+    const platform: DynamicModule = {
       module: PlatformModule,
       global: true,
       imports: [
@@ -66,5 +69,36 @@ export class PlatformModule {
       ],
       exports: [AppConfig, PLATFORM_SERVICE],
     };
+    services.set(platform, service);
+    return platform;
   }
+}
+
+/**
+ * The service name a root module gives `PlatformModule.forRoot` somewhere among its imports (a
+ * worker's goes through WorkerHostModule), so `main.ts` need not repeat it. Imports given as a
+ * promise or a forward reference are not followed; undefined when no `forRoot` is found.
+ */
+export function platformServiceOf(root: Type<unknown> | DynamicModule): string | undefined {
+  const seen = new Set<unknown>();
+  const importsOf = (module: Type<unknown>): unknown[] =>
+    (Reflect.getMetadata(MODULE_METADATA.IMPORTS, module) as unknown[] | undefined) ?? [];
+  const visit = (node: unknown): string | undefined => {
+    if (node === null || node === undefined || seen.has(node)) return undefined;
+    seen.add(node);
+    let children: unknown[] = [];
+    if (typeof node === 'function') children = importsOf(node as Type<unknown>);
+    else if (typeof node === 'object' && 'module' in node) {
+      const dynamic = node as DynamicModule;
+      const service = services.get(dynamic);
+      if (service !== undefined) return service;
+      children = [...importsOf(dynamic.module), ...(dynamic.imports ?? [])];
+    }
+    for (const child of children) {
+      const service = visit(child);
+      if (service !== undefined) return service;
+    }
+    return undefined;
+  };
+  return visit(root);
 }

@@ -30,7 +30,7 @@ export type ProfileData = z.infer<typeof profileData>;
 export type ProfileUser = ProfileData['user'];
 export type ProfileCounts = ProfileData['counts'];
 
-export const profileFragment = defineFragment<ProfileParams>({
+export const profileFragment = defineFragment<ProfileParams, ProfileData>({
   name: 'profile',
   queue: 'profile',
   scope: 'public',

@@ -39,7 +39,7 @@ export type RecommendationsData = z.infer<typeof recommendationsData>;
 export type RecommendedItem = RecommendationsData['items'][number];
 export type RecommendationReason = RecommendedItem['reason'];
 
-export const recommendationsFragment = defineFragment<RecommendationsParams>({
+export const recommendationsFragment = defineFragment<RecommendationsParams, RecommendationsData>({
   name: 'recommendations',
   queue: 'recommendations',
   scope: 'viewer',

@@ -1,3 +1,5 @@
+import { DB_WORKER_ENV_KEYS, dbOptionsFromEnv, resolveDbConnectionOptions } from '@worker-pattern/db';
+import { DEFAULT_FEED_FANOUT, FEED_FANOUT_ENV_KEYS, feedFanoutOptionsFromEnv } from '@worker-pattern/feed';
 import { EnvValidationError, validateEnv } from '@worker-pattern/platform';
 import { workerEnv, workerEnvDefaults } from './worker-env';
 
@@ -8,6 +10,19 @@ describe('a worker’s environment', () => {
   it('gives a busy worker a pool that covers its concurrency, and a quiet one the usual 10', () => {
     expect(start({})).toMatchObject({ WORKER_CONCURRENCY: 16, DATABASE_POOL_SIZE: 16, DATABASE_REPLICA_URLS: [] });
     expect(start({}, 4)).toMatchObject({ WORKER_CONCURRENCY: 4, DATABASE_POOL_SIZE: 10 });
+  });
+
+  it('runs with the defaults the data layer and the feed state, when the variables are unset', () => {
+    const env = start({}, 4);
+    const pick = <K extends keyof typeof env>(keys: readonly K[]) =>
+      Object.fromEntries(keys.map((k) => [k, env[k]])) as Pick<typeof env, K>;
+    expect(feedFanoutOptionsFromEnv(pick(FEED_FANOUT_ENV_KEYS))).toEqual(DEFAULT_FEED_FANOUT);
+    expect(resolveDbConnectionOptions(dbOptionsFromEnv(pick(DB_WORKER_ENV_KEYS), 'w'))).toMatchObject({
+      poolSize: 10,
+      statementTimeoutMs: 15_000,
+      replicaMaxLagMs: 2_000,
+      replicaWaitMs: 500,
+    });
   });
 
   it('refuses to start with more builds at once than pool connections', () => {

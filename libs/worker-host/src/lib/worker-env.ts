@@ -1,3 +1,4 @@
+import { DEFAULT_POOL_SIZE } from '@worker-pattern/db';
 import {
   baseEnvSchema,
   databaseEnvSchema,
@@ -15,17 +16,16 @@ export type QueueWorkerEnv = z.output<typeof queueWorkerEnv>;
 /** Every worker's environment; a worker refuses to start with more builds at once than pool connections. */
 export const workerEnv = queueWorkerEnv
   .extend(databaseEnvSchema.shape)
+  // Always set for a worker (its default, `workerEnvDefaults`, covers its concurrency), so checked here.
+  .extend({ DATABASE_POOL_SIZE: databaseEnvSchema.shape.DATABASE_POOL_SIZE.unwrap() })
   .extend(databaseReplicaEnvSchema.shape)
   .extend(fanoutEnvSchema.shape)
   .superRefine(poolCoversConcurrency);
 export type WorkerEnv = z.output<typeof workerEnv>;
 
-/** Smallest pool a worker gets when DATABASE_POOL_SIZE is unset: the schema's own default. */
-const MIN_DEFAULT_POOL_SIZE: number = databaseEnvSchema.shape.DATABASE_POOL_SIZE.parse(undefined);
-
 /**
  * A worker's defaults for what the shared schemas leave per app: its concurrency, and a pool that
- * covers it (raising DATABASE_POOL_SIZE's default where the concurrency is higher).
+ * covers it (raising the data layer's DEFAULT_POOL_SIZE where the concurrency is higher).
  */
 export function workerEnvDefaults(defaultConcurrency: number): {
   WORKER_CONCURRENCY: number;
@@ -33,6 +33,6 @@ export function workerEnvDefaults(defaultConcurrency: number): {
 } {
   return {
     WORKER_CONCURRENCY: defaultConcurrency,
-    DATABASE_POOL_SIZE: Math.max(MIN_DEFAULT_POOL_SIZE, defaultConcurrency),
+    DATABASE_POOL_SIZE: Math.max(DEFAULT_POOL_SIZE, defaultConcurrency),
   };
 }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 // The one place deploy-checks reads the apps' code: the manifests are checked against the real
 // fragment definitions and the real environment validation, not against copies that could drift.
 import { authOptionsFromEnv } from '@worker-pattern/auth';
+import { DEFAULT_STATEMENT_TIMEOUT_MS } from '@worker-pattern/db';
 import { gatewayEnvSchema } from '@worker-pattern/pages';
 import type { FragmentDefinition } from '@worker-pattern/fragment';
 import { type EnvDefaultValues, fanoutEnvSchema, managementPortDiffers, validateEnv } from '@worker-pattern/platform';
@@ -83,7 +84,7 @@ export function isFragmentWorkerApp(app: string): app is FragmentWorkerApp {
  */
 export function longestJobMs(app: WorkerApp, parsed: ParsedAppEnv): { ms: number; what: string } {
   if (isFragmentWorkerApp(app)) return { ms: WORKER_FRAGMENTS[app].buildTimeoutMs, what: "its builds' buildTimeoutMs" };
-  const statementTimeout = Number(parsed['DATABASE_STATEMENT_TIMEOUT_MS']);
+  const statementTimeout = Number(parsed['DATABASE_STATEMENT_TIMEOUT_MS'] ?? DEFAULT_STATEMENT_TIMEOUT_MS);
   return {
     ms: statementTimeout > 0 ? statementTimeout : Infinity,
     what: 'DATABASE_STATEMENT_TIMEOUT_MS (its jobs run one query)',
@@ -103,8 +104,6 @@ export interface AppModuleDefaults {
   /** The registry's (libs/registry/src/lib/apps.ts), which the app's root module reads. */
   readonly port?: number;
   readonly concurrency?: number;
-  /** The fragment identifier the module registers, e.g. `feedFragment`. */
-  readonly fragment?: string;
   /** Whether the app's /health/ready checks Postgres (`readiness: { …, postgres: true }`). */
   readonly readinessChecksPostgres: boolean;
   /**
@@ -120,32 +119,36 @@ export function appModuleSource(app: HttpApp): string {
 
 /**
  * An app's defaults: its port and concurrency from the registry, and from its root module's source
- * `fragment:` and what its readiness and its database connection depend on.
+ * what its readiness and its database connection depend on.
  */
 export function appModuleDefaults(app: HttpApp, text = appModuleSource(app)): AppModuleDefaults {
   const entry = APPS[app];
   return {
     port: entry.port,
     concurrency: 'concurrency' in entry ? entry.concurrency : undefined,
-    fragment: text.match(/fragment:\s*(\w+)/)?.[1],
     readinessChecksPostgres: /readiness:\s*\{[^}]*\bpostgres:\s*true/.test(text),
     lazyDatabase: /(DbModule\.forRootLazyAsync|WritesModule\.forRootLazy)\(/.test(text),
   };
 }
 
 /**
- * An app's root module must take its default port (and a worker its concurrency) from the registry
- * (`APPS['<app>'].port`, `APPS.gateway.port`), or the manifests, checked against the registry, could
- * disagree with what the app really listens on.
+ * An app's root module must take its default port (and a worker its concurrency) from the registry,
+ * or the manifests, checked against the registry, could disagree with what the app really listens
+ * on: a worker passes its entry (`app: APPS['<app>']`) to WorkerHostModule, which reads both from it;
+ * the gateway names `APPS.gateway.port`.
  */
 export function registryDefaultsProblems(app: HttpApp, text = appModuleSource(app)): string[] {
   const entry = `APPS(\\.${app}|\\['${app}'\\])`;
-  const problems: string[] = [];
-  if (!new RegExp(`defaultPort:\\s*${entry}\\.port\\b`).test(text))
-    problems.push(`${app}: its root module's defaultPort is not APPS['${app}'].port (libs/registry)`);
-  if (isWorkerApp(app) && !new RegExp(`defaultConcurrency:\\s*${entry}\\.concurrency\\b`).test(text))
-    problems.push(`${app}: its root module's defaultConcurrency is not APPS['${app}'].concurrency (libs/registry)`);
-  return problems;
+  if (isWorkerApp(app)) {
+    return new RegExp(`\\bapp:\\s*${entry}\\s*[,}]`).test(text)
+      ? []
+      : [
+          `${app}: its root module does not pass its registry entry (app: APPS['${app}'], libs/registry) to WorkerHostModule`,
+        ];
+  }
+  return new RegExp(`defaultPort:\\s*${entry}\\.port\\b`).test(text)
+    ? []
+    : [`${app}: its root module's defaultPort is not APPS['${app}'].port (libs/registry)`];
 }
 
 /**

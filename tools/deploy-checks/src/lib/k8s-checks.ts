@@ -1,3 +1,4 @@
+import { DEFAULT_POOL_SIZE } from '@worker-pattern/db';
 import type { IHorizontalPodAutoscalerBehavior } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscalerBehavior';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { INetworkPolicyPeer } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicyPeer';
@@ -1271,7 +1272,7 @@ export function postgresConnectionsAtMaxScale(set: ApplySet): ConnectionRow[] {
     if (!container) continue;
     const env = effectiveEnv(container, set);
     if (!env.has('DATABASE_URL')) continue;
-    const pool = Number(literalEnv(env, 'DATABASE_POOL_SIZE') ?? 10);
+    const pool = Number(literalEnv(env, 'DATABASE_POOL_SIZE') ?? DEFAULT_POOL_SIZE);
     const extra = isApp(a.target.name) ? (EXTRA_POSTGRES_CONNECTIONS[a.target.name] ?? 0) : 0;
     rows.push({ app: a.target.name, pods: a.max, perPod: pool, extra });
   }

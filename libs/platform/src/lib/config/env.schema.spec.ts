@@ -156,17 +156,22 @@ describe('baseEnvSchema', () => {
 });
 
 describe('databaseEnvSchema and workerEnvSchema', () => {
-  it('compose with the base schema and fill their defaults', () => {
+  it('compose with the base schema and fill their defaults, leaving the data layer’s to it', () => {
     const env = validateEnv(workerSchema, { env: {}, defaults: { PORT: 3002, WORKER_CONCURRENCY: 4 } });
     expect(env).toMatchObject({
       PORT: 3002,
       DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/worker_pattern',
-      DATABASE_POOL_SIZE: 10,
-      DATABASE_STATEMENT_TIMEOUT_MS: 15_000,
       WORKER_CONCURRENCY: 4,
       BULL_LOCK_DURATION_MS: 30_000,
       BULL_STALLED_INTERVAL_MS: 15_000,
     });
+    // Unset, libs/db's DEFAULT_POOL_SIZE and DEFAULT_STATEMENT_TIMEOUT_MS apply, stated there once.
+    expect(env.DATABASE_POOL_SIZE).toBeUndefined();
+    expect(env.DATABASE_STATEMENT_TIMEOUT_MS).toBeUndefined();
+    const set = validateEnv(workerSchema, {
+      env: { PORT: '1', WORKER_CONCURRENCY: '1', DATABASE_POOL_SIZE: '12', DATABASE_STATEMENT_TIMEOUT_MS: '0' },
+    });
+    expect(set).toMatchObject({ DATABASE_POOL_SIZE: 12, DATABASE_STATEMENT_TIMEOUT_MS: 0 });
   });
 
   it('bounds WORKER_CONCURRENCY to 1..256 and needs it set', () => {
@@ -193,12 +198,14 @@ describe('fanoutEnvSchema', () => {
   const fanoutSchema = workerSchema.extend(fanoutEnvSchema.shape);
   const env = { PORT: '1', WORKER_CONCURRENCY: '1' };
 
-  it('pages of 1,000 followers, authors of more than 10,000 pulled, their followers fresh for 1 s', () => {
-    expect(validateEnv(fanoutSchema, { env })).toMatchObject({
-      FANOUT_PAGE_SIZE: 1_000,
-      FANOUT_CELEBRITY_FOLLOWERS: 10_000,
-      FANOUT_CELEBRITY_FEED_TTL_MS: 1_000,
-    });
+  it('leaves unset values to libs/feed’s defaults, and reads set ones', () => {
+    const unset = validateEnv(fanoutSchema, { env });
+    expect([unset.FANOUT_PAGE_SIZE, unset.FANOUT_CELEBRITY_FOLLOWERS, unset.FANOUT_CELEBRITY_FEED_TTL_MS]).toEqual([
+      undefined,
+      undefined,
+      undefined,
+    ]);
+    expect(validateEnv(fanoutSchema, { env: { ...env, FANOUT_PAGE_SIZE: '500' } }).FANOUT_PAGE_SIZE).toBe(500);
   });
 
   it('names each value out of range', () => {
@@ -220,13 +227,14 @@ describe('databaseReplicaEnvSchema', () => {
   const replicaSchema = workerSchema.extend(databaseReplicaEnvSchema.shape);
   const env = { PORT: '1', WORKER_CONCURRENCY: '1' };
 
-  it('reads the primary alone by default', () => {
-    expect(validateEnv(replicaSchema, { env })).toMatchObject({
-      DATABASE_REPLICA_URLS: [],
-      DATABASE_REPLICA_MAX_LAG_MS: 2_000,
-      DATABASE_REPLICA_WAIT_MS: 500,
-    });
-    expect(validateEnv(replicaSchema, { env }).DATABASE_LISTEN_URL).toBeUndefined();
+  it('reads the primary alone by default, leaving the lag and wait to libs/db', () => {
+    const parsed = validateEnv(replicaSchema, { env });
+    expect(parsed.DATABASE_REPLICA_URLS).toEqual([]);
+    expect([parsed.DATABASE_REPLICA_MAX_LAG_MS, parsed.DATABASE_REPLICA_WAIT_MS, parsed.DATABASE_LISTEN_URL]).toEqual([
+      undefined,
+      undefined,
+      undefined,
+    ]);
   });
 
   it('takes a comma-separated list of replicas, spaces and repeats forgiven, and a direct LISTEN URL', () => {
@@ -265,7 +273,10 @@ describe('databaseReplicaEnvSchema', () => {
 });
 
 describe('poolCoversConcurrency', () => {
-  const pooled = workerSchema.superRefine(poolCoversConcurrency);
+  // As a worker composes it (libs/worker-host): its pool is always set, by default to cover its concurrency.
+  const pooled = workerSchema
+    .extend({ DATABASE_POOL_SIZE: databaseEnvSchema.shape.DATABASE_POOL_SIZE.unwrap() })
+    .superRefine(poolCoversConcurrency);
 
   it('refuses more builds at once than pool connections, saying what to change', () => {
     expect(

@@ -15,6 +15,8 @@ import {
  * `baseEnvSchema.extend(databaseEnvSchema.shape).extend(workerEnvSchema.shape)`, and pass the result to
  * `PlatformModule.forRoot`. Values that differ per app (PORT, WORKER_CONCURRENCY) have no default here:
  * the app passes its own (`defaultPort`, `envDefaults`), so a forgotten default fails at start.
+ * Settings of a lib this one cannot import (the data layer's, the feed's fan-out) are optional here:
+ * unset, they are left to the default that lib states once, for every caller (`DEFAULT_POOL_SIZE`…).
  */
 
 export const NODE_ENVS = ['development', 'test', 'production'] as const;
@@ -52,9 +54,10 @@ export const baseEnvSchema = z.object({
 
 export const databaseEnvSchema = z.object({
   DATABASE_URL: envUrl(['postgres', 'postgresql']).default('postgres://postgres@127.0.0.1:5432/worker_pattern'),
-  DATABASE_POOL_SIZE: envInt(1, 1000).default(10),
-  // 0 disables Postgres' statement_timeout, as in Postgres itself.
-  DATABASE_STATEMENT_TIMEOUT_MS: envInt(0, ONE_HOUR_MS).default(15_000),
+  // Unset: libs/db's DEFAULT_POOL_SIZE (a worker's own default covers its concurrency).
+  DATABASE_POOL_SIZE: envInt(1, 1000).optional(),
+  // 0 disables Postgres' statement_timeout, as in Postgres itself. Unset: libs/db's DEFAULT_STATEMENT_TIMEOUT_MS.
+  DATABASE_STATEMENT_TIMEOUT_MS: envInt(0, ONE_HOUR_MS).optional(),
 });
 
 /**
@@ -64,10 +67,12 @@ export const databaseEnvSchema = z.object({
 export const databaseReplicaEnvSchema = z.object({
   // Unset: every read goes to the primary.
   DATABASE_REPLICA_URLS: envUrlList(['postgres', 'postgresql']).default([]),
-  // A replica further behind the primary than this serves no reads until it catches up.
-  DATABASE_REPLICA_MAX_LAG_MS: envInt(1, ONE_HOUR_MS).default(2_000),
-  // How long a build that must see a write waits for a replica to replay it before reading the primary.
-  DATABASE_REPLICA_WAIT_MS: envInt(0, 60_000).default(500),
+  // A replica further behind the primary than this serves no reads until it catches up (unset:
+  // libs/db's DEFAULT_REPLICA_MAX_LAG_MS).
+  DATABASE_REPLICA_MAX_LAG_MS: envInt(1, ONE_HOUR_MS).optional(),
+  // How long a build that must see a write waits for a replica to replay it before reading the
+  // primary (unset: libs/db's DEFAULT_REPLICA_WAIT_MS).
+  DATABASE_REPLICA_WAIT_MS: envInt(0, 60_000).optional(),
   // LISTEN needs a session: a direct connection (or a session-mode pool), never a transaction pooler.
   DATABASE_LISTEN_URL: envUrl(['postgres', 'postgresql']).optional(),
 });
@@ -85,12 +90,12 @@ export const workerEnvSchema = z.object({
  * invalidates its author's followers' feeds in pages of FANOUT_PAGE_SIZE followers, one queue job
  * each; an author with more than FANOUT_CELEBRITY_FOLLOWERS followers is not pushed at all, and a feed
  * that follows such an author is fresh for FANOUT_CELEBRITY_FEED_TTL_MS only, so it pulls their posts.
+ * Unset, each is libs/feed's `DEFAULT_FEED_FANOUT`.
  */
 export const fanoutEnvSchema = z.object({
-  FANOUT_PAGE_SIZE: envInt(1, 100_000).default(1_000),
-  FANOUT_CELEBRITY_FOLLOWERS: envInt(2, 1_000_000_000).default(10_000),
-  // Within the 2 s a post may take to reach an open feed: the ttl, a build, the push.
-  FANOUT_CELEBRITY_FEED_TTL_MS: envInt(100, 60_000).default(1_000),
+  FANOUT_PAGE_SIZE: envInt(1, 100_000).optional(),
+  FANOUT_CELEBRITY_FOLLOWERS: envInt(2, 1_000_000_000).optional(),
+  FANOUT_CELEBRITY_FEED_TTL_MS: envInt(100, 60_000).optional(),
 });
 
 /** For apps browsers call (the gateway): which other origins may, if any. */
