@@ -2,13 +2,13 @@
 
 /**
  * A new worker's default concurrency (and so its Postgres pool, which must hold one connection per
- * build) and its autoscalers' maximum: 2 and 11 pods, the most that stays inside the namespace's
- * Postgres connection budget (tools/deploy-checks, "connection budget"), which the existing workers
- * nearly fill, with a backlog target (75%) below the concurrency. Raise them (APPS, the manifests,
- * the budget) once the builder is measured.
+ * build), and the most pods its autoscalers may run until the builder is measured: 5, or fewer when
+ * the namespace's Postgres connection budget has less left (budget.cjs), so that one new worker does
+ * not take all the existing workers leave and the next one still fits. The backlog target (75%)
+ * stays below the concurrency. Raise them (APPS, the manifests, the budget) once measured.
  */
 const NEW_WORKER_CONCURRENCY = 2;
-const NEW_WORKER_MAX_REPLICAS = 11;
+const NEW_WORKER_MAX_REPLICAS = 5;
 
 const FRAGMENTS_FILE = 'libs/registry/src/lib/fragments.ts';
 const PLAN_FILE = 'libs/registry/src/lib/invalidation-plan.ts';
