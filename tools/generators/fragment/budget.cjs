@@ -65,9 +65,10 @@ function fitMaxReplicas(tree, { app, perPod, least, ceiling }) {
     throw new Error(
       `${app} does not fit the Postgres connection budget: at least ${least} pods × ${perPod} connections ` +
         `need ${least * perPod}, and the apps at their maximum scale already use ${sums} of the ${budget} that ` +
-        `${NAMESPACE_FILE} allows (annotation ${BUDGET_ANNOTATION}). Raise that annotation (with Postgres' ` +
-        `max_connections, or PgBouncer's max_client_conn), or lower another app's maxReplicas / ` +
-        `maxReplicaCount or DATABASE_POOL_SIZE (docs/deploy.md, "Postgres connections"), then generate again.`,
+        `${NAMESPACE_FILE} allows (annotation ${BUDGET_ANNOTATION}). Raise that annotation to at least ` +
+        `${most + least * perPod} (with Postgres' max_connections, or PgBouncer's max_client_conn), or lower ` +
+        `another app's maxReplicas / maxReplicaCount or DATABASE_POOL_SIZE (docs/deploy.md, "Postgres ` +
+        `connections"), then generate again.`,
     );
   }
   return Math.min(ceiling, fits);

@@ -16,6 +16,7 @@ const {
   nextPort,
   NEW_WORKER_CONCURRENCY,
   NEW_WORKER_MAX_REPLICAS,
+  NEW_WORKER_LEAST_MAX_REPLICAS,
 } = require('./registry.cjs');
 
 const NAME = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
@@ -53,12 +54,12 @@ async function fragmentGenerator(tree, options) {
   const port = nextPort(apps);
   // Before any file is written: a worker that does not fit leaves the workspace as it was. Its
   // autoscalers keep the reference's minimum, and KEDA's fallback lies strictly between minimum and
-  // maximum (the deploy checks), so the maximum is at least the minimum + 2.
+  // maximum (the deploy checks), so the maximum is also at least the minimum + 2.
   const minReplicas = minReplicasOf(tree, REFERENCE);
   const maxReplicas = fitMaxReplicas(tree, {
     app,
     perPod: NEW_WORKER_CONCURRENCY,
-    least: minReplicas + 2,
+    least: Math.max(NEW_WORKER_LEAST_MAX_REPLICAS, minReplicas + 2),
     ceiling: NEW_WORKER_MAX_REPLICAS,
   });
 
