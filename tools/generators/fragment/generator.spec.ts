@@ -13,8 +13,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FsTree, flushChanges } from 'nx/src/generators/tree';
 import { parseAllDocuments } from 'yaml';
-import { loadApplySets } from '../../deploy-checks/src/lib/apply-sets';
-import { postgresConnectionsAtMaxScale, totalConnections } from '../../deploy-checks/src/lib/k8s-checks';
 
 type Generator = (tree: FsTree, options: { name: string }) => Promise<() => void>;
 const fragmentGenerator = require('./generator.cjs') as Generator;
@@ -36,11 +34,12 @@ const APP = `${NAME}-worker`;
 const SECOND = 'alerts';
 
 /**
- * The generator on a copy of this workspace (every file git knows or would add), written out, twice
- * (`notifications`, then `alerts`); then `notifications` is given a builder and a write rule as
+ * The generator on a copy of this workspace (every file git knows or would add), written out for
+ * `notifications`, then for `alerts`; then `notifications` is given a builder and a write rule as
  * README.md's "Add a fragment" tells a user to. The new projects and every table keyed by fragment or
  * app must type-check, the deploy checks (which read the registry and the k8s, docker and e2e files
- * of the workspace they sit in) must pass on the copy, and the copy's own gateway, new worker and
+ * of the workspace they sit in, and a spec written there comparing the generator's budget arithmetic
+ * with theirs) must pass on the copy, and the copy's own gateway, new worker and
  * invalidation worker, built there by nx and started by the copy's e2e stack against real Redis and
  * a fresh Postgres database, must serve the fragment and rebuild it after a write.
  */
@@ -128,6 +127,8 @@ export class NotificationsBuilder implements FragmentBuilder<NotificationsParams
     );
     // An e2e spec of the copy's own: the copy's stack helpers start the copy's built apps.
     write(`apps/e2e/src/${NAME}.e2e-spec.ts`, E2E_SPEC);
+    // And a deploy-checks spec: the generator's budget arithmetic against the checks' own, on the copy.
+    write('tools/deploy-checks/src/generator-budget.spec.ts', BUDGET_SPEC);
   }
 
   it('writes the contract, the builder and the worker, and registers them', () => {
@@ -192,7 +193,7 @@ export class NotificationsBuilder implements FragmentBuilder<NotificationsParams
     const hpa = docs('k8s/components/hpa/hpa-workers.yaml');
     const keda = docs('k8s/components/keda/scaledobjects.yaml');
     const maxima = [APP, `${SECOND}-worker`].map((app) => {
-      const { minReplicas: min, maxReplicas: max } = hpa.find((d) => d.metadata.name === app)?.spec;
+      const { minReplicas: min, maxReplicas: max } = hpa.find((d) => d.metadata.name === app)!.spec;
       expect(keda.find((d) => d.metadata.name === app)?.spec).toMatchObject({
         minReplicaCount: min,
         maxReplicaCount: max,
@@ -231,8 +232,7 @@ export class NotificationsBuilder implements FragmentBuilder<NotificationsParams
     write(path, change(read(path)));
   }
 
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  function docs(path: string): any[] {
+  function docs(path: string): Array<{ metadata: { name: string }; spec: Record<string, unknown> }> {
     return parseAllDocuments(read(path))
       .map((d) => d.toJS())
       .filter(Boolean);
@@ -248,15 +248,6 @@ export class NotificationsBuilder implements FragmentBuilder<NotificationsParams
 });
 
 describe('fitting a new worker into the Postgres connection budget', () => {
-  it('counts the connections at maximum scale as the deploy checks do, in each autoscaler variant', () => {
-    const { used } = connectionsAtMaxScale(new FsTree(WORKSPACE, false));
-    const sets = loadApplySets();
-    const total = (set: (typeof sets.appSets)[number]) => totalConnections(postgresConnectionsAtMaxScale(set));
-    expect(used).toEqual({ 'components/hpa': total(sets.top), 'components/keda': total(sets.keda) });
-    // Every other set the checks hold to the budget (overlays, demo) counts as one of the two.
-    for (const set of sets.appSets) expect(Object.values(used)).toContain(total(set));
-  });
-
   it('takes what is left when that is below its ceiling, in the HPA and the ScaledObject alike', async () => {
     const tree = new FsTree(WORKSPACE, false);
     const { used } = connectionsAtMaxScale(tree);
@@ -303,6 +294,27 @@ describe('fitting a new worker into the Postgres connection budget', () => {
     tree.write(path, tree.read(path, 'utf-8')!.replace(/(postgres-connection-budget: )"\d+"/, `$1"${budget}"`));
   }
 });
+
+/**
+ * Run by the copy's deploy checks: the generator's count of the connections at maximum scale
+ * (budget.cjs) is the connection budget check's own, in every apply set (with both new workers).
+ */
+const BUDGET_SPEC = `import { FsTree } from 'nx/src/generators/tree';
+import { loadApplySets } from './lib/apply-sets';
+import { WORKSPACE_ROOT } from './lib/k8s-docs';
+import { postgresConnectionsAtMaxScale, totalConnections } from './lib/k8s-checks';
+
+const { connectionsAtMaxScale } = require('../../generators/fragment/budget.cjs');
+
+it('the fragment generator counts the connections at maximum scale as the connection budget check does', () => {
+  const { used } = connectionsAtMaxScale(new FsTree(WORKSPACE_ROOT, false));
+  const sets = loadApplySets();
+  const total = (set: (typeof sets.appSets)[number]) => totalConnections(postgresConnectionsAtMaxScale(set));
+  expect(used).toEqual({ 'components/hpa': total(sets.top), 'components/keda': total(sets.keda) });
+  // Every other set the checks hold to the budget (overlays, demo) counts as one of the two.
+  for (const set of sets.appSets) expect(Object.values(used)).toContain(total(set));
+});
+`;
 
 /**
  * Run by the copy's e2e jest: its stack (apps/e2e/src/support/stack.ts) seeds a database of its own
