@@ -5,7 +5,8 @@ const { symlinkSync, existsSync, lstatSync } = require('node:fs');
 const { join } = require('node:path');
 const { formatFiles, names } = require('@nx/devkit');
 const { contractLib, builderLib, workerApp } = require('./files.cjs');
-const { deploymentFile, workerDocs } = require('./manifests.cjs');
+const { fitMaxReplicas, minReplicasOf } = require('./budget.cjs');
+const { deploymentFile, workerDocs, REFERENCE } = require('./manifests.cjs');
 const {
   addApp,
   addFragment,
@@ -15,6 +16,7 @@ const {
   nextPort,
   NEW_WORKER_CONCURRENCY,
   NEW_WORKER_MAX_REPLICAS,
+  NEW_WORKER_LEAST_MAX_REPLICAS,
 } = require('./registry.cjs');
 
 const NAME = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
@@ -50,6 +52,16 @@ async function fragmentGenerator(tree, options) {
     throw new Error(`the registry has an app ${app} or a queue "${n.name}" already`);
   }
   const port = nextPort(apps);
+  // Before any file is written: a worker that does not fit leaves the workspace as it was. Its
+  // autoscalers keep the reference's minimum, and KEDA's fallback lies strictly between minimum and
+  // maximum (the deploy checks), so the maximum is also at least the minimum + 2.
+  const minReplicas = minReplicasOf(tree, REFERENCE);
+  const maxReplicas = fitMaxReplicas(tree, {
+    app,
+    perPod: NEW_WORKER_CONCURRENCY,
+    least: Math.max(NEW_WORKER_LEAST_MAX_REPLICAS, minReplicas + 2),
+    ceiling: NEW_WORKER_MAX_REPLICAS,
+  });
 
   for (const [path, text] of Object.entries({ ...contractLib(n), ...builderLib(n), ...workerApp(n) })) {
     tree.write(path, text);
@@ -65,7 +77,8 @@ async function fragmentGenerator(tree, options) {
     queue: n.name,
     port,
     concurrency: NEW_WORKER_CONCURRENCY,
-    maxReplicas: NEW_WORKER_MAX_REPLICAS,
+    minReplicas,
+    maxReplicas,
   };
   const link = deploymentFile(tree, worker);
   workerDocs(tree, worker);

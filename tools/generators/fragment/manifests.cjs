@@ -100,7 +100,8 @@ function rewrite(doc, w, path) {
     .replace(/^( +max(?:Replicas|ReplicaCount): )\d+$/m, (_, key) => `${key}${w.maxReplicas}`)
     .replace(
       /^( +fallback:\n +failureThreshold: \d+\n +replicas: )\d+$/m,
-      (_, head) => `${head}${Math.floor(w.maxReplicas / 2)}`,
+      // Half the maximum, strictly between minimum and maximum (as the deploy checks require).
+      (_, head) => `${head}${Math.min(w.maxReplicas - 1, Math.max(w.minReplicas + 1, Math.floor(w.maxReplicas / 2)))}`,
     );
   if (new RegExp(`\\b${REFERENCE_QUEUE}\\b`).test(out.replaceAll('seccompProfile', ''))) {
     throw new Error(

@@ -2,13 +2,15 @@
 
 /**
  * A new worker's default concurrency (and so its Postgres pool, which must hold one connection per
- * build) and its autoscalers' maximum: 2 and 11 pods, the most that stays inside the namespace's
- * Postgres connection budget (tools/deploy-checks, "connection budget"), which the existing workers
- * nearly fill, with a backlog target (75%) below the concurrency. Raise them (APPS, the manifests,
- * the budget) once the builder is measured.
+ * build; the backlog target, 75%, stays below it), and its autoscalers' maximum: as many pods as the
+ * namespace's Postgres connection budget has left (budget.cjs), at most profile-worker's 12, and at
+ * least 6, the fewest with which the deploy checks' 10× spike (tools/deploy-checks/src/hpa-spike.spec.ts)
+ * drains within 3 minutes at this concurrency and a minimum of 2 (5 only keep up). With fewer left
+ * the generator refuses, saying what to raise. Raise them (APPS, the manifests) once measured.
  */
 const NEW_WORKER_CONCURRENCY = 2;
-const NEW_WORKER_MAX_REPLICAS = 11;
+const NEW_WORKER_MAX_REPLICAS = 12;
+const NEW_WORKER_LEAST_MAX_REPLICAS = 6;
 
 const FRAGMENTS_FILE = 'libs/registry/src/lib/fragments.ts';
 const PLAN_FILE = 'libs/registry/src/lib/invalidation-plan.ts';
@@ -88,11 +90,16 @@ function edit(tree, path, change) {
   tree.write(path, change(text));
 }
 
-/** After the last `@worker-pattern/<lib>` import that comes before it alphabetically, else first. */
+/**
+ * After the last package import whose module sorts before the new one's, else before the first import.
+ * Whole statements: an import may span lines (`import {` … `} from '…';`).
+ */
 function addImport(text, line) {
-  const imports = [...text.matchAll(/^import .*\n/gm)];
-  const before = imports.filter((m) => m[0].localeCompare(line) < 0 && !m[0].startsWith('import type')).pop();
-  const at = before ? before.index + before[0].length : 0;
+  const from = (statement) => /from '([^']+)';/.exec(statement)?.[1] ?? '';
+  const imports = [...text.matchAll(/^import [^;]*;\n/gm)];
+  const isPackage = (module) => module !== '' && !module.startsWith('.');
+  const before = imports.filter((m) => isPackage(from(m[0])) && from(m[0]) < from(line)).pop();
+  const at = before ? before.index + before[0].length : (imports[0]?.index ?? 0);
   return `${text.slice(0, at)}${line}\n${text.slice(at)}`;
 }
 
@@ -110,6 +117,7 @@ module.exports = {
   nextPort,
   NEW_WORKER_CONCURRENCY,
   NEW_WORKER_MAX_REPLICAS,
+  NEW_WORKER_LEAST_MAX_REPLICAS,
 };
 
 /**
