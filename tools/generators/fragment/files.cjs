@@ -38,7 +38,7 @@ export const ${n.propertyName}Data = z.object({});
 
 export type ${n.className}Data = z.infer<typeof ${n.propertyName}Data>;
 
-export const ${n.propertyName}Fragment = defineFragment<${n.className}Params>({
+export const ${n.propertyName}Fragment = defineFragment<${n.className}Params, ${n.className}Data>({
   name: '${n.name}',
   queue: '${n.name}',
   scope: 'viewer',

@@ -1,18 +1,13 @@
 import { Module } from '@nestjs/common';
-import { feedFragment } from '@worker-pattern/feed';
 import { type FragmentDefinition, FragmentProducerModule, registerFragmentQueues } from '@worker-pattern/fragment';
-import { profileFragment } from '@worker-pattern/profile';
-import { recommendationsFragment } from '@worker-pattern/recommendations';
+import { FRAGMENT_LIST } from '@worker-pattern/registry';
 import { InvalidationFanout } from './invalidation-fanout';
 import { InvalidationConsumer } from './invalidation.consumer';
 import { OutboxRelay } from './outbox-relay';
 import { INVALIDATIONS_QUEUE } from './invalidation-jobs';
 
-export const INVALIDATED_FRAGMENTS: readonly FragmentDefinition[] = [
-  profileFragment,
-  feedFragment,
-  recommendationsFragment,
-] as readonly FragmentDefinition[];
+/** Every registered fragment: a write may invalidate any of them, and their rebuilds go to their own queues. */
+export const INVALIDATED_FRAGMENTS: readonly FragmentDefinition[] = FRAGMENT_LIST;
 
 /**
  * The invalidation worker: relays the outbox into the invalidations queue and consumes it,
