@@ -131,6 +131,11 @@ function addToBuildLists(tree, app) {
     }
   }
   if (!added) throw new Error(`${e2e}: no dependsOn that builds the workers to add ${app} to`);
+  // And the project graph's own edge, so `nx affected` runs the e2e suite when the worker changes.
+  const implicit = project.implicitDependencies ?? [];
+  if (!implicit.includes('invalidation-worker'))
+    throw new Error(`${e2e}: no implicitDependencies holding invalidation-worker to add ${app} beside`);
+  implicit.splice(implicit.indexOf('invalidation-worker') + 1, 0, app);
   tree.write(e2e, `${JSON.stringify(project, null, 2)}\n`);
 }
 

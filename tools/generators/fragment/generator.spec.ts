@@ -141,6 +141,8 @@ export class NotificationsBuilder implements FragmentBuilder<NotificationsParams
     expect(apps.at(-1)).toMatchObject({ name: `${SECOND}-worker`, port: apps.at(-2)!.port + 1 });
     expect(read(`libs/${SECOND}/src/lib/${SECOND}.invalidation.ts`).match(/: UNAFFECTED,/g)).toHaveLength(5);
     expect(readlinkSync(join(root, `k8s/35-${APP}.yaml`))).toBe(`base/35-${APP}.yaml`);
+    const e2e = JSON.parse(read('apps/e2e/project.json')) as { implicitDependencies: string[] };
+    expect(e2e.implicitDependencies).toContain(APP);
     expect(readlinkSync(join(root, `k8s/36-${SECOND}-worker.yaml`))).toBe(`base/36-${SECOND}-worker.yaml`);
   });
 
