@@ -407,7 +407,7 @@ describe('the gateway’s HTTP surface (in-process, real Redis and Postgres)', (
       // The first reads lease and enqueue; after them a read of the held lease is a read alone.
       expect((await get('/api/pages/dashboard', headers)).statusCode).toBe(200);
       expect((await get('/api/fragments/profile', headers)).statusCode).toBe(202);
-      const monitor = await gateway.redis.duplicate().monitor();
+      const monitor = await gateway.redis.monitor(); // a connection of its own, in monitor mode
       const commands: string[][] = [];
       // What clients send; the commands a script runs inside Redis are reported with source `lua`.
       monitor.on('monitor', (_time: string, args: string[], source: string) => {
