@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { createDataSourceOptions } from './lib/data-source-options';
+import { LazyDataSource } from './lib/lazy-data-source';
 import { dropDatabase, quoteIdentifier, urlForDatabase, withMaintenanceClient } from './lib/database-admin';
 import { runMigrations } from './lib/schema-admin';
 import { seed, SeedResult } from './lib/seed/seed';
@@ -58,5 +59,25 @@ export async function createTestDatabase(options: CreateTestDatabaseOptions = {}
   } catch (error) {
     await drop();
     throw error;
+  }
+}
+
+/**
+ * A LazyDataSource on `url`, started as Nest starts it (it connects in the background), returned once
+ * its first connection is up.
+ */
+export async function startLazyDataSource(url: string, timeoutMs = 10_000): Promise<LazyDataSource> {
+  const lazy = new LazyDataSource({ url });
+  lazy.onModuleInit();
+  for (const started = Date.now(); ; await new Promise((r) => setTimeout(r, 50))) {
+    try {
+      lazy.get();
+      return lazy;
+    } catch (error) {
+      if (Date.now() - started > timeoutMs) {
+        await lazy.onApplicationShutdown();
+        throw new Error(`LazyDataSource not up within ${timeoutMs} ms: ${(error as Error).message}`);
+      }
+    }
   }
 }

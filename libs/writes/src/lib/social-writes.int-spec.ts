@@ -1,5 +1,5 @@
 import { LazyDataSource } from '@worker-pattern/db';
-import { createTestDatabase, type TestDatabase } from '@worker-pattern/db/testing';
+import { createTestDatabase, startLazyDataSource, type TestDatabase } from '@worker-pattern/db/testing';
 import { SocialWrites, WriteNotFoundError } from './social-writes';
 
 // The outbox rows a write records; relaying them is the invalidation side's
@@ -11,9 +11,7 @@ describe('social writes and their outbox rows (real Postgres)', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase({ seed: { scale: 0.05 } });
-    lazy = new LazyDataSource({ url: db.url });
-    lazy.onModuleInit();
-    for (let i = 0; i < 50 && !isUp(lazy); i++) await new Promise((r) => setTimeout(r, 100));
+    lazy = await startLazyDataSource(db.url);
     writes = new SocialWrites(lazy);
   }, 60_000);
 
@@ -48,12 +46,3 @@ describe('social writes and their outbox rows (real Postgres)', () => {
     expect(await db.dataSource.query(`SELECT 1 FROM posts WHERE body = 'ghost'`)).toEqual([]);
   });
 });
-
-function isUp(lazy: LazyDataSource): boolean {
-  try {
-    lazy.get();
-    return true;
-  } catch {
-    return false;
-  }
-}

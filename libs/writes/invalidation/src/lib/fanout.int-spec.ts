@@ -1,7 +1,7 @@
 import { getQueueToken } from '@nestjs/bull';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { DbModule, DbReader, LazyDataSource } from '@worker-pattern/db';
-import { createTestDatabase, type TestDatabase } from '@worker-pattern/db/testing';
+import { createTestDatabase, startLazyDataSource, type TestDatabase } from '@worker-pattern/db/testing';
 import { FeedFanoutModule, type FeedFanoutOptions, feedFragment } from '@worker-pattern/feed';
 import { FeedBuilder } from '@worker-pattern/feed/builder';
 import { FRAGMENT_REDIS, FragmentModule, FragmentStore, FragmentTargets } from '@worker-pattern/fragment';
@@ -116,16 +116,7 @@ describe('bounded, hybrid fan-out (real Postgres, Redis and Bull)', () => {
       SELECT setval(pg_get_serial_sequence('users', 'id'), (SELECT max(id) FROM users));
       ANALYZE users, follows;
     `);
-    lazy = new LazyDataSource({ url: db.url });
-    lazy.onModuleInit();
-    await until('the writes connection up', async () => {
-      try {
-        lazy.get();
-        return true;
-      } catch {
-        return false;
-      }
-    });
+    lazy = await startLazyDataSource(db.url);
     writes = new SocialWrites(lazy);
 
     moduleRef = await Test.createTestingModule({

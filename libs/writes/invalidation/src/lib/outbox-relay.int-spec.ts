@@ -1,6 +1,6 @@
 import Bull from 'bull';
 import { LazyDataSource, parseWalLsn } from '@worker-pattern/db';
-import { createTestDatabase, LocalPostgres, type TestDatabase } from '@worker-pattern/db/testing';
+import { createTestDatabase, startLazyDataSource, LocalPostgres, type TestDatabase } from '@worker-pattern/db/testing';
 import { TEST_REDIS_URL, uniqueTestPrefix } from '@worker-pattern/fragment/testing';
 import { SocialWrites } from '@worker-pattern/writes';
 import { OutboxRelay } from './outbox-relay';
@@ -15,9 +15,7 @@ describe('writes and the outbox relay (real Postgres and Redis)', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase({ seed: { scale: 0.05 } });
-    lazy = new LazyDataSource({ url: db.url });
-    lazy.onModuleInit();
-    for (let i = 0; i < 50 && !isUp(lazy); i++) await new Promise((r) => setTimeout(r, 100));
+    lazy = await startLazyDataSource(db.url);
     writes = new SocialWrites(lazy);
     queue = new Bull(INVALIDATIONS_QUEUE, TEST_REDIS_URL, { prefix: `${prefix}bull` });
   }, 60_000);
@@ -93,15 +91,6 @@ describe('writes and the outbox relay (real Postgres and Redis)', () => {
   });
 });
 
-function isUp(lazy: LazyDataSource): boolean {
-  try {
-    lazy.get();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 describe("the relay's freshness fence against a real streaming replica", () => {
   let primary: LocalPostgres;
   let replica: LocalPostgres;
@@ -114,9 +103,7 @@ describe("the relay's freshness fence against a real streaming replica", () => {
     primary = await LocalPostgres.create();
     replica = await primary.createReplica();
     db = await createTestDatabase({ adminUrl: primary.adminUrl, seed: { scale: 0.02 } });
-    lazy = new LazyDataSource({ url: db.url });
-    lazy.onModuleInit();
-    for (let i = 0; i < 50 && !isUp(lazy); i++) await new Promise((r) => setTimeout(r, 100));
+    lazy = await startLazyDataSource(db.url);
     queue = new Bull(INVALIDATIONS_QUEUE, TEST_REDIS_URL, { prefix: `${prefix}bull` });
     await replica.caughtUp();
   }, 60_000);
