@@ -203,7 +203,9 @@ export async function liveness(ctx: BenchContext): Promise<ScenarioResult> {
       visible.push(ms);
       if (p.atMs > windowStart) visibleAfterWindow.push(ms);
       if (ms > VISIBLE_WITHIN_MS) late.push({ ...pair, ms: Math.round(ms) });
-      perMinute.set(minute, [...(perMinute.get(minute) ?? []), ms]);
+      let bucket = perMinute.get(minute);
+      if (!bucket) perMinute.set(minute, (bucket = []));
+      bucket.push(ms);
     }
   }
   // Per minute of the soak: how many pairs, their latency, how many over the bound, the machine's load.
