@@ -46,7 +46,7 @@ describe('the gateway’s HTTP surface (in-process, real Redis and Postgres)', (
   });
 
   describe('security headers', () => {
-    it('sends helmet’s headers and the default CSP on API answers, errors included', async () => {
+    it('sends the JSON API’s headers under /api/, errors included, and none of the document-only ones', async () => {
       for (const response of [
         await get('/api/pages/dashboard', asViewer(viewer())),
         await get('/api/pages/dashboard'),
@@ -55,10 +55,23 @@ describe('the gateway’s HTTP surface (in-process, real Redis and Postgres)', (
         expect(response.headers).toMatchObject({
           'x-content-type-options': 'nosniff',
           'x-frame-options': 'DENY',
+          'cross-origin-resource-policy': 'same-origin',
+          'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+        });
+        expect(response.headers['strict-transport-security']).toContain('max-age=31536000');
+        for (const documentOnly of ['referrer-policy', 'cross-origin-opener-policy', 'x-dns-prefetch-control']) {
+          expect(response.headers[documentOnly]).toBeUndefined();
+        }
+      }
+    });
+
+    it('sends helmet’s document set with the default CSP off /api/ and on the API docs UI', async () => {
+      for (const response of [await get('/health/live'), await get('/api/docs')]) {
+        expect(response.headers).toMatchObject({
+          'x-content-type-options': 'nosniff',
           'referrer-policy': 'no-referrer',
         });
         expect(response.headers['content-security-policy']).toContain("default-src 'self'");
-        expect(response.headers['strict-transport-security']).toBeDefined();
       }
     });
 

@@ -4,7 +4,7 @@ import { connectFragmentEvents } from '@worker-pattern/fragment';
 import { FRAGMENT_CATALOG_DEFINITIONS } from '@worker-pattern/pages';
 import { AppConfig, type BootstrapOptions, pickEnv } from '@worker-pattern/platform';
 import { INVALIDATIONS_QUEUE } from '@worker-pattern/write-events';
-import { setupApiDocs } from './api-docs.setup';
+import { API_DOCS_PATH, setupApiDocs } from './api-docs.setup';
 import type { GatewayEnv } from '@worker-pattern/pages';
 import { mountQueueDashboard, QUEUE_DASHBOARD_PATH } from './queue-dashboard.setup';
 
@@ -29,7 +29,11 @@ export function gatewayHttpOptions(options: GatewayHttpOptions = {}): BootstrapO
   return {
     // With MANAGEMENT_PORT set, the queue dashboard moves there too (read-only), off the public port.
     managementRoutes: [QUEUE_DASHBOARD_PATH],
-    security: (app) => ({ corsOrigins: configOf(app).get('CORS_ORIGINS', { infer: true }) }),
+    security: (app) => ({
+      corsOrigins: configOf(app).get('CORS_ORIGINS', { infer: true }),
+      // JSON under /api/ takes the JSON API's headers; the docs UI there is a document.
+      jsonApi: { prefix: '/api/', documents: [API_DOCS_PATH] },
+    }),
     configure: async (app) => {
       const config = configOf(app);
       connectFragmentEvents(app);

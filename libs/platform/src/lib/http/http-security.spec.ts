@@ -4,7 +4,7 @@ import { createHttpApp } from '../bootstrap';
 import { baseEnvSchema } from '../config/env.schema';
 import { PlatformModule } from '../platform.module';
 import { BODY_LIMIT_BYTES } from './body-limit';
-import type { HttpSecurityOptions } from './http-security';
+import { type HttpSecurityOptions, helmetHeaders, isJsonApiUrl, JSON_API_CSP, jsonApiHeaders } from './http-security';
 
 @Controller('probe')
 class ProbeController {
@@ -165,5 +165,34 @@ describe('HTTP security options of createHttpApp', () => {
     } finally {
       await app.close();
     }
+  });
+});
+
+describe('the JSON API’s headers', () => {
+  const jsonApi = { prefix: '/api/', documents: ['/api/docs'] };
+
+  it('tells JSON API paths from document paths, with or without a query', () => {
+    expect(isJsonApiUrl('/api/pages/dashboard?waitMs=10', jsonApi)).toBe(true);
+    expect(isJsonApiUrl('/api/docs-json', jsonApi)).toBe(true);
+    expect(isJsonApiUrl('/api/docs', jsonApi)).toBe(false);
+    expect(isJsonApiUrl('/api/docs?x=1', jsonApi)).toBe(false);
+    expect(isJsonApiUrl('/api/docs/swagger-ui.css', jsonApi)).toBe(false);
+    expect(isJsonApiUrl('/?userId=3', jsonApi)).toBe(false);
+    expect(isJsonApiUrl('/apix', jsonApi)).toBe(false);
+  });
+
+  it('keeps what a JSON response needs from helmet’s set and nothing document-only', async () => {
+    const api = jsonApiHeaders(await helmetHeaders());
+    expect(api).toEqual({
+      'content-security-policy': JSON_API_CSP,
+      'strict-transport-security': expect.stringContaining('max-age=31536000'),
+      'x-content-type-options': 'nosniff',
+      'x-frame-options': 'DENY',
+      'cross-origin-resource-policy': 'same-origin',
+    });
+  });
+
+  it('says so when helmet stops sending a header it needs', () => {
+    expect(() => jsonApiHeaders({ 'x-content-type-options': 'nosniff' })).toThrow(/strict-transport-security/);
   });
 });

@@ -13,6 +13,12 @@ export interface HttpSecurityOptions {
    * stays closed, i.e. no `Access-Control-Allow-Origin` on any response and no preflight route.
    */
   readonly corsOrigins: readonly string[];
+  /**
+   * Where the app answers JSON only (e.g. `/api/`): responses there carry the headers a JSON API
+   * needs (`JSON_API_HEADERS`) instead of helmet's document set, except under the `documents` paths
+   * (an HTML docs UI). Absent: every response gets the document set.
+   */
+  readonly jsonApi?: { readonly prefix: string; readonly documents?: readonly string[] };
 }
 
 /**
@@ -81,17 +87,53 @@ export async function helmetHeaders(options: FastifyHelmetOptions = HELMET_OPTIO
   }
 }
 
+/**
+ * What a JSON response needs of helmet's set (OWASP's REST cheat sheet): no MIME sniffing, HTTPS
+ * only, not readable cross-origin by a no-cors request (CORP), never framed, and a CSP that allows
+ * nothing should a browser render it anyway. The rest of helmet's set (referrer, opener, DNS
+ * prefetch, download and cross-domain policies, origin-agent-cluster) governs documents only.
+ */
+export const JSON_API_HEADER_NAMES = [
+  'strict-transport-security',
+  'x-content-type-options',
+  'x-frame-options',
+  'cross-origin-resource-policy',
+] as const;
+export const JSON_API_CSP = "default-src 'none'; frame-ancestors 'none'";
+
+/** The JSON API's headers, taken from the document set computed by helmet. */
+export function jsonApiHeaders(documentHeaders: Record<string, string>): Record<string, string> {
+  const headers: Record<string, string> = { 'content-security-policy': JSON_API_CSP };
+  for (const name of JSON_API_HEADER_NAMES) {
+    const value = documentHeaders[name];
+    if (value === undefined) throw new Error(`helmet no longer sends ${name}: review JSON_API_HEADER_NAMES`);
+    headers[name] = value;
+  }
+  return headers;
+}
+
+/** Whether `url` (path and query) is under the JSON API and none of its document paths. */
+export function isJsonApiUrl(url: string, jsonApi: NonNullable<HttpSecurityOptions['jsonApi']>): boolean {
+  if (!url.startsWith(jsonApi.prefix)) return false;
+  const query = url.indexOf('?');
+  const path = query === -1 ? url : url.slice(0, query);
+  return !(jsonApi.documents ?? []).some((doc) => path === doc || path.startsWith(`${doc}/`));
+}
+
 /** Adds helmet's headers to every response (and CORS when origins are listed). Call before `init()`/`listen()`. */
 export async function applyHttpSecurity(app: NestFastifyApplication, options: HttpSecurityOptions): Promise<void> {
   const headers = await helmetHeaders();
-  const entries = Object.entries(headers);
+  const documentEntries = Object.entries(headers);
+  const apiEntries = Object.entries(jsonApiHeaders(headers));
+  const jsonApi = options.jsonApi;
   // onRequest and on the raw response, as helmet does: errors, 404s, probes and hijacked replies
   // (event streams write their own head) get them too, and a route may still replace one with
   // reply.header (the demo page sends its own, stricter CSP).
   app
     .getHttpAdapter()
     .getInstance()
-    .addHook('onRequest', async (_request, reply) => {
+    .addHook('onRequest', async (request, reply) => {
+      const entries = jsonApi && isJsonApiUrl(request.url, jsonApi) ? apiEntries : documentEntries;
       for (const [name, value] of entries) reply.raw.setHeader(name, value);
     });
   if (options.corsOrigins.length > 0) {
