@@ -17,6 +17,8 @@ interface Delivery {
   readonly ready: number;
   /** ms from the end of the build (the copy's `builtAt`, set by the worker) to that event. */
   readonly afterBuild: number;
+  /** ms from the stream request to the stream's first event (the page's states once leased and enqueued). */
+  readonly firstEvent: number;
 }
 
 /**
@@ -27,13 +29,15 @@ interface Delivery {
 async function deliveries(url: string, token: string, timeoutMs = 60_000): Promise<Record<string, Delivery>> {
   const out: Record<string, Delivery> = {};
   const requestedAt = Date.now();
+  let firstEvent: number | undefined;
   let done!: () => void;
   const allReady = new Promise<void>((resolve) => (done = resolve));
   const stream = openStream(url, token, (e) => {
+    firstEvent ??= e.at;
     const name = e.data['name'];
     if (e.event !== 'fragment' || typeof name !== 'string' || e.data['status'] !== 'ready' || out[name]) return;
     const builtAt = Date.parse(String(e.data['builtAt']));
-    out[name] = { ready: e.at, afterBuild: requestedAt + e.at - builtAt };
+    out[name] = { ready: e.at, afterBuild: requestedAt + e.at - builtAt, firstEvent: firstEvent ?? e.at };
     if (DASHBOARD_NAMES.every((n) => out[n])) done();
   });
   await untilAllReady(stream, allReady, timeoutMs);
@@ -52,7 +56,8 @@ export async function timeToFragment(ctx: BenchContext): Promise<ScenarioResult>
   const { runs, ttfViewers, ttfConcurrency } = ctx.sizes;
   const system = await ctx.system();
   const streamUrl = `${system.gateway.url}/api/pages/dashboard/stream`;
-  type Key = `c${number}:${string}:${'p50' | 'p99' | 'build' | 'overhead' | 'overheadP99' | 'after50' | 'after99'}`;
+  type Key =
+    `c${number}:${string}:${'p50' | 'p99' | 'first' | 'build' | 'wait' | 'overhead' | 'overheadP99' | 'after50' | 'after99'}`;
   const series = new RunSeries<Key>();
   for (let run = 1; run <= runs; run++) {
     for (const concurrency of ttfConcurrency) {
@@ -70,11 +75,17 @@ export async function timeToFragment(ctx: BenchContext): Promise<ScenarioResult>
         const afterBuild = times.map((t) => t[name].afterBuild);
         const d = (metric: string) =>
           sumOf(after[name], metric, { fragment: name }) - sumOf(before[name], metric, { fragment: name });
-        const buildMs = (d('fragment_build_seconds_sum') / Math.max(1, d('fragment_build_seconds_count'))) * 1000;
+        const meanMs = (histogram: string) => (d(`${histogram}_sum`) / Math.max(1, d(`${histogram}_count`))) * 1000;
+        const buildMs = meanMs('fragment_build_seconds');
         series.addAll({
           [`${c}:${name}:p50`]: percentile(ready, 50),
           [`${c}:${name}:p99`]: percentile(ready, 99),
           [`${c}:${name}:build`]: buildMs,
+          [`${c}:${name}:wait`]: meanMs('fragment_queue_wait_seconds'),
+          [`${c}:${name}:first`]: percentile(
+            times.map((t) => t[name].firstEvent),
+            50,
+          ),
           [`${c}:${name}:overhead`]: percentile(ready, 50) - buildMs,
           [`${c}:${name}:overheadP99`]: percentile(ready, 99) - buildMs,
           [`${c}:${name}:after50`]: percentile(afterBuild, 50),
@@ -101,6 +112,8 @@ export async function timeToFragment(ctx: BenchContext): Promise<ScenarioResult>
       fig(f[`${c}:${name}:p99` as Key], 1, 'ms'),
       fig(f[`${c}:${name}:build` as Key], 1, 'ms'),
       fig(f[`${c}:${name}:overhead` as Key], 1, 'ms'),
+      fig(f[`${c}:${name}:first` as Key], 1, 'ms'),
+      fig(f[`${c}:${name}:wait` as Key], 1, 'ms'),
       fig(f[`${c}:${name}:overheadP99` as Key], 1, 'ms'),
       `${fig(f[`${c}:${name}:after50` as Key], 1, 'ms')} / ${fig(f[`${c}:${name}:after99` as Key], 1, 'ms')}`,
     ]);
@@ -108,6 +121,8 @@ export async function timeToFragment(ctx: BenchContext): Promise<ScenarioResult>
       'whole page (last of the three)',
       fig(f[`${c}:page:p50` as Key], 1, 'ms'),
       fig(f[`${c}:page:p99` as Key], 1, 'ms'),
+      '',
+      '',
       '',
       '',
       '',
@@ -123,6 +138,8 @@ export async function timeToFragment(ctx: BenchContext): Promise<ScenarioResult>
           'p99',
           'builder (mean)',
           'overhead p50 (p50 − builder)',
+          'of which: request → first event p50',
+          'queue wait (mean)',
           'overhead p99 (p99 − builder)',
           'build end → ready event p50 / p99',
         ],
@@ -131,7 +148,7 @@ export async function timeToFragment(ctx: BenchContext): Promise<ScenarioResult>
     ].join('\n');
   });
   const markdown = [
-    `At least ${num(ttfViewers)} cold viewers per run and level (four per stream at a time), page streams opened ${ttfConcurrency.join(', then ')} at a time: time from the stream request to each fragment's \`event: fragment\` with status \`ready\`. Builder time is the mean of \`fragment_build_seconds\` over exactly the builds of the run; "build end → ready event" is measured per request from the copy's \`builtAt\` (set by the worker when the build returns; same machine, same clock, millisecond resolution): the write-back, the event over Redis, the gateway's read and the push.`,
+    `At least ${num(ttfViewers)} cold viewers per run and level (four per stream at a time), page streams opened ${ttfConcurrency.join(', then ')} at a time: time from the stream request to each fragment's \`event: fragment\` with status \`ready\`. Builder time is the mean of \`fragment_build_seconds\` over exactly the builds of the run, "request → first event" the stream's first answer (the page's states, once its builds are leased and enqueued: the gateway's part), queue wait the mean of \`fragment_queue_wait_seconds\` (the gateway's enqueue → the worker starting the job, before its claim) over the same builds; "build end → ready event" is measured per request from the copy's \`builtAt\` (set by the worker when the build returns; same machine, same clock, millisecond resolution): the write-back, the event over Redis, the gateway's read and the push.`,
     '',
     ...sections.flatMap((s) => [s, '']),
   ].join('\n');
@@ -145,6 +162,7 @@ export async function timeToFragment(ctx: BenchContext): Promise<ScenarioResult>
     headline[`${name}OverheadMs`] = f[`${most}:${name}:overhead` as Key].median;
     headline[`${name}OneViewerOverheadMs`] = f[`${one}:${name}:overhead` as Key].median;
     headline[`${name}OneViewerAfterBuildMs`] = f[`${one}:${name}:after50` as Key].median;
+    headline[`${name}OneViewerQueueWaitMs`] = f[`${one}:${name}:wait` as Key].median;
   }
   return { id: 'time-to-fragment', title: '6. Time to fragment', headline, markdown, figures: f };
 }

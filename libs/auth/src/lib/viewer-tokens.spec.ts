@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, KeyObject } from 'node:crypto';
 import { JwtService } from '@nestjs/jwt';
 import { authOptionsFromEnv } from './auth-env.schema';
 import { InvalidTokenError, ViewerTokens } from './viewer-tokens';
@@ -16,6 +16,22 @@ const inAMinute = () => Math.floor(Date.now() / 1000) + 60;
 describe('ViewerTokens', () => {
   it('round-trips a viewer id', () => {
     expect(tokens.verify(tokens.issue(42).token)).toBe(42);
+  });
+
+  it('hands jsonwebtoken a secret key, never the string it would first try to parse as a PEM key', () => {
+    const jwt = new JwtService({});
+    const signs = jest.spyOn(jwt, 'sign');
+    const verifies = jest.spyOn(jwt, 'verify');
+    const own = new ViewerTokens(jwt, { secret, ttlSeconds: 60, devLogin: true });
+    const { token } = own.issue(7);
+    own.ticketSession(own.issueTicket(7, Date.now() + 60_000).ticket);
+    expect(own.verify(token)).toBe(7);
+    expect(own.verify(sign({ sub: '8', exp: inAMinute() }))).toBe(8);
+    for (const [, options] of [...signs.mock.calls, ...verifies.mock.calls]) {
+      expect((options as { secret?: unknown }).secret).toBeInstanceOf(KeyObject);
+    }
+    expect(signs).toHaveBeenCalledTimes(2);
+    expect(verifies).toHaveBeenCalledTimes(3);
   });
 
   it.each([

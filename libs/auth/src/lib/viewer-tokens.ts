@@ -1,3 +1,4 @@
+import { createSecretKey, type KeyObject } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { AUTH_OPTIONS, type AuthModuleOptions } from './auth-options';
@@ -26,16 +27,29 @@ export interface ViewerSession {
 @Injectable()
 export class ViewerTokens {
   private readonly verified = new Map<string, { session: ViewerSession; validUntilMs: number }>();
+  /**
+   * The secret as a key, made once: given a string, jsonwebtoken first tries it as a PEM public or
+   * private key and builds a secret key from it only after that throws, about 0.45 ms of CPU per
+   * token signed or verified against 0.01 ms with the key (every cold viewer's first request).
+   */
+  private readonly key: KeyObject;
 
   constructor(
     private readonly jwt: JwtService,
     @Inject(AUTH_OPTIONS) private readonly options: AuthModuleOptions,
-  ) {}
+  ) {
+    this.key = createSecretKey(Buffer.from(options.secret));
+  }
+
+  /** @nestjs/jwt passes the secret to jsonwebtoken as given; its option types predate KeyObject. */
+  private get secret(): string {
+    return this.key as unknown as string;
+  }
 
   issue(viewerId: number, ttlSeconds = this.options.ttlSeconds): { token: string; expiresIn: number } {
     const token = this.jwt.sign(
       {},
-      { subject: String(viewerId), expiresIn: ttlSeconds, algorithm: ALGORITHM, secret: this.options.secret },
+      { subject: String(viewerId), expiresIn: ttlSeconds, algorithm: ALGORITHM, secret: this.secret },
     );
     return { token, expiresIn: ttlSeconds };
   }
@@ -53,7 +67,7 @@ export class ViewerTokens {
         audience: TICKET_AUDIENCE,
         expiresIn: TICKET_TTL_SECONDS,
         algorithm: ALGORITHM,
-        secret: this.options.secret,
+        secret: this.secret,
       },
     );
     return { ticket, expiresIn: TICKET_TTL_SECONDS };
@@ -88,7 +102,7 @@ export class ViewerTokens {
     }
     let payload: { sub?: unknown; exp?: unknown; aud?: unknown; sx?: unknown };
     try {
-      payload = this.jwt.verify(token, { algorithms: [ALGORITHM], secret: this.options.secret, audience });
+      payload = this.jwt.verify(token, { algorithms: [ALGORITHM], secret: this.secret, audience });
     } catch (error) {
       throw new InvalidTokenError((error as Error).message);
     }
