@@ -31,8 +31,8 @@ interface SettledReads {
 
 /**
  * The gateway's read path: one Redis round trip (one script call per hash slot, sent together)
- * reads every fragment of a page and leases the missing ones, then one `addBulk` per queue enqueues
- * exactly those leases. No SQL, no builder.
+ * reads every fragment of a page and leases the missing ones, then one `add` (or `addBulk`) per
+ * queue enqueues exactly those leases. No SQL, no builder.
  */
 @Injectable()
 export class FragmentResolver {
