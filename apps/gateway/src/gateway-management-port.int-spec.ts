@@ -33,7 +33,7 @@ describe('gateway with MANAGEMENT_PORT set', () => {
     await listenHttpApp(gateway.app);
     publicUrl = `http://127.0.0.1:${port}`;
     managementUrl = `http://127.0.0.1:${managementPort}`;
-  });
+  }, 60_000); // a gateway starts: slow on a busy machine
   afterAll(async () => {
     await gateway?.close();
   });
@@ -94,7 +94,7 @@ describe('gateway with MANAGEMENT_PORT unset', () => {
     });
     await listenHttpApp(gateway.app);
     publicUrl = `http://127.0.0.1:${port}`;
-  });
+  }, 60_000);
   afterAll(async () => {
     await gateway?.close();
   });

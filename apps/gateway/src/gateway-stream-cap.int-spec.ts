@@ -65,7 +65,7 @@ describe('stream cap per viewer across two gateway replicas', () => {
     urlA = `http://127.0.0.1:${portA}`;
     urlB = `http://127.0.0.1:${portB}`;
     redis = new Redis(TEST_REDIS_URL);
-  });
+  }, 60_000); // two gateways start: slow on a busy machine
   afterAll(async () => {
     await b?.close();
     await a?.close();
@@ -104,6 +104,55 @@ describe('stream cap per viewer across two gateway replicas', () => {
 
     for (const stream of [...open, replacement]) stream.close();
     await waitForSlots(7, 0);
+  });
+
+  it('takes the slot and counts the viewer in one script call; refusals count, and past the limit it takes no slot', async () => {
+    const viewerId = 21;
+    const token = a.token(viewerId);
+    const hits = `${keyPrefix}ratelimit:{u${viewerId}}:api:default:hits`;
+    const monitor = await redis.monitor(); // a connection of its own, in monitor mode
+    const sent: string[][] = [];
+    // What clients send; the commands a script runs inside Redis are reported with source `lua`.
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      if (source !== 'lua' && args.some((arg) => arg.includes(`{u${viewerId}}`))) sent.push(args);
+    });
+    let stream: OpenStream;
+    try {
+      stream = await openStream(urlA, token);
+      await redis.ping(); // MONITOR reports a command before its reply: all have arrived by now
+    } finally {
+      monitor.disconnect();
+    }
+    expect(stream.status).toBe(200);
+    // First the count and the slot, together; no count of the guard's own before it.
+    const [first] = sent;
+    expect(first?.[0]?.toLowerCase()).toBe('evalsha');
+    expect(first).toEqual(expect.arrayContaining([`${keyPrefix}streams:{u${viewerId}}`, hits]));
+    expect(sent.filter((args) => args.some((arg) => arg.endsWith(':api:default:hits')))).toHaveLength(1);
+    expect(Number(await redis.get(hits))).toBe(1);
+    expect(await slotsOf(viewerId)).toBe(1);
+
+    // Refused before its read (a parameter it does not take): still counted.
+    const refused = await fetch(`${urlA}/api/pages/dashboard/stream?since=1`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(refused.status).toBe(400);
+    expect(Number(await redis.get(hits))).toBe(2);
+
+    // Past the limit: 429 for the rate limit, and no slot taken.
+    const limit = Number(
+      (await fetch(`${urlA}/api/pages/dashboard`, { headers: { authorization: `Bearer ${token}` } })).headers.get(
+        'x-ratelimit-limit',
+      ),
+    );
+    expect(limit).toBeGreaterThan(3);
+    await redis.set(hits, String(limit), 'KEEPTTL');
+    const blocked = await openStream(urlB, token);
+    expect(blocked.status).toBe(429);
+    expect(JSON.parse(blocked.body).message).toMatch(/^rate limit exceeded/);
+    expect(await slotsOf(viewerId)).toBe(1);
+    stream.close();
+    await waitForSlots(viewerId, 0);
   });
 });
 

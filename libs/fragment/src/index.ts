@@ -19,6 +19,7 @@ export * from './lib/fragment-retry-advisor';
 export * from './lib/fragment-build-stats';
 export * from './lib/fragment-state';
 export * from './lib/fragment-store';
+export { COUNT_FUNCTION_LUA } from './lib/fragment-store.scripts';
 export * from './lib/fragment-target';
 export * from './lib/fragment-targets';
 export * from './lib/fragment-watcher';

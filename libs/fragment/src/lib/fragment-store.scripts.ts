@@ -50,13 +50,13 @@ end
 `;
 
 /**
- * A fixed-window counter (a per-viewer rate limit) that a read can carry, so the limit costs no round
- * trip of its own: the algorithm of @nest-lab/throttler-storage-redis' script, which counts the same
- * keys for every other route, so both see one count. Each request adds a hit; past `limit` hits in
+ * A fixed-window counter (a per-viewer rate limit) that a read (or a stream's slot) can carry, so
+ * the limit costs no round trip of its own: the algorithm of @nest-lab/throttler-storage-redis'
+ * script, which counts the same keys for every other route, so both see one count. Each request adds a hit; past `limit` hits in
  * the window the counter is blocked for `block` ms, after which it starts again at one hit.
  * Returns { hits, ms left in the window, 1 blocked | 0, ms left of the block }.
  */
-const COUNT = `
+export const COUNT_FUNCTION_LUA = `
 local function count(hit_key, block_key, window, limit, block)
   local hits = redis.call('INCR', hit_key)
   local left = redis.call('PTTL', hit_key)
@@ -99,9 +99,9 @@ end
  * build leases and the failure; 0: nothing under way), leased generation (0 none), 1 when that
  * generation is a promoted background lease, the generation and lane of a build already queued
  * (0, '' none) — the gateway checks that such a job still exists (a failover may have lost it) };
- * with a counter, then the counter's reply (see COUNT), alone when it is blocked.
+ * with a counter, then the counter's reply (see COUNT_FUNCTION_LUA), alone when it is blocked.
  */
-export const RESOLVE_SCRIPT = `${PRELUDE}${COUNT}
+export const RESOLVE_SCRIPT = `${PRELUDE}${COUNT_FUNCTION_LUA}
 local take = ARGV[2] == '1'
 local n = #KEYS
 local counted

@@ -20,17 +20,30 @@ import {
   ApiSecurity,
   ApiTags,
 } from '@nestjs/swagger';
-import { StreamViewerGuard, ViewerId, type ViewerRequest } from '@worker-pattern/auth';
-import { FragmentWatcher, renderFragmentJson } from '@worker-pattern/fragment';
+import {
+  RateLimitCountedByRoute,
+  RouteRateLimit,
+  StreamViewerGuard,
+  ViewerId,
+  type ViewerRequest,
+} from '@worker-pattern/auth';
+import { FragmentStoreUnavailableError, FragmentWatcher, renderFragmentJson } from '@worker-pattern/fragment';
 import type { FastifyReply } from 'fastify';
 import { ApiErrorResponses } from '@worker-pattern/platform';
+import { beforeCountedRead } from './counted-read';
 import { FragmentErrorsFilter } from './fragment-errors.filter';
 import { retryAfterSeconds } from './fragment-http';
 import { PageCatalog } from './page-catalog';
 import { PAGES } from './page-definition';
 import { PageStreamMetrics } from './page-stream.metrics';
 import { refuseUnknownParams, type RawQuery } from './request-query';
-import { MAX_STREAMS_PER_VIEWER, STREAM_HEARTBEAT_MS, type StreamSlot, ViewerStreamSlots } from './viewer-stream-slots';
+import {
+  MAX_STREAMS_PER_VIEWER,
+  STREAM_HEARTBEAT_MS,
+  type StreamSlot,
+  type StreamSlotAnswer,
+  ViewerStreamSlots,
+} from './viewer-stream-slots';
 
 /** How long an EventSource waits before reconnecting after the stream drops. */
 const RECONNECT_MS = 2000;
@@ -43,7 +56,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * `fragment` event each time a fragment settles, pushed by the workers' readiness events, and a
  * `heartbeat` after the initial states and every 15 s; `expired` when the token behind it runs out,
  * and the end. Open copies are kept live (see FragmentWatcher). Per connection Redis sees the
- * viewer's stream slot (taken, renewed with each heartbeat, released) and one read when a watched
+ * viewer's stream slot (taken in one script call with the viewer's rate-limit count when the token
+ * came as a bearer header, renewed with each heartbeat, released) and one read when a watched
  * fragment settles.
  */
 @ApiTags('pages')
@@ -59,6 +73,7 @@ export class PageStreamController {
 
   @Get(':page/stream')
   @UseGuards(StreamViewerGuard)
+  @RateLimitCountedByRoute()
   @ApiOperation({
     summary: 'A page as Server-Sent Events',
     description:
@@ -94,10 +109,14 @@ export class PageStreamController {
     @Req() request: ViewerRequest,
     @Res() reply: FastifyReply,
   ): Promise<void> {
-    const page = this.catalog.get(name);
-    const rest: RawQuery = { ...query };
-    delete rest['ticket'];
-    refuseUnknownParams(rest, page.name);
+    const limit = RouteRateLimit.of(request);
+    const page = await beforeCountedRead(limit, () => {
+      const definition = this.catalog.get(name);
+      const rest: RawQuery = { ...query };
+      delete rest['ticket'];
+      refuseUnknownParams(rest, definition.name);
+      return definition;
+    });
 
     const response = reply.raw;
     const targets = this.catalog.targets(page, viewerId);
@@ -109,7 +128,7 @@ export class PageStreamController {
     response.once('close', () => {
       closed = true;
     });
-    const { slot, ...refused } = await this.slots.acquire(viewerId);
+    const { slot, ...refused } = await this.acquireSlot(viewerId, limit);
     if (!slot) {
       if ('retryAfterMs' in refused) reply.header('retry-after', retryAfterSeconds(refused.retryAfterMs));
       throw new HttpException(
@@ -170,6 +189,24 @@ export class PageStreamController {
       stop();
       this.closed(slot);
     });
+  }
+
+  /**
+   * The viewer's stream slot; with the rate-limit count the guard left to this route (a bearer
+   * token), counted in the same script call: one Redis round trip before the stream reads.
+   */
+  private async acquireSlot(viewerId: number, limit: RouteRateLimit | undefined): Promise<StreamSlotAnswer> {
+    if (!limit) return this.slots.acquire(viewerId);
+    let counted;
+    try {
+      counted = await this.slots.acquireCounted(viewerId, limit.counter);
+    } catch (error) {
+      if (error instanceof FragmentStoreUnavailableError) limit.storeFailed(error);
+      throw error;
+    }
+    limit.apply(counted.count);
+    if (!counted.answer) throw new Error('a blocked count was let through');
+    return counted.answer;
   }
 
   private opened(): void {

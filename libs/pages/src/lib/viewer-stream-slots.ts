@@ -1,12 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import {
+  COUNT_FUNCTION_LUA,
   FRAGMENT_CLOCK,
   type FragmentClock,
   FRAGMENT_OPTIONS,
   FRAGMENT_REDIS,
   type FragmentModuleOptions,
   FragmentStoreUnavailableError,
+  type ReadCount,
+  type ReadCounter,
   type RedisClient,
 } from '@worker-pattern/fragment';
 
@@ -22,35 +25,59 @@ export const STREAM_SLOT_TTL_MS = 3 * STREAM_HEARTBEAT_MS;
 
 // The set expires with its latest slot (replicas' clocks may differ by a little).
 const EXPIRE_WITH_LATEST_SLOT = `
-local latest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-redis.call('PEXPIREAT', KEYS[1], latest[2])
+local function expire_with_latest_slot(key)
+  local latest = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+  redis.call('PEXPIREAT', key, latest[2])
+end
 `;
 
 // One sorted set per viewer: member = stream id, score = the ms until which the slot counts. The
 // whole check-and-add is one script on one key, so two replicas admitting at once cannot both take
-// the last slot, and a Redis Cluster runs it on the viewer's node.
-// KEYS[1] the viewer's set; ARGV: now, expires at, stream id, max. Returns 1 when admitted, else
+// the last slot, and a Redis Cluster runs it on the viewer's node. Returns 1 when admitted, else
 // when the first slot lapses unless renewed (the earliest a refused client may find one free).
-const ACQUIRE_SCRIPT = `
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then
-  return -tonumber(redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2])
+const ACQUIRE_FUNCTION = `${EXPIRE_WITH_LATEST_SLOT}
+local function acquire(key, now, expires_at, id, max)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  if redis.call('ZCARD', key) >= max then
+    return -tonumber(redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')[2])
+  end
+  redis.call('ZADD', key, expires_at, id)
+  expire_with_latest_slot(key)
+  return 1
 end
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
-${EXPIRE_WITH_LATEST_SLOT}
-return 1
+`;
+
+// KEYS[1] the viewer's set; ARGV: now, expires at, stream id, max.
+const ACQUIRE_SCRIPT = `${ACQUIRE_FUNCTION}
+return acquire(KEYS[1], ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]))
+`;
+
+// The same with the viewer's rate-limit count first (the stream's only Redis call before it reads):
+// KEYS[2], KEYS[3] the counter's hits and block keys (same tag, same slot); ARGV 5–7 its window ms,
+// limit and block ms. Returns { the slot's answer (0 when blocked: nothing acquired), then the
+// counter's hits, ms left in the window, 1 blocked | 0, ms left of the block }.
+const ACQUIRE_COUNTED_SCRIPT = `${ACQUIRE_FUNCTION}${COUNT_FUNCTION_LUA}
+local c = count(KEYS[2], KEYS[3], tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]))
+if c[3] == 1 then return { 0, c[1], c[2], c[3], c[4] } end
+return { acquire(KEYS[1], ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])), c[1], c[2], c[3], c[4] }
 `;
 
 // Renews one slot (re-adding it if the set was evicted: it is a cache-role key, and the stream is
 // still open, so it still counts). KEYS[1] the viewer's set; ARGV: expires at, stream id.
-const RENEW_SCRIPT = `
+const RENEW_SCRIPT = `${EXPIRE_WITH_LATEST_SLOT}
 redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
-${EXPIRE_WITH_LATEST_SLOT}
+expire_with_latest_slot(KEYS[1])
 return 1
 `;
 
 interface StreamSlotCommands {
   streamSlotAcquire(key: string, now: number, expiresAt: number, id: string, max: number): Promise<number>;
+  streamSlotAcquireCounted(
+    key: string,
+    hitsKey: string,
+    blockedKey: string,
+    ...args: Array<string | number>
+  ): Promise<[number, number, number, number, number]>;
   streamSlotRenew(key: string, expiresAt: number, id: string): Promise<number>;
 }
 
@@ -65,6 +92,12 @@ export interface StreamSlot {
  * frees one sooner, a live stream keeps its own, so this is when asking again is first worthwhile.
  */
 export type StreamSlotAnswer = { readonly slot: StreamSlot } | { readonly slot: null; readonly retryAfterMs: number };
+
+/** A slot asked for with the viewer's rate-limit count: no answer when the count is blocked. */
+export interface CountedSlotAnswer {
+  readonly count: ReadCount;
+  readonly answer?: StreamSlotAnswer;
+}
 
 /**
  * Counts a viewer's open streams in Redis (the cache role), so the cap holds across every gateway
@@ -86,6 +119,7 @@ export class ViewerStreamSlots {
     // A client may be shared by several instances (tests): define the commands once per client.
     if (!(redis as unknown as Partial<StreamSlotCommands>).streamSlotAcquire) {
       redis.defineCommand('streamSlotAcquire', { lua: ACQUIRE_SCRIPT, numberOfKeys: 1 });
+      redis.defineCommand('streamSlotAcquireCounted', { lua: ACQUIRE_COUNTED_SCRIPT, numberOfKeys: 3 });
       redis.defineCommand('streamSlotRenew', { lua: RENEW_SCRIPT, numberOfKeys: 1 });
     }
     this.commands = redis as unknown as StreamSlotCommands;
@@ -111,6 +145,41 @@ export class ViewerStreamSlots {
     } catch (error) {
       throw new FragmentStoreUnavailableError(error);
     }
+    return this.answer(viewerId, key, id, now, admitted);
+  }
+
+  /**
+   * `acquire`, counting the viewer's rate limit (`counter`, keys tagged `{u<id>}` like the set) in the
+   * same script call: a blocked count acquires nothing. Throws FragmentStoreUnavailableError (503).
+   */
+  async acquireCounted(viewerId: number, counter: ReadCounter): Promise<CountedSlotAnswer> {
+    const key = this.keyOf(viewerId);
+    const id = randomUUID();
+    const now = this.now();
+    let reply: [number, number, number, number, number];
+    try {
+      reply = await this.commands.streamSlotAcquireCounted(
+        key,
+        counter.hitsKey,
+        counter.blockedKey,
+        now,
+        now + STREAM_SLOT_TTL_MS,
+        id,
+        MAX_STREAMS_PER_VIEWER,
+        counter.windowMs,
+        counter.limit,
+        counter.blockMs,
+      );
+    } catch (error) {
+      throw new FragmentStoreUnavailableError(error);
+    }
+    const [admitted, hits, windowLeftMs, blocked, blockLeftMs] = reply;
+    const count: ReadCount = { hits, windowLeftMs, blocked: blocked === 1, blockLeftMs };
+    if (count.blocked) return { count };
+    return { count, answer: this.answer(viewerId, key, id, now, admitted) };
+  }
+
+  private answer(viewerId: number, key: string, id: string, now: number, admitted: number): StreamSlotAnswer {
     if (admitted !== 1) return { slot: null, retryAfterMs: Math.max(0, -admitted - now) };
     const slot: StreamSlot = {
       renew: async () => {
