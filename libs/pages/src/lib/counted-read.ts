@@ -4,6 +4,7 @@ import {
   type FragmentState,
   FragmentStoreUnavailableError,
   type FragmentTarget,
+  type ReadCount,
 } from '@worker-pattern/fragment';
 
 /**
@@ -21,6 +22,26 @@ export async function beforeCountedRead<T>(limit: RouteRateLimit | undefined, ch
 }
 
 /**
+ * A route's first Redis call carrying the count the guard left it (`limit.counter`): applies the
+ * count it returns (the 429 when blocked, else the rate-limit headers) and tells the limit when the
+ * store failed, as the guard would have.
+ */
+export async function withRouteCount<T extends { readonly count: ReadCount }>(
+  limit: RouteRateLimit,
+  call: () => Promise<T>,
+): Promise<T> {
+  let result: T;
+  try {
+    result = await call();
+  } catch (error) {
+    if (error instanceof FragmentStoreUnavailableError) limit.storeFailed(error);
+    throw error;
+  }
+  limit.apply(result.count);
+  return result;
+}
+
+/**
  * Reads `targets` with the viewer's rate-limit count in the same Redis script call when the guard
  * left the count to the route (`@RateLimitCountedByRoute()`): one round trip per request. Over the
  * limit it throws the 429 and reads nothing.
@@ -32,14 +53,7 @@ export async function countedRead(
   options: { waitMs: number; requestId: string },
 ): Promise<FragmentState[]> {
   if (!limit) return resolver.resolve(targets, options);
-  let read;
-  try {
-    read = await resolver.resolveCounted(targets, limit.counter, options);
-  } catch (error) {
-    if (error instanceof FragmentStoreUnavailableError) limit.storeFailed(error);
-    throw error;
-  }
-  limit.apply(read.count);
+  const read = await withRouteCount(limit, () => resolver.resolveCounted(targets, limit.counter, options));
   if (read.blocked) throw new Error('a blocked count was let through');
   return read.states;
 }

@@ -27,10 +27,10 @@ import {
   ViewerId,
   type ViewerRequest,
 } from '@worker-pattern/auth';
-import { FragmentStoreUnavailableError, FragmentWatcher, renderFragmentJson } from '@worker-pattern/fragment';
+import { FragmentWatcher, renderFragmentJson } from '@worker-pattern/fragment';
 import type { FastifyReply } from 'fastify';
 import { ApiErrorResponses } from '@worker-pattern/platform';
-import { beforeCountedRead } from './counted-read';
+import { beforeCountedRead, withRouteCount } from './counted-read';
 import { FragmentErrorsFilter } from './fragment-errors.filter';
 import { retryAfterSeconds } from './fragment-http';
 import { PageCatalog } from './page-catalog';
@@ -197,14 +197,7 @@ export class PageStreamController {
    */
   private async acquireSlot(viewerId: number, limit: RouteRateLimit | undefined): Promise<StreamSlotAnswer> {
     if (!limit) return this.slots.acquire(viewerId);
-    let counted;
-    try {
-      counted = await this.slots.acquireCounted(viewerId, limit.counter);
-    } catch (error) {
-      if (error instanceof FragmentStoreUnavailableError) limit.storeFailed(error);
-      throw error;
-    }
-    limit.apply(counted.count);
+    const counted = await withRouteCount(limit, () => this.slots.acquireCounted(viewerId, limit.counter));
     if (!counted.answer) throw new Error('a blocked count was let through');
     return counted.answer;
   }
