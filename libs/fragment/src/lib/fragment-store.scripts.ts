@@ -52,8 +52,9 @@ end
 /**
  * A fixed-window counter (a per-viewer rate limit) that a read (or a stream's slot) can carry, so
  * the limit costs no round trip of its own: the algorithm of @nest-lab/throttler-storage-redis'
- * script, which counts the same keys for every other route, so both see one count. Each request adds a hit; past `limit` hits in
- * the window the counter is blocked for `block` ms, after which it starts again at one hit.
+ * script, which counts the same keys for every other route, so both see one count. Each request
+ * adds a hit; past `limit` hits in the window the counter is blocked for `block` ms, after which it
+ * starts again at one hit.
  * Returns { hits, ms left in the window, 1 blocked | 0, ms left of the block }.
  */
 export const COUNT_FUNCTION_LUA = `

@@ -15,7 +15,7 @@ export interface HttpSecurityOptions {
   readonly corsOrigins: readonly string[];
   /**
    * Where the app answers JSON only (e.g. `/api/`): responses there carry the headers a JSON API
-   * needs (`JSON_API_HEADERS`) instead of helmet's document set, except under the `documents` paths
+   * needs (`jsonApiHeaders`) instead of helmet's document set, except under the `documents` paths
    * (an HTML docs UI). Absent: every response gets the document set.
    */
   readonly jsonApi?: { readonly prefix: string; readonly documents?: readonly string[] };
