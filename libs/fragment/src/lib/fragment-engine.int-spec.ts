@@ -15,6 +15,7 @@ import { FragmentInvalidator } from './fragment-invalidator';
 import { hashTagOf } from './fragment-key';
 import type { FragmentModuleOptions } from './fragment-options';
 import { FragmentResolver } from './fragment-resolver';
+import { FragmentStore } from './fragment-store';
 import { FragmentWorkerModule } from './fragment-worker.module';
 import { FragmentModule } from './fragment.module';
 import { FragmentReadMarks } from './fragment-read-marks';
@@ -236,9 +237,13 @@ describe.each([
 
   it('waits on the readiness event (not the deadline) for a cold fragment within waitMs', async () => {
     const before = await metricValue('fragment_waits_total', { fragment: 'test-profile', outcome: 'event' });
+    const reads = jest.spyOn(gateway.get(FragmentStore), 'read');
     const [state] = await resolver.resolve([profile(2)], { waitMs: 2000 });
-    expect(state!.status).toBe('ready');
+    expect(state).toMatchObject({ status: 'ready', dataJson: '{"userId":2,"viewerId":null}' });
     expect(await metricValue('fragment_waits_total', { fragment: 'test-profile', outcome: 'event' })).toBe(before + 1);
+    // The request's read and one after subscribing; the event brought the copy, so no read after it.
+    expect(reads).toHaveBeenCalledTimes(2);
+    reads.mockRestore();
   });
 
   it('marks a fragment failed at once for a permanent error, without retries', async () => {
@@ -340,6 +345,26 @@ describe.each([
     await reachedReady;
     stop();
     expect(seen).toEqual(['pending', 'ready']);
+  });
+
+  it('hands a stream the built copy with its ready event, without reading it back', async () => {
+    const watcher = gateway.get(FragmentWatcher);
+    const reads = jest.spyOn(resolver, 'readSettled');
+    const states: FragmentState[] = [];
+    let ready: () => void = () => undefined;
+    const reachedReady = new Promise<void>((resolve) => (ready = resolve));
+    const stop = await watcher.watch([profile(60_001)], {
+      onState: (_i, state) => {
+        states.push(state);
+        if (state.status === 'ready') ready();
+      },
+    });
+    await reachedReady;
+    stop();
+    expect(states.map((s) => s.status)).toEqual(['pending', 'ready']);
+    expect(JSON.parse(states[1]!.dataJson!)).toEqual({ userId: 60_001, viewerId: null });
+    expect(reads).not.toHaveBeenCalled();
+    reads.mockRestore();
   });
 
   it('pushes a rebuild to an open stream after a write, even when the copy was last read long ago', async () => {

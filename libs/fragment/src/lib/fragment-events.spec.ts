@@ -11,6 +11,19 @@ describe('parseFragmentEvent', () => {
     });
   });
 
+  it('keeps the copy a ready event carries, and only a ready event’s whole copy', () => {
+    const copy = { dataJson: '{"a":"\\u00e9"}', builtAt: '2026-12-05T00:00:00.000Z', freshMs: 60_000 };
+    expect(parseFragmentEvent({ status: 'ready', generation: '5', key: 'k', ...copy })).toEqual({
+      status: 'ready',
+      generation: 5,
+      key: 'k',
+      copy,
+    });
+    expect(parseFragmentEvent({ status: 'failed', generation: '5', key: 'k', ...copy })?.copy).toBeUndefined();
+    expect(parseFragmentEvent({ status: 'ready', generation: '5', key: 'k', dataJson: '{}' })?.copy).toBeUndefined();
+    expect(parseFragmentEvent({ status: 'ready', generation: '5', key: 'k', ...copy, freshMs: -1 })).toBeNull();
+  });
+
   it.each([
     null,
     'ready 1 k',

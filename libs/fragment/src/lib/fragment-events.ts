@@ -11,6 +11,16 @@ export interface FragmentEvent {
   readonly status: 'ready' | 'failed' | 'invalidated' | 'resync';
   readonly generation: number;
   readonly key: string;
+  /** A fresh copy's content, when it traveled with its `ready` event (small enough, written fresh). */
+  readonly copy?: EventCopy;
+}
+
+/** What a `ready` event may carry: the copy as a read would return it. */
+export interface EventCopy {
+  readonly dataJson: string;
+  readonly builtAt: string;
+  /** How long it stays fresh, counted from when the event was published. */
+  readonly freshMs: number;
 }
 
 export type FragmentEventListener = (event: FragmentEvent) => void;
@@ -40,12 +50,21 @@ const eventSchema = z.object({
     .regex(/^[1-9][0-9]{0,15}$/)
     .transform(Number),
   key: z.string().min(1).max(4096),
+  dataJson: z.string().optional(),
+  builtAt: z.string().max(64).optional(),
+  freshMs: z.number().int().nonnegative().optional(),
 });
 
 /** Validates an event's payload as the workers' scripts publish it; anything else is ignored. */
 export function parseFragmentEvent(data: unknown): FragmentEvent | null {
   const parsed = eventSchema.safeParse(data);
-  return parsed.success ? parsed.data : null;
+  if (!parsed.success) return null;
+  const { status, generation, key, dataJson, builtAt, freshMs } = parsed.data;
+  const copy =
+    status === 'ready' && dataJson !== undefined && builtAt !== undefined && freshMs !== undefined
+      ? { dataJson, builtAt, freshMs }
+      : undefined;
+  return copy ? { status, generation, key, copy } : { status, generation, key };
 }
 
 interface Watched {

@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { FragmentDefinition, FragmentRequestContext, RawFragmentParams } from './fragment-definition';
 import { FragmentStoreUnavailableError } from './fragment-errors';
 import { FragmentEnqueuer, type LeasedBuild } from './fragment-enqueuer';
-import { FragmentEvents } from './fragment-events';
+import { type EventCopy, FragmentEvents } from './fragment-events';
 import { FragmentLostJobs } from './fragment-lost-jobs';
 import { FragmentRequestMetrics } from './fragment-metrics';
 import { FragmentRetryAdvisor } from './fragment-retry-advisor';
@@ -213,6 +213,8 @@ export class FragmentResolver {
     const outstanding = new Set(pending.keys());
     const heard = new Set<string>();
     const settledOnRecheck = new Set<string>();
+    /** The copy the last event of a key brought, if it brought one: no read needed for it. */
+    const copies = new Map<string, EventCopy>();
     let wake: () => void = () => undefined;
     const woken = new Promise<void>((resolve) => {
       wake = resolve;
@@ -220,7 +222,9 @@ export class FragmentResolver {
     const subscriptions = [...pending.keys()].map((key) =>
       this.events.on(key, (event) => {
         // A write marking the copy stale settles nothing: keep waiting for its build.
-        if (event.status === 'invalidated') return;
+        if (event.status === 'invalidated') return void copies.delete(key);
+        if (event.copy) copies.set(key, event.copy);
+        else copies.delete(key);
         heard.add(key);
         outstanding.delete(key);
         if (outstanding.size === 0) wake();
@@ -241,7 +245,16 @@ export class FragmentResolver {
         if (outstanding.size > 0) {
           await Promise.race([woken, new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)))]);
         }
-        await this.reread(targets, pending, result);
+        // What is still pending is read again, unless its event brought the copy (newer than the
+        // read that found it pending).
+        const unread = new Map<string, number>();
+        for (const [key, i] of pending) {
+          if (result[i].status !== 'pending') continue;
+          const copy = copies.get(key);
+          if (copy) result[i] = storedFromCopy(copy);
+          else unread.set(key, i);
+        }
+        if (unread.size > 0) await this.reread(targets, unread, result);
       }
     } finally {
       clearTimeout(timer);
@@ -273,6 +286,17 @@ export class FragmentResolver {
 }
 
 const ignore = (): void => undefined;
+
+function storedFromCopy(copy: EventCopy): StoredFragment {
+  return {
+    status: 'ready',
+    dataJson: copy.dataJson,
+    builtAt: copy.builtAt,
+    waitMs: copy.freshMs,
+    takenGeneration: 0,
+    promoted: false,
+  };
+}
 
 /** Only Redis not serving means "unavailable"; anything else is a bug and stays a 500. */
 function unavailableOr(error: unknown, store: FragmentStore): unknown {

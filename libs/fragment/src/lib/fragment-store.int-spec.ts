@@ -1,6 +1,8 @@
 import { Redis } from 'ioredis';
+import { type FragmentEvent, parseFragmentEvent } from './fragment-events';
 import { FRAGMENT_SETTLED_PATTERN, hashTagOf } from './fragment-key';
 import { type CompletionTiming, type FailureTiming, FragmentStore, type ReadCounter } from './fragment-store';
+import { COPY_IN_EVENT_MAX_BYTES } from './fragment-store.scripts';
 import { deleteKeysWithPrefix, TEST_REDIS_URL, uniqueTestPrefix } from './testing/redis-test-prefix';
 
 /**
@@ -84,11 +86,44 @@ describe('FragmentStore (real Redis)', () => {
     for (let i = 0; i < 50 && messages.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
     expect(messages).toHaveLength(1);
     expect(messages[0]![0]).toBe(key);
-    // Nest's transport envelope, with the generation as a string.
+    // Nest's transport envelope, with the generation as a string and the fresh copy as a read returns it.
     expect(JSON.parse(messages[0]![1])).toEqual({
       pattern: FRAGMENT_SETTLED_PATTERN,
-      data: { status: 'ready', generation: String(gen), key },
+      data: {
+        status: 'ready',
+        generation: String(gen),
+        key,
+        dataJson: '{"hello":1}',
+        builtAt: '2026-01-01T00:00:00.000Z',
+        freshMs: 60_000,
+      },
     });
+    await sub.quit();
+  });
+
+  it('sends a copy with its event byte for byte, and announces a large or stale one bare', async () => {
+    const sub = new Redis(TEST_REDIS_URL);
+    const events: Array<FragmentEvent | null> = [];
+    sub.on('smessage', (_channel: string, message: string) =>
+      events.push(parseFragmentEvent((JSON.parse(message) as { data: unknown }).data)),
+    );
+    const escapes = '{"s":"é\\u00e9 \\/ \\n \\"q\\" ✓","n":1.50}';
+    const small = newKey();
+    const large = newKey();
+    const stale = newKey();
+    await sub.ssubscribe(small, large, stale);
+    await built(small, escapes);
+    await built(large, `"${'x'.repeat(COPY_IN_EVENT_MAX_BYTES)}"`);
+    await takeLease(stale);
+    const staleGen = await claimed(stale, 'job-stale');
+    await store.invalidate([lease(stale)], 600_000); // a write after the build read
+    await store.complete(stale, staleGen, 'job-stale', '"old"', 'b', timing);
+    for (let i = 0; i < 50 && events.length < 4; i++) await new Promise((r) => setTimeout(r, 10));
+    const ready = events.filter((e) => e?.status === 'ready');
+    expect(ready.map((e) => e!.key)).toEqual([small, large, stale]);
+    expect(ready[0]!.copy).toEqual({ dataJson: escapes, builtAt: 'b', freshMs: 60_000 });
+    expect(ready[1]!.copy).toBeUndefined();
+    expect(ready[2]!.copy).toBeUndefined();
     await sub.quit();
   });
 

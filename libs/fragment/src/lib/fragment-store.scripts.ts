@@ -42,10 +42,12 @@ end
 local function next_gen(n) return math.max(num(n) + 1, now) end
 -- Announces a change of the copy on its own sharded channel (the key: same slot, same shard), in
 -- the envelope of Nest's microservice transports. The generation travels as a string: it is larger
--- than cjson's 14 significant digits can promise.
-local function announce(key, status, gen)
-  redis.call('SPUBLISH', key, cjson.encode({ pattern = 'fragment.settled',
-    data = { status = status, generation = string.format('%d', gen), key = key } }))
+-- than cjson's 14 significant digits can promise. A fresh copy may travel with its event (data,
+-- builtAt, ms it stays fresh), so a watching gateway need not read it back.
+local function announce(key, status, gen, copy)
+  local data = { status = status, generation = string.format('%d', gen), key = key }
+  if copy then data.dataJson, data.builtAt, data.freshMs = copy[1], copy[2], copy[3] end
+  redis.call('SPUBLISH', key, cjson.encode({ pattern = 'fragment.settled', data = data }))
 end
 `;
 
@@ -197,9 +199,17 @@ end
 `;
 
 /**
+ * The largest copy (bytes of its data) that travels with its `ready` event: watchers get it without
+ * a read. Larger ones are announced bare and read by whoever watches (a big copy is then encoded
+ * once per gateway that reads it, not into every message).
+ */
+export const COPY_IN_EVENT_MAX_BYTES = 16 * 1024;
+
+/**
  * COMPLETE — the copy's running build writes its result, unless a build that read later already
  * wrote (generation guard): as fresh, or as stale when a write landed after this build read (then
- * one follow-up build is queued); frees the running slot, sets the expiry and announces the copy.
+ * one follow-up build is queued); frees the running slot, sets the expiry and announces the copy
+ * (with its data when fresh and at most COPY_IN_EVENT_MAX_BYTES).
  * KEYS[1]. ARGV: now, generation (from CLAIM), job id, data, builtAt, ttl ms, stale ms,
  * active window ms, follow-up lease ms.
  * Returns { 1 written fresh | 2 written stale | 0 discarded, follow-up generation (0 none), its lane }.
@@ -230,7 +240,13 @@ if x == 0 then
   if follow > 0 then qu = until_ms end
 end
 redis.call('PEXPIREAT', key, math.max(h, qu))
-announce(key, 'ready', gen)
+-- The copy goes with its event only to a gateway subscribed here (watching it): nobody else pays
+-- for encoding it. A subscriber elsewhere (a replica) gets the bare event and reads.
+if x > 0 and #ARGV[4] <= ${COPY_IN_EVENT_MAX_BYTES} and redis.call('PUBSUB', 'SHARDNUMSUB', key)[2] > 0 then
+  announce(key, 'ready', gen, { ARGV[4], ARGV[5], ttl })
+else
+  announce(key, 'ready', gen)
+end
 if x > 0 then return { 1, 0, '' } end
 return { 2, follow, lane }
 `;

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { FragmentEvents, type FragmentEvent } from './fragment-events';
+import { type EventCopy, FragmentEvents, type FragmentEvent } from './fragment-events';
 import { FragmentResolver } from './fragment-resolver';
 import type { FragmentState } from './fragment-state';
 import type { FragmentTarget } from './fragment-target';
@@ -23,8 +23,11 @@ const RECHECK_SLACK_MS = 25;
  *
  * It never waits on something that will not happen:
  * - it listens (and Redis confirmed it) before it reads, so a build finishing in between is seen;
- * - a build settling (`ready`, `failed`) is read; a write (`invalidated`) is answered with a resolve
- *   that leases, so a rebuild is under way (and promoted: someone is looking) whatever the write did;
+ * - a build settling (`ready`, `failed`) is read, unless the event carries the fresh copy and no
+ *   read or ask of that fragment is in flight (one sent before the event could answer with an older
+ *   state after it; a read sent now is answered after it, on the same connection); a write
+ *   (`invalidated`) is answered with a resolve that leases, so a rebuild is under way (and promoted:
+ *   someone is looking) whatever the write did;
  * - when the lease of the build it waits for ends (a lost job), a ready copy's ttl runs out, or a
  *   failure expires, it asks again with leasing;
  * - after the event transport reconnects (`resync`) it reads everything again;
@@ -43,6 +46,8 @@ export class FragmentWatcher {
     const seen: Array<string | undefined> = targets.map(() => undefined);
     const timers: Array<NodeJS.Timeout | undefined> = targets.map(() => undefined);
     const askedAt: number[] = targets.map(() => 0);
+    /** Reads and asks of each fragment sent and not yet answered. */
+    const inFlight: number[] = targets.map(() => 0);
     let started = false;
     let closed = false;
     const early = new Map<number, FragmentEvent['status']>();
@@ -66,10 +71,15 @@ export class FragmentWatcher {
       const wait = askedAt[index] + MIN_ASK_INTERVAL_MS - Date.now();
       if (wait > 0) return later(index, wait, () => ask(index));
       askedAt[index] = Date.now();
+      inFlight[index] += 1;
       this.resolver.resolve([targets[index]], { requestId: options.requestId }).then(
-        ([state]) => settle(index, state, false),
-        () => later(index, RETRY_AFTER_ERROR_MS, () => ask(index)),
+        ([state]) => answered(index) && settle(index, state, false),
+        () => answered(index) && later(index, RETRY_AFTER_ERROR_MS, () => ask(index)),
       );
+    };
+    const answered = (index: number): true => {
+      inFlight[index] -= 1;
+      return true;
     };
     /** After a plain read: report, then decide when to look again. */
     const settle = (index: number, state: FragmentState, fromRead: boolean): void => {
@@ -83,20 +93,28 @@ export class FragmentWatcher {
       else if (state.status !== 'ready') later(index, RETRY_AFTER_ERROR_MS, () => ask(index));
     };
     const read = (index: number): void => {
+      inFlight[index] += 1;
       this.resolver.readSettled(targets[index]).then(
-        (state) => settle(index, state, true),
-        () => later(index, RETRY_AFTER_ERROR_MS, () => ask(index)),
+        (state) => answered(index) && settle(index, state, true),
+        () => answered(index) && later(index, RETRY_AFTER_ERROR_MS, () => ask(index)),
       );
     };
-    const onEvent = (index: number, status: FragmentEvent['status']): void => {
+    const onEvent = (index: number, status: FragmentEvent['status'], copy?: EventCopy): void => {
       if (closed) return;
       if (status === 'invalidated') ask(index);
+      else if (copy && inFlight[index] === 0)
+        settle(
+          index,
+          { status: 'ready', dataJson: copy.dataJson, builtAt: copy.builtAt, recheckInMs: copy.freshMs },
+          true,
+        );
       else read(index);
     };
 
     const subscriptions = targets.map((target, index) =>
       this.events.on(target.key, (event) => {
-        if (started) onEvent(index, event.status);
+        if (started) onEvent(index, event.status, event.copy);
+        // Came before the first states: read after them (the event may be older than what they saw).
         else early.set(index, event.status);
       }),
     );

@@ -57,8 +57,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * `heartbeat` after the initial states and every 15 s; `expired` when the token behind it runs out,
  * and the end. Open copies are kept live (see FragmentWatcher). Per connection Redis sees the
  * viewer's stream slot (taken in one script call with the viewer's rate-limit count when the token
- * came as a bearer header, renewed with each heartbeat, released) and one read when a watched
- * fragment settles.
+ * came as a bearer header, renewed with each heartbeat, released) and, when a watched fragment
+ * settles, nothing more when its event brought the fresh copy, else one read.
  */
 @ApiTags('pages')
 @Controller('api/pages')
