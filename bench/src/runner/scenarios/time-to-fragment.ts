@@ -24,7 +24,8 @@ interface Delivery {
 /**
  * Opens a page stream for a cold viewer and times each fragment's first `ready` event, split at the
  * copy's `builtAt` (same machine, same clock: the part before it is lease, enqueue, queue wait,
- * claim and the build; after it, the write-back, the event and the gateway's read and push).
+ * claim and the build; after it, the write-back, the event (with the copy, or then the gateway's
+ * read) and the push).
  */
 async function deliveries(url: string, token: string, timeoutMs = 60_000): Promise<Record<string, Delivery>> {
   const out: Record<string, Delivery> = {};
@@ -50,7 +51,8 @@ async function deliveries(url: string, token: string, timeoutMs = 60_000): Promi
  * Scenario 6: request → SSE `ready` event of each fragment for cold viewers, at 1, 10 and 50 page
  * streams at a time, against the builder's own time (fragment_build_seconds, over the same builds):
  * the difference is the engine's delivery overhead (lease, enqueue, queue wait, claim, result
- * write, event, the gateway's read and push), the part after the build timed on its own.
+ * write, event (with the copy, or then the gateway's read), push), the part after the build timed
+ * on its own.
  */
 export async function timeToFragment(ctx: BenchContext): Promise<ScenarioResult> {
   const { runs, ttfViewers, ttfConcurrency } = ctx.sizes;
@@ -148,7 +150,7 @@ export async function timeToFragment(ctx: BenchContext): Promise<ScenarioResult>
     ].join('\n');
   });
   const markdown = [
-    `At least ${num(ttfViewers)} cold viewers per run and level (four per stream at a time), page streams opened ${ttfConcurrency.join(', then ')} at a time: time from the stream request to each fragment's \`event: fragment\` with status \`ready\`. Builder time is the mean of \`fragment_build_seconds\` over exactly the builds of the run, "request → first event" the stream's first answer (the page's states, once its builds are leased and enqueued: the gateway's part), queue wait the mean of \`fragment_queue_wait_seconds\` (the gateway's enqueue → the worker starting the job, before its claim) over the same builds; "build end → ready event" is measured per request from the copy's \`builtAt\` (set by the worker when the build returns; same machine, same clock, millisecond resolution): the write-back, the event over Redis, the gateway's read and the push.`,
+    `At least ${num(ttfViewers)} cold viewers per run and level (four per stream at a time), page streams opened ${ttfConcurrency.join(', then ')} at a time: time from the stream request to each fragment's \`event: fragment\` with status \`ready\`. Builder time is the mean of \`fragment_build_seconds\` over exactly the builds of the run, "request → first event" the stream's first answer (the page's states, once its builds are leased and enqueued: the gateway's part), queue wait the mean of \`fragment_queue_wait_seconds\` (the gateway's enqueue → the worker starting the job, before its claim) over the same builds; "build end → ready event" is measured per request from the copy's \`builtAt\` (set by the worker when the build returns; same machine, same clock, millisecond resolution): the write-back, the event over Redis (carrying the copy; a copy over 16 KiB is read by the gateway) and the push.`,
     '',
     ...sections.flatMap((s) => [s, '']),
   ].join('\n');

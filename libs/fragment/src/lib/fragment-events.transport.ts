@@ -84,6 +84,15 @@ export class FragmentEventsServer
     return this.client as T;
   }
 
+  /**
+   * Nest first tries `JSON.parse` on every incoming pattern (object patterns travel serialised); ours
+   * is a plain string, so each event paid for a thrown SyntaxError (4 µs hot, about 18 µs per event
+   * in a gateway profile of sparse streams). The route of a string pattern is the string itself.
+   */
+  protected override getRouteFromPattern(pattern: string): string {
+    return pattern === FRAGMENT_SETTLED_PATTERN ? pattern : super.getRouteFromPattern(pattern);
+  }
+
   async subscribe(channel: string): Promise<void> {
     this.channels.add(channel);
     await this.requireClient().ssubscribe(channel);
