@@ -114,10 +114,12 @@ const quickFragment = defineFragment({
 class CountingProfileBuilder implements FragmentBuilder<{ userId: number }> {
   static readonly builds = new Map<number, number>();
   static failFirstAttemptFor = new Set<number>();
+  /** Builds that take long enough that their event surely comes after the watcher's first states. */
+  static slowFor = new Set<number>();
 
   async build(params: { userId: number }, ctx: FragmentBuildContext): Promise<unknown> {
     CountingProfileBuilder.builds.set(params.userId, (CountingProfileBuilder.builds.get(params.userId) ?? 0) + 1);
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, CountingProfileBuilder.slowFor.has(params.userId) ? 300 : 20));
     if (params.userId === 404) throw new FragmentNotFoundError(`user ${params.userId} not found`);
     if (CountingProfileBuilder.failFirstAttemptFor.has(params.userId) && ctx.attempt === 1)
       throw new Error('transient: connection reset');
@@ -350,6 +352,7 @@ describe.each([
   it('hands a stream the built copy with its ready event, without reading it back', async () => {
     const watcher = gateway.get(FragmentWatcher);
     const reads = jest.spyOn(resolver, 'readSettled');
+    CountingProfileBuilder.slowFor.add(60_001);
     const states: FragmentState[] = [];
     let ready: () => void = () => undefined;
     const reachedReady = new Promise<void>((resolve) => (ready = resolve));

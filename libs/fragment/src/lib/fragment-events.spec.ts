@@ -21,7 +21,12 @@ describe('parseFragmentEvent', () => {
     });
     expect(parseFragmentEvent({ status: 'failed', generation: '5', key: 'k', ...copy })?.copy).toBeUndefined();
     expect(parseFragmentEvent({ status: 'ready', generation: '5', key: 'k', dataJson: '{}' })?.copy).toBeUndefined();
-    expect(parseFragmentEvent({ status: 'ready', generation: '5', key: 'k', ...copy, freshMs: -1 })).toBeNull();
+    // A malformed copy leaves the event bare, not lost.
+    expect(parseFragmentEvent({ status: 'ready', generation: '5', key: 'k', ...copy, freshMs: -1 })).toEqual({
+      status: 'ready',
+      generation: 5,
+      key: 'k',
+    });
   });
 
   it.each([

@@ -50,21 +50,26 @@ const eventSchema = z.object({
     .regex(/^[1-9][0-9]{0,15}$/)
     .transform(Number),
   key: z.string().min(1).max(4096),
-  dataJson: z.string().optional(),
-  builtAt: z.string().max(64).optional(),
-  freshMs: z.number().int().nonnegative().optional(),
 });
 
-/** Validates an event's payload as the workers' scripts publish it; anything else is ignored. */
+const copySchema = z.object({
+  dataJson: z.string(),
+  builtAt: z.string().max(64),
+  freshMs: z.number().int().positive(),
+});
+
+/**
+ * Validates an event's payload as the workers' scripts publish it; anything else is ignored. A copy
+ * it carries is kept only on a `ready` event and only whole: a malformed one leaves the event bare
+ * (its listeners read the copy), never lost.
+ */
 export function parseFragmentEvent(data: unknown): FragmentEvent | null {
   const parsed = eventSchema.safeParse(data);
   if (!parsed.success) return null;
-  const { status, generation, key, dataJson, builtAt, freshMs } = parsed.data;
-  const copy =
-    status === 'ready' && dataJson !== undefined && builtAt !== undefined && freshMs !== undefined
-      ? { dataJson, builtAt, freshMs }
-      : undefined;
-  return copy ? { status, generation, key, copy } : { status, generation, key };
+  const event = parsed.data;
+  if (event.status !== 'ready') return event;
+  const copy = copySchema.safeParse(data);
+  return copy.success ? { ...event, copy: copy.data } : event;
 }
 
 interface Watched {

@@ -169,7 +169,13 @@ export class FragmentResolver {
     switch (s.status) {
       case 'ready':
       case 'stale':
-        return { status: s.status, dataJson: s.dataJson, builtAt: s.builtAt, recheckInMs: s.waitMs };
+        return {
+          status: s.status,
+          dataJson: s.dataJson,
+          builtAt: s.builtAt,
+          generation: s.dataGeneration,
+          recheckInMs: s.waitMs,
+        };
       case 'pending':
         return { status: 'pending', retryAfterMs: this.advisor.retryAfterMs(definition), recheckInMs: s.waitMs };
       case 'failed':
@@ -213,8 +219,8 @@ export class FragmentResolver {
     const outstanding = new Set(pending.keys());
     const heard = new Set<string>();
     const settledOnRecheck = new Set<string>();
-    /** The copy the last event of a key brought, if it brought one: no read needed for it. */
-    const copies = new Map<string, EventCopy>();
+    /** The copy the last event of a key brought, if it brought one, and when: no read needed for it. */
+    const copies = new Map<string, { copy: EventCopy; receivedAt: number }>();
     let wake: () => void = () => undefined;
     const woken = new Promise<void>((resolve) => {
       wake = resolve;
@@ -223,7 +229,7 @@ export class FragmentResolver {
       this.events.on(key, (event) => {
         // A write marking the copy stale settles nothing: keep waiting for its build.
         if (event.status === 'invalidated') return void copies.delete(key);
-        if (event.copy) copies.set(key, event.copy);
+        if (event.copy) copies.set(key, { copy: event.copy, receivedAt: Date.now() });
         else copies.delete(key);
         heard.add(key);
         outstanding.delete(key);
@@ -250,8 +256,10 @@ export class FragmentResolver {
         const unread = new Map<string, number>();
         for (const [key, i] of pending) {
           if (result[i].status !== 'pending') continue;
-          const copy = copies.get(key);
-          if (copy) result[i] = storedFromCopy(copy);
+          const brought = copies.get(key);
+          // Still fresh now (the wait may have outlasted a short ttl): else a read says what it is.
+          const left = brought ? brought.copy.freshMs - (Date.now() - brought.receivedAt) : 0;
+          if (brought && left > 0) result[i] = storedFromCopy(brought.copy, left);
           else unread.set(key, i);
         }
         if (unread.size > 0) await this.reread(targets, unread, result);
@@ -287,12 +295,12 @@ export class FragmentResolver {
 
 const ignore = (): void => undefined;
 
-function storedFromCopy(copy: EventCopy): StoredFragment {
+function storedFromCopy(copy: EventCopy, freshForMs: number): StoredFragment {
   return {
     status: 'ready',
     dataJson: copy.dataJson,
     builtAt: copy.builtAt,
-    waitMs: copy.freshMs,
+    waitMs: freshForMs,
     takenGeneration: 0,
     promoted: false,
   };

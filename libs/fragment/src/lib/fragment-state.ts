@@ -7,6 +7,8 @@ export interface FragmentState {
   readonly dataJson?: string;
   /** ISO time the data was built. */
   readonly builtAt?: string;
+  /** Never sent to clients: the generation of the build that wrote the data (orders copies of one fragment). */
+  readonly generation?: number;
   /** For `pending` and `failed`: when asking again is worthwhile. */
   readonly retryAfterMs?: number;
   /** For `failed`: what went wrong, and a machine-readable code (`not_found`, `build_failed`, …). */

@@ -101,7 +101,8 @@ end
  * errorCode, ms until the state changes by time alone (ready: the ttl; otherwise the later of the
  * build leases and the failure; 0: nothing under way), leased generation (0 none), 1 when that
  * generation is a promoted background lease, the generation and lane of a build already queued
- * (0, '' none) — the gateway checks that such a job still exists (a failover may have lost it) };
+ * (0, '' none) — the gateway checks that such a job still exists (a failover may have lost it),
+ * the generation of the build that wrote the data served (0: none) };
  * with a counter, then the counter's reply (see COUNT_FUNCTION_LUA), alone when it is blocked.
  */
 export const RESOLVE_SCRIPT = `${PRELUDE}${COUNT_FUNCTION_LUA}
@@ -116,14 +117,14 @@ end
 local out = {}
 for i = 1, n do
   local key = KEYS[i]
-  -- A fresh copy (the warm path) needs five fields; the build and failure fields only otherwise.
-  local v = redis.call('HMGET', key, 'd', 'b', 'x', 'h', 'r')
+  -- A fresh copy (the warm path) needs six fields; the build and failure fields only otherwise.
+  local v = redis.call('HMGET', key, 'd', 'b', 'x', 'h', 'r', 'g')
   local d = v[1]
   local x, h = num(v[3]), num(v[4])
   if d and h <= now then d = false end
   if d and x > now then
     if take and num(v[5]) < now - 5000 then redis.call('HSET', key, 'r', now) end
-    out[i] = { 1, d, v[2] or '', '', '', x - now, 0, 0, 0, '' }
+    out[i] = { 1, d, v[2] or '', '', '', x - now, 0, 0, 0, '', num(v[6]) }
   else
     local w = redis.call('HMGET', key, 'fe', 'fc', 'fu', 'n', 'q', 'qu', 'qn', 'cu')
     local fu, qu, cu = num(w[3]), num(w[6]), num(w[8])
@@ -148,7 +149,8 @@ for i = 1, n do
     end
     local queued_gen, queued_lane = 0, ''
     if queued and gen == 0 then queued_gen = tonumber(w[5]); queued_lane = w[7] end
-    out[i] = { status, d or '', v[2] or '', w[1] or '', w[2] or '', wait, gen, promoted, queued_gen, queued_lane }
+    out[i] = { status, d or '', v[2] or '', w[1] or '', w[2] or '', wait, gen, promoted, queued_gen, queued_lane,
+      d and num(v[6]) or 0 }
   end
 end
 if counted then out[n + 1] = counted end
@@ -240,9 +242,11 @@ if x == 0 then
   if follow > 0 then qu = until_ms end
 end
 redis.call('PEXPIREAT', key, math.max(h, qu))
--- The copy goes with its event only to a gateway subscribed here (watching it): nobody else pays
--- for encoding it. A subscriber elsewhere (a replica) gets the bare event and reads.
-if x > 0 and #ARGV[4] <= ${COPY_IN_EVENT_MAX_BYTES} and redis.call('PUBSUB', 'SHARDNUMSUB', key)[2] > 0 then
+-- The copy goes with its event only when a gateway is subscribed on this node (gateways subscribe
+-- on masters): a build nobody watches pays nothing for encoding it. pcall: a server that refuses
+-- PUBSUB (an ACL) gets bare events, never a write left unannounced.
+local subscribers = redis.pcall('PUBSUB', 'SHARDNUMSUB', key)
+if x > 0 and #ARGV[4] <= ${COPY_IN_EVENT_MAX_BYTES} and type(subscribers) == 'table' and (tonumber(subscribers[2]) or 0) > 0 then
   announce(key, 'ready', gen, { ARGV[4], ARGV[5], ttl })
 else
   announce(key, 'ready', gen)

@@ -20,6 +20,8 @@ export interface StoredFragment {
   readonly status: FragmentStatus;
   readonly dataJson?: string;
   readonly builtAt?: string;
+  /** The generation of the build that wrote `dataJson` (what its `ready` event carried). */
+  readonly dataGeneration?: number;
   readonly error?: string;
   readonly errorCode?: string;
   /**
@@ -117,7 +119,7 @@ export interface CompletionTiming {
   readonly leaseMs: number;
 }
 
-type ResolveRow = [number, string, string, string, string, number, number, number, number, string];
+type ResolveRow = [number, string, string, string, string, number, number, number, number, string, number];
 type CountRow = [number, number, number, number];
 type ResolveReply = Array<ResolveRow | CountRow>;
 
@@ -208,11 +210,12 @@ export class FragmentStore {
       if (count.blocked) return count;
     }
     (reply as ResolveRow[]).forEach(
-      ([status, data, builtAt, error, errorCode, waitMs, generation, promoted, queued, lane], j) => {
+      ([status, data, builtAt, error, errorCode, waitMs, generation, promoted, queued, lane, dataGeneration], j) => {
         out[group[j].index] = {
           status: STATUS[status] ?? 'pending',
           dataJson: data === '' ? undefined : data,
           builtAt: builtAt === '' ? undefined : builtAt,
+          dataGeneration: dataGeneration > 0 ? dataGeneration : undefined,
           error: error === '' ? undefined : error,
           errorCode: errorCode === '' ? undefined : errorCode,
           waitMs,

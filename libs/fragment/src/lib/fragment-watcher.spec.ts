@@ -40,6 +40,8 @@ function setUp() {
 
 const flush = () => new Promise((r) => setImmediate(r));
 
+afterEach(() => jest.useRealTimers());
+
 describe('FragmentWatcher and the copy a ready event carries', () => {
   it('reports the copy at once, without a read, when nothing of that fragment is in flight', async () => {
     const { events, resolver, resolves, states, watch } = setUp();
@@ -50,7 +52,7 @@ describe('FragmentWatcher and the copy a ready event carries', () => {
     events.dispatch({ status: 'ready', generation: 2, key: 'k1', copy });
     expect(states).toEqual([
       pending,
-      { status: 'ready', dataJson: copy.dataJson, builtAt: copy.builtAt, recheckInMs: 60_000 },
+      { status: 'ready', dataJson: copy.dataJson, builtAt: copy.builtAt, generation: 2, recheckInMs: 60_000 },
     ]);
     expect(resolver.readSettled).not.toHaveBeenCalled();
     stop();
@@ -78,8 +80,31 @@ describe('FragmentWatcher and the copy a ready event carries', () => {
       'stale:{"v":1}',
       'ready:{"v":2}',
     ]);
+    // Nothing in flight any more, and a newer copy: used without a read (no count left behind).
+    events.dispatch({
+      status: 'ready',
+      generation: 5,
+      key: 'k1',
+      copy: { ...copy, dataJson: '{"v":3}', builtAt: 'b5' },
+    });
+    expect(resolver.readSettled).toHaveBeenCalledTimes(1);
+    expect(states.at(-1)?.dataJson).toBe('{"v":3}');
     stop();
-    jest.useRealTimers();
+  });
+
+  it('reads instead of using a copy no newer than the data already reported (an answer overtook it)', async () => {
+    const { events, resolver, resolves, reads, states, watch } = setUp();
+    const started = watch();
+    await flush();
+    // The answer ran in Redis after build 7 was written and invalidated: it came before 7's event.
+    resolves[0]!.resolve([{ status: 'stale', dataJson: '{"v":7}', builtAt: 'b7', generation: 7, recheckInMs: 900 }]);
+    const stop = await started;
+    events.dispatch({ status: 'ready', generation: 7, key: 'k1', copy: { ...copy, dataJson: '{"v":7}' } });
+    expect(resolver.readSettled).toHaveBeenCalledTimes(1);
+    reads[0]!.resolve({ status: 'stale', dataJson: '{"v":7}', builtAt: 'b7', generation: 7, recheckInMs: 800 });
+    await flush();
+    expect(states.map((s) => s.status)).toEqual(['stale']);
+    stop();
   });
 
   it('reads for an event without a copy, and for one that came before the first states', async () => {

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { type EventCopy, FragmentEvents, type FragmentEvent } from './fragment-events';
+import { FragmentEvents, type FragmentEvent } from './fragment-events';
 import { FragmentResolver } from './fragment-resolver';
 import type { FragmentState } from './fragment-state';
 import type { FragmentTarget } from './fragment-target';
@@ -23,9 +23,10 @@ const RECHECK_SLACK_MS = 25;
  *
  * It never waits on something that will not happen:
  * - it listens (and Redis confirmed it) before it reads, so a build finishing in between is seen;
- * - a build settling (`ready`, `failed`) is read, unless the event carries the fresh copy and no
- *   read or ask of that fragment is in flight (one sent before the event could answer with an older
- *   state after it; a read sent now is answered after it, on the same connection); a write
+ * - a build settling (`ready`, `failed`) is read, unless the event carries the fresh copy, no read
+ *   or ask of that fragment is in flight (its answer could be older than the event) and the copy is
+ *   newer (its generation) than any data already reported (an answer can overtake an older event:
+ *   they come on different connections); a read settles it otherwise, as it did before; a write
  *   (`invalidated`) is answered with a resolve that leases, so a rebuild is under way (and promoted:
  *   someone is looking) whatever the write did;
  * - when the lease of the build it waits for ends (a lost job), a ready copy's ttl runs out, or a
@@ -48,6 +49,8 @@ export class FragmentWatcher {
     const askedAt: number[] = targets.map(() => 0);
     /** Reads and asks of each fragment sent and not yet answered. */
     const inFlight: number[] = targets.map(() => 0);
+    /** The newest data generation reported per fragment: an event's copy must be newer to be used. */
+    const newest: number[] = targets.map(() => 0);
     let started = false;
     let closed = false;
     const early = new Map<number, FragmentEvent['status']>();
@@ -83,6 +86,7 @@ export class FragmentWatcher {
     };
     /** After a plain read: report, then decide when to look again. */
     const settle = (index: number, state: FragmentState, fromRead: boolean): void => {
+      newest[index] = Math.max(newest[index], state.generation ?? 0);
       report(index, state);
       const recheck = state.recheckInMs ?? 0;
       // A ttl running out is no event: spread the watchers of one copy a little so they do not all ask at once.
@@ -99,21 +103,19 @@ export class FragmentWatcher {
         () => answered(index) && later(index, RETRY_AFTER_ERROR_MS, () => ask(index)),
       );
     };
-    const onEvent = (index: number, status: FragmentEvent['status'], copy?: EventCopy): void => {
+    const onEvent = (index: number, event: FragmentEvent): void => {
       if (closed) return;
-      if (status === 'invalidated') ask(index);
-      else if (copy && inFlight[index] === 0)
-        settle(
-          index,
-          { status: 'ready', dataJson: copy.dataJson, builtAt: copy.builtAt, recheckInMs: copy.freshMs },
-          true,
-        );
-      else read(index);
+      const { copy } = event;
+      if (event.status === 'invalidated') ask(index);
+      else if (copy && inFlight[index] === 0 && event.generation > newest[index]) {
+        const { dataJson, builtAt, freshMs } = copy;
+        settle(index, { status: 'ready', dataJson, builtAt, generation: event.generation, recheckInMs: freshMs }, true);
+      } else read(index);
     };
 
     const subscriptions = targets.map((target, index) =>
       this.events.on(target.key, (event) => {
-        if (started) onEvent(index, event.status, event.copy);
+        if (started) onEvent(index, event);
         // Came before the first states: read after them (the event may be older than what they saw).
         else early.set(index, event.status);
       }),
@@ -136,7 +138,7 @@ export class FragmentWatcher {
       throw error;
     }
     started = true;
-    for (const [index, status] of early) onEvent(index, status);
+    for (const [index, status] of early) onEvent(index, { status, generation: 0, key: targets[index].key });
     return close;
   }
 }
