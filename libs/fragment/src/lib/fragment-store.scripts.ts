@@ -243,10 +243,14 @@ if x == 0 then
 end
 redis.call('PEXPIREAT', key, math.max(h, qu))
 -- The copy goes with its event only when a gateway is subscribed on this node (gateways subscribe
--- on masters): a build nobody watches pays nothing for encoding it. pcall: a server that refuses
--- PUBSUB (an ACL) gets bare events, never a write left unannounced.
-local subscribers = redis.pcall('PUBSUB', 'SHARDNUMSUB', key)
-if x > 0 and #ARGV[4] <= ${COPY_IN_EVENT_MAX_BYTES} and type(subscribers) == 'table' and (tonumber(subscribers[2]) or 0) > 0 then
+-- on masters): a build nobody watches pays nothing for encoding it. Asked last, only for a copy
+-- that could go. pcall: a server that refuses PUBSUB (an ACL) gets bare events, never a write left
+-- unannounced.
+local function watched()
+  local subscribers = redis.pcall('PUBSUB', 'SHARDNUMSUB', key)
+  return type(subscribers) == 'table' and (tonumber(subscribers[2]) or 0) > 0
+end
+if x > 0 and #ARGV[4] <= ${COPY_IN_EVENT_MAX_BYTES} and watched() then
   announce(key, 'ready', gen, { ARGV[4], ARGV[5], ttl })
 else
   announce(key, 'ready', gen)

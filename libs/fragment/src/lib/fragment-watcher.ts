@@ -74,15 +74,26 @@ export class FragmentWatcher {
       const wait = askedAt[index] + MIN_ASK_INTERVAL_MS - Date.now();
       if (wait > 0) return later(index, wait, () => ask(index));
       askedAt[index] = Date.now();
-      inFlight[index] += 1;
-      this.resolver.resolve([targets[index]], { requestId: options.requestId }).then(
-        ([state]) => answered(index) && settle(index, state, false),
-        () => answered(index) && later(index, RETRY_AFTER_ERROR_MS, () => ask(index)),
+      const answer = this.resolver.resolve([targets[index]], { requestId: options.requestId });
+      follow(
+        index,
+        answer.then(([state]) => state),
+        false,
       );
     };
-    const answered = (index: number): true => {
-      inFlight[index] -= 1;
-      return true;
+    /** Counts the answer in flight until it comes, then settles it (or asks again later after an error). */
+    const follow = (index: number, answer: Promise<FragmentState>, fromRead: boolean): void => {
+      inFlight[index] += 1;
+      answer.then(
+        (state) => {
+          inFlight[index] -= 1;
+          settle(index, state, fromRead);
+        },
+        () => {
+          inFlight[index] -= 1;
+          later(index, RETRY_AFTER_ERROR_MS, () => ask(index));
+        },
+      );
     };
     /** After a plain read: report, then decide when to look again. */
     const settle = (index: number, state: FragmentState, fromRead: boolean): void => {
@@ -96,13 +107,7 @@ export class FragmentWatcher {
       else if (state.status !== 'ready' && fromRead) ask(index);
       else if (state.status !== 'ready') later(index, RETRY_AFTER_ERROR_MS, () => ask(index));
     };
-    const read = (index: number): void => {
-      inFlight[index] += 1;
-      this.resolver.readSettled(targets[index]).then(
-        (state) => answered(index) && settle(index, state, true),
-        () => answered(index) && later(index, RETRY_AFTER_ERROR_MS, () => ask(index)),
-      );
-    };
+    const read = (index: number): void => follow(index, this.resolver.readSettled(targets[index]), true);
     const onEvent = (index: number, event: FragmentEvent): void => {
       if (closed) return;
       const { copy } = event;
