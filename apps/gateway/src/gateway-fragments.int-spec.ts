@@ -1,4 +1,5 @@
-import { FragmentInvalidator, FragmentResolver } from '@worker-pattern/fragment';
+import { FragmentInvalidator, FragmentNearCache, FragmentResolver } from '@worker-pattern/fragment';
+import { register } from 'prom-client';
 import { FRAGMENT_CATALOG_DEFINITIONS } from '@worker-pattern/pages';
 import { GatewayTestApp } from './testing/gateway-test-app';
 import { type BeforeTestBuild, TestWorkers } from './testing/test-workers';
@@ -73,6 +74,43 @@ describe('single fragments over HTTP, built by in-process workers (real Redis, B
     expect(after.body.status).toBe('ready');
     expect(after.body.builtAt! > first.body.builtAt!).toBe(true);
     expect(builds.counts.get(userId)).toBe(2); // the first build and one rebuild, for 22 requests
+  });
+
+  it('serves a fresh copy from its near cache, and stops the moment a write invalidates it', async () => {
+    const userId = 8;
+    const hits = async () =>
+      Number(
+        /^fragment_near_cache_reads_total\{outcome="hit"[^}]*\} (\d+)$/m.exec(
+          await register.getSingleMetricAsString('fragment_near_cache_reads_total'),
+        )?.[1] ?? 0,
+      );
+    expect(gateway.app.get(FragmentNearCache).active).toBe(true);
+    let first = await get(userId, 2000);
+    for (let i = 0; i < 20 && first.body.status !== 'ready'; i++) first = await get(userId, 2000);
+    expect(first.body.status).toBe('ready');
+    // The read that finds it ready keeps it (a copy found pending was not read fresh).
+    await get(userId);
+    const before = await hits();
+    const again = await Promise.all(Array.from({ length: 5 }, () => get(userId)));
+    expect(again.map((r) => [r.status, r.body.status, r.body.builtAt])).toEqual(
+      again.map(() => [200, 'ready', first.body.builtAt]),
+    );
+    expect((await hits()) - before).toBe(5);
+    const release = builds.hold();
+    try {
+      const target = gateway.app.get(FragmentResolver).target(profile, { userId: String(userId) }, { viewerId: 1 });
+      await gateway.app.get(FragmentInvalidator).invalidate([target]);
+      // Redis' invalidation message travels beside the write's reply: within moments, never a ready copy again.
+      let after = await get(userId);
+      for (let i = 0; i < 50 && after.body.status === 'ready'; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        after = await get(userId);
+      }
+      expect([after.status, after.body.status, after.body.builtAt]).toEqual([200, 'stale', first.body.builtAt]);
+      expect((await get(userId)).body.status).toBe('stale');
+    } finally {
+      release();
+    }
   });
 
   it('answers a failed build 502 with Retry-After and a message that tells nothing of the internals', async () => {

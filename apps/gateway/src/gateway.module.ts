@@ -1,7 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { AuthModule, authOptionsFromEnv, RateLimitModule, rateLimitsFromEnv } from '@worker-pattern/auth';
 import {
-  FRAGMENT_ENV_KEYS,
+  FRAGMENT_GATEWAY_ENV_KEYS,
   FRAGMENT_REDIS,
   FRAGMENT_REDIS_READINESS,
   FragmentModule,
@@ -47,7 +47,7 @@ export class GatewayModule {
         FragmentModule.forRootAsync({
           inject: [AppConfig],
           useFactory: (config: AppConfig<GatewayEnv>) =>
-            fragmentOptionsFromEnv(pickEnv(config, FRAGMENT_ENV_KEYS), APPS.gateway.name),
+            fragmentOptionsFromEnv(pickEnv(config, FRAGMENT_GATEWAY_ENV_KEYS), APPS.gateway.name),
         }),
         AuthModule.forRootAsync({
           inject: [AppConfig],

@@ -12,6 +12,7 @@ export * from './lib/fragment-queues';
 export * from './lib/fragment-read-marks';
 export * from './lib/fragment-job';
 export * from './lib/fragment-key';
+export * from './lib/fragment-near-cache';
 export * from './lib/fragment-options';
 export * from './lib/fragment-params';
 export * from './lib/fragment-resolver';

@@ -4,6 +4,7 @@ import { FragmentEvents } from './fragment-events';
 import { FragmentEventsController } from './fragment-events.controller';
 import { FragmentEventsServer } from './fragment-events.transport';
 import { FragmentLostJobs } from './fragment-lost-jobs';
+import { FragmentNearCache } from './fragment-near-cache';
 import { FragmentProducerModule } from './fragment-producer.module';
 import { FragmentReadMarks } from './fragment-read-marks';
 import { FragmentResolver } from './fragment-resolver';
@@ -36,6 +37,7 @@ export class FragmentGatewayModule {
         FragmentEvents,
         FragmentReadMarks,
         FragmentLostJobs,
+        FragmentNearCache,
         FragmentRetryAdvisor,
         FragmentResolver,
         FragmentWatcher,

@@ -55,6 +55,12 @@ export class FragmentRequestMetrics {
     'Pending fragments a request waited for (waitMs), by how the wait ended: event, recheck, timeout, missed',
     ['fragment', 'outcome'],
   );
+  readonly nearCache = counter(
+    register,
+    'fragment_near_cache_reads_total',
+    "Counted page reads by the gateway's near cache: hit (every copy from memory), miss (read from Redis while the cache is on)",
+    ['outcome'],
+  );
 }
 
 /** Writes' effect on cached fragments. */

@@ -11,6 +11,8 @@ export interface FragmentModuleOptions {
   /** Short name of this process for Redis CLIENT LIST and logs, e.g. `feed-worker`. */
   readonly connectionName?: string;
   readonly worker?: FragmentWorkerOptions;
+  /** Gateway: fresh copies kept in memory at most (0 or absent: no near cache). */
+  readonly nearCacheEntries?: number;
 }
 
 export interface FragmentWorkerOptions {
@@ -31,6 +33,8 @@ export interface FragmentWorkerOptions {
 export interface FragmentEnv extends RedisEnv {
   readonly REDIS_KEY_PREFIX: string;
   readonly BULL_PREFIX: string;
+  /** Gateway only. */
+  readonly NEAR_CACHE_MAX_ENTRIES?: number;
 }
 
 export interface FragmentWorkerEnv {
@@ -45,6 +49,7 @@ const SHUTDOWN_MARGIN_MS = 3000;
 
 /** The variables `fragmentOptionsFromEnv` reads: in a gateway, and in a worker. */
 export const FRAGMENT_ENV_KEYS = [...REDIS_ENV_KEYS, 'REDIS_KEY_PREFIX', 'BULL_PREFIX'] as const;
+export const FRAGMENT_GATEWAY_ENV_KEYS = [...FRAGMENT_ENV_KEYS, 'NEAR_CACHE_MAX_ENTRIES'] as const;
 export const FRAGMENT_WORKER_ENV_KEYS = [
   ...FRAGMENT_ENV_KEYS,
   'WORKER_CONCURRENCY',
@@ -74,5 +79,6 @@ export function fragmentOptionsFromEnv(
     bullPrefix: env.BULL_PREFIX,
     connectionName,
     worker,
+    nearCacheEntries: env.NEAR_CACHE_MAX_ENTRIES,
   };
 }

@@ -1,10 +1,11 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, Optional } from '@nestjs/common';
 import type { FragmentDefinition, FragmentRequestContext, RawFragmentParams } from './fragment-definition';
 import { FragmentStoreUnavailableError } from './fragment-errors';
 import { FragmentEnqueuer, type LeasedBuild } from './fragment-enqueuer';
 import { type EventCopy, FragmentEvents } from './fragment-events';
 import { FragmentLostJobs } from './fragment-lost-jobs';
 import { FragmentRequestMetrics } from './fragment-metrics';
+import { FragmentNearCache, type NearCacheTicket, type NearCopy } from './fragment-near-cache';
 import { FragmentRetryAdvisor } from './fragment-retry-advisor';
 import type { FragmentState } from './fragment-state';
 import { FragmentStore, type ReadCount, type ReadCounter, type StoredFragment } from './fragment-store';
@@ -47,6 +48,7 @@ export class FragmentResolver {
     private readonly advisor: FragmentRetryAdvisor,
     private readonly targets: FragmentTargets,
     private readonly lostJobs: FragmentLostJobs,
+    @Optional() private readonly nearCache?: FragmentNearCache,
   ) {}
 
   /** Validates raw params for one fragment (throws `FragmentParamsError`) and derives its key. */
@@ -80,13 +82,65 @@ export class FragmentResolver {
     counter: ReadCounter,
     options: ResolveOptions = {},
   ): Promise<CountedResolve> {
+    const keys = targets.map((t) => t.key);
+    const now = Date.now();
+    // The engine's own connection down means Redis is away for this process: no page from memory either.
+    const nearCache = this.store.connected() ? this.nearCache : undefined;
+    const near = nearCache?.lookup(keys, now);
+    if (near) return this.countNear(targets, near, counter, now);
+    const ticket = nearCache?.begin(keys, now);
     try {
-      const read = await this.store.readCounted(this.readRequests(targets), counter);
+      const read = await this.store.readCounted(this.readRequests(targets), counter, ticket?.reader);
       if (read.blocked) return read;
+      if (ticket) this.keepFresh(ticket, read.fragments);
       return { count: read.count, blocked: false, states: await this.settle(targets, read.fragments, options) };
     } catch (error) {
       throw unavailableOr(error, this.store);
+    } finally {
+      if (ticket) this.nearCache?.end(ticket);
     }
+  }
+
+  /** Every copy of the page is in the near cache: Redis only counts the request. */
+  private async countNear(
+    targets: readonly FragmentTarget[],
+    near: NearCopy[],
+    counter: ReadCounter,
+    now: number,
+  ): Promise<CountedResolve> {
+    let count: ReadCount;
+    try {
+      count = await this.store.count(counter);
+    } catch (error) {
+      throw unavailableOr(error, this.store);
+    }
+    if (count.blocked) return { count, blocked: true };
+    const states = near.map((copy, i): FragmentState => {
+      this.metrics.requests.inc({ fragment: targets[i].definition.name, status: 'ready' });
+      return {
+        status: 'ready',
+        dataJson: copy.dataJson,
+        builtAt: copy.builtAt,
+        generation: copy.dataGeneration,
+        recheckInMs: Math.max(1, copy.freshUntil - now),
+      };
+    });
+    this.metrics.nearCache.inc({ outcome: 'hit' });
+    return { count, blocked: false, states };
+  }
+
+  /** Keeps the fresh copies a tracked read found (nothing leased: a leased copy was not fresh). */
+  private keepFresh(ticket: NearCacheTicket, stored: readonly StoredFragment[]): void {
+    this.metrics.nearCache.inc({ outcome: 'miss' });
+    stored.forEach((s, i) => {
+      if (s.status !== 'ready' || s.dataJson === undefined || s.takenGeneration > 0) return;
+      this.nearCache?.keep(ticket, ticket.keys[i], {
+        dataJson: s.dataJson,
+        builtAt: s.builtAt,
+        dataGeneration: s.dataGeneration,
+        freshMs: s.waitMs,
+      });
+    });
   }
 
   private readRequests(targets: readonly FragmentTarget[]): Array<{ key: string; leaseMs: number }> {

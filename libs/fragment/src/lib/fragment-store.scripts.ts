@@ -88,6 +88,14 @@ end
 `;
 
 /**
+ * COUNT — the counter alone (a page the gateway's near cache serves from memory).
+ * KEYS: hits, block. ARGV: window ms, limit, block ms. Returns as COUNT_FUNCTION_LUA.
+ */
+export const COUNT_SCRIPT = `${COUNT_FUNCTION_LUA}
+return count(KEYS[1], KEYS[2], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))
+`;
+
+/**
  * RESOLVE — reads copies (of one hash slot) in one call; for a client request, leases the builds
  * they need: the talk's "write the key with no data before you enqueue", made race-free.
  * KEYS: the copies, then (with a counter) the counter's hits and block keys, in the copies' slot.

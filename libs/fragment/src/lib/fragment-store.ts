@@ -4,6 +4,7 @@ import { hashTagOf } from './fragment-key';
 import {
   CLAIM_SCRIPT,
   COMPLETE_SCRIPT,
+  COUNT_SCRIPT,
   FAIL_SCRIPT,
   INVALIDATE_SCRIPT,
   MARK_READ_SCRIPT,
@@ -131,6 +132,13 @@ interface FragmentCommands {
   fragmentFail(key: string, ...args: Array<string | number>): Promise<[number, number, string, number]>;
   fragmentRelease(key: string, generation: number): Promise<number>;
   fragmentMarkRead(numKeys: number, ...args: Array<string | number>): Promise<number>;
+  fragmentCount(
+    hitsKey: string,
+    blockedKey: string,
+    windowMs: number,
+    limit: number,
+    blockMs: number,
+  ): Promise<CountRow>;
 }
 
 /** Pins the scripts' clock (ms); returns 0 for Redis' own clock. Only the model-based test pins it. */
@@ -155,8 +163,7 @@ export class FragmentStore {
     @Inject(FRAGMENT_REDIS) private readonly redis: RedisClient,
     @Optional() @Inject(FRAGMENT_CLOCK) clock?: FragmentClock,
   ) {
-    defineCommands(redis);
-    this.commands = redis as unknown as FragmentCommands;
+    this.commands = commandsOf(redis);
     this.now = clock ?? (() => 0);
   }
 
@@ -179,16 +186,33 @@ export class FragmentStore {
    * slot (a viewer's page and rate limit: one call, one round trip). Blocked: nothing is read or
    * leased. Copies in other slots are read only once the counter has let the request through.
    */
-  async readCounted(requests: readonly StoreReadRequest[], counter: ReadCounter): Promise<CountedRead> {
+  async readCounted(
+    requests: readonly StoreReadRequest[],
+    counter: ReadCounter,
+    via?: RedisClient,
+  ): Promise<CountedRead> {
     const out = new Array<StoredFragment>(requests.length);
     const tag = hashTagOf(counter.hitsKey) ?? `\0${counter.hitsKey}`;
     const groups = slotGroups(requests);
     const own = groups.get(tag) ?? [];
     groups.delete(tag);
-    const count = await this.readGroup(own, true, out, counter);
+    const commands = via ? commandsOf(via) : this.commands;
+    const count = await this.readGroup(own, true, out, counter, commands);
     if (count.blocked) return { count, blocked: true };
-    await Promise.all([...groups.values()].map((group) => this.readGroup(group, true, out)));
+    await Promise.all([...groups.values()].map((group) => this.readGroup(group, true, out, undefined, commands)));
     return { count, blocked: false, fragments: out };
+  }
+
+  /** Counts `counter` alone: a request whose copies are served from the gateway's memory. */
+  async count(counter: ReadCounter): Promise<ReadCount> {
+    const [hits, windowLeftMs, blocked, blockLeftMs] = await this.commands.fragmentCount(
+      counter.hitsKey,
+      counter.blockedKey,
+      counter.windowMs,
+      counter.limit,
+      counter.blockMs,
+    );
+    return { hits, windowLeftMs, blocked: blocked === 1, blockLeftMs };
   }
 
   private async readGroup(
@@ -196,13 +220,14 @@ export class FragmentStore {
     takeLeases: boolean,
     out: StoredFragment[],
     counter?: ReadCounter,
+    commands = this.commands,
   ): Promise<ReadCount> {
     const args: Array<string | number> = group.map(({ item }) => item.key);
     if (counter) args.push(counter.hitsKey, counter.blockedKey);
     args.push(this.now(), takeLeases ? '1' : '0', counter ? '1' : '0');
     for (const { item } of group) args.push(item.leaseMs);
     if (counter) args.push(counter.windowMs, counter.limit, counter.blockMs);
-    const reply = await this.commands.fragmentResolve(group.length + (counter ? 2 : 0), ...args);
+    const reply = await commands.fragmentResolve(group.length + (counter ? 2 : 0), ...args);
     let count = NOT_COUNTED;
     if (counter) {
       const [hits, windowLeftMs, blocked, blockLeftMs] = reply.pop() as CountRow;
@@ -375,10 +400,14 @@ function slotGroups<T extends { readonly key: string }>(
   return groups;
 }
 
-function defineCommands(redis: RedisClient): void {
-  // A Redis client may be shared by several stores (tests); define the commands once per client.
+/** The client with the store's scripts defined on it (once per client: a client may serve several stores). */
+function commandsOf(redis: RedisClient): FragmentCommands {
   const target = redis as unknown as Partial<FragmentCommands>;
-  if (target.fragmentResolve) return;
+  if (!target.fragmentResolve) defineCommands(redis);
+  return redis as unknown as FragmentCommands;
+}
+
+function defineCommands(redis: RedisClient): void {
   redis.defineCommand('fragmentResolve', { lua: RESOLVE_SCRIPT });
   redis.defineCommand('fragmentClaim', { lua: CLAIM_SCRIPT, numberOfKeys: 1 });
   redis.defineCommand('fragmentComplete', { lua: COMPLETE_SCRIPT, numberOfKeys: 1 });
@@ -386,4 +415,5 @@ function defineCommands(redis: RedisClient): void {
   redis.defineCommand('fragmentRelease', { lua: RELEASE_SCRIPT, numberOfKeys: 1 });
   redis.defineCommand('fragmentInvalidate', { lua: INVALIDATE_SCRIPT });
   redis.defineCommand('fragmentMarkRead', { lua: MARK_READ_SCRIPT });
+  redis.defineCommand('fragmentCount', { lua: COUNT_SCRIPT, numberOfKeys: 2 });
 }

@@ -48,6 +48,8 @@ export type RedisPurpose =
   | 'command'
   /** Readiness events (sharded pub/sub); reconnects and resubscribes forever. */
   | 'subscriber'
+  /** The near cache's invalidations: reconnects forever; its owner subscribes again itself (it needs its client id first). */
+  | 'invalidations'
   /** Bull's connections: Bull requires its blocking and subscriber clients to retry forever. */
   | 'bull-client'
   | 'bull-subscriber'
@@ -150,6 +152,8 @@ function purposeOptions(purpose: RedisPurpose): RedisOptions {
       return { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000 };
     case 'subscriber':
       return { maxRetriesPerRequest: null, connectTimeout: 2000 };
+    case 'invalidations':
+      return { maxRetriesPerRequest: null, connectTimeout: 2000, autoResubscribe: false };
     case 'bull-client':
       return {};
     case 'bull-subscriber':
@@ -167,7 +171,7 @@ export function createRedisClient(endpoint: RedisEndpoint, name: string, purpose
   const base: RedisOptions = {
     ...purposeOptions(purpose),
     connectionName: name,
-    lazyConnect: purpose === 'command' || purpose === 'subscriber',
+    lazyConnect: purpose === 'command' || purpose === 'subscriber' || purpose === 'invalidations',
     retryStrategy: RECONNECT,
     reconnectOnError: (error) => /^READONLY/.test(error.message),
   };

@@ -1,5 +1,5 @@
 import { adminEnvSchema, authEnvSchema, rateLimitEnvSchema } from '@worker-pattern/auth';
-import { baseEnvSchema, corsEnvSchema, databaseEnvSchema, envBoolean } from '@worker-pattern/platform';
+import { baseEnvSchema, corsEnvSchema, databaseEnvSchema, envBoolean, envInt } from '@worker-pattern/platform';
 import { z } from 'zod';
 
 /** Everything the gateway reads from its environment, validated once at start. */
@@ -12,6 +12,8 @@ export const gatewayEnvSchema = baseEnvSchema
   .extend({
     // OpenAPI at /api/docs: public outside production, behind the admin credentials in production.
     API_DOCS: envBoolean().default(true),
+    // Fresh copies the gateway keeps in memory, dropped when Redis says they changed (0: off).
+    NEAR_CACHE_MAX_ENTRIES: envInt(0, 10_000_000).default(10_000),
   });
 
 export type GatewayEnv = z.output<typeof gatewayEnvSchema>;
