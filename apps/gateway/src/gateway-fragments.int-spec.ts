@@ -84,7 +84,9 @@ describe('single fragments over HTTP, built by in-process workers (real Redis, B
           await register.getSingleMetricAsString('fragment_near_cache_reads_total'),
         )?.[1] ?? 0,
       );
-    expect(gateway.app.get(FragmentNearCache).active).toBe(true);
+    const nearCache = gateway.app.get(FragmentNearCache);
+    for (let i = 0; i < 500 && !nearCache.active; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(nearCache.active).toBe(true);
     let first = await get(userId, 2000);
     for (let i = 0; i < 20 && first.body.status !== 'ready'; i++) first = await get(userId, 2000);
     expect(first.body.status).toBe('ready');
@@ -102,7 +104,7 @@ describe('single fragments over HTTP, built by in-process workers (real Redis, B
       await gateway.app.get(FragmentInvalidator).invalidate([target]);
       // Redis' invalidation message travels beside the write's reply: within moments, never a ready copy again.
       let after = await get(userId);
-      for (let i = 0; i < 50 && after.body.status === 'ready'; i++) {
+      for (let i = 0; i < 20 && after.body.status === 'ready'; i++) {
         await new Promise((resolve) => setTimeout(resolve, 10));
         after = await get(userId);
       }

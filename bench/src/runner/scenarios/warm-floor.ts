@@ -4,6 +4,7 @@ import type { BenchContext } from '../context';
 import { monotonicMicros, profileMarkdown, type ProfileSummary, summariseProfile } from '../cpu-profile';
 import { measureCpu } from '../cpu-time';
 import { runLoad } from '../load';
+import { scrape, sumOf } from '../prometheus';
 import { fig, num, ratioText, type ScenarioResult, table } from '../report';
 import { RunSeries } from '../stats';
 import { type RunningApp } from '../stack';
@@ -69,6 +70,15 @@ async function headerBytes(url: string, token: string): Promise<{ count: number;
   return { count, bytes };
 }
 
+/** The gateway's near-cache reads so far (its /metrics). */
+async function nearCacheReads(url: string): Promise<{ hit: number; miss: number }> {
+  const samples = await scrape(url);
+  return {
+    hit: sumOf(samples, 'fragment_near_cache_reads_total', { outcome: 'hit' }),
+    miss: sumOf(samples, 'fragment_near_cache_reads_total', { outcome: 'miss' }),
+  };
+}
+
 interface Server {
   readonly key: string;
   readonly label: string;
@@ -88,7 +98,7 @@ export async function warmFloor(ctx: BenchContext): Promise<ScenarioResult> {
   const redisPid = await ctx.stack.redisPid();
   const started: RunningApp[] = [];
   const servers: Server[] = [{ key: 'gw', label: 'gateway', app: system.gateway }];
-  type Key = `${string}:${'rps' | 'p50' | 'p99' | 'appUs' | 'redisUs'}`;
+  type Key = `${string}:${'rps' | 'p50' | 'p99' | 'appUs' | 'redisUs' | 'nearHitShare'}`;
   const series = new RunSeries<Key>();
   let pageBytes = 0;
   const profiles: Record<string, ProfileSummary> = {};
@@ -121,6 +131,13 @@ export async function warmFloor(ctx: BenchContext): Promise<ScenarioResult> {
     ]);
     started.push(floor, ...profiled);
     servers.push({ key: 'floor', label: 'floor', app: floor });
+    // The same gateway with every page read through the resolve script: what the near cache buys.
+    const noNear = await ctx.stack.startApp('gateway', {
+      label: 'gateway (near cache off)',
+      env: { NEAR_CACHE_MAX_MB: '0' },
+    });
+    started.push(noNear);
+    servers.push({ key: 'nonear', label: 'gateway, near cache off', app: noNear });
     if (ctx.baselineGateway) {
       const baseline = await ctx.stack.startApp('gateway', {
         label: 'gateway (baseline)',
@@ -155,9 +172,15 @@ export async function warmFloor(ctx: BenchContext): Promise<ScenarioResult> {
       for (const server of servers) {
         await keepFresh();
         if (server.key !== 'gw') pageBytes = await assertSameBytes(system, server.app, warm[0]);
+        const hitsBefore = server.key === 'gw' ? await nearCacheReads(server.app.url) : undefined;
         const { result: r, cpu } = await measureCpu({ app: server.app.proc.pid, redis: redisPid ?? -1 }, () =>
           runLoad({ url: server.app.url, path: PATH, connections, duration: loadSeconds, tokens }),
         );
+        if (hitsBefore) {
+          const after = await nearCacheReads(server.app.url);
+          const hits = after.hit - hitsBefore.hit;
+          series.add('gw:nearHitShare', (100 * hits) / Math.max(1, hits + after.miss - hitsBefore.miss));
+        }
         if (r.non2xx > 0 || r.errors > 0)
           throw new Error(`${server.label}: ${r.non2xx} non-2xx, ${r.errors} errors (${JSON.stringify(r.statuses)})`);
         const appUs = (cpu['app'] * 1000) / r.requests;
@@ -214,6 +237,8 @@ export async function warmFloor(ctx: BenchContext): Promise<ScenarioResult> {
     "\\* CPU time (user + system, /proc/<pid>/stat) over the run divided by the requests served; Redis is shared with anything else on the machine, and the load generator (autocannon, in the bench process) shares the two cores with the server and Redis, so the floor's throughput is partly the load generator's limit.",
     '',
     `**Gateway / floor throughput: ${ratioText(throughputRatio)}** (target ≥ 0.80×); p99 ${fig(f['gw:p99'], 2, 'ms')} against ${fig(f['floor:p99'], 2, 'ms')}. Response headers: gateway ${headers['gateway']?.count} (${headers['gateway']?.bytes} bytes), floor ${headers['floor']?.count} (${headers['floor']?.bytes} bytes).`,
+    '',
+    `Near cache (docs/architecture.md): the gateway served ${fig(f['gw:nearHitShare'], 1, '%')} of its pages from memory; against the same gateway with it off (\`NEAR_CACHE_MAX_MB=0\`, every page through the resolve script): **${ratioText(f['gw:rps'].median / f['nonear:rps'].median)} the throughput**, ${ratioText(f['gw:appUs'].median / f['nonear:appUs'].median)} the gateway CPU and ${ratioText(f['gw:redisUs'].median / f['nonear:redisUs'].median)} the Redis CPU per request.`,
     ...(f['base:rps']
       ? [
           '',
@@ -255,6 +280,10 @@ export async function warmFloor(ctx: BenchContext): Promise<ScenarioResult> {
       floorP99: f['floor:p99'].median,
       gatewayCpuUs: f['gw:appUs'].median,
       floorCpuUs: f['floor:appUs'].median,
+      nearCacheOffRps: f['nonear:rps'].median,
+      nearCacheThroughputRatio: f['gw:rps'].median / f['nonear:rps'].median,
+      nearCacheRedisCpuRatio: f['gw:redisUs'].median / f['nonear:redisUs'].median,
+      nearCacheHitPercent: f['gw:nearHitShare'].median,
     },
     markdown,
     figures: { ...f, profiles },

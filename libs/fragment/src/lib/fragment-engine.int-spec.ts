@@ -1,4 +1,5 @@
 import { getQueueToken } from '@nestjs/bull';
+import { performance } from 'node:perf_hooks';
 import { Injectable, type INestApplicationContext, type Type } from '@nestjs/common';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
@@ -12,10 +13,11 @@ import { FragmentNotFoundError } from './fragment-errors';
 import { connectFragmentEvents } from './fragment-events.transport';
 import { FragmentGatewayModule } from './fragment-gateway.module';
 import { FragmentInvalidator } from './fragment-invalidator';
+import { FragmentNearCache } from './fragment-near-cache';
 import { hashTagOf } from './fragment-key';
 import type { FragmentModuleOptions } from './fragment-options';
 import { FragmentResolver } from './fragment-resolver';
-import { FragmentStore } from './fragment-store';
+import { FragmentStore, type ReadCounter } from './fragment-store';
 import { FragmentWorkerModule } from './fragment-worker.module';
 import { FragmentModule } from './fragment.module';
 import { FragmentReadMarks } from './fragment-read-marks';
@@ -186,6 +188,7 @@ describe.each([
       keyPrefix: prefix,
       bullPrefix: `${prefix}bull`,
       connectionName: 'engine-test',
+      nearCacheBytes: 1 << 20,
       worker: { concurrency: 4, lockDurationMs: 30_000, stalledIntervalMs: 30_000, drainTimeoutMs: 5000 },
     };
     CountingProfileBuilder.builds.clear();
@@ -311,6 +314,46 @@ describe.each([
     expect(new Set(page.map((t) => hashTagOf(t.key)))).toEqual(new Set([`u${viewer}`]));
     const states = await resolver.resolve(page, { waitMs: 2000 });
     expect(states.map((s) => s.status)).toEqual(['ready', 'ready']);
+  });
+
+  it('serves counted pages from the near cache on every server, one count per request, until a write', async () => {
+    const nearCache = gateway.get(FragmentNearCache);
+    for (let i = 0; i < 500 && !nearCache.active; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(nearCache.active).toBe(true);
+    const counter = (viewer: number): ReadCounter => ({
+      hitsKey: `${prefix}rl:{u${viewer}}:hits`,
+      blockedKey: `${prefix}rl:{u${viewer}}:blocked`,
+      windowMs: 60_000,
+      limit: 1000,
+      blockMs: 60_000,
+    });
+    // Twelve viewers: their slots spread over every master of a Cluster.
+    const viewers = Array.from({ length: 12 }, (_, i) => 70_000 + i);
+    for (const viewer of viewers) {
+      const page = [profile(viewer, viewer)];
+      expect((await resolver.resolve(page, { waitMs: 2000 }))[0]?.status).toBe('ready');
+      const reads = [];
+      for (let i = 0; i < 3; i++) reads.push(await resolver.resolveCounted(page, counter(viewer)));
+      expect(reads.map((r) => [r.count.hits, !r.blocked && r.states[0]?.status])).toEqual([
+        [1, 'ready'],
+        [2, 'ready'],
+        [3, 'ready'],
+      ]);
+      // The first counted read kept it (a copy found pending by the wait above was not kept).
+      expect(nearCache.lookup([page[0]!.key], performance.now())).toBeDefined();
+    }
+    const written = profile(viewers[0]!, viewers[0]);
+    const [before] = await resolver.resolve([written]);
+    await gateway.get(FragmentInvalidator).invalidate([written]);
+    for (let i = 0; i < 200 && nearCache.lookup([written.key], performance.now()); i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(nearCache.lookup([written.key], performance.now())).toBeUndefined();
+    const after = await resolver.resolveCounted([written], counter(viewers[0]!));
+    expect(after.count.hits).toBe(4);
+    // Stale, or already rebuilt (the copy was read recently, so the write rebuilt it at once): never the old copy as ready.
+    const state = !after.blocked ? after.states[0] : undefined;
+    expect(state?.status === 'stale' || (state?.status === 'ready' && state.builtAt! > before!.builtAt!)).toBe(true);
   });
 
   it('spreads copies over every master of a Cluster', async () => {

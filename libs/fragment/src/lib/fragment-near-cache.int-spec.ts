@@ -1,8 +1,17 @@
-import { Redis } from 'ioredis';
+import { performance } from 'node:perf_hooks';
+import { Cluster, Redis } from 'ioredis';
+import { createRedisClient } from './redis-clients';
+import { LocalRedisCluster } from './testing/local-redis-cluster';
 import { FragmentNearCache, NEAR_CACHE_MARK_MS } from './fragment-near-cache';
 import type { FragmentModuleOptions } from './fragment-options';
 import { LocalRedisSentinel, SENTINEL_MASTER_NAME } from './testing/local-redis-sentinel';
 import { deleteKeysWithPrefix, TEST_REDIS_URL, uniqueTestPrefix } from './testing/redis-test-prefix';
+
+/**
+ * The near cache's clock for every read and lookup of these tests: fixed, so a copy is never due
+ * for its read mark (5 s) while a test waits, and only an invalidation or a fault can drop it.
+ */
+const T0 = performance.now();
 
 const until = async (what: string, condition: () => boolean, ms = 5000): Promise<void> => {
   const deadline = Date.now() + ms;
@@ -13,7 +22,7 @@ const until = async (what: string, condition: () => boolean, ms = 5000): Promise
 };
 
 /** A tracked read of `key` through `cache` (as the resolve script's HMGET would be), kept with `freshMs`. */
-async function readAndKeep(cache: FragmentNearCache, key: string, freshMs = 60_000, now = Date.now()): Promise<void> {
+async function readAndKeep(cache: FragmentNearCache, key: string, freshMs = 60_000, now = T0): Promise<void> {
   const ticket = cache.begin([key], now);
   if (!ticket) throw new Error('near cache not active');
   try {
@@ -37,9 +46,10 @@ describe('FragmentNearCache (real Redis)', () => {
     keyPrefix: prefix,
     bullPrefix: 'bull',
     connectionName: name,
-    nearCacheEntries: 3,
+    // Room for three small copies ("null", builtAt "b": 261 bytes each with the entry's overhead).
+    nearCacheBytes: 800,
   };
-  const cache = new FragmentNearCache(options);
+  const cache = new FragmentNearCache(options, redis);
   let n = 0;
   const newKey = (): string => `${prefix}frag:{u${++n}}:k`;
 
@@ -47,7 +57,7 @@ describe('FragmentNearCache (real Redis)', () => {
     const list = String(await redis.call('CLIENT', 'LIST'));
     const id = list
       .split('\n')
-      .find((line) => line.includes(` name=${connectionName}`))
+      .find((line) => line.includes(` name=${connectionName} `))
       ?.match(/^id=(\d+)/)?.[1];
     if (!id) throw new Error(`no client named ${connectionName}`);
     await redis.call('CLIENT', 'KILL', 'ID', id);
@@ -68,31 +78,29 @@ describe('FragmentNearCache (real Redis)', () => {
     const key = newKey();
     await redis.hset(key, 'd', '"one"');
     await readAndKeep(cache, key);
-    expect(cache.lookup([key], Date.now())).toEqual([
-      expect.objectContaining({ dataJson: '"one"', dataGeneration: 7 }),
-    ]);
+    expect(cache.lookup([key], T0)).toEqual([expect.objectContaining({ dataJson: '"one"', dataGeneration: 7 })]);
     await redis.hset(key, 'x', '0');
-    await until('the invalidation', () => cache.lookup([key], Date.now()) === undefined);
+    await until('the invalidation', () => cache.lookup([key], T0) === undefined);
   });
 
   it('does not keep a reply when the key was invalidated while the read was in flight', async () => {
     const key = newKey();
     await redis.hset(key, 'd', '"one"');
-    const ticket = cache.begin([key], Date.now())!;
+    const ticket = cache.begin([key], T0)!;
     const [data] = await ticket.reader.hmget(key, 'd');
     // The invalidation connection can deliver a later write's message before this reply is used.
     cache.invalidate([Buffer.from(key)]);
     cache.keep(ticket, key, { dataJson: data!, freshMs: 60_000 });
     cache.end(ticket);
-    expect(cache.lookup([key], Date.now())).toBeUndefined();
+    expect(cache.lookup([key], T0)).toBeUndefined();
     // Another key of the same read is unaffected, and the next read is kept.
     await readAndKeep(cache, key);
-    expect(cache.lookup([key], Date.now())).toBeDefined();
+    expect(cache.lookup([key], T0)).toBeDefined();
   });
 
   it('serves a page only when every copy is kept, fresh and not due for a read mark', async () => {
     const [a, b] = [newKey(), newKey()];
-    const now = Date.now();
+    const now = T0;
     await readAndKeep(cache, a, 1000, now);
     expect(cache.lookup([a, b], now)).toBeUndefined();
     await readAndKeep(cache, b, 60_000, now);
@@ -106,9 +114,9 @@ describe('FragmentNearCache (real Redis)', () => {
     const keys = [newKey(), newKey(), newKey(), newKey()];
     for (const key of keys) await readAndKeep(cache, key);
     expect(cache.size).toBe(3);
-    expect(cache.lookup([keys[0]], Date.now())).toBeUndefined();
-    expect(cache.lookup(keys.slice(1), Date.now())).toHaveLength(3);
-    const inFlight = cache.begin([keys[0]], Date.now())!;
+    expect(cache.lookup([keys[0]], T0)).toBeUndefined();
+    expect(cache.lookup(keys.slice(1), T0)).toHaveLength(3);
+    const inFlight = cache.begin([keys[0]], T0)!;
     cache.invalidate(null);
     expect(cache.size).toBe(0);
     cache.keep(inFlight, keys[0], { dataJson: 'null', freshMs: 60_000 });
@@ -117,16 +125,16 @@ describe('FragmentNearCache (real Redis)', () => {
   });
 
   it.each([
-    ['the tracked connection', `${name}:near-cache`],
-    ['the invalidation connection', `${name}:near-cache-invalidations-`],
-  ])('drops everything when %s is killed, then tracks again once it is back', async (_, connectionName) => {
+    ['the tracked connection', (found: string) => found === `${name}:near-cache`],
+    ['the invalidation connection', (found: string) => found.startsWith(`${name}:near-cache-invalidations-`)],
+  ])('drops everything when %s is killed, then tracks again once it is back', async (_, named) => {
     const key = newKey();
     await readAndKeep(cache, key);
-    const stale = cache.begin([key], Date.now())!;
+    const stale = cache.begin([key], T0)!;
     const full = String(await redis.call('CLIENT', 'LIST'))
       .split('\n')
       .map((line) => / name=(\S+)/.exec(line)?.[1])
-      .find((found) => found === connectionName || found?.startsWith(connectionName));
+      .find((found) => found !== undefined && named(found));
     await killClient(full!);
     await until('the cache to drop', () => !cache.active);
     expect(cache.size).toBe(0);
@@ -134,12 +142,12 @@ describe('FragmentNearCache (real Redis)', () => {
     // A read sent before the fault is never kept.
     cache.keep(stale, key, { dataJson: 'null', freshMs: 60_000 });
     cache.end(stale);
-    expect(cache.lookup([key], Date.now())).toBeUndefined();
+    expect(cache.lookup([key], T0)).toBeUndefined();
     // Tracking is on again, redirected to the (new) invalidation connection.
     await readAndKeep(cache, key);
-    expect(cache.lookup([key], Date.now())).toBeDefined();
+    expect(cache.lookup([key], T0)).toBeDefined();
     await redis.hset(key, 'd', '"two"');
-    await until('the invalidation after the reconnect', () => cache.lookup([key], Date.now()) === undefined);
+    await until('the invalidation after the reconnect', () => cache.lookup([key], T0) === undefined);
   });
 });
 
@@ -150,13 +158,16 @@ describe('FragmentNearCache on a Sentinel-managed Redis', () => {
   beforeAll(async () => {
     sentinel = await LocalRedisSentinel.start();
     const endpoint = { kind: 'sentinel', sentinels: sentinel.sentinels, name: SENTINEL_MASTER_NAME, auth: {} } as const;
-    cache = new FragmentNearCache({
-      redis: { cache: endpoint, queue: endpoint },
-      keyPrefix: 'near:',
-      bullPrefix: 'bull',
-      connectionName: 'near-sentinel',
-      nearCacheEntries: 100,
-    });
+    cache = new FragmentNearCache(
+      {
+        redis: { cache: endpoint, queue: endpoint },
+        keyPrefix: 'near:',
+        bullPrefix: 'bull',
+        connectionName: 'near-sentinel',
+        nearCacheBytes: 1 << 20,
+      },
+      new Redis({ lazyConnect: true }),
+    );
     await cache.onModuleInit();
     await until('the near cache to arm', () => cache.active);
   }, 60_000);
@@ -180,7 +191,7 @@ describe('FragmentNearCache on a Sentinel-managed Redis', () => {
     replica.disconnect();
     old.disconnect();
     await readAndKeep(cache, 'near:{u1}:k');
-    expect(cache.lookup(['near:{u1}:k'], Date.now())).toBeDefined();
+    expect(cache.lookup(['near:{u1}:k'], T0)).toBeDefined();
 
     await sentinel.kill(sentinel.masterPort);
     await until('the cache to drop', () => !cache.active);
@@ -192,14 +203,77 @@ describe('FragmentNearCache on a Sentinel-managed Redis', () => {
     await promoted.connect();
     try {
       await readAndKeep(cache, 'near:{u1}:k');
-      expect(cache.lookup(['near:{u1}:k'], Date.now())).toEqual([expect.objectContaining({ dataJson: '"one"' })]);
+      expect(cache.lookup(['near:{u1}:k'], T0)).toEqual([expect.objectContaining({ dataJson: '"one"' })]);
       await promoted.hset('near:{u1}:k', 'd', '"two"');
-      await until(
-        'the invalidation from the new master',
-        () => cache.lookup(['near:{u1}:k'], Date.now()) === undefined,
-      );
+      await until('the invalidation from the new master', () => cache.lookup(['near:{u1}:k'], T0) === undefined);
     } finally {
       promoted.disconnect();
     }
   }, 60_000);
+});
+
+describe('FragmentNearCache on a Redis Cluster of 3 masters', () => {
+  let cluster: LocalRedisCluster;
+  let client: Cluster;
+  let cache: FragmentNearCache;
+
+  beforeAll(async () => {
+    cluster = await LocalRedisCluster.start();
+    const endpoint = { kind: 'cluster', nodes: cluster.seeds, auth: {} } as const;
+    // The engine's own Cluster connection: the near cache follows its slot map.
+    client = createRedisClient(endpoint, 'near-cluster', 'command') as Cluster;
+    await client.connect();
+    cache = new FragmentNearCache(
+      {
+        redis: { cache: endpoint, queue: endpoint },
+        keyPrefix: 'near:',
+        bullPrefix: 'bull',
+        connectionName: 'near-cluster',
+        nearCacheBytes: 1 << 20,
+      },
+      client,
+    );
+    await cache.onModuleInit();
+    await until('a lane per master to arm', () => cache.active, 10_000);
+  }, 60_000);
+
+  afterAll(async () => {
+    cache?.onApplicationShutdown();
+    client?.disconnect();
+    await cluster?.stop();
+  });
+
+  it('tracks each key on the master of its slot, and reads on the right master', async () => {
+    const keys = Array.from({ length: 12 }, (_, i) => `near:{u${i}}:k`);
+    expect(new Set(await Promise.all(keys.map((key) => cluster.masterOf(key)))).size).toBe(3);
+    for (const key of keys) await client.hset(key, 'd', '"one"');
+    for (const key of keys) await readAndKeep(cache, key);
+    expect(cache.lookup(keys, T0)).toEqual(keys.map(() => expect.objectContaining({ dataJson: '"one"' })));
+    // A key and a counter of another slot are not one read on one master.
+    expect(cache.begin([keys[0]!], T0, ['near:{other}:hits'])).toBeUndefined();
+    for (const key of keys) await client.hset(key, 'd', '"two"');
+    await until('every master to invalidate', () => keys.every((key) => !cache.lookup([key], T0)));
+  });
+
+  it('drops everything when a master fails over, and tracks the promoted replica', async () => {
+    const key = 'near:{u1}:k';
+    await client.hset(key, 'd', '"three"');
+    await readAndKeep(cache, key);
+    expect(cache.lookup([key], T0)).toBeDefined();
+    await cluster.kill(await cluster.masterOf(key));
+    await until('the cache to drop', () => cache.size === 0 && !cache.active);
+    await cluster.waitHealthy();
+    await until('a lane per master to arm again', () => cache.active, 30_000);
+    let kept = false;
+    for (let tries = 0; !kept && tries < 100; tries++) {
+      // The promoted replica may not have the write the dead master took (asynchronous replication).
+      await client.hset(key, 'd', '"four"').catch(() => undefined);
+      await readAndKeep(cache, key).catch(() => undefined);
+      kept = cache.lookup([key], T0)?.[0]?.dataJson === '"four"';
+      if (!kept) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(kept).toBe(true);
+    await client.hset(key, 'd', '"five"');
+    await until('the promoted master to invalidate', () => cache.lookup([key], T0) === undefined);
+  }, 90_000);
 });

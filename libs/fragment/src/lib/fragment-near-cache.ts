@@ -1,22 +1,23 @@
+// eslint-disable-next-line @typescript-eslint/triple-slash-reference -- cluster-key-slot ships no types: declared here for every project that compiles this file
+/// <reference path="../cluster-key-slot.d.ts" />
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import calculateSlot = require('cluster-key-slot');
+import { Cluster, type Redis } from 'ioredis';
 import type { FragmentModuleOptions } from './fragment-options';
-import { FRAGMENT_OPTIONS } from './fragment.tokens';
-import { createRedisClient, describeEndpoint, type RedisEndpoint } from './redis-clients';
-import { withTimeout } from './with-timeout';
+import { FRAGMENT_OPTIONS, FRAGMENT_REDIS } from './fragment.tokens';
+import { clusterNodeEndpoint, type RedisAuth, type RedisClient, type RedisEndpoint } from './redis-clients';
+import { TrackingLane } from './redis-tracking-lane';
 
-/** Where Redis publishes invalidations for a client tracking in redirect mode (RESP2). */
-const INVALIDATE_CHANNEL = '__redis__:invalidate';
 /**
  * A copy served from memory goes back to Redis this often, so the resolve script marks it read as
  * it does for every read (at most every 5 s: the script's own interval).
  */
 export const NEAR_CACHE_MARK_MS = 5000;
-/** How often the invalidation connection must answer a PING, or the cache is dropped. */
-const PING_EVERY_MS = 1000;
 
-/** A fresh copy kept in the gateway's memory. Times are this process's clock. */
+/** What a kept copy costs beyond its text (the entry, its Map slot, its strings' headers), roughly. */
+const ENTRY_OVERHEAD_BYTES = 256;
+
+/** A fresh copy kept in the gateway's memory. Times are this process's monotonic clock (performance.now()). */
 export interface NearCopy {
   readonly dataJson: string;
   readonly builtAt?: string;
@@ -25,12 +26,15 @@ export interface NearCopy {
   readonly freshUntil: number;
   /** From here the next request reads it from Redis again (which marks it read). */
   readonly markDue: number;
+  readonly bytes: number;
 }
 
-/** One read of copies sent on the tracked connection: what `keep` needs to tell whether a reply may be kept. */
+/** One read of copies sent on a tracked connection: what `keep` needs to tell whether a reply may be kept. */
 export interface NearCacheTicket {
   readonly keys: readonly string[];
+  /** Send the read on this connection (its reads are tracked). */
   readonly reader: Redis;
+  readonly lane: TrackingLane;
   readonly epoch: number;
   readonly seq: number;
   readonly sentAt: number;
@@ -38,20 +42,19 @@ export interface NearCacheTicket {
 
 /**
  * The gateway's near cache: fresh copies in memory, dropped the moment Redis says they changed
- * (server-assisted client-side caching, `CLIENT TRACKING ... REDIRECT`). A warm page then costs
- * Redis only its viewer's rate-limit count, not the read of every copy through the resolve script.
+ * (server-assisted client-side caching through a `TrackingLane` per server: one for a Redis or a
+ * Sentinel's master, one per master of a Cluster). A warm page then costs Redis only its viewer's
+ * rate-limit count, not the read of every copy through the resolve script.
  *
  * What keeps it honest:
- * - Copies are only kept from reads sent on the tracked connection, while tracking is confirmed on
- *   it and redirected to the invalidation connection of this process on the same server (checked by
- *   the subscriber's unique connection name, since client ids repeat across servers).
- * - Either connection dropping, a PING on the invalidation connection going unanswered, or a flush
- *   clears everything and starts a new epoch: a reply of an earlier epoch is never kept.
+ * - Copies are only kept from reads sent on a lane's tracked connection while that lane is armed.
+ * - Any lane going down or coming up (a connection closing, an unanswered PING, a failover, a
+ *   Cluster's slot map changing) or a flush clears everything and starts a new epoch: a reply of an
+ *   earlier epoch is never kept.
  * - An invalidation can overtake the reply of a read sent before it (they travel on two
  *   connections): a key invalidated while a read of it is in flight is not kept from that read.
  * - A copy stays only while fresh by its own ttl (counted from before its read was sent) and at
  *   most `NEAR_CACHE_MARK_MS` without going back to Redis, where the read marks it.
- * On a Redis Cluster it stays off: tracking is per node, and per-node pairs are not built.
  */
 @Injectable()
 export class FragmentNearCache implements OnModuleInit, OnApplicationShutdown {
@@ -60,74 +63,75 @@ export class FragmentNearCache implements OnModuleInit, OnApplicationShutdown {
   /** Reads in flight per key, and the sequence number of an invalidation that came meanwhile. */
   private readonly loading = new Map<string, number>();
   private readonly invalidatedAt = new Map<string, number>();
-  private readonly maxEntries: number;
+  /** Lanes by server: `host:port` of each Cluster master, or one lane named '' for one server. */
+  private readonly lanes = new Map<string, TrackingLane>();
+  private readonly maxBytes: number;
+  private bytes = 0;
   private readonly endpoint: RedisEndpoint;
-  private readonly subscriberName: string;
   private readonly connectionName: string;
+  private readonly listener = {
+    invalidated: (message: unknown) => this.invalidate(message),
+    changed: (lane: TrackingLane) => {
+      this.clear();
+      if (!lane.armed) this.refreshSlotsSoon();
+    },
+  };
+  private refreshTimer?: NodeJS.Timeout;
   private seq = 0;
   private epoch = 0;
-  private armed = false;
-  private arming = 0;
-  private tracked?: Redis;
-  private invalidations?: Redis;
-  private subscriberId?: string;
-  private pinger?: NodeJS.Timeout;
-  private lastFailure?: string;
+  private stopped = false;
 
-  constructor(@Inject(FRAGMENT_OPTIONS) options: FragmentModuleOptions) {
-    this.maxEntries = options.nearCacheEntries ?? 0;
+  constructor(
+    @Inject(FRAGMENT_OPTIONS) options: FragmentModuleOptions,
+    @Inject(FRAGMENT_REDIS) private readonly redis: RedisClient,
+  ) {
+    this.maxBytes = options.nearCacheBytes ?? 0;
     this.endpoint = options.redis.cache;
     this.connectionName = `${options.connectionName ?? 'fragment'}:near-cache`;
-    this.subscriberName = `${this.connectionName}-invalidations-${randomBytes(6).toString('hex')}`;
   }
 
-  /** Whether copies are being kept and served now. */
+  /** Whether copies are being kept now: every lane is armed (a Cluster: one per master). */
   get active(): boolean {
-    return this.armed;
+    if (this.lanes.size === 0) return false;
+    for (const lane of this.lanes.values()) if (!lane.armed) return false;
+    return true;
   }
 
   get size(): number {
     return this.copies.size;
   }
 
+  /** Roughly what the kept copies take in memory. */
+  get sizeBytes(): number {
+    return this.bytes;
+  }
+
   async onModuleInit(): Promise<void> {
-    if (this.maxEntries <= 0) return;
-    if (this.endpoint.kind === 'cluster') {
-      this.logger.log('near cache off: Redis Cluster tracks per node, and per-node tracking is not built');
+    if (this.maxBytes <= 0) return;
+    const redis = this.redis;
+    if (this.endpoint.kind === 'cluster' && redis instanceof Cluster) {
+      const auth = this.endpoint.auth;
+      // A new slot map may move slots between masters, or add and remove masters.
+      redis.on('refresh', () => void this.followCluster(redis, auth));
+      await this.followCluster(redis, auth);
       return;
     }
-    const tracked = createRedisClient(this.endpoint, this.connectionName, 'command') as Redis;
-    const invalidations = createRedisClient(this.endpoint, this.subscriberName, 'invalidations') as Redis;
-    this.tracked = tracked;
-    this.invalidations = invalidations;
-    tracked.on('close', () => this.disarm());
-    invalidations.on('close', () => {
-      this.subscriberId = undefined;
-      this.disarm();
-    });
-    tracked.on('ready', () => void this.arm());
-    invalidations.on('ready', () => void this.arm());
-    invalidations.on('messageBuffer', (channel: Buffer, message: unknown) => {
-      if (channel.toString() === INVALIDATE_CHANNEL) this.invalidate(message);
-    });
-    this.pinger = setInterval(() => void this.ping(), PING_EVERY_MS);
-    this.pinger.unref();
-    // Not connecting is not fatal: pages are read from Redis until both connections are up.
-    await Promise.all([tracked.connect(), invalidations.connect()]).catch((error: Error) =>
-      this.logger.warn(`near cache not started yet (${describeEndpoint(this.endpoint)}): ${error.message}`),
-    );
+    const lane = new TrackingLane(this.endpoint, this.connectionName, this.listener);
+    this.lanes.set('', lane);
+    await lane.start();
   }
 
   onApplicationShutdown(): void {
-    clearInterval(this.pinger);
-    this.disarm();
-    this.tracked?.disconnect();
-    this.invalidations?.disconnect();
+    this.stopped = true;
+    clearTimeout(this.refreshTimer);
+    for (const lane of this.lanes.values()) lane.stop();
+    this.lanes.clear();
+    this.clear();
   }
 
   /** The copies of `keys`, if every one is kept, fresh and not due for a read mark at `now`; else undefined. */
   lookup(keys: readonly string[], now: number): NearCopy[] | undefined {
-    if (!this.armed) return undefined;
+    if (this.copies.size === 0) return undefined;
     const found = new Array<NearCopy>(keys.length);
     for (let i = 0; i < keys.length; i++) {
       const copy = this.copies.get(keys[i]);
@@ -137,11 +141,16 @@ export class FragmentNearCache implements OnModuleInit, OnApplicationShutdown {
     return found;
   }
 
-  /** Starts a read of `keys` whose fresh copies may be kept: send it on `ticket.reader`. Undefined while off. */
-  begin(keys: readonly string[], now: number): NearCacheTicket | undefined {
-    if (!this.armed || !this.tracked) return undefined;
+  /**
+   * Starts a read of `keys` (and of `alsoKeys`, e.g. a counter, which must be on the same server)
+   * whose fresh copies may be kept: send it on `ticket.reader`. Undefined while their lane is not
+   * armed, or when they span servers.
+   */
+  begin(keys: readonly string[], now: number, alsoKeys: readonly string[] = []): NearCacheTicket | undefined {
+    const lane = this.laneOf([...keys, ...alsoKeys]);
+    if (!lane?.armed) return undefined;
     for (const key of keys) this.loading.set(key, (this.loading.get(key) ?? 0) + 1);
-    return { keys, reader: this.tracked, epoch: this.epoch, seq: this.seq, sentAt: now };
+    return { keys, reader: lane.tracked, lane, epoch: this.epoch, seq: this.seq, sentAt: now };
   }
 
   /** Keeps a fresh copy the ticket's read found, unless anything since says it may be out of date. */
@@ -150,21 +159,32 @@ export class FragmentNearCache implements OnModuleInit, OnApplicationShutdown {
     key: string,
     copy: { dataJson: string; builtAt?: string; dataGeneration?: number; freshMs: number },
   ): void {
-    if (!this.armed || ticket.epoch !== this.epoch) return;
+    if (!ticket.lane.armed || ticket.epoch !== this.epoch) return;
     if ((this.invalidatedAt.get(key) ?? 0) > ticket.seq) return;
-    if (this.copies.size >= this.maxEntries && !this.copies.has(key)) {
-      // Oldest first: Map keeps insertion order.
-      const oldest = this.copies.keys().next();
-      if (!oldest.done) this.copies.delete(oldest.value);
+    const bytes = copy.dataJson.length + (copy.builtAt?.length ?? 0) + ENTRY_OVERHEAD_BYTES;
+    this.drop(key);
+    if (bytes > this.maxBytes) return;
+    // Oldest first (Map keeps insertion order) until it fits.
+    for (const oldest of this.copies.keys()) {
+      if (this.bytes + bytes <= this.maxBytes) break;
+      this.drop(oldest);
     }
-    this.copies.delete(key);
     this.copies.set(key, {
       dataJson: copy.dataJson,
       builtAt: copy.builtAt,
       dataGeneration: copy.dataGeneration,
       freshUntil: ticket.sentAt + copy.freshMs,
       markDue: ticket.sentAt + NEAR_CACHE_MARK_MS,
+      bytes,
     });
+    this.bytes += bytes;
+  }
+
+  private drop(key: string): void {
+    const copy = this.copies.get(key);
+    if (!copy) return;
+    this.copies.delete(key);
+    this.bytes -= copy.bytes;
   }
 
   /** The ticket's read has ended (answered or failed). */
@@ -188,7 +208,7 @@ export class FragmentNearCache implements OnModuleInit, OnApplicationShutdown {
     }
     for (const raw of message) {
       const key = String(raw);
-      this.copies.delete(key);
+      this.drop(key);
       if (this.loading.has(key)) this.invalidatedAt.set(key, ++this.seq);
     }
   }
@@ -196,65 +216,58 @@ export class FragmentNearCache implements OnModuleInit, OnApplicationShutdown {
   /** Forgets every copy; a read in flight now is not kept either. */
   private clear(): void {
     this.copies.clear();
+    this.bytes = 0;
     this.epoch++;
   }
 
-  private disarm(): void {
-    this.arming++;
-    this.armed = false;
-    this.clear();
-  }
-
-  /** Turns tracking on once both connections are up: subscribe, check both are on one server, redirect. */
-  private async arm(): Promise<void> {
-    const attempt = ++this.arming;
-    this.armed = false;
-    this.clear();
-    const { tracked, invalidations } = this;
-    if (tracked?.status !== 'ready' || invalidations?.status !== 'ready') return;
-    try {
-      if (this.subscriberId === undefined) {
-        const id = String(await invalidations.client('ID'));
-        await invalidations.subscribe(INVALIDATE_CHANNEL);
-        this.subscriberId = id;
-      }
-      const id = this.subscriberId;
-      const listed = String(await tracked.call('CLIENT', 'LIST', 'ID', id));
-      if (!listed.includes(`name=${this.subscriberName} `)) {
-        throw new Error('the invalidation connection is on another server (a failover in progress?)');
-      }
-      await tracked.call('CLIENT', 'TRACKING', 'ON', 'REDIRECT', id);
-      if (attempt !== this.arming) return;
-      this.clear();
-      this.armed = true;
-      if (this.lastFailure) this.logger.log('near cache on again');
-      this.lastFailure = undefined;
-    } catch (error) {
-      const message = (error as Error).message;
-      if (message !== this.lastFailure) this.logger.warn(`near cache off: ${message}`);
-      this.lastFailure = message;
-      if (attempt === this.arming) setTimeout(() => void this.retry(attempt), PING_EVERY_MS).unref();
-    }
-  }
-
-  private async retry(attempt: number): Promise<void> {
-    if (attempt === this.arming && !this.armed) await this.arm();
+  /** The lane of the server that holds every one of `keys`: the only one, or the Cluster master of their slot. */
+  private laneOf(keys: readonly string[]): TrackingLane | undefined {
+    const only = this.lanes.get('');
+    if (only || !(this.redis instanceof Cluster) || keys.length === 0) return only;
+    const slot = calculateSlot(keys[0]);
+    for (let i = 1; i < keys.length; i++) if (calculateSlot(keys[i]) !== slot) return undefined;
+    const master = this.redis.slots[slot]?.[0];
+    return master === undefined ? undefined : this.lanes.get(master);
   }
 
   /**
-   * A connection can die without closing (a half-open socket): then invalidations stop coming while
-   * copies are still served. An unanswered PING drops the cache and the connection, which reconnects.
+   * A Cluster lane went down: its master may have failed over. The engine's connection refreshes
+   * its slot map when one of its own commands fails, which may not happen soon; ask for it every
+   * second until every lane is armed again.
    */
-  private async ping(): Promise<void> {
-    const invalidations = this.invalidations;
-    if (!this.armed || !invalidations) return;
-    try {
-      await withTimeout(invalidations.ping(), PING_EVERY_MS, 'no answer to PING');
-    } catch (error) {
-      this.logger.warn(`near cache dropped: invalidation connection ${(error as Error).message}`);
-      this.subscriberId = undefined;
-      this.disarm();
-      invalidations.disconnect(true);
+  private refreshSlotsSoon(): void {
+    const cluster = this.redis;
+    if (!(cluster instanceof Cluster) || this.refreshTimer || this.stopped) return;
+    this.refreshTimer = setTimeout(() => {
+      this.refreshTimer = undefined;
+      if (this.stopped || this.active) return;
+      cluster.refreshSlotsCache(() => undefined);
+      this.refreshSlotsSoon();
+    }, 1000);
+    this.refreshTimer.unref();
+  }
+
+  /** One lane per master of the Cluster's current slot map; lanes of servers no longer masters stop. */
+  private async followCluster(cluster: Cluster, auth: RedisAuth): Promise<void> {
+    if (this.stopped) return;
+    const masters = new Set<string>();
+    for (const owners of cluster.slots) if (owners?.[0]) masters.add(owners[0]);
+    const started: Array<Promise<void>> = [];
+    for (const [key, lane] of this.lanes) {
+      if (masters.has(key)) continue;
+      lane.stop();
+      this.lanes.delete(key);
+      this.clear();
     }
+    for (const key of masters) {
+      if (this.lanes.has(key)) continue;
+      const at = key.lastIndexOf(':');
+      const node = { host: key.slice(0, at), port: Number(key.slice(at + 1)) };
+      const lane = new TrackingLane(clusterNodeEndpoint(auth, node), this.connectionName, this.listener);
+      this.lanes.set(key, lane);
+      started.push(lane.start());
+    }
+    if (started.length > 0) this.logger.log(`near cache tracking ${this.lanes.size} Cluster masters`);
+    await Promise.all(started);
   }
 }

@@ -11,8 +11,8 @@ export interface FragmentModuleOptions {
   /** Short name of this process for Redis CLIENT LIST and logs, e.g. `feed-worker`. */
   readonly connectionName?: string;
   readonly worker?: FragmentWorkerOptions;
-  /** Gateway: fresh copies kept in memory at most (0 or absent: no near cache). */
-  readonly nearCacheEntries?: number;
+  /** Gateway: memory for fresh copies kept in the near cache, in bytes (0 or absent: no near cache). */
+  readonly nearCacheBytes?: number;
 }
 
 export interface FragmentWorkerOptions {
@@ -34,7 +34,7 @@ export interface FragmentEnv extends RedisEnv {
   readonly REDIS_KEY_PREFIX: string;
   readonly BULL_PREFIX: string;
   /** Gateway only. */
-  readonly NEAR_CACHE_MAX_ENTRIES?: number;
+  readonly NEAR_CACHE_MAX_MB?: number;
 }
 
 export interface FragmentWorkerEnv {
@@ -49,7 +49,7 @@ const SHUTDOWN_MARGIN_MS = 3000;
 
 /** The variables `fragmentOptionsFromEnv` reads: in a gateway, and in a worker. */
 export const FRAGMENT_ENV_KEYS = [...REDIS_ENV_KEYS, 'REDIS_KEY_PREFIX', 'BULL_PREFIX'] as const;
-export const FRAGMENT_GATEWAY_ENV_KEYS = [...FRAGMENT_ENV_KEYS, 'NEAR_CACHE_MAX_ENTRIES'] as const;
+export const FRAGMENT_GATEWAY_ENV_KEYS = [...FRAGMENT_ENV_KEYS, 'NEAR_CACHE_MAX_MB'] as const;
 export const FRAGMENT_WORKER_ENV_KEYS = [
   ...FRAGMENT_ENV_KEYS,
   'WORKER_CONCURRENCY',
@@ -79,6 +79,6 @@ export function fragmentOptionsFromEnv(
     bullPrefix: env.BULL_PREFIX,
     connectionName,
     worker,
-    nearCacheEntries: env.NEAR_CACHE_MAX_ENTRIES,
+    nearCacheBytes: env.NEAR_CACHE_MAX_MB === undefined ? undefined : env.NEAR_CACHE_MAX_MB * 1024 * 1024,
   };
 }

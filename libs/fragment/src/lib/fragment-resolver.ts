@@ -1,4 +1,5 @@
 import { Injectable, Logger, Optional } from '@nestjs/common';
+import { performance } from 'node:perf_hooks';
 import type { FragmentDefinition, FragmentRequestContext, RawFragmentParams } from './fragment-definition';
 import { FragmentStoreUnavailableError } from './fragment-errors';
 import { FragmentEnqueuer, type LeasedBuild } from './fragment-enqueuer';
@@ -8,7 +9,13 @@ import { FragmentRequestMetrics } from './fragment-metrics';
 import { FragmentNearCache, type NearCacheTicket, type NearCopy } from './fragment-near-cache';
 import { FragmentRetryAdvisor } from './fragment-retry-advisor';
 import type { FragmentState } from './fragment-state';
-import { FragmentStore, type ReadCount, type ReadCounter, type StoredFragment } from './fragment-store';
+import {
+  type CountedRead,
+  FragmentStore,
+  type ReadCount,
+  type ReadCounter,
+  type StoredFragment,
+} from './fragment-store';
 import type { FragmentTarget } from './fragment-target';
 import { FragmentTargets } from './fragment-targets';
 import { isRedisUnavailableError } from './redis-clients';
@@ -83,14 +90,15 @@ export class FragmentResolver {
     options: ResolveOptions = {},
   ): Promise<CountedResolve> {
     const keys = targets.map((t) => t.key);
-    const now = Date.now();
+    // The near cache's clock: monotonic, so a step of the wall clock cannot stretch a copy's ttl.
+    const now = performance.now();
     // The engine's own connection down means Redis is away for this process: no page from memory either.
     const nearCache = this.store.connected() ? this.nearCache : undefined;
     const near = nearCache?.lookup(keys, now);
     if (near) return this.countNear(targets, near, counter, now);
-    const ticket = nearCache?.begin(keys, now);
+    const ticket = nearCache?.begin(keys, now, [counter.hitsKey, counter.blockedKey]);
     try {
-      const read = await this.store.readCounted(this.readRequests(targets), counter, ticket?.reader);
+      const read = await this.readCountedVia(targets, counter, ticket);
       if (read.blocked) return read;
       if (ticket) this.keepFresh(ticket, read.fragments);
       return { count: read.count, blocked: false, states: await this.settle(targets, read.fragments, options) };
@@ -98,6 +106,26 @@ export class FragmentResolver {
       throw unavailableOr(error, this.store);
     } finally {
       if (ticket) this.nearCache?.end(ticket);
+    }
+  }
+
+  /**
+   * A counted read on the near cache's tracked connection (else the engine's own). On a Cluster
+   * that connection is one master's: a slot that moved since the last slot map answers MOVED
+   * before the script runs (nothing counted, nothing leased), and the read goes the usual way.
+   */
+  private async readCountedVia(
+    targets: readonly FragmentTarget[],
+    counter: ReadCounter,
+    ticket: NearCacheTicket | undefined,
+  ): Promise<CountedRead> {
+    const requests = this.readRequests(targets);
+    if (!ticket) return this.store.readCounted(requests, counter);
+    try {
+      return await this.store.readCounted(requests, counter, ticket.reader);
+    } catch (error) {
+      if (!/^(MOVED|ASK) /.test((error as Error).message)) throw error;
+      return this.store.readCounted(requests, counter);
     }
   }
 

@@ -130,6 +130,18 @@ function authOf(url: string): RedisAuth {
   };
 }
 
+/** One node of a Cluster as a server of its own, with the Cluster's credentials, TLS and database. */
+export function clusterNodeEndpoint(auth: RedisAuth, node: RedisNode): RedisEndpoint {
+  const user = auth.username ? encodeURIComponent(auth.username) : '';
+  const password = auth.password ? `:${encodeURIComponent(auth.password)}` : '';
+  const credentials = user || password ? `${user}${password}@` : '';
+  const host = node.host.includes(':') ? `[${node.host}]` : node.host;
+  return {
+    kind: 'single',
+    url: `${auth.tls ? 'rediss' : 'redis'}://${credentials}${host}:${node.port}/${auth.db ?? 0}`,
+  };
+}
+
 /** For log lines and errors: where a role's Redis is, without credentials. */
 export function describeEndpoint(endpoint: RedisEndpoint): string {
   const nodes = (list: readonly RedisNode[]) => list.map((n) => `${n.host}:${n.port}`).join(',');
@@ -153,7 +165,13 @@ function purposeOptions(purpose: RedisPurpose): RedisOptions {
     case 'subscriber':
       return { maxRetriesPerRequest: null, connectTimeout: 2000 };
     case 'invalidations':
-      return { maxRetriesPerRequest: null, connectTimeout: 2000, autoResubscribe: false };
+      // Nothing re-sent on a new connection: its owner asks its client id before subscribing again.
+      return {
+        maxRetriesPerRequest: null,
+        connectTimeout: 2000,
+        autoResubscribe: false,
+        autoResendUnfulfilledCommands: false,
+      };
     case 'bull-client':
       return {};
     case 'bull-subscriber':

@@ -12,8 +12,8 @@ export const gatewayEnvSchema = baseEnvSchema
   .extend({
     // OpenAPI at /api/docs: public outside production, behind the admin credentials in production.
     API_DOCS: envBoolean().default(true),
-    // Fresh copies the gateway keeps in memory, dropped when Redis says they changed (0: off).
-    NEAR_CACHE_MAX_ENTRIES: envInt(0, 10_000_000).default(10_000),
+    // Memory (MiB) for fresh copies the gateway keeps, dropped when Redis says they changed (0: off).
+    NEAR_CACHE_MAX_MB: envInt(0, 65_536).default(32),
   });
 
 export type GatewayEnv = z.output<typeof gatewayEnvSchema>;

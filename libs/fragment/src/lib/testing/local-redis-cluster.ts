@@ -68,6 +68,7 @@ export class LocalRedisCluster {
         { timeout: 30_000 },
       );
       await cluster.waitHealthy();
+      await cluster.waitReplicasOnline(replicas);
     } catch (error) {
       await cluster.stop();
       throw error;
@@ -142,6 +143,27 @@ export class LocalRedisCluster {
       const healthy = await this.isHealthy().catch(() => false);
       if (healthy) return;
       if (Date.now() > deadline) throw new Error(`Redis Cluster ${this.seedList} not healthy within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /**
+   * Until every master has `replicas` replicas done with their first sync: a replica that never
+   * synced is not eligible for failover, so a master killed before then stays down.
+   */
+  async waitReplicasOnline(replicas: number, timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const masters = await this.masters().catch(() => []);
+      const online = await Promise.all(
+        masters.map(async (m) => {
+          const info = await withNode(m.port, (redis) => redis.info('replication')).catch(() => '');
+          return (info.match(/^slave\d+:.*state=online/gm) ?? []).length;
+        }),
+      );
+      if (masters.length > 0 && online.every((count) => count >= replicas)) return;
+      if (Date.now() > deadline)
+        throw new Error(`Redis Cluster ${this.seedList}: replicas not in sync within ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }
