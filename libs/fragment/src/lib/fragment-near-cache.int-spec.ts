@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { Cluster, Redis } from 'ioredis';
-import { createRedisClient } from './redis-clients';
+import { createRedisClient, type RedisClient, type RedisEndpoint } from './redis-clients';
 import { LocalRedisCluster } from './testing/local-redis-cluster';
 import { FragmentNearCache, NEAR_CACHE_MARK_MS } from './fragment-near-cache';
 import type { FragmentModuleOptions } from './fragment-options';
@@ -31,6 +31,20 @@ async function readAndKeep(cache: FragmentNearCache, key: string, freshMs = 60_0
   } finally {
     cache.end(ticket);
   }
+}
+
+/** A near cache of 1 MiB on `endpoint`; `engine` stands for the engine's own connection (a Cluster's slot map). */
+function nearCacheOn(endpoint: RedisEndpoint, connectionName: string, engine: RedisClient): FragmentNearCache {
+  return new FragmentNearCache(
+    {
+      redis: { cache: endpoint, queue: endpoint },
+      keyPrefix: 'near:',
+      bullPrefix: 'bull',
+      connectionName,
+      nearCacheBytes: 1 << 20,
+    },
+    engine,
+  );
 }
 
 /**
@@ -158,16 +172,7 @@ describe('FragmentNearCache on a Sentinel-managed Redis', () => {
   beforeAll(async () => {
     sentinel = await LocalRedisSentinel.start();
     const endpoint = { kind: 'sentinel', sentinels: sentinel.sentinels, name: SENTINEL_MASTER_NAME, auth: {} } as const;
-    cache = new FragmentNearCache(
-      {
-        redis: { cache: endpoint, queue: endpoint },
-        keyPrefix: 'near:',
-        bullPrefix: 'bull',
-        connectionName: 'near-sentinel',
-        nearCacheBytes: 1 << 20,
-      },
-      new Redis({ lazyConnect: true }),
-    );
+    cache = nearCacheOn(endpoint, 'near-sentinel', new Redis({ lazyConnect: true }));
     await cache.onModuleInit();
     await until('the near cache to arm', () => cache.active);
   }, 60_000);
@@ -223,16 +228,7 @@ describe('FragmentNearCache on a Redis Cluster of 3 masters', () => {
     // The engine's own Cluster connection: the near cache follows its slot map.
     client = createRedisClient(endpoint, 'near-cluster', 'command') as Cluster;
     await client.connect();
-    cache = new FragmentNearCache(
-      {
-        redis: { cache: endpoint, queue: endpoint },
-        keyPrefix: 'near:',
-        bullPrefix: 'bull',
-        connectionName: 'near-cluster',
-        nearCacheBytes: 1 << 20,
-      },
-      client,
-    );
+    cache = nearCacheOn(endpoint, 'near-cluster', client);
     await cache.onModuleInit();
     await until('a lane per master to arm', () => cache.active, 10_000);
   }, 60_000);
