@@ -33,8 +33,9 @@ export class TrackingLane {
   private armedNow = false;
   private arming = 0;
   private attempts = Promise.resolve();
-  /** The subscriber's client id, and which of its connections it belongs to. */
-  private subscriber?: { id: string; connection: number };
+  /** The subscriber's client id on its current connection (cleared when that connection closes). */
+  private subscriberId?: string;
+  /** Counts the subscriber's connections: an id answered on an earlier one is not kept. */
   private subscriberConnection = 0;
   /** When the unanswered PING of each connection was sent (performance.now()). */
   private readonly pingSent = new Map<Redis, number>();
@@ -63,7 +64,7 @@ export class TrackingLane {
     invalidations.on('close', () => {
       // A CLIENT ID answered before this close belongs to a connection that is gone.
       this.subscriberConnection++;
-      this.subscriber = undefined;
+      this.subscriberId = undefined;
       this.disarm();
     });
     tracked.on('ready', () => void this.arm());
@@ -115,18 +116,18 @@ export class TrackingLane {
     if (attempt !== this.arming || this.stopped) return;
     if (tracked.status !== 'ready' || invalidations.status !== 'ready') return;
     try {
-      if (!this.subscriber) {
+      if (this.subscriberId === undefined) {
         const connection = this.subscriberConnection;
         const id = String(await invalidations.client('ID'));
         await invalidations.subscribe(INVALIDATE_CHANNEL);
         if (connection !== this.subscriberConnection) return;
-        this.subscriber = { id, connection };
+        this.subscriberId = id;
       }
-      const { id } = this.subscriber;
+      const id = this.subscriberId;
       const listed = String(await tracked.call('CLIENT', 'LIST', 'ID', id));
       if (!listed.includes(`name=${this.subscriberName} `)) {
         // Start the subscriber afresh: its id is of another server (a failover) or of a connection gone.
-        this.subscriber = undefined;
+        this.subscriberId = undefined;
         invalidations.disconnect(true);
         throw new Error('the invalidation connection is not on the tracked connection’s server');
       }
@@ -172,7 +173,7 @@ export class TrackingLane {
           if (this.stopped || this.pingSent.get(connection) !== sent) return;
           this.logger.warn(`near cache dropped: ${describeEndpoint(this.endpoint)} did not answer a PING for 3 s`);
           this.disarm();
-          this.subscriber = undefined;
+          this.subscriberId = undefined;
           this.tracked.disconnect(true);
           this.invalidations.disconnect(true);
         });
