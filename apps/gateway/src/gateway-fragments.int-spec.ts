@@ -115,6 +115,63 @@ describe('single fragments over HTTP, built by in-process workers (real Redis, B
     }
   });
 
+  it('counts pages from its near cache against a limit two gateways share, taking hits ahead, never past it', async () => {
+    const limit = 1280; // 20 hits ahead at most per count (1/64 of the limit)
+    const shared = { REDIS_KEY_PREFIX: gateway.keyPrefix, BULL_PREFIX: `${gateway.keyPrefix}bull` };
+    const env = { ...shared, RATE_LIMIT_PER_MINUTE: String(limit) };
+    const replicas = [
+      await GatewayTestApp.start({ database: gateway.database, env }),
+      await GatewayTestApp.start({ database: gateway.database, env }),
+    ];
+    try {
+      for (const replica of replicas) {
+        const nearCache = replica.app.get(FragmentNearCache);
+        for (let i = 0; i < 500 && !nearCache.active; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+        expect(nearCache.active).toBe(true);
+      }
+      const viewer = 2;
+      const url = '/api/fragments/profile?userId=10';
+      const ask = (replica: GatewayTestApp) =>
+        replica.app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${replica.token(viewer)}` } });
+      expect(
+        (
+          await replicas[0]!.app.inject({
+            method: 'GET',
+            url: `${url}&waitMs=2000`,
+            headers: { authorization: `Bearer ${replicas[0]!.token(viewer)}` },
+          })
+        ).statusCode,
+      ).toBe(200);
+      const hitsKey = `${gateway.keyPrefix}ratelimit:{u${viewer}}:api:default:hits`;
+      // One gateway alone: Redis holds more hits than it answered, the ones it took ahead.
+      const remaining: number[] = [];
+      for (let i = 0; i < 99; i++) {
+        const answer = await ask(replicas[0]!);
+        expect(answer.statusCode).toBe(200);
+        remaining.push(Number(answer.headers['x-ratelimit-remaining']));
+      }
+      expect(remaining).toEqual(remaining.map((_, i) => limit - 2 - i));
+      expect(Number(await gateway.redis.get(hitsKey))).toBeGreaterThan(100);
+      // Both, in turn, until refused: never past the limit, and few hits lost to what each holds.
+      let admitted = 100;
+      let first429 = 0;
+      for (let i = 0; i < limit && first429 === 0; i++) {
+        const answer = await ask(replicas[i % 2]!);
+        if (answer.statusCode === 200) admitted++;
+        else {
+          expect(answer.statusCode).toBe(429);
+          first429 = admitted;
+        }
+      }
+      expect(first429).toBeGreaterThan(0);
+      expect(admitted).toBeLessThanOrEqual(limit);
+      expect(admitted).toBeGreaterThanOrEqual(limit - 2 * 19);
+      expect((await ask(replicas[0]!)).statusCode).toBe(429);
+    } finally {
+      for (const replica of replicas) await replica.close();
+    }
+  }, 60_000);
+
   it('answers a failed build 502 with Retry-After and a message that tells nothing of the internals', async () => {
     const userId = 9;
     builds.failing.add(userId);

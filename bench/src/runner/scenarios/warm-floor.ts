@@ -70,12 +70,13 @@ async function headerBytes(url: string, token: string): Promise<{ count: number;
   return { count, bytes };
 }
 
-/** The gateway's near-cache reads so far (its /metrics). */
-async function nearCacheReads(url: string): Promise<{ hit: number; miss: number }> {
+/** The gateway's near-cache reads so far, and how their rate-limit counts were made (its /metrics). */
+async function nearCacheReads(url: string): Promise<{ hit: number; miss: number; countedInMemory: number }> {
   const samples = await scrape(url);
   return {
     hit: sumOf(samples, 'fragment_near_cache_reads_total', { outcome: 'hit' }),
     miss: sumOf(samples, 'fragment_near_cache_reads_total', { outcome: 'miss' }),
+    countedInMemory: sumOf(samples, 'fragment_near_cache_counts_total', { where: 'memory' }),
   };
 }
 
@@ -98,7 +99,7 @@ export async function warmFloor(ctx: BenchContext): Promise<ScenarioResult> {
   const redisPid = await ctx.stack.redisPid();
   const started: RunningApp[] = [];
   const servers: Server[] = [{ key: 'gw', label: 'gateway', app: system.gateway }];
-  type Key = `${string}:${'rps' | 'p50' | 'p99' | 'appUs' | 'redisUs' | 'nearHitShare'}`;
+  type Key = `${string}:${'rps' | 'p50' | 'p99' | 'appUs' | 'redisUs' | 'nearHitShare' | 'memoryCountShare'}`;
   const series = new RunSeries<Key>();
   let pageBytes = 0;
   const profiles: Record<string, ProfileSummary> = {};
@@ -180,6 +181,10 @@ export async function warmFloor(ctx: BenchContext): Promise<ScenarioResult> {
           const after = await nearCacheReads(server.app.url);
           const hits = after.hit - hitsBefore.hit;
           series.add('gw:nearHitShare', (100 * hits) / Math.max(1, hits + after.miss - hitsBefore.miss));
+          series.add(
+            'gw:memoryCountShare',
+            (100 * (after.countedInMemory - hitsBefore.countedInMemory)) / Math.max(1, hits),
+          );
         }
         if (r.non2xx > 0 || r.errors > 0)
           throw new Error(`${server.label}: ${r.non2xx} non-2xx, ${r.errors} errors (${JSON.stringify(r.statuses)})`);
@@ -238,7 +243,7 @@ export async function warmFloor(ctx: BenchContext): Promise<ScenarioResult> {
     '',
     `**Gateway / floor throughput: ${ratioText(throughputRatio)}** (target ≥ 0.80×); p99 ${fig(f['gw:p99'], 2, 'ms')} against ${fig(f['floor:p99'], 2, 'ms')}. Response headers: gateway ${headers['gateway']?.count} (${headers['gateway']?.bytes} bytes), floor ${headers['floor']?.count} (${headers['floor']?.bytes} bytes).`,
     '',
-    `Near cache (docs/architecture.md): the gateway served ${fig(f['gw:nearHitShare'], 1, '%')} of its pages from memory; against the same gateway with it off (\`NEAR_CACHE_MAX_MB=0\`, every page through the resolve script): **${ratioText(f['gw:rps'].median / f['nonear:rps'].median)} the throughput**, ${ratioText(f['gw:appUs'].median / f['nonear:appUs'].median)} the gateway CPU and ${ratioText(f['gw:redisUs'].median / f['nonear:redisUs'].median)} the Redis CPU per request.`,
+    `Near cache (docs/architecture.md): the gateway served ${fig(f['gw:nearHitShare'], 1, '%')} of its pages from memory, and counted ${fig(f['gw:memoryCountShare'], 1, '%')} of those against its viewer's rate limit from hits it had taken from Redis ahead (the rest by a count script call); against the same gateway with it off (\`NEAR_CACHE_MAX_MB=0\`, every page through the resolve script): **${ratioText(f['gw:rps'].median / f['nonear:rps'].median)} the throughput**, ${ratioText(f['gw:appUs'].median / f['nonear:appUs'].median)} the gateway CPU and ${ratioText(f['gw:redisUs'].median / f['nonear:redisUs'].median)} the Redis CPU per request.`,
     ...(f['base:rps']
       ? [
           '',
@@ -284,6 +289,7 @@ export async function warmFloor(ctx: BenchContext): Promise<ScenarioResult> {
       nearCacheThroughputRatio: f['gw:rps'].median / f['nonear:rps'].median,
       nearCacheRedisCpuRatio: f['gw:redisUs'].median / f['nonear:redisUs'].median,
       nearCacheHitPercent: f['gw:nearHitShare'].median,
+      countedInMemoryPercent: f['gw:memoryCountShare'].median,
     },
     markdown,
     figures: { ...f, profiles },

@@ -61,6 +61,12 @@ export class FragmentRequestMetrics {
     "Counted page reads by the gateway's near cache: hit (every copy from memory), miss (read from Redis while the cache is on)",
     ['outcome'],
   );
+  readonly nearCacheCounts = counter(
+    register,
+    'fragment_near_cache_counts_total',
+    'Rate-limit counts of pages served from the near cache: from hits this gateway took from Redis ahead (memory), or by a count sent to Redis (redis)',
+    ['where'],
+  );
 }
 
 /** Writes' effect on cached fragments. */

@@ -2,6 +2,7 @@ import { Injectable, Logger, Optional } from '@nestjs/common';
 import { performance } from 'node:perf_hooks';
 import type { FragmentDefinition, FragmentRequestContext, RawFragmentParams } from './fragment-definition';
 import { FragmentStoreUnavailableError } from './fragment-errors';
+import { CountAllowances } from './count-allowances';
 import { FragmentEnqueuer, type LeasedBuild } from './fragment-enqueuer';
 import { type EventCopy, FragmentEvents } from './fragment-events';
 import { FragmentLostJobs } from './fragment-lost-jobs';
@@ -46,6 +47,8 @@ interface SettledReads {
 export class FragmentResolver {
   private readonly logger = new Logger(FragmentResolver.name);
   private readonly settledReads = new Map<string, SettledReads>();
+  /** Rate-limit hits taken ahead for pages served from the near cache. */
+  private readonly allowances = new CountAllowances();
 
   constructor(
     private readonly store: FragmentStore,
@@ -129,18 +132,28 @@ export class FragmentResolver {
     }
   }
 
-  /** Every copy of the page is in the near cache: Redis only counts the request. */
+  /**
+   * Every copy of the page is in the near cache: the request is counted from the hits this process
+   * holds for its viewer (`CountAllowances`), else by Redis, which grants a few more ahead.
+   */
   private async countNear(
     targets: readonly FragmentTarget[],
     near: NearCopy[],
     counter: ReadCounter,
     now: number,
   ): Promise<CountedResolve> {
-    let count: ReadCount;
-    try {
-      count = await this.store.count(counter);
-    } catch (error) {
-      throw unavailableOr(error, this.store);
+    let count = this.allowances.take(counter, now);
+    if (count) this.metrics.nearCacheCounts.inc({ where: 'memory' });
+    else {
+      try {
+        const counted = await this.store.count(counter, this.allowances.want(counter));
+        this.allowances.keep(counter, counted, now);
+        // The request's own hit is the first of those granted; the rest are held here.
+        count = { ...counted, hits: counted.hits - Math.max(0, counted.granted - 1) };
+      } catch (error) {
+        throw unavailableOr(error, this.store);
+      }
+      this.metrics.nearCacheCounts.inc({ where: 'redis' });
     }
     if (count.blocked) return { count, blocked: true };
     const states = near.map((copy, i): FragmentState => {

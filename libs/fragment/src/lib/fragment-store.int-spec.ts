@@ -3,6 +3,7 @@ import { type FragmentEvent, parseFragmentEvent } from './fragment-events';
 import { FRAGMENT_SETTLED_PATTERN, hashTagOf } from './fragment-key';
 import { type CompletionTiming, type FailureTiming, FragmentStore, type ReadCounter } from './fragment-store';
 import { COPY_IN_EVENT_MAX_BYTES } from './fragment-store.scripts';
+import { CountAllowances, maxWant } from './count-allowances';
 import { deleteKeysWithPrefix, TEST_REDIS_URL, uniqueTestPrefix } from './testing/redis-test-prefix';
 
 /**
@@ -374,6 +375,51 @@ describe('FragmentStore (real Redis)', () => {
       } finally {
         client.disconnect();
       }
+    });
+
+    it('grants hits ahead within the limit: an eighth of what is left, one at a time near it', async () => {
+      const counter = counterOf(`u${++n}`, 100);
+      const grants = [];
+      for (let c = await store.count(counter, 64); !c.blocked; c = await store.count(counter, 64)) {
+        grants.push(c.granted);
+      }
+      expect(grants.slice(0, 3)).toEqual([12, 11, 9]);
+      expect(grants.slice(-8)).toEqual(Array(8).fill(1));
+      expect(grants.reduce((a, b) => a + b, 0)).toBe(100);
+      expect(Number(await redis.get(counter.hitsKey))).toBe(101);
+      // Blocked: one hit at a time, whatever is asked.
+      expect(await store.count(counter, 64)).toMatchObject({ blocked: true, granted: 1 });
+    });
+
+    it('never lets replicas that count ahead pass the limit together, and loses few hits to them', async () => {
+      // Four gateways' worth of allowances, one viewer spreading requests over them at random.
+      const limit = 6400;
+      const counter = counterOf(`u${++n}`, limit);
+      const replicas = Array.from({ length: 4 }, () => new CountAllowances());
+      let admitted = 0;
+      let refused = 0;
+      let roundTrips = 0;
+      for (let i = 0; i < limit + 500; i++) {
+        const replica = replicas[Math.floor(Math.random() * replicas.length)]!;
+        const t = performance.now();
+        if (replica.take(counter, t)) {
+          admitted++;
+          continue;
+        }
+        const count = await store.count(counter, replica.want(counter));
+        replica.keep(counter, count, t);
+        if (count.blocked) refused++;
+        else {
+          admitted++;
+          roundTrips++;
+        }
+      }
+      expect(admitted).toBeLessThanOrEqual(limit);
+      // Lost: at most what each replica holds unused, maxWant(limit) - 1 (63) each.
+      expect(admitted).toBeGreaterThanOrEqual(limit - replicas.length * (maxWant(limit) - 1));
+      expect(refused).toBeGreaterThan(0);
+      // Counts that let a request through: a few per replica to ramp up, then a few near the limit.
+      expect(roundTrips).toBeLessThan(admitted / 20);
     });
   });
 

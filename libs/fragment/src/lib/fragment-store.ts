@@ -121,7 +121,7 @@ export interface CompletionTiming {
 }
 
 type ResolveRow = [number, string, string, string, string, number, number, number, number, string, number];
-type CountRow = [number, number, number, number];
+type CountRow = [number, number, number, number, number];
 type ResolveReply = Array<ResolveRow | CountRow>;
 
 interface FragmentCommands {
@@ -138,6 +138,7 @@ interface FragmentCommands {
     windowMs: number,
     limit: number,
     blockMs: number,
+    want: number,
   ): Promise<CountRow>;
 }
 
@@ -203,16 +204,21 @@ export class FragmentStore {
     return { count, blocked: false, fragments: out };
   }
 
-  /** Counts `counter` alone: a request whose copies are served from the gateway's memory. */
-  async count(counter: ReadCounter): Promise<ReadCount> {
-    const [hits, windowLeftMs, blocked, blockLeftMs] = await this.commands.fragmentCount(
+  /**
+   * Counts `counter` alone: a request whose copies are served from the gateway's memory. With
+   * `want` > 1 it asks for that many hits at once (COUNT_FUNCTION_LUA says how many it gets):
+   * `granted` of them, the request's own included.
+   */
+  async count(counter: ReadCounter, want = 1): Promise<ReadCount & { readonly granted: number }> {
+    const [hits, windowLeftMs, blocked, blockLeftMs, granted] = await this.commands.fragmentCount(
       counter.hitsKey,
       counter.blockedKey,
       counter.windowMs,
       counter.limit,
       counter.blockMs,
+      want,
     );
-    return { hits, windowLeftMs, blocked: blocked === 1, blockLeftMs };
+    return { hits, windowLeftMs, blocked: blocked === 1, blockLeftMs, granted };
   }
 
   private async readGroup(
