@@ -146,10 +146,7 @@ export class FragmentResolver {
     if (count) this.metrics.nearCacheCounts.inc({ where: 'memory' });
     else {
       try {
-        const counted = await this.store.count(counter, this.allowances.want(counter));
-        this.allowances.keep(counter, counted, now);
-        // The request's own hit is the first of those granted; the rest are held here.
-        count = { ...counted, hits: counted.hits - Math.max(0, counted.granted - 1) };
+        count = await this.allowances.count(counter, now, (want) => this.store.count(counter, want));
       } catch (error) {
         throw unavailableOr(error, this.store);
       }
