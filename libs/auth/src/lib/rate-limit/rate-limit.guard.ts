@@ -12,6 +12,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ReadCount } from '@worker-pattern/fragment';
 import { checkBearer } from '../bearer-session';
 import { ViewerTokens } from '../viewer-tokens';
+import { MemoizedReflector } from './memoized-reflector';
 import { isRateLimitCountedByRoute, rateLimitScopeOf } from './rate-limit.decorator';
 import { RateLimitMetrics } from './rate-limit.metrics';
 import type { RateLimitScope } from './rate-limit.options';
@@ -60,7 +61,8 @@ export class ViewerRateLimitGuard extends ThrottlerGuard {
     private readonly tokens: ViewerTokens,
     private readonly metrics: RateLimitMetrics,
   ) {
-    super(options, storage, reflector);
+    // Route metadata read once per route, not on every request (the guard runs on every /api call).
+    super(options, storage, reflector instanceof MemoizedReflector ? reflector : new MemoizedReflector());
     this.logger = new Logger(ViewerRateLimitGuard.name);
   }
 

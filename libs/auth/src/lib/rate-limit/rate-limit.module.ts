@@ -1,6 +1,7 @@
 import { ConfigurableModuleBuilder, type DynamicModule, Module } from '@nestjs/common';
-import { APP_GUARD, Reflector } from '@nestjs/core';
+import { APP_GUARD } from '@nestjs/core';
 import { ThrottlerModule } from '@nestjs/throttler';
+import { MemoizedReflector } from './memoized-reflector';
 import { rateLimitScopeOf } from './rate-limit.decorator';
 import { ViewerRateLimitGuard } from './rate-limit.guard';
 import { RateLimitMetrics } from './rate-limit.metrics';
@@ -29,7 +30,7 @@ class RateLimitOptionsModule extends rateLimitOptions.ConfigurableModuleClass {}
 export class RateLimitModule {
   static forRootAsync(options: RateLimitModuleAsyncOptions): DynamicModule {
     const optionsModule = RateLimitOptionsModule.forRootAsync(options);
-    const reflector = new Reflector();
+    const reflector = new MemoizedReflector();
     return {
       module: RateLimitModule,
       imports: [
