@@ -112,7 +112,7 @@ export class CountAllowances {
     this.entries.set(key, kept);
   }
 
-  /** Counters held (a gauge for tests and metrics). */
+  /** Counters held (for tests). */
   get size(): number {
     return this.entries.size;
   }

@@ -1,5 +1,4 @@
 import type { ExecutionContext } from '@nestjs/common';
-import { Reflector } from '@nestjs/core';
 import { JwtService } from '@nestjs/jwt';
 import type { ThrottlerStorage } from '@nestjs/throttler';
 import { ViewerTokens } from '../viewer-tokens';
@@ -53,7 +52,6 @@ async function guardWith() {
   const guard = new ViewerRateLimitGuard(
     { throttlers: [{ name: 'default', ttl: 60_000, limit: 10 }] },
     storage,
-    new Reflector(),
     tokens,
     new RateLimitMetrics(),
   );
@@ -139,7 +137,6 @@ describe('ViewerRateLimitGuard on a route that counts in its own read', () => {
     const guard = new ViewerRateLimitGuard(
       { throttlers: [{ name: 'default', ttl: 60_000, limit: 10 }] },
       new RedisThrottlerStorage(client as unknown as Redis, 'wp:'),
-      new Reflector(),
       tokens,
       new RateLimitMetrics(),
     );

@@ -1,5 +1,4 @@
 import { type ExecutionContext, HttpException, HttpStatus, Injectable, Logger } from '@nestjs/common';
-import { Reflector } from '@nestjs/core';
 import {
   InjectThrottlerOptions,
   InjectThrottlerStorage,
@@ -57,12 +56,11 @@ export class ViewerRateLimitGuard extends ThrottlerGuard {
   constructor(
     @InjectThrottlerOptions() options: ThrottlerModuleOptions,
     @InjectThrottlerStorage() storage: ThrottlerStorage,
-    reflector: Reflector,
     private readonly tokens: ViewerTokens,
     private readonly metrics: RateLimitMetrics,
   ) {
     // Route metadata read once per route, not on every request (the guard runs on every /api call).
-    super(options, storage, reflector instanceof MemoizedReflector ? reflector : new MemoizedReflector());
+    super(options, storage, new MemoizedReflector());
     this.logger = new Logger(ViewerRateLimitGuard.name);
   }
 
