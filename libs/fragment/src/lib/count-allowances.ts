@@ -1,4 +1,4 @@
-import type { ReadCount, ReadCounter } from './fragment-store';
+import type { GrantedCount, ReadCount, ReadCounter } from './fragment-store';
 
 /** Hits this process took from a counter's window in Redis and has not used yet. */
 interface Allowance {
@@ -17,9 +17,6 @@ const LIMIT_SHARE = 64;
 const DEFAULT_MAX_ENTRIES = 100_000;
 /** Held hits are given up this long before their window ends: Redis expires on its own clock. */
 const WINDOW_MARGIN_MS = 5;
-
-/** A count's answer: the request's own hit first, `granted` hits in all. */
-export type GrantedCount = ReadCount & { readonly granted: number };
 
 /** Hits to ask for at most, for a counter of `limit`: 1 (no hits ahead) for a limit under 128. */
 export function maxWant(limit: number): number {

@@ -68,6 +68,9 @@ export interface ReadCount {
   readonly blockLeftMs: number;
 }
 
+/** A count that took hits ahead: `granted` of them, the request's own first. */
+export type GrantedCount = ReadCount & { readonly granted: number };
+
 /** A counted read: the copies, unless the counter was blocked (then nothing was read or leased). */
 export type CountedRead =
   | { readonly count: ReadCount; readonly blocked: false; readonly fragments: StoredFragment[] }
@@ -209,7 +212,7 @@ export class FragmentStore {
    * `want` > 1 it asks for that many hits at once (COUNT_FUNCTION_LUA says how many it gets):
    * `granted` of them, the request's own included.
    */
-  async count(counter: ReadCounter, want = 1): Promise<ReadCount & { readonly granted: number }> {
+  async count(counter: ReadCounter, want = 1): Promise<GrantedCount> {
     const [hits, windowLeftMs, blocked, blockLeftMs, granted] = await this.commands.fragmentCount(
       counter.hitsKey,
       counter.blockedKey,

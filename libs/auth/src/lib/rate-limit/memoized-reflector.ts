@@ -10,7 +10,7 @@ type Target = Type<unknown> | Function; // eslint-disable-line @typescript-eslin
  * of `reflect-metadata`'s maps.
  */
 export class MemoizedReflector extends Reflector {
-  private readonly overrides = new WeakMap<Target, WeakMap<Target, Map<unknown, unknown>>>();
+  // Reflector's getAllAndOverride, getAll and getAllAndMerge read through `get`: remembered here.
   private readonly own = new WeakMap<Target, Map<unknown, unknown>>();
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -18,18 +18,6 @@ export class MemoizedReflector extends Reflector {
     let values = this.own.get(target);
     if (!values) this.own.set(target, (values = new Map()));
     if (!values.has(metadataKey)) values.set(metadataKey, super.get(metadataKey, target));
-    return values.get(metadataKey);
-  }
-
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  override getAllAndOverride(metadataKey: any, targets: Target[]): any {
-    const [handler, classRef] = targets;
-    if (targets.length !== 2 || !handler || !classRef) return super.getAllAndOverride(metadataKey, targets);
-    let byClass = this.overrides.get(handler);
-    if (!byClass) this.overrides.set(handler, (byClass = new WeakMap()));
-    let values = byClass.get(classRef);
-    if (!values) byClass.set(classRef, (values = new Map()));
-    if (!values.has(metadataKey)) values.set(metadataKey, super.getAllAndOverride(metadataKey, targets));
     return values.get(metadataKey);
   }
 }
