@@ -4,6 +4,7 @@ import { createRedisClient, type RedisClient, type RedisEndpoint } from './redis
 import { LocalRedisCluster } from './testing/local-redis-cluster';
 import { FragmentNearCache, NEAR_CACHE_MARK_MS } from './fragment-near-cache';
 import type { FragmentModuleOptions } from './fragment-options';
+import { renderFragmentJson } from './fragment-state';
 import { LocalRedisSentinel, SENTINEL_MASTER_NAME } from './testing/local-redis-sentinel';
 import { deleteKeysWithPrefix, TEST_REDIS_URL, uniqueTestPrefix } from './testing/redis-test-prefix';
 
@@ -60,8 +61,9 @@ describe('FragmentNearCache (real Redis)', () => {
     keyPrefix: prefix,
     bullPrefix: 'bull',
     connectionName: name,
-    // Room for three small copies ("null", builtAt "b": 261 bytes each with the entry's overhead).
-    nearCacheBytes: 800,
+    // Room for three small copies (kept as `{"status":"ready","data":null,"builtAt":"b"}`: 300
+    // bytes each with the entry's overhead).
+    nearCacheBytes: 1000,
   };
   const cache = new FragmentNearCache(options, redis);
   let n = 0;
@@ -95,6 +97,16 @@ describe('FragmentNearCache (real Redis)', () => {
     expect(cache.lookup([key], T0)).toEqual([expect.objectContaining({ dataJson: '"one"', dataGeneration: 7 })]);
     await redis.hset(key, 'x', '0');
     await until('the invalidation', () => cache.lookup([key], T0) === undefined);
+  });
+
+  it('keeps a copy as the bytes a client gets, its data decoded from them', async () => {
+    const key = newKey();
+    const data = '{"name":"Zoë ✓","n":[1,2]}';
+    await redis.hset(key, 'd', data);
+    await readAndKeep(cache, key);
+    const [copy] = cache.lookup([key], T0) ?? [];
+    expect(copy?.json.toString()).toBe(renderFragmentJson({ status: 'ready', dataJson: data, builtAt: 'b' }));
+    expect(copy?.dataJson).toBe(data);
   });
 
   it('does not keep a reply when the key was invalidated while the read was in flight', async () => {

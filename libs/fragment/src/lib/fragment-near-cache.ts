@@ -4,6 +4,7 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleIn
 import calculateSlot = require('cluster-key-slot');
 import { Cluster, type Redis } from 'ioredis';
 import type { FragmentModuleOptions } from './fragment-options';
+import { type FragmentState, ownBuffer, renderFragmentJson } from './fragment-state';
 import { FRAGMENT_OPTIONS, FRAGMENT_REDIS } from './fragment.tokens';
 import { clusterNodeEndpoint, type RedisAuth, type RedisClient, type RedisEndpoint } from './redis-clients';
 import { TrackingLane } from './redis-tracking-lane';
@@ -14,11 +15,14 @@ import { TrackingLane } from './redis-tracking-lane';
  */
 export const NEAR_CACHE_MARK_MS = 5000;
 
-/** What a kept copy costs beyond its text (the entry, its Map slot, its strings' headers), roughly. */
+/** What a kept copy costs beyond its bytes (the entry, its Map slot, the Buffer's own object), roughly. */
 const ENTRY_OVERHEAD_BYTES = 256;
 
 /** A fresh copy kept in the gateway's memory. Times are this process's monotonic clock (performance.now()). */
 export interface NearCopy {
+  /** The copy as a client gets it: its ready `F` object, encoded once; the only copy of its data held. */
+  readonly json: Buffer;
+  /** The data, decoded from `json` when asked for (a page sends `json`, never this). */
   readonly dataJson: string;
   readonly builtAt?: string;
   readonly dataGeneration?: number;
@@ -27,6 +31,46 @@ export interface NearCopy {
   /** From here the next request reads it from Redis again (which marks it read). */
   readonly markDue: number;
   readonly bytes: number;
+}
+
+/** Where a ready `F` object's data starts: `renderFragmentJson` writes the status, then the data. */
+const READY_DATA_START = Buffer.byteLength('{"status":"ready","data":');
+
+class KeptCopy implements NearCopy {
+  constructor(
+    readonly json: Buffer,
+    private readonly dataEnd: number,
+    readonly builtAt: string | undefined,
+    readonly dataGeneration: number | undefined,
+    readonly freshUntil: number,
+    readonly markDue: number,
+    readonly bytes: number,
+  ) {}
+
+  get dataJson(): string {
+    return this.json.toString('utf8', READY_DATA_START, this.dataEnd);
+  }
+}
+
+/** A kept copy as a request sees it: ready, sent from its `json`, its data decoded only if asked for. */
+export class NearState implements FragmentState {
+  readonly status = 'ready';
+  readonly json: Buffer;
+  readonly builtAt?: string;
+  readonly generation?: number;
+
+  constructor(
+    private readonly copy: NearCopy,
+    readonly recheckInMs: number,
+  ) {
+    this.json = copy.json;
+    this.builtAt = copy.builtAt;
+    this.generation = copy.dataGeneration;
+  }
+
+  get dataJson(): string {
+    return this.copy.dataJson;
+  }
 }
 
 /** One read of copies sent on a tracked connection: what `keep` needs to tell whether a reply may be kept. */
@@ -161,7 +205,8 @@ export class FragmentNearCache implements OnModuleInit, OnApplicationShutdown {
   ): void {
     if (!ticket.lane.armed || ticket.epoch !== this.epoch) return;
     if ((this.invalidatedAt.get(key) ?? 0) > ticket.seq) return;
-    const bytes = copy.dataJson.length + (copy.builtAt?.length ?? 0) + ENTRY_OVERHEAD_BYTES;
+    const json = ownBuffer(renderFragmentJson({ status: 'ready', dataJson: copy.dataJson, builtAt: copy.builtAt }));
+    const bytes = json.length + ENTRY_OVERHEAD_BYTES;
     this.drop(key);
     if (bytes > this.maxBytes) return;
     // Oldest first (Map keeps insertion order) until it fits.
@@ -169,14 +214,19 @@ export class FragmentNearCache implements OnModuleInit, OnApplicationShutdown {
       if (this.bytes + bytes <= this.maxBytes) break;
       this.drop(oldest);
     }
-    this.copies.set(key, {
-      dataJson: copy.dataJson,
-      builtAt: copy.builtAt,
-      dataGeneration: copy.dataGeneration,
-      freshUntil: ticket.sentAt + copy.freshMs,
-      markDue: ticket.sentAt + NEAR_CACHE_MARK_MS,
-      bytes,
-    });
+    const dataEnd = READY_DATA_START + Buffer.byteLength(copy.dataJson);
+    this.copies.set(
+      key,
+      new KeptCopy(
+        json,
+        dataEnd,
+        copy.builtAt,
+        copy.dataGeneration,
+        ticket.sentAt + copy.freshMs,
+        ticket.sentAt + NEAR_CACHE_MARK_MS,
+        bytes,
+      ),
+    );
     this.bytes += bytes;
   }
 

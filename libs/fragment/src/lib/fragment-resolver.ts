@@ -7,7 +7,7 @@ import { FragmentEnqueuer, type LeasedBuild } from './fragment-enqueuer';
 import { type EventCopy, FragmentEvents } from './fragment-events';
 import { FragmentLostJobs } from './fragment-lost-jobs';
 import { FragmentRequestMetrics } from './fragment-metrics';
-import { FragmentNearCache, type NearCacheTicket, type NearCopy } from './fragment-near-cache';
+import { FragmentNearCache, type NearCacheTicket, type NearCopy, NearState } from './fragment-near-cache';
 import { FragmentRetryAdvisor } from './fragment-retry-advisor';
 import type { FragmentState } from './fragment-state';
 import {
@@ -155,13 +155,7 @@ export class FragmentResolver {
     if (count.blocked) return { count, blocked: true };
     const states = near.map((copy, i): FragmentState => {
       this.metrics.requests.inc({ fragment: targets[i].definition.name, status: 'ready' });
-      return {
-        status: 'ready',
-        dataJson: copy.dataJson,
-        builtAt: copy.builtAt,
-        generation: copy.dataGeneration,
-        recheckInMs: Math.max(1, copy.freshUntil - now),
-      };
+      return new NearState(copy, Math.max(1, copy.freshUntil - now));
     });
     this.metrics.nearCache.inc({ outcome: 'hit' });
     return { count, blocked: false, states };

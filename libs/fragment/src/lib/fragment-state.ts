@@ -20,6 +20,12 @@ export interface FragmentState {
    * under way). A watcher asks again then, so a lost job never leaves an open stream waiting.
    */
   readonly recheckInMs?: number;
+  /**
+   * Never sent as a field: this state's `F` object (what `renderFragmentJson` writes), already
+   * encoded. Set on copies the gateway keeps in memory (the near cache), whose bytes are then sent
+   * as they are, not rendered and encoded again for every request.
+   */
+  readonly json?: Buffer;
 }
 
 /**
@@ -35,4 +41,19 @@ export function renderFragmentJson(state: FragmentState, extra?: string): string
   if (state.error !== undefined) json += `,"error":${JSON.stringify(state.error)}`;
   if (state.errorCode !== undefined) json += `,"errorCode":${JSON.stringify(state.errorCode)}`;
   return `${json}}`;
+}
+
+/**
+ * `text` in a Buffer of its own. `Buffer.from` hands out short strings as slices of a shared 8 KiB
+ * pool, and one long-lived slice keeps its whole pool block alive: kept copies must not.
+ */
+export function ownBuffer(text: string): Buffer {
+  const buffer = Buffer.allocUnsafeSlow(Buffer.byteLength(text));
+  buffer.write(text);
+  return buffer;
+}
+
+/** The state's `F` object as bytes: its kept encoding when it has one, else rendered now. */
+export function fragmentJsonBytes(state: FragmentState): Buffer {
+  return state.json ?? Buffer.from(renderFragmentJson(state));
 }

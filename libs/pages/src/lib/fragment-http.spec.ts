@@ -1,4 +1,4 @@
-import { fragmentHttpStatus, renderPageJson, retryAfterSeconds } from './fragment-http';
+import { fragmentHttpStatus, PageFrame, retryAfterSeconds } from './fragment-http';
 import { refuseUnknownParams, takeWaitMs } from './request-query';
 
 describe('takeWaitMs', () => {
@@ -46,20 +46,71 @@ describe('fragment HTTP semantics', () => {
   });
 
   it('renders a page as the contract says', () => {
-    const json = renderPageJson(
-      'dashboard',
-      ['profile', 'feed'],
-      [
-        { status: 'ready', dataJson: '{"a":1}', builtAt: 't' },
-        { status: 'pending', retryAfterMs: 500 },
-      ],
-    );
-    expect(JSON.parse(json)).toEqual({
+    const body = new PageFrame('dashboard', ['profile', 'feed']).body([
+      { status: 'ready', dataJson: '{"a":1}', builtAt: 't' },
+      { status: 'pending', retryAfterMs: 500 },
+    ]);
+    expect(JSON.parse(body.toString())).toEqual({
       page: 'dashboard',
       fragments: {
         profile: { status: 'ready', data: { a: 1 }, builtAt: 't' },
         feed: { status: 'pending', retryAfterMs: 500 },
       },
     });
+  });
+
+  it("sends a kept copy's encoded bytes as they are, beside rendered ones, in the frame's order", () => {
+    const kept = Buffer.from('{"status":"ready","data":"é ✓"}');
+    const body = new PageFrame('p"q', ['a', 'b', 'c']).body([
+      { status: 'ready', dataJson: 'ignored: json wins', json: kept },
+      { status: 'failed', error: 'x "y"', errorCode: 'build_failed' },
+      { status: 'ready', dataJson: '[1]' },
+    ]);
+    expect(body.includes(kept)).toBe(true);
+    expect(JSON.parse(body.toString())).toEqual({
+      page: 'p"q',
+      fragments: {
+        a: { status: 'ready', data: 'é ✓' },
+        b: { status: 'failed', error: 'x "y"', errorCode: 'build_failed' },
+        c: { status: 'ready', data: [1] },
+      },
+    });
+  });
+
+  it('answers the same kept copies with the same body, and a changed copy with a new one', () => {
+    const frame = new PageFrame('dashboard', ['a', 'b']);
+    const a = Buffer.from('{"status":"ready","data":1}');
+    const b1 = Buffer.from('{"status":"ready","data":2}');
+    const b2 = Buffer.from('{"status":"ready","data":3}');
+    const first = frame.body([
+      { status: 'ready', json: a },
+      { status: 'ready', json: b1 },
+    ]);
+    expect(
+      frame.body([
+        { status: 'ready', json: a },
+        { status: 'ready', json: b1 },
+      ]),
+    ).toBe(first);
+    const changed = frame.body([
+      { status: 'ready', json: a },
+      { status: 'ready', json: b2 },
+    ]);
+    expect(changed).not.toBe(first);
+    expect(JSON.parse(changed.toString()).fragments).toEqual({
+      a: { status: 'ready', data: 1 },
+      b: { status: 'ready', data: 3 },
+    });
+    // A rendered state (no kept bytes) is never answered from a kept body.
+    const rendered = frame.body([
+      { status: 'ready', json: a },
+      { status: 'pending', retryAfterMs: 5 },
+    ]);
+    expect(JSON.parse(rendered.toString()).fragments.b).toEqual({ status: 'pending', retryAfterMs: 5 });
+  });
+
+  it('renders a page of no fragments, and refuses states that do not match its fragments', () => {
+    expect(JSON.parse(new PageFrame('empty', []).body([]).toString())).toEqual({ page: 'empty', fragments: {} });
+    expect(() => new PageFrame('p', ['a']).body([])).toThrow('0 states for 1 fragments');
   });
 });

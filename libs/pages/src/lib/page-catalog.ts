@@ -1,5 +1,6 @@
 import { Injectable, NotFoundException } from '@nestjs/common';
 import { FragmentResolver, type FragmentTarget } from '@worker-pattern/fragment';
+import { PageFrame } from './fragment-http';
 import { PAGES, type PageDefinition } from './page-definition';
 
 /** Viewers whose page targets are remembered; past it the memo starts over (a bound, not an LRU). */
@@ -9,6 +10,15 @@ const TARGETS_MEMO_LIMIT = 10_000;
 @Injectable()
 export class PageCatalog {
   private readonly pages = new Map<string, PageDefinition>(PAGES.map((p) => [p.name, p]));
+  private readonly frames = new Map<PageDefinition, PageFrame>(
+    PAGES.map((p) => [
+      p,
+      new PageFrame(
+        p.name,
+        p.fragments.map((f) => f.name),
+      ),
+    ]),
+  );
   /**
    * A page's targets depend on the page and the viewer only (default params, no request input):
    * validated and keyed once per viewer, not per request. Targets are never mutated.
@@ -22,6 +32,13 @@ export class PageCatalog {
     const page = this.pages.get(name);
     if (!page) throw new NotFoundException(`unknown page "${name.slice(0, 64)}"`);
     return page;
+  }
+
+  /** The page's body around its fragments. */
+  frame(page: PageDefinition): PageFrame {
+    const frame = this.frames.get(page);
+    if (!frame) throw new Error(`page "${page.name}" is not in the catalog`);
+    return frame;
   }
 
   /** Every fragment of the page with its default params, for the authenticated viewer. */

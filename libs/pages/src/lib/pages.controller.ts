@@ -6,7 +6,7 @@ import { ApiErrorResponses } from '@worker-pattern/platform';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { beforeCountedRead, countedRead } from './counted-read';
 import { FragmentErrorsFilter } from './fragment-errors.filter';
-import { renderPageJson, sendJson } from './fragment-http';
+import { sendJson } from './fragment-http';
 import { API_WAIT_MS_QUERY, fragmentSchemaRef } from './fragment.openapi';
 import { PageCatalog } from './page-catalog';
 import { PAGES } from './page-definition';
@@ -53,14 +53,6 @@ export class PagesController {
       return { page: definition, targets: this.catalog.targets(definition, viewerId), waitMs: taken.waitMs };
     });
     const states = await countedRead(this.resolver, targets, limit, { waitMs, requestId: request.id });
-    sendJson(
-      reply,
-      200,
-      renderPageJson(
-        page.name,
-        page.fragments.map((f) => f.name),
-        states,
-      ),
-    );
+    sendJson(reply, 200, this.catalog.frame(page).body(states));
   }
 }

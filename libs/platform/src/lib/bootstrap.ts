@@ -98,8 +98,9 @@ export async function createHttpApp(
   app
     .getHttpAdapter()
     .getInstance()
-    .addHook('onRequest', async (request, reply) => {
+    .addHook('onRequest', (request, reply, done) => {
       reply.header(REQUEST_ID_HEADER, request.id);
+      done();
     });
   const managementPort = config.get('MANAGEMENT_PORT', { infer: true });
   if (managementPort !== undefined) {

@@ -1,6 +1,6 @@
 import type { ExecutionContext } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
-import type { ThrottlerStorage } from '@nestjs/throttler';
+import { SkipThrottle, Throttle, ThrottlerGuard, type ThrottlerStorage } from '@nestjs/throttler';
 import { ViewerTokens } from '../viewer-tokens';
 import type { FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
@@ -124,7 +124,7 @@ describe('ViewerRateLimitGuard on a route that counts in its own read', () => {
     }
   }
 
-  async function redisGuard() {
+  async function redisGuard(limit: number | ((context: ExecutionContext) => number) = 10) {
     const calls: unknown[][] = [];
     const client = {
       call: async (...args: unknown[]) => {
@@ -135,7 +135,7 @@ describe('ViewerRateLimitGuard on a route that counts in its own read', () => {
     // The storage checks `instanceof Redis` only to decide whether it owns the client.
     Object.setPrototypeOf(client, (jest.requireActual('ioredis') as { Redis: { prototype: object } }).Redis.prototype);
     const guard = new ViewerRateLimitGuard(
-      { throttlers: [{ name: 'default', ttl: 60_000, limit: 10 }] },
+      { throttlers: [{ name: 'default', ttl: 60_000, limit }] },
       new RedisThrottlerStorage(client as unknown as Redis, 'wp:'),
       tokens,
       new RateLimitMetrics(),
@@ -178,5 +178,69 @@ describe('ViewerRateLimitGuard on a route that counts in its own read', () => {
       'wp:ratelimit:{api:ip:203.0.113.7:default}:hits',
       'wp:ratelimit:{api:ip:203.0.113.7:default}:hits',
     ]);
+  });
+
+  it("decides a bearer token on such a route without the throttler's generic pass, anything else with it", async () => {
+    const { guard } = await redisGuard();
+    const generic = jest.spyOn(ThrottlerGuard.prototype, 'canActivate');
+    try {
+      await guard.canActivate(
+        httpContext(request({ authorization: `Bearer ${tokens.issue(42).token}` }), PageController, 'page'),
+      );
+      expect(generic).not.toHaveBeenCalled();
+      await guard.canActivate(
+        httpContext(request({ authorization: 'Bearer forged.token.here' }), PageController, 'page'),
+      );
+      await guard.canActivate(httpContext(request({ authorization: `Bearer ${tokens.issue(42).token}` })));
+      expect(generic).toHaveBeenCalledTimes(2);
+    } finally {
+      generic.mockRestore();
+    }
+  });
+
+  it('resolves the limit per request on the direct way too (a function of the route)', async () => {
+    const { guard, calls } = await redisGuard((context) =>
+      context.getHandler() === PageController.prototype.page ? 7 : 1,
+    );
+    const req = request({ authorization: `Bearer ${tokens.issue(42).token}` });
+    await guard.canActivate(httpContext(req, PageController, 'page'));
+    expect(calls).toEqual([]);
+    expect(RouteRateLimit.of(req as unknown as FastifyRequest)?.counter.limit).toBe(7);
+  });
+
+  it('leaves throttler decorators to the throttler: @SkipThrottle skips, @Throttle sets the limit', async () => {
+    class DecoratedController {
+      @RateLimitCountedByRoute()
+      @SkipThrottle()
+      skipped(): void {
+        // a route handler stand-in: only its metadata matters
+      }
+
+      @RateLimitCountedByRoute()
+      @Throttle({ default: { limit: 3, ttl: 1000 } })
+      throttled(): void {
+        // a route handler stand-in: only its metadata matters
+      }
+    }
+    const { guard, calls } = await redisGuard();
+    const bearer = { authorization: `Bearer ${tokens.issue(42).token}` };
+    const skipped = request(bearer);
+    expect(await guard.canActivate(httpContext(skipped, DecoratedController, 'skipped'))).toBe(true);
+    expect(RouteRateLimit.of(skipped as unknown as FastifyRequest)).toBeUndefined();
+    const throttled = request(bearer);
+    await guard.canActivate(httpContext(throttled, DecoratedController, 'throttled'));
+    expect(RouteRateLimit.of(throttled as unknown as FastifyRequest)?.counter).toMatchObject({
+      limit: 3,
+      windowMs: 1000,
+    });
+    expect(calls).toEqual([]);
+  });
+
+  it('counts a route outside /api/ nowhere, with a valid token too', async () => {
+    const { guard, calls } = await redisGuard();
+    const req = request({ authorization: `Bearer ${tokens.issue(42).token}` }, {}, '/health/live');
+    expect(await guard.canActivate(httpContext(req, PageController, 'page'))).toBe(true);
+    expect(RouteRateLimit.of(req as unknown as FastifyRequest)).toBeUndefined();
+    expect(calls).toEqual([]);
   });
 });

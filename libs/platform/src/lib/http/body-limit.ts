@@ -23,11 +23,12 @@ export const BODY_TOO_LARGE_MESSAGE = `request body too large: at most ${BODY_LI
  * A preParsing hook, so every onRequest hook (request id, security headers) has run by then.
  */
 export function refuseOversizedBodies(instance: FastifyInstance): void {
-  instance.addHook('preParsing', async (request, reply) => {
+  instance.addHook('preParsing', (request, reply, payload, done) => {
     const announced = request.headers['content-length'];
     if (announced !== undefined && /^\d+$/.test(announced) && Number(announced) > BODY_LIMIT_BYTES) {
       void reply.header('connection', 'close');
-      throw new PayloadTooLargeException(BODY_TOO_LARGE_MESSAGE);
+      return done(new PayloadTooLargeException(BODY_TOO_LARGE_MESSAGE));
     }
+    done(null, payload);
   });
 }

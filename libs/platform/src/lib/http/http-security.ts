@@ -132,9 +132,10 @@ export async function applyHttpSecurity(app: NestFastifyApplication, options: Ht
   app
     .getHttpAdapter()
     .getInstance()
-    .addHook('onRequest', async (request, reply) => {
+    .addHook('onRequest', (request, reply, done) => {
       const entries = jsonApi && isJsonApiUrl(request.url, jsonApi) ? apiEntries : documentEntries;
       for (const [name, value] of entries) reply.raw.setHeader(name, value);
+      done();
     });
   if (options.corsOrigins.length > 0) {
     app.enableCors({

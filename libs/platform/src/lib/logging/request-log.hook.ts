@@ -20,8 +20,10 @@ export function logRequests(fastify: FastifyInstance, log: Logger): void {
   // On the response's `close`, which comes for every request — after the last byte, or when the
   // client goes away first — and so also for hijacked replies such as event streams, which never
   // reach Fastify's onResponse when the client disconnects.
-  fastify.addHook('onRequest', async (request, reply) => {
-    if (isQuietPath(request.url)) return;
+  // Callback hooks here and in the platform's other per-request hooks: an async one costs every
+  // request a promise and a microtask turn (bench/, scenario 2).
+  fastify.addHook('onRequest', (request, reply, done) => {
+    if (isQuietPath(request.url)) return done();
     reply.raw.once('close', () => {
       const status = reply.raw.statusCode;
       const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
@@ -37,5 +39,6 @@ export function logRequests(fastify: FastifyInstance, log: Logger): void {
         status >= 500 ? 'request errored' : 'request completed',
       );
     });
+    done();
   });
 }
