@@ -153,37 +153,39 @@ export async function warmFloor(ctx: BenchContext): Promise<ScenarioResult> {
       });
     }
 
+    // Every gateway serves rewarms (pending pages, waits, readiness events) in turn, not the system's
+    // alone: one that had only ever served warm pages would run code V8 specialised for them alone,
+    // faster than a gateway that has seen production's mix (an identical build measured side by
+    // side: 0.90–0.95× of itself when it alone served them).
+    const gateways = [
+      ...servers.filter((server) => server.key !== 'floor').map((server) => server.app),
+      ...profiled.filter((_, i) => kinds[i] === 'gateway'),
+    ];
+    let turn = 0;
+    const nextGateway = () => gateways[turn++ % gateways.length];
     // Copies must stay fresh through every run (the feed's ttl is 30 s): rebuilt whenever the next
-    // run could outlast them.
+    // run could outlast them, through the gateway measured next (or the next in turn).
     let freshSince = -Infinity;
-    // `via`: the gateway about to be measured serves the rewarm, so each has served as many.
-    const keepFresh = async (via: RunningApp = system.gateway) => {
-      if (performance.now() - freshSince + ctx.sizes.loadSeconds * 1000 < 20_000) return;
+    const rewarmVia = async (via: RunningApp) => {
       await system.rewarm(warm, { gatewayUrl: via.url, redis: ctx.stack.redis });
       await system.waitForIdleQueues();
       await snapshotFloor(ctx, system, warm, floorPrefix);
       freshSince = performance.now();
     };
+    const keepFresh = async (via?: RunningApp) => {
+      if (performance.now() - freshSince + ctx.sizes.loadSeconds * 1000 >= 20_000)
+        await rewarmVia(via ?? nextGateway());
+    };
 
-    // Untimed warm-up of every server (JIT, token caches, connections). Every gateway first serves a
-    // rewarm itself (pending pages, waits, readiness events), as the system's gateway does before
-    // the runs: one that had only ever served warm pages would run code V8 specialised for them
-    // alone, faster than a gateway that has seen production's mix (an identical build measured
-    // side by side: 0.90–0.95× without this).
-    const gateways = [
-      ...servers.filter((server) => server.key !== 'floor').map((server) => server.app),
-      ...profiled.filter((_, i) => kinds[i] === 'gateway'),
-    ];
-    for (const app of gateways) await system.rewarm(warm, { gatewayUrl: app.url, redis: ctx.stack.redis });
-    await system.waitForIdleQueues();
-    await keepFresh();
+    // Untimed warm-up of every server (JIT, token caches, connections), after a rewarm through each gateway.
+    for (const app of gateways) await rewarmVia(app);
     for (const server of [...servers, ...profiled.map((app) => ({ key: app.name, label: app.name, app }))]) {
       await runLoad({ url: server.app.url, path: PATH, connections, duration: ctx.sizes.warmupSeconds, tokens });
     }
 
     for (let run = 1; run <= runs; run++) {
       for (const server of servers) {
-        await keepFresh(server.key === 'floor' ? system.gateway : server.app);
+        await keepFresh(server.key === 'floor' ? undefined : server.app);
         if (server.key !== 'gw') pageBytes = await assertSameBytes(system, server.app, warm[0]);
         const hitsBefore = server.key === 'gw' ? await nearCacheReads(server.app.url) : undefined;
         const { result: r, cpu } = await measureCpu({ app: server.app.proc.pid, redis: redisPid ?? -1 }, () =>
@@ -249,8 +251,8 @@ export async function warmFloor(ctx: BenchContext): Promise<ScenarioResult> {
     // Profiles: the same load for profileSeconds on each profiled process, then stop it (which
     // writes the profile); only the samples taken during the load count.
     for (const [i, kind] of kinds.entries()) {
-      await keepFresh();
       const app = profiled[i];
+      await keepFresh(kind === 'gateway' ? app : undefined);
       const fromUs = monotonicMicros();
       const load = await runLoad({ url: app.url, path: PATH, connections, duration: profileSeconds, tokens });
       const toUs = monotonicMicros();

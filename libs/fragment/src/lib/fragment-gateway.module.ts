@@ -42,7 +42,7 @@ export class FragmentGatewayModule {
         FragmentResolver,
         FragmentWatcher,
       ],
-      exports: [producer, FragmentResolver, FragmentEvents, FragmentEventsServer, FragmentWatcher],
+      exports: [producer, FragmentResolver, FragmentEvents, FragmentEventsServer, FragmentWatcher, FragmentNearCache],
     };
   }
 }

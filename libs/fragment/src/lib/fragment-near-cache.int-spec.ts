@@ -150,6 +150,31 @@ describe('FragmentNearCache (real Redis)', () => {
     expect(cache.size).toBe(0);
   });
 
+  it('keeps page bodies within a budget as large as the copies\', each going with its first copy', async () => {
+    const keys = [newKey(), newKey()];
+    for (const key of keys) await readAndKeep(cache, key);
+    const [a, b] = cache.lookup(keys, T0) ?? [];
+    const body = (n: number) => Buffer.alloc(n, 'x');
+    cache.keepBody([a!.json, b!.json], body(400));
+    expect(cache.bodyOf([a!.json, b!.json])?.length).toBe(400);
+    expect(cache.bodyOf([a!.json])).toBeUndefined();
+    expect(cache.bodyOf([b!.json, a!.json])).toBeUndefined();
+    cache.keepBody([b!.json], body(400));
+    // Over the budget (1000 bytes): the oldest body goes first.
+    cache.keepBody([Buffer.from('other')], body(400));
+    expect(cache.bodyOf([a!.json, b!.json])).toBeUndefined();
+    expect(cache.bodyOf([b!.json])).toBeDefined();
+    expect(cache.bodySizeBytes).toBe(800);
+    cache.keepBody([Buffer.from('too big')], body(1001));
+    expect(cache.bodySizeBytes).toBe(800);
+    // An invalidation of its first copy drops the body with the copy.
+    cache.invalidate([Buffer.from(keys[1])]);
+    expect(cache.bodyOf([b!.json])).toBeUndefined();
+    expect(cache.bodySizeBytes).toBe(400);
+    cache.invalidate(null);
+    expect(cache.bodySizeBytes).toBe(0);
+  });
+
   it.each([
     ['the tracked connection', (found: string) => found === `${name}:near-cache`],
     ['the invalidation connection', (found: string) => found.startsWith(`${name}:near-cache-invalidations-`)],

@@ -73,6 +73,15 @@ export class NearState implements FragmentState {
   }
 }
 
+/** A page body kept for the exact copies it was assembled from: their bytes, in the page's order. */
+interface KeptBody {
+  readonly parts: readonly Buffer[];
+  readonly body: Buffer;
+}
+
+/** Where page bodies are kept: the near cache (`bodyOf`, `keepBody`). */
+export type PageBodies = Pick<FragmentNearCache, 'bodyOf' | 'keepBody'>;
+
 /** One read of copies sent on a tracked connection: what `keep` needs to tell whether a reply may be kept. */
 export interface NearCacheTicket {
   readonly keys: readonly string[];
@@ -111,6 +120,9 @@ export class FragmentNearCache implements OnModuleInit, OnApplicationShutdown {
   private readonly lanes = new Map<string, TrackingLane>();
   private readonly maxBytes: number;
   private bytes = 0;
+  /** Page bodies by their first copy's bytes, with a budget of their own as large as the copies'. */
+  private readonly bodies = new Map<Buffer, KeptBody>();
+  private bodyBytes = 0;
   private readonly endpoint: RedisEndpoint;
   private readonly connectionName: string;
   private readonly listener = {
@@ -235,6 +247,47 @@ export class FragmentNearCache implements OnModuleInit, OnApplicationShutdown {
     if (!copy) return;
     this.copies.delete(key);
     this.bytes -= copy.bytes;
+    this.dropBody(copy.json);
+  }
+
+  /**
+   * The body of a page assembled wholly from kept copies, if one is kept for exactly `parts` (the
+   * copies' `json`, in the page's order): the same copies again are answered with it as it is.
+   */
+  bodyOf(parts: readonly Buffer[]): Buffer | undefined {
+    const kept = parts.length > 0 ? this.bodies.get(parts[0]) : undefined;
+    if (!kept || kept.parts.length !== parts.length) return undefined;
+    for (let i = 1; i < parts.length; i++) if (kept.parts[i] !== parts[i]) return undefined;
+    return kept.body;
+  }
+
+  /**
+   * Keeps a page's body for `parts`, by its first copy (replacing the body kept for that copy
+   * before). Bodies have a budget of their own, as large as the copies' (`NEAR_CACHE_MAX_MB` again),
+   * oldest dropped first; a body goes with its first copy, and all of them with a clear.
+   */
+  keepBody(parts: readonly Buffer[], body: Buffer): void {
+    if (parts.length === 0) return;
+    this.dropBody(parts[0]);
+    if (body.length > this.maxBytes) return;
+    for (const oldest of this.bodies.keys()) {
+      if (this.bodyBytes + body.length <= this.maxBytes) break;
+      this.dropBody(oldest);
+    }
+    this.bodies.set(parts[0], { parts: [...parts], body });
+    this.bodyBytes += body.length;
+  }
+
+  /** Roughly what the kept page bodies take in memory. */
+  get bodySizeBytes(): number {
+    return this.bodyBytes;
+  }
+
+  private dropBody(first: Buffer): void {
+    const kept = this.bodies.get(first);
+    if (!kept) return;
+    this.bodies.delete(first);
+    this.bodyBytes -= kept.body.length;
   }
 
   /** The ticket's read has ended (answered or failed). */
@@ -267,6 +320,8 @@ export class FragmentNearCache implements OnModuleInit, OnApplicationShutdown {
   private clear(): void {
     this.copies.clear();
     this.bytes = 0;
+    this.bodies.clear();
+    this.bodyBytes = 0;
     this.epoch++;
   }
 

@@ -53,7 +53,7 @@ export function ownBuffer(text: string): Buffer {
   return buffer;
 }
 
-/** The state's `F` object as bytes: its kept encoding when it has one, else rendered now. */
+/** The state's `F` object as bytes: its kept encoding when it is a ready kept copy, else rendered now. */
 export function fragmentJsonBytes(state: FragmentState): Buffer {
-  return state.json ?? Buffer.from(renderFragmentJson(state));
+  return (state.status === 'ready' ? state.json : undefined) ?? Buffer.from(renderFragmentJson(state));
 }

@@ -1,3 +1,9 @@
+import {
+  FragmentNearCache,
+  type FragmentModuleOptions,
+  type FragmentState,
+  type RedisClient,
+} from '@worker-pattern/fragment';
 import { fragmentHttpStatus, PageFrame, retryAfterSeconds } from './fragment-http';
 import { refuseUnknownParams, takeWaitMs } from './request-query';
 
@@ -79,34 +85,40 @@ describe('fragment HTTP semantics', () => {
 
   it('answers the same kept copies with the same body, and a changed copy with a new one', () => {
     const frame = new PageFrame('dashboard', ['a', 'b']);
+    // A near cache that never connects: its page bodies need no Redis.
+    const kept = new FragmentNearCache(
+      {
+        nearCacheBytes: 1 << 20,
+        redis: { cache: { kind: 'single', url: 'redis://127.0.0.1:1' } },
+      } as FragmentModuleOptions,
+      {} as RedisClient,
+    );
     const a = Buffer.from('{"status":"ready","data":1}');
     const b1 = Buffer.from('{"status":"ready","data":2}');
     const b2 = Buffer.from('{"status":"ready","data":3}');
-    const first = frame.body([
+    const page = (...states: FragmentState[]) => frame.body(states, kept);
+    const first = page({ status: 'ready', json: a }, { status: 'ready', json: b1 });
+    expect(page({ status: 'ready', json: a }, { status: 'ready', json: b1 })).toBe(first);
+    // Without a near cache nothing is kept: the same bytes, assembled again.
+    const unkept = frame.body([
       { status: 'ready', json: a },
       { status: 'ready', json: b1 },
     ]);
-    expect(
-      frame.body([
-        { status: 'ready', json: a },
-        { status: 'ready', json: b1 },
-      ]),
-    ).toBe(first);
-    const changed = frame.body([
-      { status: 'ready', json: a },
-      { status: 'ready', json: b2 },
-    ]);
+    expect(unkept).not.toBe(first);
+    expect(unkept.equals(first)).toBe(true);
+    const changed = page({ status: 'ready', json: a }, { status: 'ready', json: b2 });
     expect(changed).not.toBe(first);
     expect(JSON.parse(changed.toString()).fragments).toEqual({
       a: { status: 'ready', data: 1 },
       b: { status: 'ready', data: 3 },
     });
     // A rendered state (no kept bytes) is never answered from a kept body.
-    const rendered = frame.body([
-      { status: 'ready', json: a },
-      { status: 'pending', retryAfterMs: 5 },
-    ]);
+    const rendered = page({ status: 'ready', json: a }, { status: 'pending', retryAfterMs: 5 });
     expect(JSON.parse(rendered.toString()).fragments.b).toEqual({ status: 'pending', retryAfterMs: 5 });
+    // Kept bytes on a state that is not ready are not sent: it is rendered.
+    const failed = page({ status: 'ready', json: a }, { status: 'failed', error: 'x', json: b1 });
+    expect(JSON.parse(failed.toString()).fragments.b).toEqual({ status: 'failed', error: 'x' });
+    expect(kept.bodySizeBytes).toBe(changed.length);
   });
 
   it('renders a page of no fragments, and refuses states that do not match its fragments', () => {

@@ -1,4 +1,4 @@
-import { fragmentJsonBytes, type FragmentState } from '@worker-pattern/fragment';
+import { fragmentJsonBytes, type FragmentState, type PageBodies } from '@worker-pattern/fragment';
 import type { FastifyReply } from 'fastify';
 
 /** Retry-After is whole seconds: round up so a client never comes back too early. */
@@ -36,23 +36,14 @@ export function sendFragment(reply: FastifyReply, state: FragmentState): void {
 
 /**
  * A page's JSON body, `{"page":…,"fragments":{"<name>":F,…}}`, as bytes: the fixed parts encoded
- * once per page, each fragment's `F` from its kept encoding (a near-cache copy) or rendered. A warm
- * page is then one copy of bytes into one Buffer, which the socket takes as it is: no string to
- * build, flatten and encode again for the length and the write.
+ * once per page, each fragment's `F` from its kept encoding (a near-cache copy) or rendered, and
+ * the body of a page of kept copies kept with them (`PageBodies`): a warm page is a Buffer the
+ * socket takes as it is, no string built, flattened and encoded again for the length and the write.
  */
 export class PageFrame {
   /** `{"page":…,"fragments":{"<first>":`, then `,"<next>":` for each next fragment, then `}}`. */
   private readonly pieces: readonly Buffer[];
   private readonly fixedBytes: number;
-  /**
-   * The last body assembled wholly from kept copies, by its first copy's bytes: the same copies
-   * again (a warm page) are answered with that body, nothing assembled. It goes when the near cache
-   * drops that copy; until then a page's body sits beside its copies, about doubling what they take.
-   */
-  private readonly kept = new WeakMap<
-    Buffer,
-    { readonly parts: readonly (Buffer | undefined)[]; readonly body: Buffer }
-  >();
 
   constructor(page: string, names: readonly string[]) {
     this.pieces = [
@@ -64,13 +55,17 @@ export class PageFrame {
     this.fixedBytes = this.pieces.reduce((n, piece) => n + piece.length, 0);
   }
 
-  /** The body with `states` in the frame's order (one per name). */
-  body(states: readonly FragmentState[]): Buffer {
+  /**
+   * The body with `states` in the frame's order (one per name). A page wholly of ready kept copies
+   * (each with its `json`) is answered with the body `kept` holds for exactly those copies, else
+   * assembled and left there.
+   */
+  body(states: readonly FragmentState[], kept?: PageBodies): Buffer {
     if (states.length !== this.pieces.length - 1)
       throw new Error(`${states.length} states for ${this.pieces.length - 1} fragments`);
-    const first = states[0]?.json;
-    const memo = first && this.kept.get(first);
-    if (memo && states.every((state, i) => state.json === memo.parts[i])) return memo.body;
+    const copies = keptCopies(states);
+    const found = copies && kept?.bodyOf(copies);
+    if (found) return found;
     const parts = new Array<Buffer>(2 * states.length + 1);
     let length = this.fixedBytes;
     for (let i = 0; i < states.length; i++) {
@@ -80,9 +75,22 @@ export class PageFrame {
       length += json.length;
     }
     parts[2 * states.length] = this.pieces[states.length];
-    const body = Buffer.concat(parts, length);
-    if (first && states.every((state) => state.json))
-      this.kept.set(first, { parts: states.map((state) => state.json), body });
+    // A Buffer of its own: a short one from Node's shared pool would keep a whole pool block alive.
+    const body = Buffer.allocUnsafeSlow(length);
+    let offset = 0;
+    for (const part of parts) offset += part.copy(body, offset);
+    if (copies) kept?.keepBody(copies, body);
     return body;
   }
+}
+
+/** The states' kept bytes, when every one is a ready copy kept in memory; else undefined. */
+function keptCopies(states: readonly FragmentState[]): Buffer[] | undefined {
+  const copies = new Array<Buffer>(states.length);
+  for (let i = 0; i < states.length; i++) {
+    const state = states[i];
+    if (state.status !== 'ready' || !state.json) return undefined;
+    copies[i] = state.json;
+  }
+  return copies;
 }

@@ -1,5 +1,5 @@
-import { Injectable, NotFoundException } from '@nestjs/common';
-import { FragmentResolver, type FragmentTarget } from '@worker-pattern/fragment';
+import { Injectable, NotFoundException, Optional } from '@nestjs/common';
+import { FragmentNearCache, FragmentResolver, type FragmentState, type FragmentTarget } from '@worker-pattern/fragment';
 import { PageFrame } from './fragment-http';
 import { PAGES, type PageDefinition } from './page-definition';
 
@@ -25,7 +25,10 @@ export class PageCatalog {
    */
   private readonly memo = new Map<string, FragmentTarget[]>();
 
-  constructor(private readonly resolver: FragmentResolver) {}
+  constructor(
+    private readonly resolver: FragmentResolver,
+    @Optional() private readonly nearCache?: FragmentNearCache,
+  ) {}
 
   /** The page, or a 404 naming the unknown one. */
   get(name: string): PageDefinition {
@@ -34,11 +37,11 @@ export class PageCatalog {
     return page;
   }
 
-  /** The page's body around its fragments. */
-  frame(page: PageDefinition): PageFrame {
+  /** The page's JSON body of `states` (its fragments in order); a page of kept copies is kept with them. */
+  body(page: PageDefinition, states: readonly FragmentState[]): Buffer {
     const frame = this.frames.get(page);
     if (!frame) throw new Error(`page "${page.name}" is not in the catalog`);
-    return frame;
+    return frame.body(states, this.nearCache);
   }
 
   /** Every fragment of the page with its default params, for the authenticated viewer. */

@@ -53,6 +53,6 @@ export class PagesController {
       return { page: definition, targets: this.catalog.targets(definition, viewerId), waitMs: taken.waitMs };
     });
     const states = await countedRead(this.resolver, targets, limit, { waitMs, requestId: request.id });
-    sendJson(reply, 200, this.catalog.frame(page).body(states));
+    sendJson(reply, 200, this.catalog.body(page, states));
   }
 }

@@ -37,7 +37,8 @@ const LEFT_TO_ROUTE = Promise.resolve(true);
 /** A throttler setting resolved synchronously, or undefined (asynchronous, or not a number). */
 function resolvedNow(value: Resolvable<number> | undefined, context: ExecutionContext): number | undefined {
   const resolved = typeof value === 'function' ? value(context) : value;
-  return typeof resolved === 'number' ? resolved : undefined;
+  // Anything else (a promise, NaN) takes the throttler's own pass, which awaits it or refuses it.
+  return typeof resolved === 'number' && Number.isFinite(resolved) ? resolved : undefined;
 }
 
 /** Whether `target` carries any of `@nestjs/throttler`'s route decorators (`@Throttle`, `@SkipThrottle`, …). */
@@ -68,8 +69,8 @@ const UNIT: Record<RateLimitScope, string> = {
 @Injectable()
 export class ViewerRateLimitGuard extends ThrottlerGuard {
   private lastStoreWarning = 0;
-  /** Per route handler: whether `leftToRouteDirectly` may decide its requests. */
-  private readonly direct = new WeakMap<object, boolean>();
+  /** Per route handler (and the controller it was read for): whether `leftToRouteDirectly` may decide its requests. */
+  private readonly direct = new WeakMap<object, { readonly controller: object; readonly direct: boolean }>();
 
   constructor(
     @InjectThrottlerOptions() options: ThrottlerModuleOptions,
@@ -134,9 +135,12 @@ export class ViewerRateLimitGuard extends ThrottlerGuard {
   private leftToRouteDirectly(context: ExecutionContext): boolean {
     if (context.getType() !== 'http') return false;
     const handler = context.getHandler();
-    let direct = this.direct.get(handler);
-    if (direct === undefined) this.direct.set(handler, (direct = this.countsDirectly(context)));
-    if (!direct) return false;
+    const controller = context.getClass();
+    let memo = this.direct.get(handler);
+    // A handler two controllers inherit is read again for each: their decorators may differ.
+    if (memo?.controller !== controller)
+      this.direct.set(handler, (memo = { controller, direct: this.countsDirectly(context) }));
+    if (!memo.direct) return false;
     const req = context.switchToHttp().getRequest<FastifyRequest>();
     if (!(req.routeOptions.url ?? '').startsWith('/api/')) return false;
     const viewer = checkBearer(req, this.tokens);
