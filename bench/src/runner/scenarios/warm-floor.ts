@@ -92,6 +92,8 @@ interface Server {
  */
 export async function warmFloor(ctx: BenchContext): Promise<ScenarioResult> {
   const { runs, connections, loadSeconds, profileSeconds } = ctx.sizes;
+  /** Each gateway's connections when two are loaded side by side. */
+  const half = Math.max(1, Math.round(connections / 2));
   const system = await ctx.system();
   const warm = system.warmViewers();
   const tokens = system.tokensOf(warm);
@@ -105,7 +107,6 @@ export async function warmFloor(ctx: BenchContext): Promise<ScenarioResult> {
   const profiles: Record<string, ProfileSummary> = {};
   const profiledRequests: Record<string, number> = {};
   let headers: Record<string, { count: number; bytes: number }> = {};
-  const sideBySide: string[] = [];
   try {
     // Every server at once (the profiled ones too: they idle until their turn, and only samples
     // taken during their own load are counted).
@@ -221,7 +222,6 @@ export async function warmFloor(ctx: BenchContext): Promise<ScenarioResult> {
     const baseline = servers.find((s) => s.key === 'base');
     for (let run = 1; baseline && run <= runs; run++) {
       await keepFresh(run % 2 === 1 ? system.gateway : baseline.app);
-      const half = Math.max(1, Math.round(connections / 2));
       const { result, cpu } = await measureCpu({ gw: system.gateway.proc.pid, base: baseline.app.proc.pid }, () =>
         Promise.all(
           [system.gateway, baseline.app].map((app) =>
@@ -231,16 +231,16 @@ export async function warmFloor(ctx: BenchContext): Promise<ScenarioResult> {
       );
       const [gw, base] = result;
       if (gw.non2xx + gw.errors + base.non2xx + base.errors > 0) throw new Error('side by side: non-2xx or errors');
+      const [gwUs, baseUs] = [(cpu['gw'] * 1000) / gw.requests, (cpu['base'] * 1000) / base.requests];
       series.addAll({
         'sbs-gw:rps': gw.rps,
         'sbs-base:rps': base.rps,
         'sbs:ratio': gw.rps / base.rps,
-        'sbs-gw:appUs': (cpu['gw'] * 1000) / gw.requests,
-        'sbs-base:appUs': (cpu['base'] * 1000) / base.requests,
+        'sbs-gw:appUs': gwUs,
+        'sbs-base:appUs': baseUs,
       });
-      sideBySide.push(ratioText(gw.rps / base.rps));
       ctx.log(
-        `  side by side ${run}: gateway ${num(gw.rps)} req/s, baseline ${num(base.rps)} req/s (${ratioText(gw.rps / base.rps)}); CPU per request ${((cpu['gw'] * 1000) / gw.requests).toFixed(0)} vs ${((cpu['base'] * 1000) / base.requests).toFixed(0)} µs`,
+        `  side by side ${run}: gateway ${num(gw.rps)} req/s, baseline ${num(base.rps)} req/s (${ratioText(gw.rps / base.rps)}); CPU per request ${gwUs.toFixed(0)} vs ${baseUs.toFixed(0)} µs`,
       );
     }
     headers = {
@@ -290,7 +290,7 @@ export async function warmFloor(ctx: BenchContext): Promise<ScenarioResult> {
           '',
           `Gateway / baseline gateway: ${ratioText(f['gw:rps'].median / f['base:rps'].median)} the throughput, ${ratioText(f['gw:appUs'].median / f['base:appUs'].median)} the gateway CPU and ${ratioText(f['gw:redisUs'].median / f['base:redisUs'].median)} the Redis CPU per request (\`--baseline-gateway\`, in turn).`,
           '',
-          `Side by side (both loaded at once, ${Math.max(1, Math.round(connections / 2))} connections each, ${loadSeconds} s, ${f['sbs:ratio'].runs.length} times): **gateway / baseline ${ratioText(f['sbs:ratio'].median)} the throughput** (each time: ${sideBySide.join(', ')}), ${fig(f['sbs-gw:rps'])} against ${fig(f['sbs-base:rps'])} req/s; gateway CPU per request ${fig(f['sbs-gw:appUs'], 0, 'µs')} against ${fig(f['sbs-base:appUs'], 0, 'µs')}.`,
+          `Side by side (both loaded at once, ${half} connections each, ${loadSeconds} s, ${f['sbs:ratio'].runs.length} times): **gateway / baseline ${ratioText(f['sbs:ratio'].median)} the throughput** (each time: ${f['sbs:ratio'].runs.map((ratio) => ratioText(ratio)).join(', ')}), ${fig(f['sbs-gw:rps'])} against ${fig(f['sbs-base:rps'])} req/s; gateway CPU per request ${fig(f['sbs-gw:appUs'], 0, 'µs')} against ${fig(f['sbs-base:appUs'], 0, 'µs')}.`,
         ]
       : []),
     '',

@@ -41,6 +41,11 @@ function resolvedNow(value: Resolvable<number> | undefined, context: ExecutionCo
   return typeof resolved === 'number' && Number.isFinite(resolved) ? resolved : undefined;
 }
 
+/** The matched route's pattern, not the raw URL, is under /api/: no encoding trick moves a request out. */
+function isApiRoute(request: FastifyRequest): boolean {
+  return (request.routeOptions.url ?? '').startsWith('/api/');
+}
+
 /** Whether `target` carries any of `@nestjs/throttler`'s route decorators (`@Throttle`, `@SkipThrottle`, …). */
 function hasThrottlerMetadata(target: object): boolean {
   return Reflect.getMetadataKeys(target).some((key) => typeof key === 'string' && key.startsWith('THROTTLER:'));
@@ -96,9 +101,7 @@ export class ViewerRateLimitGuard extends ThrottlerGuard {
   protected override async shouldSkip(context: ExecutionContext): Promise<boolean> {
     // The gateway is a hybrid app whose Redis transport inherits global guards: events pass.
     if (context.getType() !== 'http') return true;
-    // The matched route's pattern, not the raw URL: no encoding trick moves a request out of /api.
-    const route = context.switchToHttp().getRequest<FastifyRequest>().routeOptions.url ?? '';
-    return !route.startsWith('/api/');
+    return !isApiRoute(context.switchToHttp().getRequest<FastifyRequest>());
   }
 
   protected override async getTracker(req: Record<string, unknown>, context?: ExecutionContext): Promise<string> {
@@ -142,7 +145,7 @@ export class ViewerRateLimitGuard extends ThrottlerGuard {
       this.direct.set(handler, (memo = { controller, direct: this.countsDirectly(context) }));
     if (!memo.direct) return false;
     const req = context.switchToHttp().getRequest<FastifyRequest>();
-    if (!(req.routeOptions.url ?? '').startsWith('/api/')) return false;
+    if (!isApiRoute(req)) return false;
     const viewer = checkBearer(req, this.tokens);
     if (viewer.outcome !== 'valid') return false;
     const throttler = this.throttlers[0];
