@@ -150,7 +150,7 @@ describe('FragmentNearCache (real Redis)', () => {
     expect(cache.size).toBe(0);
   });
 
-  it('keeps page bodies within a budget as large as the copies\', each going with its first copy', async () => {
+  it("keeps page bodies within a budget as large as the copies', each going with its first copy", async () => {
     const keys = [newKey(), newKey()];
     for (const key of keys) await readAndKeep(cache, key);
     const [a, b] = cache.lookup(keys, T0) ?? [];
