@@ -35,3 +35,28 @@ export function machineBusyMs(): number {
   const busy = [0, 1, 2, 5, 6, 7].reduce((t, i) => t + (ticks[i] ?? 0), 0);
   return (busy * 1000) / TICKS_PER_SECOND;
 }
+
+export type Pids = Readonly<Record<string, readonly number[]>>;
+/** CPU ms so far of each process, by pid, and of this bench process (the load generator) as `client`. */
+export type CpuSnapshot = Record<string, ReadonlyMap<number, number>>;
+
+export function cpuSnapshot(pids: Pids): CpuSnapshot {
+  const out: Record<string, Map<number, number>> = {};
+  for (const [name, list] of Object.entries(pids)) out[name] = new Map(list.map((pid) => [pid, cpuMs(pid) ?? 0]));
+  const self = process.cpuUsage();
+  out['client'] = new Map([[process.pid, (self.user + self.system) / 1000]]);
+  return out;
+}
+
+/**
+ * CPU ms each named group used between two snapshots, the later one taken over the processes alive
+ * then: a process that started in between (a pool's new Postgres backend) counts whole.
+ */
+export function cpuDelta(before: CpuSnapshot, after: CpuSnapshot): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(after).map(([name, now]) => [
+      name,
+      [...now].reduce((t, [pid, ms]) => t + ms - (before[name]?.get(pid) ?? 0), 0),
+    ]),
+  );
+}

@@ -7,7 +7,8 @@ import {
 import { dashboardPage } from '@worker-pattern/pages';
 import { type BenchContext, ViewerPool } from './context';
 import { mapPool } from './load';
-import { JWT_SECRET, type RunningApp, type StackApp, STACK_APPS } from './stack';
+import type { Pids } from './cpu-time';
+import { FRAGMENT_WORKERS, JWT_SECRET, type RunningApp, type StackApp, STACK_APPS } from './stack';
 import { signViewerToken } from './tokens';
 
 /** The dashboard's fragments, in the page's order: the gateway's own page definition. */
@@ -48,6 +49,20 @@ export class BenchSystem {
 
   get gateway(): RunningApp {
     return this.apps.gateway;
+  }
+
+  /**
+   * The processes whose CPU a scenario splits its work over: the gateway, each fragment's worker (by
+   * fragment name), Redis (when local) and this run's Postgres backends.
+   */
+  async cpuPids(): Promise<Pids> {
+    const redisPid = await this.ctx.stack.redisPid();
+    return {
+      gateway: [this.gateway.proc.pid ?? -1],
+      redis: redisPid ? [redisPid] : [],
+      postgres: await this.ctx.stack.postgresBackendPids(),
+      ...Object.fromEntries(FRAGMENT_WORKERS.map((w, i) => [DASHBOARD_NAMES[i], [this.apps[w].proc.pid ?? -1]])),
+    };
   }
 
   private warm?: number[];

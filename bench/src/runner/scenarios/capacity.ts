@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import type { BenchContext } from '../context';
-import { cpuMs, machineBusyMs } from '../cpu-time';
+import { cpuDelta, cpuMs, cpuSnapshot, machineBusyMs, type Pids } from '../cpu-time';
 import { mapPool, openStream, runLoad, timeToReady } from '../load';
 import { type PromSample, scrape, sumOf } from '../prometheus';
 import { num, ratioText, type ScenarioResult, table } from '../report';
@@ -83,31 +83,6 @@ export function size(costs: UnitCosts, pages: number, buildsPerPage: number): Si
   };
 }
 
-type Pids = Readonly<Record<string, readonly number[]>>;
-/** CPU ms so far of each process, by pid, and of this bench process (the load generator) as `client`. */
-type CpuSnapshot = Record<string, ReadonlyMap<number, number>>;
-
-function cpuSnapshot(pids: Pids): CpuSnapshot {
-  const out: Record<string, Map<number, number>> = {};
-  for (const [name, list] of Object.entries(pids)) out[name] = new Map(list.map((pid) => [pid, cpuMs(pid) ?? 0]));
-  const self = process.cpuUsage();
-  out['client'] = new Map([[process.pid, (self.user + self.system) / 1000]]);
-  return out;
-}
-
-/**
- * CPU ms each named group used between two snapshots, the later one taken over the processes alive
- * then: a process that started in between (a pool's new Postgres backend) counts whole.
- */
-function cpuDelta(before: CpuSnapshot, after: CpuSnapshot): Record<string, number> {
-  return Object.fromEntries(
-    Object.entries(after).map(([name, now]) => [
-      name,
-      [...now].reduce((t, [pid, ms]) => t + ms - (before[name]?.get(pid) ?? 0), 0),
-    ]),
-  );
-}
-
 function builtBy(samples: Readonly<Record<string, PromSample[]>>, metric: string, fragment: string): number {
   return sumOf(samples[fragment] ?? [], metric, {
     fragment,
@@ -144,16 +119,7 @@ async function busyDuring<T>(
 export async function capacity(ctx: BenchContext): Promise<ScenarioResult> {
   const system = await ctx.system();
   const cores = availableParallelism();
-  const redisPid = await ctx.stack.redisPid();
-  const workerPids = Object.fromEntries(
-    FRAGMENT_WORKERS.map((w, i) => [DASHBOARD_NAMES[i], [system.apps[w].proc.pid ?? -1]]),
-  );
-  const pids = async () => ({
-    gateway: [system.gateway.proc.pid ?? -1],
-    redis: redisPid ? [redisPid] : [],
-    postgres: await ctx.stack.postgresBackendPids(),
-    ...workerPids,
-  });
+  const pids = () => system.cpuPids();
   const warm = system.warmViewers();
   const tokens = system.tokensOf(warm);
   const seconds = ctx.sizes.loadSeconds;

@@ -1,4 +1,6 @@
+import { availableParallelism } from 'node:os';
 import type { BenchContext } from '../context';
+import { cpuDelta, cpuSnapshot } from '../cpu-time';
 import { type LoadResult, mapPool, runLoad, timeToReady } from '../load';
 import { scrape, sumOf } from '../prometheus';
 import { fig, num, ratioText, type ScenarioResult, table } from '../report';
@@ -7,6 +9,17 @@ import { DASHBOARD_NAMES } from '../system';
 
 type Metric = 'rps' | 'p50' | 'p99';
 type Variant = 'gwCold' | 'fatCold' | 'gwWarm' | 'fatWarm';
+/** Whose CPU a cold page is split over: the fat controller, or the gateway, its workers and the rest. */
+const CPU_GROUPS = ['fat', 'gateway', ...DASHBOARD_NAMES, 'redis', 'postgres', 'client'] as const;
+type CpuGroup = (typeof CPU_GROUPS)[number];
+const isWorker = (group: CpuGroup) => (DASHBOARD_NAMES as readonly string[]).includes(group);
+const CPU_GROUP_LABELS: Record<string, string> = {
+  fat: 'fat controller',
+  gateway: 'gateway',
+  redis: 'Redis',
+  postgres: 'Postgres (this run’s backends)',
+  client: 'load generator (this process)',
+};
 
 /** Fraction of the fragments a gateway served as `ready` between two scrapes. */
 async function readyShare(url: string, run: () => Promise<LoadResult>): Promise<{ result: LoadResult; ready: number }> {
@@ -35,8 +48,22 @@ export async function versionZero(ctx: BenchContext): Promise<ScenarioResult> {
   const fat = await ctx.stack.startBenchApp('fat-controller', { env: { DATABASE_POOL_SIZE: '30' } });
   const warm = system.warmViewers();
   const series = new RunSeries<
-    `${Variant}:${Metric}` | 'gwColdBuiltS' | 'gwColdPagesPerS' | 'completeP50' | 'completeP99' | 'gwWarmReady'
+    | `${Variant}:${Metric}`
+    | 'gwColdBuiltS'
+    | 'gwColdPagesPerS'
+    | 'completeP50'
+    | 'completeP99'
+    | 'gwWarmReady'
+    | `cpu:${'gw' | 'fat'}:${CpuGroup}`
   >();
+  // CPU per cold page by process, each variant's own phase: what the pattern adds per page.
+  const pids = async () => ({ ...(await system.cpuPids()), fat: [fat.proc.pid ?? -1] });
+  const cpuPerPage = async (variant: 'gw' | 'fat', pages: number, work: () => Promise<void>) => {
+    const before = cpuSnapshot(await pids());
+    await work();
+    const used = cpuDelta(before, cpuSnapshot(await pids()));
+    for (const group of CPU_GROUPS) series.add(`cpu:${variant}:${group}`, used[group] / pages);
+  };
   const path = '/api/pages/dashboard';
   try {
     // Untimed warm-up of both servers (JIT, connection pools, token caches): a few cold pages, then warm ones.
@@ -75,12 +102,15 @@ export async function versionZero(ctx: BenchContext): Promise<ScenarioResult> {
 
       // Cold, fat controller: fresh viewers too.
       const coldFat = system.viewers.take(ctx.sizes.coldFatViewers);
-      const fatCold = await runLoad({
-        url: fat.url,
-        path,
-        connections,
-        amount: coldFat.length,
-        tokens: system.tokensOf(coldFat),
+      let fatCold!: LoadResult;
+      await cpuPerPage('fat', coldFat.length, async () => {
+        fatCold = await runLoad({
+          url: fat.url,
+          path,
+          connections,
+          amount: coldFat.length,
+          tokens: system.tokensOf(coldFat),
+        });
       });
       expectOk('fat controller cold', fatCold);
       series.addAll({ 'fatCold:rps': fatCold.rps, 'fatCold:p50': fatCold.p50, 'fatCold:p99': fatCold.p99 });
@@ -90,15 +120,18 @@ export async function versionZero(ctx: BenchContext): Promise<ScenarioResult> {
 
       // Time to a complete page on the gateway: SSE streams of cold viewers, `connections` at once.
       const streams = system.viewers.take(ctx.sizes.completePageViewers);
-      const times = await mapPool(streams, connections, (v) =>
-        timeToReady(`${gateway}${path}/stream`, system.token(v), DASHBOARD_NAMES),
-      );
+      let times!: Record<string, number>[];
+      await cpuPerPage('gw', streams.length, async () => {
+        times = await mapPool(streams, connections, (v) =>
+          timeToReady(`${gateway}${path}/stream`, system.token(v), DASHBOARD_NAMES),
+        );
+        await system.waitForIdleQueues();
+      });
       const pages = times.map((t) => t['page']);
       series.addAll({ completeP50: percentile(pages, 50), completeP99: percentile(pages, 99) });
       ctx.log(
         `  run ${run} gateway complete page (SSE): p50 ${percentile(pages, 50).toFixed(1)} ms, p99 ${percentile(pages, 99).toFixed(1)} ms`,
       );
-      await system.waitForIdleQueues();
 
       // Warm: the same viewers over and over, every copy fresh.
       await system.rewarm(warm);
@@ -139,6 +172,13 @@ export async function versionZero(ctx: BenchContext): Promise<ScenarioResult> {
     fig(f[`${v}:p50`], 1, 'ms'),
     fig(f[`${v}:p99`], 1, 'ms'),
   ];
+  const cpuMs = (variant: 'gw' | 'fat', group: CpuGroup) => f[`cpu:${variant}:${group}`].median;
+  const cpuTotal = (variant: 'gw' | 'fat') => CPU_GROUPS.reduce((t, g) => t + cpuMs(variant, g), 0);
+  // The pattern's processes play no part in the fat controller's pages, nor it in the pattern's.
+  const cpuCell = (variant: 'gw' | 'fat', group: CpuGroup) =>
+    (variant === 'gw' && group === 'fat') || (variant === 'fat' && (group === 'gateway' || isWorker(group)))
+      ? ''
+      : fig(f[`cpu:${variant}:${group}`], 2, 'ms');
   const headline = {
     warmThroughputRatio: f['gwWarm:rps'].median / f['fatWarm:rps'].median,
     warmP99Ratio: f['fatWarm:p99'].median / f['gwWarm:p99'].median,
@@ -147,6 +187,8 @@ export async function versionZero(ctx: BenchContext): Promise<ScenarioResult> {
     completePageP50Ms: f.completeP50.median,
     fatColdP50Ms: f['fatCold:p50'].median,
     coldPagesPerSecondRatio: f.gwColdPagesPerS.median / f['fatCold:rps'].median,
+    completePageCpuMs: cpuTotal('gw'),
+    fatColdCpuMs: cpuTotal('fat'),
   };
   const markdown = [
     `The gateway (worker pattern) against a "fat controller" (bench/src/fat-controller: Nest on Fastify, the gateway's own JWT guard, ProfileBuilder, FeedBuilder and RecommendationsBuilder run inline and in parallel per request on one TypeORM DataSource of 30 connections — as many as the three workers hold together — no cache, no request log, no rate limit). ${connections} connections; cold = ${num(ctx.sizes.coldGatewayViewers)} (gateway) and ${num(ctx.sizes.coldFatViewers)} (fat controller) viewers never requested before, one request each; warm = ${num(warm.length)} viewers over and over for ${loadSeconds} s, every copy rebuilt fresh right before each gateway run. Variants interleaved in every repetition.`,
@@ -165,6 +207,16 @@ export async function versionZero(ctx: BenchContext): Promise<ScenarioResult> {
     `- **Cold: the gateway answers ${ratioText(headline.coldP50Ratio)} sooner at p50** — but with \`pending\` placeholders, not a page. A pending answer is not a page, so:`,
     `- **Time to a complete page** on the gateway (cold viewer, request → the third fragment's SSE \`ready\` event, ${connections} streams at once): p50 ${fig(f.completeP50, 1, 'ms')}, p99 ${fig(f.completeP99, 1, 'ms')} — against the fat controller's cold p50 ${fig(f['fatCold:p50'], 1, 'ms')}, p99 ${fig(f['fatCold:p99'], 1, 'ms')}.`,
     `- The ${num(ctx.sizes.coldGatewayViewers)} cold pages of a gateway run were all built ${fig(f.gwColdBuiltS, 1, 's')} after the run's first request: ${fig(f.gwColdPagesPerS, 0, 'pages/s')} through the workers, ${ratioText(headline.coldPagesPerSecondRatio)} the fat controller's cold rate — the same builders on the same database do the same work; the pattern moves it out of the request, it does not make it cheaper.`,
+    '',
+    `CPU per cold page by process (user + system, /proc, over each variant's own phase: the ${num(ctx.sizes.completePageViewers)} streamed pages until every queue is idle, and the fat controller's ${num(ctx.sizes.coldFatViewers)} cold requests), divided by its pages. On these ${availableParallelism()} cores a page's latency at ${connections} at once follows the CPU a page costs the whole machine (Little's law), so what the pattern adds per page is what it loses by:`,
+    '',
+    table(
+      ['process', 'worker pattern (complete page)', 'fat controller (cold)'],
+      [
+        ...CPU_GROUPS.map((g) => [CPU_GROUP_LABELS[g] ?? `${g} worker`, cpuCell('gw', g), cpuCell('fat', g)]),
+        ['**all**', `**${cpuTotal('gw').toFixed(2)} ms**`, `**${cpuTotal('fat').toFixed(2)} ms**`],
+      ],
+    ),
   ].join('\n');
   return { id: 'version-zero', title: '1. Version zero vs the worker pattern', headline, markdown, figures: f };
 }
