@@ -53,7 +53,8 @@ export class BenchSystem {
 
   /**
    * The processes whose CPU a scenario splits its work over: the gateway, each fragment's worker (by
-   * fragment name), Redis (when local) and this run's Postgres backends.
+   * fragment name), the invalidation worker, Redis (when local) and this run's Postgres backends
+   * (those alive when asked: a backend that exits between two snapshots takes its CPU with it).
    */
   async cpuPids(): Promise<Pids> {
     const redisPid = await this.ctx.stack.redisPid();
@@ -62,6 +63,7 @@ export class BenchSystem {
       redis: redisPid ? [redisPid] : [],
       postgres: await this.ctx.stack.postgresBackendPids(),
       ...Object.fromEntries(FRAGMENT_WORKERS.map((w, i) => [DASHBOARD_NAMES[i], [this.apps[w].proc.pid ?? -1]])),
+      invalidation: [this.apps['invalidation-worker'].proc.pid ?? -1],
     };
   }
 
