@@ -15,7 +15,9 @@ import { Stack } from './support/stack';
 // URL and header handling, connection reuse and close — and checks the process survives it all.
 // Properties: never a 5xx, every 4xx says what is wrong, and the gateway is alive at the end.
 
+// A failure's report gives its seed and path: FUZZ_SEED=… FUZZ_PATH=… replays that case first.
 const SEED = process.env['FUZZ_SEED'] ? Number(process.env['FUZZ_SEED']) : undefined;
+const REPLAY = process.env['FUZZ_PATH'] ? { path: process.env['FUZZ_PATH'] } : {};
 const USERS = 600;
 
 type Answer = { status: number; contentType: string; body: string };
@@ -109,6 +111,8 @@ describe('fuzzing the gateway over real HTTP', () => {
 
   it('answers every hostile request through fetch sanely: URLs, queries, headers, bodies', async () => {
     const numRuns = 1200;
+    // The last answers, for a request that fails on a connection an earlier answer left closing.
+    const recent: string[] = [];
     await fc.assert(
       fc.asyncProperty(
         fc.constantFrom('GET', 'POST', 'DELETE', 'PUT', 'PATCH', 'OPTIONS', 'HEAD'),
@@ -138,7 +142,15 @@ describe('fuzzing the gateway over real HTTP', () => {
             headers,
             body: sendsBody ? body : undefined,
             redirect: 'manual',
+          }).catch((error: Error) => {
+            // undici says only "fetch failed"; what the socket saw is in its cause.
+            const cause = error.cause as { code?: string; message?: string } | undefined;
+            throw new Error(
+              `${error.message} (${cause?.code} ${cause?.message}); the answers before: ${recent.join(', ')}`,
+            );
           });
+          recent.push(`${method} ${response.status} connection: ${response.headers.get('connection')}`);
+          if (recent.length > 5) recent.shift();
           const answer = {
             status: response.status,
             contentType: response.headers.get('content-type') ?? '',
@@ -147,7 +159,7 @@ describe('fuzzing the gateway over real HTTP', () => {
           expectSane(`${path}${query}`, method, answer);
         },
       ),
-      { numRuns, seed: SEED, endOnFailure: true },
+      { numRuns, seed: SEED, endOnFailure: true, ...REPLAY },
     );
     counts['fetch'] = numRuns;
   });
@@ -252,7 +264,7 @@ describe('fuzzing the gateway over real HTTP', () => {
           expectSane(`${method} ${path}`, method.toUpperCase(), answer);
         },
       ),
-      { numRuns, seed: SEED, endOnFailure: true },
+      { numRuns, seed: SEED, endOnFailure: true, ...REPLAY },
     );
     counts['raw socket'] = numRuns;
     rawStatuses = statuses;

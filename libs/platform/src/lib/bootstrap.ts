@@ -13,6 +13,7 @@ import {
 } from './http/body-limit';
 import { applyHttpSecurity, type HttpSecurityOptions } from './http/http-security';
 import { ManagementPort, PLATFORM_MANAGEMENT_ROUTES } from './http/management-port';
+import { answerClientError } from './http/client-errors';
 import { refuseConnect } from './http/refuse-connect';
 import { TrustedProxies } from './http/trusted-proxies';
 import { REQUEST_ID_HEADER, resolveRequestId } from './logging/request-id';
@@ -75,6 +76,8 @@ export async function createHttpApp(
       trustProxy: (address: string) => trustedProxies.trusts(address),
       bodyLimit: BODY_LIMIT_BYTES,
       requestTimeout: REQUEST_TIMEOUT_MS,
+      // A request Node cannot parse gets a JSON 4xx with `Connection: close` (client-errors.ts).
+      clientErrorHandler: answerClientError,
       // Node arms its timeout checks from the options the server is created with; Fastify sets
       // requestTimeout only afterwards, which alone never fires.
       http: { requestTimeout: REQUEST_TIMEOUT_MS, connectionsCheckingInterval: REQUEST_TIMEOUT_CHECK_MS },
