@@ -1,4 +1,4 @@
-import { maxHeaderSize, STATUS_CODES } from 'node:http';
+import { maxHeaderSize, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { REQUEST_TIMEOUT_MS } from './body-limit';
 
@@ -9,7 +9,8 @@ export interface ClientError extends Error {
   readonly reason?: string;
 }
 
-type ClientSocket = Duplex & { _httpMessage?: { headersSent?: boolean } | null };
+/** Node's server socket: `_httpMessage` is the answer to the request being served, if any. */
+type ClientSocket = Duplex & { _httpMessage?: ServerResponse | null };
 
 /** How long a refused connection may keep sending before it is cut off. */
 const LINGER_MS = 2_000;
@@ -23,6 +24,8 @@ export function describeClientError(error: ClientError): { status: number; messa
         status: 431,
         message: `request line and headers too large: at most ${maxHeaderSize} bytes together (the URL counts)`,
       };
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
+      return { status: 413, message: 'chunk extensions too large' };
     case 'ERR_HTTP_REQUEST_TIMEOUT':
       return { status: 408, message: `request not received in full within ${REQUEST_TIMEOUT_MS / 1000} s` };
     default: {
@@ -46,9 +49,16 @@ export function describeClientError(error: ClientError): { status: number; messa
 export function answerClientError(error: ClientError, socket: Duplex): void {
   if (error.code === 'ECONNRESET' || socket.destroyed || answered.has(socket)) return;
   answered.add(socket);
-  // An answer already under way on this connection cannot be followed by another.
-  if (!socket.writable || (socket as ClientSocket)._httpMessage?.headersSent) {
+  if (!socket.writable) {
     socket.destroy();
+    return;
+  }
+  const current = (socket as ClientSocket)._httpMessage;
+  if (current && (current.headersSent || current.req?.complete)) {
+    // Bad bytes pipelined behind a whole request whose answer is still to come or under way: an
+    // answer written now would be read as that request's. It goes out, then the connection closes.
+    if (!current.headersSent) current.shouldKeepAlive = false;
+    current.once('finish', () => socket.end());
     return;
   }
   const { status, message } = describeClientError(error);
@@ -62,11 +72,8 @@ export function answerClientError(error: ClientError, socket: Duplex): void {
     '',
     body,
   ].join('\r\n');
-  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
-    socket.end(answer, () => socket.destroy());
-    return;
-  }
-  socket.end(answer);
+  socket.end(answer, error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? () => socket.destroy() : undefined);
+  // Whatever the client does, the connection is gone after LINGER_MS (a client that stops reading too).
   const linger = setTimeout(() => socket.destroy(), LINGER_MS).unref();
   socket.once('close', () => clearTimeout(linger));
 }
