@@ -16,6 +16,23 @@ type ClientSocket = Duplex & { _httpMessage?: ServerResponse | null };
 const LINGER_MS = 2_000;
 const answered = new WeakSet<Duplex>();
 
+/**
+ * A whole HTTP/1.1 answer in our error shape, written straight to a socket the router never saw;
+ * `Connection: close` because the socket closes after it.
+ */
+export function closingAnswer(status: number, message: string): string {
+  const body = JSON.stringify({ statusCode: status, error: STATUS_CODES[status], message });
+  return [
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}`,
+    'Content-Type: application/json; charset=utf-8',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    'X-Content-Type-Options: nosniff',
+    'Connection: close',
+    '',
+    body,
+  ].join('\r\n');
+}
+
 /** The status and message for a request Node could not frame (exported for tests). */
 export function describeClientError(error: ClientError): { status: number; message: string } {
   switch (error.code) {
@@ -62,17 +79,10 @@ export function answerClientError(error: ClientError, socket: Duplex): void {
     return;
   }
   const { status, message } = describeClientError(error);
-  const body = JSON.stringify({ statusCode: status, error: STATUS_CODES[status], message });
-  const answer = [
-    `HTTP/1.1 ${status} ${STATUS_CODES[status]}`,
-    'Content-Type: application/json; charset=utf-8',
-    `Content-Length: ${Buffer.byteLength(body)}`,
-    'X-Content-Type-Options: nosniff',
-    'Connection: close',
-    '',
-    body,
-  ].join('\r\n');
-  socket.end(answer, error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? () => socket.destroy() : undefined);
+  socket.end(
+    closingAnswer(status, message),
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? () => socket.destroy() : undefined,
+  );
   // Whatever the client does, the connection is gone after LINGER_MS (a client that stops reading too).
   const linger = setTimeout(() => socket.destroy(), LINGER_MS).unref();
   socket.once('close', () => clearTimeout(linger));

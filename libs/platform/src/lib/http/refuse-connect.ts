@@ -1,11 +1,8 @@
 import type { Server } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { closingAnswer } from './client-errors';
 
-const BODY = JSON.stringify({
-  statusCode: 405,
-  error: 'Method Not Allowed',
-  message: 'CONNECT is not supported: this is an API, not a proxy',
-});
+const ANSWER = closingAnswer(405, 'CONNECT is not supported: this is an API, not a proxy');
 
 /**
  * Answers `CONNECT` (a proxy tunnel request) with 405 and a message. Node hands it to a `connect`
@@ -14,15 +11,6 @@ const BODY = JSON.stringify({
 export function refuseConnect(server: Server): void {
   server.on('connect', (_request: unknown, socket: Duplex) => {
     socket.on('error', () => undefined);
-    socket.end(
-      [
-        'HTTP/1.1 405 Method Not Allowed',
-        'Content-Type: application/json; charset=utf-8',
-        `Content-Length: ${Buffer.byteLength(BODY)}`,
-        'Connection: close',
-        '',
-        BODY,
-      ].join('\r\n'),
-    );
+    socket.end(ANSWER);
   });
 }
