@@ -359,6 +359,12 @@ describe('the gateway’s HTTP surface (in-process, real Redis and Postgres)', (
       expect(refused.statusCode).toBe(429);
       expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
       expect(Number(refused.headers['retry-after'])).toBeLessThanOrEqual(60);
+      // The budget headers on the refusal too: nothing left until the block lapses.
+      expect(refused.headers).toMatchObject({
+        'x-ratelimit-limit': String(LIMITS.api),
+        'x-ratelimit-remaining': '0',
+        'x-ratelimit-reset': refused.headers['retry-after'],
+      });
       expect(refused.json()).toEqual({
         statusCode: 429,
         error: 'Too Many Requests',

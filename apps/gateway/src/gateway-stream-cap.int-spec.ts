@@ -4,6 +4,7 @@ import { MAX_STREAMS_PER_VIEWER, STREAM_SLOT_TTL_MS, ViewerStreamSlots } from '@
 import { listenHttpApp } from '@worker-pattern/platform';
 import { freePort } from '@worker-pattern/platform/processes';
 import { Redis } from 'ioredis';
+import { register } from 'prom-client';
 import { GatewayTestApp } from './testing/gateway-test-app';
 
 // The per-viewer stream cap across gateway replicas: two gateways in this process share one real
@@ -16,6 +17,9 @@ interface OpenStream {
   readonly retryAfter: string | null;
   close(): void;
 }
+
+/** Every stream a test opened: closed after each test, so a failed assertion leaves none open. */
+const opened: OpenStream[] = [];
 
 /** Opens a stream and reads its status (and, for a refusal, its body); the stream stays open. */
 async function openStream(baseUrl: string, token: string): Promise<OpenStream> {
@@ -33,7 +37,9 @@ async function openStream(baseUrl: string, token: string): Promise<OpenStream> {
     };
   // The first bytes: the stream is admitted and running.
   await response.body!.getReader().read();
-  return { status: 200, body: '', retryAfter: null, close: () => abort.abort() };
+  const stream = { status: 200, body: '', retryAfter: null, close: () => abort.abort() };
+  opened.push(stream);
+  return stream;
 }
 
 describe('stream cap per viewer across two gateway replicas', () => {
@@ -66,14 +72,22 @@ describe('stream cap per viewer across two gateway replicas', () => {
     urlB = `http://127.0.0.1:${portB}`;
     redis = new Redis(TEST_REDIS_URL);
   }, 60_000); // two gateways start: slow on a busy machine
+  afterEach(() => {
+    for (const stream of opened.splice(0)) stream.close();
+  });
   afterAll(async () => {
     await b?.close();
     await a?.close();
     redis?.disconnect();
   });
 
+  /** Both gateways run in this process and share prom-client's registry: refusals of either. */
+  const refusals = async () =>
+    (await register.getSingleMetric('fragment_streams_refused_total')!.get()).values[0]?.value ?? 0;
+
   it('admits 5 streams spread over both, refuses a 6th with 429 on either, and a closed stream frees its slot', async () => {
     const token = a.token(7);
+    const refusedBefore = await refusals();
     const open = [
       ...(await Promise.all([1, 2, 3].map(() => openStream(urlA, token)))),
       ...(await Promise.all([1, 2].map(() => openStream(urlB, token)))),
@@ -86,8 +100,9 @@ describe('stream cap per viewer across two gateway replicas', () => {
       const retryAfter = Number(extra.retryAfter);
       expect(retryAfter).toBeGreaterThanOrEqual(1);
       expect(retryAfter).toBeLessThanOrEqual(STREAM_SLOT_TTL_MS / 1000);
-      expect(JSON.parse(extra.body)).toMatchObject({
+      expect(JSON.parse(extra.body)).toEqual({
         statusCode: 429,
+        error: 'Too Many Requests',
         message: `too many open streams for this viewer (at most ${MAX_STREAMS_PER_VIEWER} across all gateways)`,
       });
     }
@@ -101,6 +116,7 @@ describe('stream cap per viewer across two gateway replicas', () => {
     const replacement = await openStream(urlB, token);
     expect(replacement.status).toBe(200);
     expect((await openStream(urlA, token)).status).toBe(429);
+    expect((await refusals()) - refusedBefore).toBe(3);
 
     for (const stream of [...open, replacement]) stream.close();
     await waitForSlots(7, 0);

@@ -131,8 +131,13 @@ export class PageStreamController {
     const { slot, ...refused } = await this.acquireSlot(viewerId, limit);
     if (!slot) {
       if ('retryAfterMs' in refused) reply.header('retry-after', retryAfterSeconds(refused.retryAfterMs));
+      this.metrics.refused.inc();
       throw new HttpException(
-        `too many open streams for this viewer (at most ${MAX_STREAMS_PER_VIEWER} across all gateways)`,
+        {
+          statusCode: HttpStatus.TOO_MANY_REQUESTS,
+          error: 'Too Many Requests',
+          message: `too many open streams for this viewer (at most ${MAX_STREAMS_PER_VIEWER} across all gateways)`,
+        },
         HttpStatus.TOO_MANY_REQUESTS,
       );
     }

@@ -26,7 +26,7 @@ export function kustomizeBuild(dir: string): string {
     const e = error as NodeJS.ErrnoException & { stderr?: string };
     if (e.code === 'ENOENT')
       throw new KubectlMissingError(
-        `${KUBECTL} not found: the deploy checks render every overlay with \`kubectl kustomize\` (kubectl 1.27 or later; .ci/run installs Debian's kubernetes-client). Install it or set KUBECTL to its path.`,
+        `${KUBECTL} not found: the deploy checks render every overlay with \`kubectl kustomize\` (kubectl 1.27 or later: Debian 12's kubernetes-client, 1.20, is too old). Install it or set KUBECTL to its path.`,
       );
     throw new Error(
       `kubectl kustomize ${relative(WORKSPACE_ROOT, dir) || dir} failed: ${e.stderr?.trim() || e.message}`,

@@ -244,7 +244,14 @@ export class ViewerRateLimitGuard extends ThrottlerGuard {
   private refusal(context: ExecutionContext, limit: number, blockLeftSeconds: number): HttpException {
     const scope = rateLimitScopeOf(this.reflector, context);
     const retryAfter = Math.max(1, blockLeftSeconds);
-    void context.switchToHttp().getResponse<FastifyReply>().header('retry-after', String(retryAfter));
+    // The budget headers too (none left until the block lapses), which @nestjs/throttler leaves off a 429.
+    void context
+      .switchToHttp()
+      .getResponse<FastifyReply>()
+      .header('retry-after', String(retryAfter))
+      .header(`${this.headerPrefix}-Limit`, limit)
+      .header(`${this.headerPrefix}-Remaining`, 0)
+      .header(`${this.headerPrefix}-Reset`, retryAfter);
     this.metrics.rejections.inc({ scope });
     return new HttpException(
       {

@@ -25,6 +25,8 @@ export async function freeLocalPort(): Promise<number> {
 
 interface ClusterNode {
   readonly port: number;
+  /** The cluster bus: by default port + 10000, which may be taken or above 65535 for a free port. */
+  readonly busPort: number;
   child?: ChildProcess;
 }
 
@@ -44,14 +46,16 @@ export class LocalRedisCluster {
     const masters = options.masters ?? 3;
     const replicas = options.replicas ?? 1;
     const dir = mkdtempSync(path.join(tmpdir(), 'wp-redis-cluster-'));
-    const ports: number[] = [];
-    while (ports.length < masters * (1 + replicas)) {
+    const count = masters * (1 + replicas);
+    const taken: number[] = [];
+    while (taken.length < 2 * count) {
       const port = await freeLocalPort();
-      if (!ports.includes(port)) ports.push(port);
+      if (!taken.includes(port)) taken.push(port);
     }
+    const ports = taken.slice(0, count);
     const cluster = new LocalRedisCluster(
       dir,
-      ports.map((port) => ({ port })),
+      ports.map((port, i) => ({ port, busPort: taken[count + i] })),
     );
     try {
       await Promise.all(cluster.nodes.map((node) => cluster.spawnNode(node)));
@@ -218,6 +222,8 @@ export class LocalRedisCluster {
       path.join(this.dir, `nodes-${node.port}.conf`),
       '--cluster-node-timeout',
       '2000',
+      '--cluster-port',
+      String(node.busPort),
     ]);
   }
 }
